@@ -1,0 +1,1 @@
+"""HTTP only: dependencies, error mapping, one router per resource, the pages."""

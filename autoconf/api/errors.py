@@ -1,0 +1,109 @@
+"""The one place that turns any error into JSON (API) or a page (browser); never a traceback."""
+
+import dataclasses
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from autoconf import errors
+
+log = logging.getLogger("autoconf")
+
+STATUS: dict[type[errors.DomainError], int] = {
+    errors.NotAuthenticated: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.TooLarge: 413,
+    errors.UnsupportedMedia: 415,
+    errors.Invalid: 422,
+    errors.ToolMissing: 503,
+}
+
+HTTP_MESSAGES = {
+    404: "Cette page n'existe pas.",
+    405: "Cette méthode n'est pas permise ici.",
+    413: "Le fichier envoyé est trop volumineux.",
+}
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "text/html" not in request.headers.get(
+        "accept", ""
+    )
+
+
+def _page(request: Request, status: int, message: str) -> Response:
+    templates = request.app.state.templates
+    return templates.TemplateResponse(  # type: ignore[no-any-return]
+        request,
+        "error.html",
+        {"status": status, "message": message, "user": getattr(request.state, "user", None)},
+        status_code=status,
+    )
+
+
+def respond(request: Request, status: int, detail: Any, **extra: Any) -> Response:
+    if wants_json(request):
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        body = jsonable_encoder({"detail": detail, **extra})
+        return JSONResponse(body, status_code=status, headers=headers)
+    if status == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    return _page(request, status, detail if isinstance(detail, str) else "Requête invalide.")
+
+
+async def domain_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, errors.DomainError)
+    status = next(code for kind, code in STATUS.items() if isinstance(error, kind))
+    extra: dict[str, Any] = {}
+    current = getattr(error, "current", None)
+    if current is not None:
+        extra["current"] = dataclasses.asdict(current) if dataclasses.is_dataclass(current) else current
+    return respond(request, status, str(error), **extra)
+
+
+def _readable(issue: dict[str, Any]) -> dict[str, Any]:
+    # The submitted value is left out: it may be a password.
+    return {"loc": list(issue.get("loc", ())), "msg": issue.get("msg", ""), "type": issue.get("type")}
+
+
+async def validation_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    issues = [_readable(issue) for issue in error.errors()]
+    if not wants_json(request):
+        text = "; ".join(f"{'.'.join(map(str, i['loc'][1:]))} : {i['msg']}" for i in issues)
+        return _page(request, 422, f"Formulaire incomplet ou invalide — {text}")
+    return JSONResponse({"detail": issues}, status_code=422)
+
+
+async def http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    message = error.detail if error.detail and error.status_code not in HTTP_MESSAGES else (
+        HTTP_MESSAGES.get(error.status_code, str(error.detail))
+    )
+    response = respond(request, error.status_code, message)
+    for name, value in (error.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def unexpected_error(request: Request, error: Exception) -> Response:
+    log.exception("Unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    return respond(
+        request, 500, "Erreur interne du serveur ; elle a été journalisée. Réessayez plus tard."
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)

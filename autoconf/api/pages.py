@@ -1,0 +1,169 @@
+"""Server-rendered pages (French first): login, studies, a study, a recording."""
+
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from autoconf.api.auth import open_session
+from autoconf.api.deps import (
+    SESSION_COOKIE,
+    CurrentUser,
+    RecordingDep,
+    SessionDep,
+    SettingsDep,
+    StudyDep,
+    optional_user,
+)
+from autoconf.auth import accounts
+from autoconf.errors import Forbidden, NotAuthenticated
+from autoconf.models import Annotation, Counsellor, Structure
+from autoconf.schemes import annotations, codebooks
+from autoconf.schemes.fields import STRUCTURED_FIELDS
+from autoconf.studies import access, recordings, service
+
+router = APIRouter(include_in_schema=False)
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+    context.setdefault("user", getattr(request.state, "user", None))
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request, name, context, status_code=status_code
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths: a login link must not send the user to another site."""
+    if not target:
+        return "/studies"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/studies"
+    return target
+
+
+@router.get("/", response_class=HTMLResponse)
+def home() -> Response:
+    return RedirectResponse("/studies", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, session: SessionDep, settings: SettingsDep, next: str = ""):
+    user = optional_user(request, session, settings)
+    if user is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return render(request, "login.html", next=_safe_next(next), error=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_form(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+):
+    try:
+        user = accounts.authenticate(session, username, password)
+    except NotAuthenticated as error:
+        return render(
+            request, "login.html", 401, next=_safe_next(next), error=str(error), username=username
+        )
+    _, clear = accounts.issue_token(
+        session, user, accounts.SESSION, lifetime=timedelta(days=settings.session_days)
+    )
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    open_session(response, settings, clear)
+    return response
+
+
+@router.post("/logout")
+def logout_form(request: Request, session: SessionDep) -> Response:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        accounts.revoke_token(session, cookie)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/studies", response_class=HTMLResponse)
+def studies_page(request: Request, user: CurrentUser, session: SessionDep):
+    return render(
+        request,
+        "studies.html",
+        studies=service.list_studies(session, user),
+        can_create=user.role != access.COUNSELLOR,
+    )
+
+
+@router.post("/studies")
+def create_study_form(
+    user: CurrentUser,
+    session: SessionDep,
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    description: Annotated[str, Form(max_length=10_000)] = "",
+) -> Response:
+    if user.role == access.COUNSELLOR:
+        raise Forbidden("Les conseillers ne peuvent pas créer d'étude.")
+    study = service.create_study(session, user, name.strip(), description.strip())
+    return RedirectResponse(f"/studies/{study.id}", status_code=303)
+
+
+def _annotation_counts(session: SessionDep, recording_ids: list[int]) -> dict[int, int]:
+    rows = session.exec(
+        select(Annotation.recording_id, func.count())
+        .where(col(Annotation.recording_id).in_(recording_ids))
+        .group_by(col(Annotation.recording_id))
+    ).all()
+    return dict(rows)
+
+
+@router.get("/studies/{study_id}", response_class=HTMLResponse)
+def study_page(request: Request, study: StudyDep, user: CurrentUser, session: SessionDep):
+    study_id = study.id or 0
+    recording_list = recordings.list_recordings(session, user, study_id)
+    counsellors = {c.id: c for c in service.list_counsellors(session, user, study_id)}
+    structures = {s.id: s for s in session.exec(
+        select(Structure).where(Structure.study_id == study_id)
+    ).all()}
+    return render(
+        request,
+        "study.html",
+        study=study,
+        role=access.study_role(session, user, study_id),
+        recordings=recording_list,
+        recording_codes={r.id: r.code for r in recording_list},
+        counts=_annotation_counts(session, [r.id or 0 for r in recording_list]),
+        counsellors=counsellors,
+        structures=structures,
+        interviews=service.list_interviews(session, user, study_id),
+        codebooks=codebooks.list_codebooks(session, study_id),
+        members=service.list_members(session, study_id),
+    )
+
+
+@router.get("/recordings/{recording_id}", response_class=HTMLResponse)
+def recording_page(request: Request, recording: RecordingDep, session: SessionDep):
+    study = access.require_study(session, request.state.user, recording.study_id)
+    counsellor = session.get(Counsellor, recording.counsellor_id) if recording.counsellor_id else None
+    codes = {
+        node.id: node
+        for _, nodes in codebooks.list_codebooks(session, recording.study_id)
+        for node in nodes
+    }
+    return render(
+        request,
+        "recording.html",
+        study=study,
+        recording=recording,
+        counsellor=counsellor,
+        annotations=annotations.list_annotations(session, recording.id or 0),
+        codes=codes,
+        field_labels=STRUCTURED_FIELDS,
+    )

@@ -1,0 +1,58 @@
+"""Recordings: upload of the original, listing, details."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile, status
+
+from autoconf.api.deps import (
+    CurrentUser,
+    ManagedStudyDep,
+    RecordingDep,
+    SessionDep,
+    SettingsDep,
+    StudyDep,
+)
+from autoconf.payloads import RecordingPublic, ShortCode
+from autoconf.studies import recordings
+
+router = APIRouter(prefix="/api/v1", tags=["recordings"])
+
+
+@router.post(
+    "/studies/{study_id}/recordings",
+    response_model=RecordingPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+def upload_recording(
+    study: ManagedStudyDep,
+    file: Annotated[UploadFile, File(description="The original audio or video file.")],
+    code: Annotated[ShortCode, Form(description="The situation's code, e.g. `A8 - 1`.")],
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    counsellor_id: Annotated[int | None, Form()] = None,
+):
+    """Store the original byte for byte (sha256 recorded); processing comes after."""
+    return recordings.create_recording(
+        session,
+        settings.media_dir,
+        settings.max_upload_bytes,
+        study_id=study.id or 0,
+        code=code,
+        counsellor_id=counsellor_id,
+        filename=file.filename or "",
+        media_type=file.content_type or "",
+        source=file.file,
+        creator=user,
+    )
+
+
+@router.get("/studies/{study_id}/recordings", response_model=list[RecordingPublic])
+def list_recordings(study: StudyDep, user: CurrentUser, session: SessionDep):
+    """The recordings of the study this user may see, by code."""
+    return recordings.list_recordings(session, user, study.id or 0)
+
+
+@router.get("/recordings/{recording_id}", response_model=RecordingPublic)
+def get_recording(recording: RecordingDep):
+    return recording

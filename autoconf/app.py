@@ -1,0 +1,91 @@
+"""create_app(settings) -> FastAPI: the only module that wires the application together."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import jinja2
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from autoconf import __version__, i18n
+from autoconf.api import annotations, auth, codebooks, errors, meta, pages, recordings, studies
+from autoconf.api.limits import BodySizeLimit
+from autoconf.db import make_engine
+from autoconf.schemes.timecode import format_ms
+from autoconf.settings import Settings
+
+_PACKAGE = Path(__file__).parent
+
+
+def web_dir() -> Path:
+    """`web/` beside the package in a checkout, `autoconf/_web` once installed from a wheel."""
+    for candidate in (_PACKAGE.parent / "web", _PACKAGE / "_web"):
+        if (candidate / "templates").is_dir():
+            return candidate
+    raise RuntimeError("The web folder (templates, static files) is missing.")
+
+
+def file_size(size: int) -> str:
+    """French byte sizes: `1,5 Mo`."""
+    value = float(size)
+    for unit in ("o", "Ko", "Mo", "Go"):
+        if value < 1024 or unit == "Go":
+            text = f"{value:.0f}" if unit == "o" else f"{value:.1f}"
+            return f"{text.replace('.', ',')} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def make_templates(directory: Path) -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(directory),
+        autoescape=jinja2.select_autoescape(),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True
+    )
+    env.filters["timecode"] = format_ms
+    env.filters["file_size"] = file_size
+    env.globals["version"] = __version__
+    env.globals["language"] = i18n.current_language
+    return Jinja2Templates(env=env)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="autoconf",
+        version=__version__,
+        description=(
+            "API of autoconf: studies, recordings, codebooks and annotations of "
+            "self-confrontation interviews. Authenticate with `Authorization: Bearer <token>` "
+            "(create one with `autoconf token create USERNAME` or `POST /api/v1/me/tokens`)."
+        ),
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    web = web_dir()
+    app.state.templates = make_templates(web / "templates")
+    errors.install(app)
+    for module in (auth, studies, codebooks, recordings, annotations, meta, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=web / "static"), name="static")
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    return app

@@ -1,0 +1,1 @@
+"""Accounts: users, password hashing, login sessions and personal API tokens."""

@@ -1,0 +1,109 @@
+"""Users, login sessions and API tokens. Tokens are random; only their sha256 is stored."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlmodel import Session, col, delete, select
+
+from autoconf.auth.passwords import hash_password, needs_rehash, verify_password
+from autoconf.errors import Conflict, Invalid, NotAuthenticated, NotFound
+from autoconf.models import ROLES, AuthToken, User, utcnow
+
+SESSION = "session"
+API = "api"
+MIN_PASSWORD_LENGTH = 8
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(
+    session: Session, username: str, password: str, role: str, display_name: str = ""
+) -> User:
+    username = username.strip()
+    if not username or len(username) > 64 or any(c.isspace() for c in username):
+        raise Invalid("Le nom d'utilisateur doit faire 1 à 64 caractères, sans espace.")
+    if role not in ROLES:
+        raise Invalid(f"Rôle inconnu « {role} » ; rôles possibles : {', '.join(ROLES)}.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"Le mot de passe doit faire au moins {MIN_PASSWORD_LENGTH} caractères.")
+    if find_user(session, username) is not None:
+        raise Conflict(f"L'utilisateur « {username} » existe déjà.")
+    user = User(
+        username=username,
+        role=role,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"Le mot de passe doit faire au moins {MIN_PASSWORD_LENGTH} caractères.")
+    user.password_hash = hash_password(password)
+    session.add(user)
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.exec(select(User).where(User.username == username)).first()
+
+
+def get_user(session: Session, username: str) -> User:
+    user = find_user(session, username)
+    if user is None:
+        raise NotFound(f"Aucun utilisateur « {username} ».")
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    user = find_user(session, username)
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.is_active:
+        raise NotAuthenticated("Nom d'utilisateur ou mot de passe incorrect.")
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        session.add(user)
+    return user
+
+
+def issue_token(
+    session: Session, user: User, kind: str, name: str = "", lifetime: timedelta | None = None
+) -> tuple[AuthToken, str]:
+    """Create a session or API token; the clear token is returned once and never stored."""
+    assert user.id is not None
+    prefix = "acs_" if kind == SESSION else "act_"
+    clear = prefix + secrets.token_urlsafe(32)
+    token = AuthToken(
+        user_id=user.id,
+        kind=kind,
+        token_hash=_digest(clear),
+        name=name,
+        expires_at=utcnow() + lifetime if lifetime else None,
+    )
+    session.add(token)
+    session.flush()
+    return token, clear
+
+
+def user_for_token(session: Session, clear: str, kind: str) -> User | None:
+    """The active user a valid, unexpired token of `kind` belongs to, or None."""
+    row = session.exec(
+        select(AuthToken, User)
+        .join(User, col(User.id) == AuthToken.user_id)
+        .where(AuthToken.token_hash == _digest(clear), AuthToken.kind == kind)
+    ).first()
+    if row is None:
+        return None
+    token, user = row
+    if token.expires_at is not None and token.expires_at <= utcnow():
+        return None
+    return user if user.is_active else None
+
+
+def revoke_token(session: Session, clear: str) -> None:
+    session.exec(delete(AuthToken).where(col(AuthToken.token_hash) == _digest(clear)))

@@ -1,0 +1,136 @@
+"""The `autoconf` command: serve, migrate, user add, token create, demo."""
+
+import argparse
+import getpass
+import sys
+from collections.abc import Sequence
+
+from autoconf import migrate
+from autoconf.auth import accounts
+from autoconf.db import make_engine, session_scope
+from autoconf.errors import DomainError
+from autoconf.media.tools import INSTALL_HINT, tool_status
+from autoconf.settings import Settings
+
+
+def _migrate(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.effective_database_url)
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    _migrate(settings)
+    print(f"Base de données à jour : {settings.effective_database_url.split('@')[-1]}")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from autoconf.app import create_app
+
+    if not args.no_migrate:
+        _migrate(settings)
+    for binary in (settings.ffmpeg_binary, settings.ffprobe_binary):
+        if tool_status(binary).path is None:
+            print(f"Attention : « {binary} » est introuvable. {INSTALL_HINT}", file=sys.stderr)
+    print(f"autoconf écoute sur http://{args.host}:{args.port}", flush=True)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=settings.log_level)
+    return 0
+
+
+def _password_from_stdin() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Mot de passe : ")
+        if getpass.getpass("Encore une fois : ") != first:
+            raise DomainError("Les deux mots de passe diffèrent.")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    password = _password_from_stdin()
+    engine = make_engine(settings.effective_database_url)
+    with session_scope(engine) as session:
+        user = accounts.create_user(session, args.username, password, args.role, args.display_name)
+        print(f"Utilisateur « {user.username} » créé ({user.role}).")
+    return 0
+
+
+def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
+    engine = make_engine(settings.effective_database_url)
+    with session_scope(engine) as session:
+        user = accounts.get_user(session, args.username)
+        _, clear = accounts.issue_token(session, user, accounts.API, name=args.name)
+    print(clear)
+    return 0
+
+
+def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
+    from autoconf.demo import load_demo
+
+    _migrate(settings)
+    login = load_demo(make_engine(settings.effective_database_url), settings)
+    print(
+        "Étude de démonstration prête.\n"
+        f"  Identifiant : {login.username}\n"
+        f"  Mot de passe : {login.password}\n"
+        f"  Étude : /studies/{login.study_id}"
+    )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="autoconf",
+        description="autoconf: replay, annotate and synthesise self-confrontation interviews. "
+        "Configuration comes from AUTOCONF_* environment variables (see the README).",
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the web server (migrates first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the database")
+    serve.set_defaults(run=cmd_serve)
+
+    commands.add_parser("migrate", help="upgrade the database schema").set_defaults(
+        run=cmd_migrate
+    )
+
+    user = commands.add_parser("user", help="manage accounts").add_subparsers(
+        dest="action", required=True
+    )
+    add = user.add_parser("add", help="create an account; the password is read from stdin")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=["admin", "researcher", "counsellor"])
+    add.add_argument("--display-name", default="")
+    add.set_defaults(run=cmd_user_add)
+
+    token = commands.add_parser("token", help="personal API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    create = token.add_parser("create", help="print a new API token for USERNAME")
+    create.add_argument("username")
+    create.add_argument("--name", default="cli")
+    create.set_defaults(run=cmd_token_create)
+
+    commands.add_parser("demo", help="load the demo study and print its login").set_defaults(
+        run=cmd_demo
+    )
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings()
+        result: int = args.run(settings, args)
+        return result
+    except DomainError as error:
+        print(f"Erreur : {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Interface language: French message ids, other languages through gettext catalogues."""
+
+import gettext as _gettext
+from contextvars import ContextVar
+from functools import cache
+from pathlib import Path
+
+LANGUAGES = ("fr", "en")
+LOCALE_DIR = Path(__file__).parent / "locale"
+
+_current: ContextVar[str] = ContextVar("language", default="fr")
+
+
+@cache
+def _catalogue(language: str) -> _gettext.NullTranslations:
+    return _gettext.translation("autoconf", LOCALE_DIR, languages=[language], fallback=True)
+
+
+def set_language(language: str) -> None:
+    _current.set(language if language in LANGUAGES else "fr")
+
+
+def current_language() -> str:
+    return _current.get()
+
+
+def gettext(message: str) -> str:
+    return _catalogue(_current.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return _catalogue(_current.get()).ngettext(singular, plural, n)

@@ -1,0 +1,1 @@
+"""Media files: storage of originals, the ffmpeg/ffprobe adapter (no HTTP here)."""

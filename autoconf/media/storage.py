@@ -1,0 +1,75 @@
+"""Originals are kept byte for byte under DATA_DIR/media, written in constant memory."""
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import BinaryIO
+
+from autoconf.errors import TooLarge, UnsupportedMedia
+
+CHUNK = 1024 * 1024
+
+# What recorders, phones and editors produce; anything else is refused before it is stored.
+MEDIA_EXTENSIONS = frozenset(
+    ".mp4 .m4v .mov .mkv .webm .avi .mts .m2ts .ts .3gp .mpg .mpeg .wmv .flv .ogv "
+    ".mp3 .wav .m4a .aac .ogg .oga .opus .flac .amr .wma .aif .aiff".split()
+)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    key: str  # path relative to the media folder
+    size: int
+    sha256: str
+
+
+def media_extension(filename: str) -> str:
+    """The lower-case extension of an accepted media file name, or UnsupportedMedia."""
+    extension = PurePath(filename).suffix.lower()
+    if extension not in MEDIA_EXTENSIONS:
+        shown = extension or "sans extension"
+        raise UnsupportedMedia(
+            f"Le fichier « {filename} » ({shown}) n'est pas un format audio ou vidéo pris en "
+            "charge. Formats acceptés : " + ", ".join(sorted(MEDIA_EXTENSIONS)) + "."
+        )
+    return extension
+
+
+def store_original(
+    source: BinaryIO, media_dir: Path, key: str, max_bytes: int
+) -> StoredFile:
+    """Copy `source` to media_dir/key in chunks, hashing as it goes; nothing is left on error."""
+    target = media_dir / key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with partial.open("wb") as out:
+            while chunk := source.read(CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TooLarge(
+                        f"Le fichier dépasse la taille maximale acceptée ({max_bytes:,} octets)."
+                        .replace(",", " ")
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        partial.replace(target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return StoredFile(key=key, size=size, sha256=digest.hexdigest())
+
+
+def copy_original(path: Path, media_dir: Path, key: str, max_bytes: int) -> StoredFile:
+    with path.open("rb") as source:
+        return store_original(source, media_dir, key, max_bytes)
+
+
+def remove_tree(media_dir: Path, prefix: str) -> None:
+    shutil.rmtree(media_dir / prefix, ignore_errors=True)

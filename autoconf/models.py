@@ -1,0 +1,207 @@
+"""Tables of autoconf (SQLModel). The schema itself is written only by Alembic migrations.
+
+Each entity has its family of classes: `XBase` (shared fields), `X` (the table), and, in
+`autoconf.payloads`, `XCreate`, `XUpdate`, `XPublic` for the API.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, MetaData, String, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# Named constraints, so that migrations can address them on SQLite and PostgreSQL alike.
+SQLModel.metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ROLES = ("admin", "researcher", "counsellor")
+STUDY_ROLES = ("researcher", "counsellor")
+CODEBOOK_KINDS = ("schemes", "categories", "phases", "principles")
+RECORDING_STATUSES = ("uploaded", "queued", "processing", "ready", "failed")
+ANNOTATION_ORIGINS = ("prepared", "stop", "coding", "transcript", "import")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite hands back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def _timestamp(**kwargs: Any) -> Any:
+    return Field(
+        default_factory=utcnow,
+        sa_type=UTCDateTime,  # type: ignore[call-overload]
+        **kwargs,
+    )
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    display_name: str = Field(default="", max_length=200)
+    role: str = Field(sa_type=String(16))  # type: ignore[call-overload]
+    password_hash: str = Field(max_length=255)
+    language: str | None = Field(default=None, max_length=8)
+    is_active: bool = True
+    created_at: datetime = _timestamp()
+
+
+class AuthToken(SQLModel, table=True):
+    """A login session (cookie) or a personal API token; only its sha256 is stored."""
+
+    __tablename__ = "auth_token"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True, ondelete="CASCADE")
+    kind: str = Field(sa_type=String(16))  # type: ignore[call-overload]
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    name: str = Field(default="", max_length=200)
+    created_at: datetime = _timestamp()
+    expires_at: datetime | None = Field(
+        default=None,
+        sa_type=UTCDateTime,  # type: ignore[call-overload]
+    )
+
+
+class Study(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    description: str = ""
+    created_at: datetime = _timestamp()
+
+
+class Membership(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("study_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="app_user.id", index=True, ondelete="CASCADE")
+    role: str = Field(sa_type=String(16))  # type: ignore[call-overload]
+
+
+class Structure(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("study_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True, ondelete="CASCADE")
+    code: str = Field(max_length=64)
+    name: str = Field(default="", max_length=200)
+    city: str = Field(default="", max_length=200)
+    centre: str = Field(default="", max_length=200)
+
+
+class Counsellor(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("study_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True, ondelete="CASCADE")
+    code: str = Field(max_length=64)
+    structure_id: int | None = Field(
+        default=None, foreign_key="structure.id", index=True, ondelete="SET NULL"
+    )
+    user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True, ondelete="SET NULL")
+
+
+class Recording(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("study_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True, ondelete="CASCADE")
+    code: str = Field(max_length=64)
+    counsellor_id: int | None = Field(
+        default=None, foreign_key="counsellor.id", index=True, ondelete="SET NULL"
+    )
+    status: str = Field(default="uploaded", sa_type=String(16))  # type: ignore[call-overload]
+    error: str | None = None
+    original_filename: str = Field(default="", max_length=255)
+    original_size: int = 0
+    original_sha256: str = Field(default="", max_length=64)
+    media_type: str = Field(default="", max_length=100)
+    storage_key: str = Field(default="", max_length=500)
+    duration_ms: int | None = None
+    created_by: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    created_at: datetime = _timestamp()
+
+
+class Interview(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("study_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True, ondelete="CASCADE")
+    code: str = Field(max_length=64)
+    counsellor_id: int | None = Field(
+        default=None, foreign_key="counsellor.id", index=True, ondelete="SET NULL"
+    )
+    notes: str = ""
+    created_at: datetime = _timestamp()
+
+
+class InterviewRecording(SQLModel, table=True):
+    __tablename__ = "interview_recording"
+    interview_id: int = Field(foreign_key="interview.id", primary_key=True, ondelete="CASCADE")
+    recording_id: int = Field(
+        foreign_key="recording.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+    position: int = 0
+
+
+class Codebook(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True, ondelete="CASCADE")
+    kind: str = Field(sa_type=String(16))  # type: ignore[call-overload]
+    name: str = Field(max_length=200)
+    position: int = 0
+
+
+class Code(SQLModel, table=True):
+    """A node of a codebook; identified by its path of labels, not by its label alone."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    codebook_id: int = Field(foreign_key="codebook.id", index=True, ondelete="CASCADE")
+    parent_id: int | None = Field(default=None, foreign_key="code.id", ondelete="CASCADE")
+    position: int = 0
+    label: str = Field(max_length=300)
+    description: str = ""
+    color: str = Field(default="#888888", max_length=7)
+    hotkey: str | None = Field(default=None, max_length=16)
+    archived: bool = False
+
+
+class Annotation(SQLModel, table=True):
+    """A moment (end_ms null or equal to start_ms) or a segment on a recording's timeline."""
+
+    __table_args__ = (Index("ix_annotation_recording_id_start_ms", "recording_id", "start_ms"),)
+    id: int | None = Field(default=None, primary_key=True)
+    recording_id: int = Field(foreign_key="recording.id", ondelete="CASCADE")
+    start_ms: int
+    end_ms: int | None = None
+    note: str = ""
+    speaker: str | None = Field(default=None, max_length=100)
+    fields: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    origin: str = Field(default="coding", sa_type=String(16))  # type: ignore[call-overload]
+    author_id: int | None = Field(
+        default=None, foreign_key="app_user.id", index=True, ondelete="SET NULL"
+    )
+    version: int = 1
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class AnnotationCode(SQLModel, table=True):
+    __tablename__ = "annotation_code"
+    __table_args__ = (Index("ix_annotation_code_code_id_annotation_id", "code_id", "annotation_id"),)
+    annotation_id: int = Field(foreign_key="annotation.id", primary_key=True, ondelete="CASCADE")
+    code_id: int = Field(foreign_key="code.id", primary_key=True, ondelete="CASCADE")

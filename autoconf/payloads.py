@@ -1,0 +1,236 @@
+"""What the API reads (`XCreate`, `XUpdate`) and writes (`XPublic`); never a table model."""
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+Role = Literal["admin", "researcher", "counsellor"]
+StudyRole = Literal["researcher", "counsellor"]
+CodebookKind = Literal["schemes", "categories", "phases", "principles"]
+Origin = Literal["prepared", "stop", "coding", "transcript", "import"]
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+ShortCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Milliseconds = Annotated[int, Field(ge=0, le=100 * 3600 * 1000)]
+
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class LoginRequest(_Input):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class UserPublic(_Output):
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    language: str | None
+
+
+class TokenCreate(_Input):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+
+
+class TokenCreated(BaseModel):
+    id: int
+    name: str
+    token: str = Field(description="Shown once; send it as `Authorization: Bearer …`.")
+
+
+class StudyCreate(_Input):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    description: Text = ""
+
+
+class StudyPublic(_Output):
+    id: int
+    name: str
+    description: str
+    created_at: datetime
+    my_role: Role | None = Field(
+        default=None, description="The caller's role in this study (admin for administrators)."
+    )
+
+
+class MemberCreate(_Input):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    role: StudyRole
+
+
+class MemberPublic(BaseModel):
+    user_id: int
+    username: str
+    display_name: str
+    role: StudyRole
+
+
+class StructureCreate(_Input):
+    code: ShortCode
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    city: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    centre: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+
+
+class StructurePublic(_Output):
+    id: int
+    study_id: int
+    code: str
+    name: str
+    city: str
+    centre: str
+
+
+class CounsellorCreate(_Input):
+    code: ShortCode
+    structure_id: int | None = None
+    username: str | None = Field(
+        default=None, description="Account of the counsellor, if they log in themselves."
+    )
+
+
+class CounsellorPublic(_Output):
+    id: int
+    study_id: int
+    code: str
+    structure_id: int | None
+    user_id: int | None
+
+
+class InterviewCreate(_Input):
+    code: ShortCode
+    counsellor_id: int | None = None
+    recording_ids: list[int] = Field(default_factory=list, max_length=100)
+    notes: Text = ""
+
+
+class InterviewPublic(BaseModel):
+    id: int
+    study_id: int
+    code: str
+    counsellor_id: int | None
+    recording_ids: list[int]
+    notes: str
+
+
+class RecordingPublic(_Output):
+    id: int
+    study_id: int
+    code: str
+    counsellor_id: int | None
+    status: Literal["uploaded", "queued", "processing", "ready", "failed"]
+    error: str | None
+    original_filename: str
+    original_size: int
+    original_sha256: str
+    media_type: str
+    duration_ms: int | None
+    created_at: datetime
+
+
+class CodePublic(BaseModel):
+    id: int
+    codebook_id: int
+    path: str = Field(description="Labels from the root, joined by '/'; identifies the code.")
+    label: str
+    parent_id: int | None
+    position: int
+    description: str
+    color: str
+    hotkey: str | None
+    archived: bool
+
+
+class CodebookPublic(BaseModel):
+    id: int
+    study_id: int
+    kind: CodebookKind
+    name: str
+    codes: list[CodePublic] = Field(description="Depth-first, in codebook order.")
+
+
+def _check_color(value: str | None) -> str | None:
+    if value is not None and not _COLOR.match(value):
+        raise ValueError("une couleur s'écrit #rrggbb (par exemple #E69F00)")
+    return value
+
+
+def _check_hotkey(value: str | None) -> str | None:
+    if value is not None and (len(value) != 1 or value.isspace()):
+        raise ValueError("un raccourci est une seule touche (lettre, chiffre ou signe)")
+    return value
+
+
+class CodeCreate(_Input):
+    label: Label
+    parent_id: int | None = None
+    position: int | None = Field(default=None, ge=0, description="Default: after its siblings.")
+    description: Text = ""
+    color: str = "#888888"
+    hotkey: str | None = None
+
+    _color = field_validator("color")(_check_color)
+    _hotkey = field_validator("hotkey")(_check_hotkey)
+
+
+class CodeUpdate(_Input):
+    label: Label | None = None
+    parent_id: int | None = Field(default=None, description="Move under this code (null: root).")
+    position: int | None = Field(default=None, ge=0)
+    description: Text | None = None
+    color: str | None = None
+    hotkey: str | None = None
+    archived: bool | None = None
+
+    _color = field_validator("color")(_check_color)
+    _hotkey = field_validator("hotkey")(_check_hotkey)
+
+
+class AnnotationCreate(_Input):
+    start_ms: Milliseconds
+    end_ms: Milliseconds | None = Field(default=None, description="Null (or start_ms): a moment.")
+    code_ids: list[int] = Field(default_factory=list, max_length=50)
+    note: Text = ""
+    speaker: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    fields: dict[str, Annotated[str, StringConstraints(max_length=10_000)]] = Field(
+        default_factory=dict, description="Structured fields of the scheme (see /api/v1/fields)."
+    )
+    origin: Origin = "coding"
+
+
+class AnnotationUpdate(_Input):
+    version: int = Field(description="The version read; a stale one is refused with 409.")
+    start_ms: Milliseconds | None = None
+    end_ms: Milliseconds | None = None
+    code_ids: list[int] | None = Field(default=None, max_length=50)
+    note: Text | None = None
+    speaker: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    fields: dict[str, Annotated[str, StringConstraints(max_length=10_000)]] | None = None
+
+
+class AnnotationPublic(BaseModel):
+    id: int
+    recording_id: int
+    start_ms: int
+    end_ms: int | None
+    code_ids: list[int]
+    note: str
+    speaker: str | None
+    fields: dict[str, str]
+    origin: Origin
+    author_id: int | None
+    version: int
+    created_at: datetime
+    updated_at: datetime

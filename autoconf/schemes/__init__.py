@@ -1,0 +1,1 @@
+"""The domain of the analysis: codebooks, annotations, timecodes, structured fields."""

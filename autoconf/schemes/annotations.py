@@ -1,0 +1,247 @@
+"""Annotations: moments and segments on a recording, with codes, note and structured fields.
+
+Reads go through tuples, never ORM objects (DESIGN: 200,000 rows load 3-10x faster so).
+Edits carry the version they read; a stale one is a conflict, never a silent overwrite.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, delete, select, update
+
+from autoconf.errors import Conflict, Invalid
+from autoconf.models import Annotation, AnnotationCode, Code, Codebook, Recording, utcnow
+from autoconf.schemes.fields import clean_fields
+from autoconf.schemes.timecode import format_ms
+
+
+@dataclass(frozen=True)
+class AnnotationView:
+    id: int
+    recording_id: int
+    start_ms: int
+    end_ms: int | None
+    code_ids: list[int]
+    note: str
+    speaker: str | None
+    fields: dict[str, str]
+    origin: str
+    author_id: int | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+_COLUMNS = (
+    Annotation.id,
+    Annotation.recording_id,
+    Annotation.start_ms,
+    Annotation.end_ms,
+    Annotation.note,
+    Annotation.speaker,
+    Annotation.fields,
+    Annotation.origin,
+    Annotation.author_id,
+    Annotation.version,
+    Annotation.created_at,
+    Annotation.updated_at,
+)
+
+
+def _codes_by_annotation(session: Session, annotation_ids: Sequence[int]) -> dict[int, list[int]]:
+    codes: dict[int, list[int]] = {}
+    # Chunked: SQLite caps the number of bound parameters of one statement.
+    for start in range(0, len(annotation_ids), 5000):
+        chunk = annotation_ids[start : start + 5000]
+        rows = session.exec(
+            select(AnnotationCode.annotation_id, AnnotationCode.code_id)
+            .where(col(AnnotationCode.annotation_id).in_(chunk))
+            .order_by(col(AnnotationCode.annotation_id), col(AnnotationCode.code_id))
+        ).all()
+        for annotation_id, code_id in rows:
+            codes.setdefault(annotation_id, []).append(code_id)
+    return codes
+
+
+def _views(session: Session, rows: Sequence[Any]) -> list[AnnotationView]:
+    codes = _codes_by_annotation(session, [row[0] for row in rows])
+    return [
+        AnnotationView(
+            id=r[0],
+            recording_id=r[1],
+            start_ms=r[2],
+            end_ms=r[3],
+            code_ids=codes.get(r[0], []),
+            note=r[4],
+            speaker=r[5],
+            fields=r[6] or {},
+            origin=r[7],
+            author_id=r[8],
+            version=r[9],
+            created_at=r[10],
+            updated_at=r[11],
+        )
+        for r in rows
+    ]
+
+
+def list_annotations(session: Session, recording_id: int) -> list[AnnotationView]:
+    """Every annotation of a recording, in time order."""
+    rows = session.exec(
+        select(*_COLUMNS)
+        .where(Annotation.recording_id == recording_id)
+        .order_by(col(Annotation.start_ms), col(Annotation.id))
+    ).all()
+    return _views(session, rows)
+
+
+def get_view(session: Session, annotation_id: int) -> AnnotationView:
+    rows = session.exec(select(*_COLUMNS).where(Annotation.id == annotation_id)).all()
+    return _views(session, rows)[0]
+
+
+def _check_times(recording: Recording, start_ms: int, end_ms: int | None) -> int | None:
+    """The end to store: None for a moment (no end, or an end equal to the start)."""
+    if end_ms is not None and end_ms < start_ms:
+        raise Invalid(
+            f"La fin ({format_ms(end_ms)}) est avant le début ({format_ms(start_ms)})."
+        )
+    limit = recording.duration_ms
+    if limit is not None and max(start_ms, end_ms or 0) > limit:
+        raise Invalid(
+            f"Ce temps dépasse la durée de l'enregistrement ({format_ms(limit)})."
+        )
+    return None if end_ms == start_ms else end_ms
+
+
+def _check_codes(session: Session, recording: Recording, code_ids: Sequence[int]) -> list[int]:
+    unique = sorted(set(code_ids))
+    if not unique:
+        return []
+    rows = session.exec(
+        select(Code.id, Code.archived, Codebook.study_id)
+        .join(Codebook, col(Codebook.id) == Code.codebook_id)
+        .where(col(Code.id).in_(unique))
+    ).all()
+    found = {code_id: (archived, study_id) for code_id, archived, study_id in rows}
+    for code_id in unique:
+        if code_id not in found:
+            raise Invalid(f"Le code n° {code_id} n'existe pas.")
+        archived, study_id = found[code_id]
+        if study_id != recording.study_id:
+            raise Invalid(f"Le code n° {code_id} appartient à une autre étude.")
+        if archived:
+            raise Invalid(f"Le code n° {code_id} est archivé ; on ne peut plus l'appliquer.")
+    return unique
+
+
+def create_annotation(
+    session: Session,
+    recording: Recording,
+    author_id: int | None,
+    *,
+    start_ms: int,
+    end_ms: int | None = None,
+    code_ids: Sequence[int] = (),
+    note: str = "",
+    speaker: str | None = None,
+    fields: dict[str, str] | None = None,
+    origin: str = "coding",
+) -> AnnotationView:
+    assert recording.id is not None
+    annotation = Annotation(
+        recording_id=recording.id,
+        start_ms=start_ms,
+        end_ms=_check_times(recording, start_ms, end_ms),
+        note=note,
+        speaker=speaker or None,
+        fields=clean_fields(fields or {}),
+        origin=origin,
+        author_id=author_id,
+    )
+    codes = _check_codes(session, recording, code_ids)
+    session.add(annotation)
+    session.flush()
+    assert annotation.id is not None
+    for code_id in codes:
+        session.add(AnnotationCode(annotation_id=annotation.id, code_id=code_id))
+    session.flush()
+    return AnnotationView(
+        id=annotation.id,
+        recording_id=annotation.recording_id,
+        start_ms=annotation.start_ms,
+        end_ms=annotation.end_ms,
+        code_ids=codes,
+        note=annotation.note,
+        speaker=annotation.speaker,
+        fields=annotation.fields,
+        origin=annotation.origin,
+        author_id=annotation.author_id,
+        version=annotation.version,
+        created_at=annotation.created_at,
+        updated_at=annotation.updated_at,
+    )
+
+
+def _stale(session: Session, annotation_id: int) -> Conflict:
+    current = get_view(session, annotation_id)
+    return Conflict(
+        "Cette annotation a été modifiée par quelqu'un d'autre depuis que vous l'avez ouverte "
+        f"(version {current.version}). Rechargez-la avant de la modifier.",
+        current=current,
+    )
+
+
+def update_annotation(
+    session: Session,
+    annotation: Annotation,
+    recording: Recording,
+    version: int,
+    changes: dict[str, Any],
+) -> AnnotationView:
+    """Apply `changes` if `version` is still the stored one (else Conflict, nothing written)."""
+    assert annotation.id is not None
+    if version != annotation.version:
+        raise _stale(session, annotation.id)
+    values: dict[str, Any] = {}
+    if "start_ms" in changes or "end_ms" in changes:
+        start = changes.get("start_ms", annotation.start_ms)
+        if start is None:
+            raise Invalid("Le début d'une annotation ne peut pas être vide.")
+        end = changes["end_ms"] if "end_ms" in changes else annotation.end_ms
+        values["start_ms"] = start
+        values["end_ms"] = _check_times(recording, start, end)
+    if changes.get("note") is not None:
+        values["note"] = changes["note"]
+    if "speaker" in changes:
+        values["speaker"] = changes["speaker"] or None
+    if changes.get("fields") is not None:
+        values["fields"] = clean_fields(changes["fields"])
+    codes = None
+    if changes.get("code_ids") is not None:
+        codes = _check_codes(session, recording, changes["code_ids"])
+    # The WHERE on version makes the check and the write one atomic step.
+    result = session.exec(
+        update(Annotation)
+        .where(col(Annotation.id) == annotation.id, col(Annotation.version) == version)
+        .values(**values, version=version + 1, updated_at=utcnow())
+    )
+    if result.rowcount != 1:
+        raise _stale(session, annotation.id)
+    if codes is not None:
+        session.exec(delete(AnnotationCode).where(col(AnnotationCode.annotation_id) == annotation.id))
+        for code_id in codes:
+            session.add(AnnotationCode(annotation_id=annotation.id, code_id=code_id))
+    session.flush()
+    session.expire(annotation)
+    return get_view(session, annotation.id)
+
+
+def delete_annotation(session: Session, annotation: Annotation, version: int | None) -> None:
+    assert annotation.id is not None
+    if version is not None and version != annotation.version:
+        raise _stale(session, annotation.id)
+    session.exec(delete(Annotation).where(col(Annotation.id) == annotation.id))
+    session.expire(annotation)

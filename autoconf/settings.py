@@ -1,0 +1,56 @@
+"""The one typed configuration of the application, read from AUTOCONF_* variables."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of autoconf; each is documented in the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="AUTOCONF_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("autoconf-data"),
+        description="Folder holding the SQLite database and the media files.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty means SQLite (WAL) at DATA_DIR/autoconf.sqlite3.",
+    )
+    max_upload_bytes: int = Field(
+        default=8 * 1024**3,
+        gt=0,
+        description="Largest accepted recording upload, in bytes (413 above it).",
+    )
+    session_days: int = Field(
+        default=14, gt=0, description="How long a login session lasts, in days."
+    )
+    cookie_secure: bool = Field(
+        default=False,
+        description="Send the session cookie only over HTTPS (set it behind TLS).",
+    )
+    default_language: Literal["fr", "en"] = Field(
+        default="fr", description="Language of the pages for users who chose none."
+    )
+    ffmpeg_binary: str = Field(default="ffmpeg", description="ffmpeg executable to run.")
+    ffprobe_binary: str = Field(default="ffprobe", description="ffprobe executable to run.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Server log level."
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in force: the configured one or the embedded SQLite file."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'autoconf.sqlite3'}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"

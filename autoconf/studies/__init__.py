@@ -1,0 +1,1 @@
+"""Studies and who may see what: members, structures, counsellors, recordings, interviews."""

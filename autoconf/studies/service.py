@@ -1,0 +1,207 @@
+"""Studies and their people and places: members, structures, counsellors, interviews."""
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from autoconf.auth.accounts import get_user
+from autoconf.errors import Conflict, Invalid
+from autoconf.models import (
+    Counsellor,
+    Interview,
+    InterviewRecording,
+    Membership,
+    Recording,
+    Structure,
+    Study,
+    User,
+)
+from autoconf.schemes.codebooks import seed_default_codebooks
+from autoconf.studies.access import RESEARCHER, visible_recording_filter, visible_study_ids
+
+
+def create_study(session: Session, creator: User, name: str, description: str = "") -> Study:
+    """A new study with its creator as researcher and the default vocabularies."""
+    study = Study(name=name, description=description)
+    session.add(study)
+    session.flush()
+    assert study.id is not None and creator.id is not None
+    session.add(Membership(study_id=study.id, user_id=creator.id, role=RESEARCHER))
+    seed_default_codebooks(session, study.id)
+    session.flush()
+    return study
+
+
+def list_studies(session: Session, user: User) -> list[tuple[Study, str]]:
+    """The studies the user may see, by name, with the user's role in each."""
+    ids = visible_study_ids(session, user)
+    if ids is None:
+        return [(s, "admin") for s in session.exec(select(Study).order_by(col(Study.name))).all()]
+    rows = session.exec(
+        select(Study, Membership.role)
+        .join(Membership, col(Membership.study_id) == Study.id)
+        .where(Membership.user_id == user.id)
+        .order_by(col(Study.name))
+    ).all()
+    return [(study, role) for study, role in rows]
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: int
+    username: str
+    display_name: str
+    role: str
+
+
+def list_members(session: Session, study_id: int) -> list[Member]:
+    rows = session.exec(
+        select(User.id, User.username, User.display_name, Membership.role)
+        .join(Membership, col(Membership.user_id) == User.id)
+        .where(Membership.study_id == study_id)
+        .order_by(col(User.username))
+    ).all()
+    return [Member(*row) for row in rows]  # type: ignore[arg-type]
+
+
+def add_member(session: Session, study_id: int, username: str, role: str) -> Member:
+    """Add a user to a study, or change their role in it."""
+    user = get_user(session, username)
+    assert user.id is not None
+    membership = session.exec(
+        select(Membership).where(Membership.study_id == study_id, Membership.user_id == user.id)
+    ).first()
+    if membership is None:
+        membership = Membership(study_id=study_id, user_id=user.id, role=role)
+    membership.role = role
+    session.add(membership)
+    session.flush()
+    return Member(user.id, user.username, user.display_name, role)
+
+
+def _ensure_unique(
+    session: Session, table: type[Structure | Counsellor | Interview], study_id: int, code: str
+) -> None:
+    taken = session.exec(
+        select(table.id).where(table.study_id == study_id, table.code == code)
+    ).first()
+    if taken is not None:
+        raise Conflict(f"Le code « {code} » est déjà pris dans cette étude.")
+
+
+def create_structure(
+    session: Session, study_id: int, code: str, name: str = "", city: str = "", centre: str = ""
+) -> Structure:
+    _ensure_unique(session, Structure, study_id, code)
+    structure = Structure(study_id=study_id, code=code, name=name, city=city, centre=centre)
+    session.add(structure)
+    session.flush()
+    return structure
+
+
+def list_structures(session: Session, study_id: int) -> list[Structure]:
+    query = select(Structure).where(Structure.study_id == study_id).order_by(col(Structure.code))
+    return list(session.exec(query).all())
+
+
+def create_counsellor(
+    session: Session,
+    study_id: int,
+    code: str,
+    structure_id: int | None = None,
+    username: str | None = None,
+) -> Counsellor:
+    if structure_id is not None:
+        structure = session.get(Structure, structure_id)
+        if structure is None or structure.study_id != study_id:
+            raise Invalid(f"La structure n° {structure_id} n'appartient pas à cette étude.")
+    user_id = get_user(session, username).id if username else None
+    _ensure_unique(session, Counsellor, study_id, code)
+    counsellor = Counsellor(study_id=study_id, code=code, structure_id=structure_id, user_id=user_id)
+    session.add(counsellor)
+    session.flush()
+    return counsellor
+
+
+def list_counsellors(session: Session, user: User, study_id: int) -> list[Counsellor]:
+    query = select(Counsellor).where(Counsellor.study_id == study_id)
+    allowed = visible_recording_filter(session, user, study_id)
+    if allowed is not None:
+        query = query.where(col(Counsellor.id).in_(allowed))
+    return list(session.exec(query.order_by(col(Counsellor.code))).all())
+
+
+def check_counsellor(session: Session, study_id: int, counsellor_id: int | None) -> None:
+    if counsellor_id is None:
+        return
+    counsellor = session.get(Counsellor, counsellor_id)
+    if counsellor is None or counsellor.study_id != study_id:
+        raise Invalid(f"Le conseiller n° {counsellor_id} n'appartient pas à cette étude.")
+
+
+def create_interview(
+    session: Session,
+    study_id: int,
+    code: str,
+    counsellor_id: int | None,
+    recording_ids: list[int],
+    notes: str = "",
+) -> tuple[Interview, list[int]]:
+    """An auto-confrontation covering `recording_ids` (in that order), all of this study."""
+    check_counsellor(session, study_id, counsellor_id)
+    if len(set(recording_ids)) != len(recording_ids):
+        raise Invalid("Un même enregistrement est cité deux fois.")
+    found = set(
+        session.exec(
+            select(Recording.id).where(
+                col(Recording.id).in_(recording_ids), Recording.study_id == study_id
+            )
+        ).all()
+    )
+    missing = [rid for rid in recording_ids if rid not in found]
+    if missing:
+        raise Invalid(
+            "Enregistrement(s) inconnu(s) dans cette étude : " + ", ".join(map(str, missing))
+        )
+    _ensure_unique(session, Interview, study_id, code)
+    interview = Interview(study_id=study_id, code=code, counsellor_id=counsellor_id, notes=notes)
+    session.add(interview)
+    session.flush()
+    assert interview.id is not None
+    for position, recording_id in enumerate(recording_ids):
+        session.add(
+            InterviewRecording(
+                interview_id=interview.id, recording_id=recording_id, position=position
+            )
+        )
+    session.flush()
+    return interview, recording_ids
+
+
+def list_interviews(
+    session: Session, user: User, study_id: int
+) -> list[tuple[Interview, list[int]]]:
+    query = select(Interview).where(Interview.study_id == study_id)
+    allowed = visible_recording_filter(session, user, study_id)
+    if allowed is not None:
+        query = query.where(col(Interview.counsellor_id).in_(allowed))
+    interviews = list(session.exec(query.order_by(col(Interview.code))).all())
+    links = session.exec(
+        select(InterviewRecording.interview_id, InterviewRecording.recording_id)
+        .where(col(InterviewRecording.interview_id).in_([i.id for i in interviews]))
+        .order_by(col(InterviewRecording.position))
+    ).all()
+    by_interview: dict[int, list[int]] = {}
+    for interview_id, recording_id in links:
+        by_interview.setdefault(interview_id, []).append(recording_id)
+    return [(i, by_interview.get(i.id or 0, [])) for i in interviews]
+
+
+def interview_recording_ids(session: Session, interview_id: int) -> list[int]:
+    return list(
+        session.exec(
+            select(InterviewRecording.recording_id)
+            .where(InterviewRecording.interview_id == interview_id)
+            .order_by(col(InterviewRecording.position))
+        ).all()
+    )
