@@ -13,6 +13,7 @@ from autoconf import __version__, i18n
 from autoconf.api import annotations, auth, codebooks, errors, meta, pages, recordings, studies
 from autoconf.api.limits import BodySizeLimit
 from autoconf.db import make_engine
+from autoconf.media.storage import human_size
 from autoconf.schemes.timecode import format_ms
 from autoconf.settings import Settings
 
@@ -27,17 +28,6 @@ def web_dir() -> Path:
     raise RuntimeError("The web folder (templates, static files) is missing.")
 
 
-def file_size(size: int) -> str:
-    """French byte sizes: `1,5 Mo`."""
-    value = float(size)
-    for unit in ("o", "Ko", "Mo", "Go"):
-        if value < 1024 or unit == "Go":
-            text = f"{value:.0f}" if unit == "o" else f"{value:.1f}"
-            return f"{text.replace('.', ',')} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
 def make_templates(directory: Path) -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(directory),
@@ -50,7 +40,7 @@ def make_templates(directory: Path) -> Jinja2Templates:
         i18n.gettext, i18n.ngettext, newstyle=True
     )
     env.filters["timecode"] = format_ms
-    env.filters["file_size"] = file_size
+    env.filters["file_size"] = human_size
     env.globals["version"] = __version__
     env.globals["language"] = i18n.current_language
     return Jinja2Templates(env=env)

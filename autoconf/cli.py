@@ -94,9 +94,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the database")
     serve.set_defaults(run=cmd_serve)
 
-    commands.add_parser("migrate", help="upgrade the database schema").set_defaults(
-        run=cmd_migrate
-    )
+    commands.add_parser("migrate", help="upgrade the database schema").set_defaults(run=cmd_migrate)
 
     user = commands.add_parser("user", help="manage accounts").add_subparsers(
         dest="action", required=True

@@ -40,15 +40,15 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _timestamp(**kwargs: Any) -> Any:
     return Field(
         default_factory=utcnow,
-        sa_type=UTCDateTime,  # type: ignore[call-overload]
+        sa_type=UTCDateTime,
         **kwargs,
     )
 
@@ -58,7 +58,7 @@ class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     display_name: str = Field(default="", max_length=200)
-    role: str = Field(sa_type=String(16))  # type: ignore[call-overload]
+    role: str = Field(sa_type=String(16))
     password_hash: str = Field(max_length=255)
     language: str | None = Field(default=None, max_length=8)
     is_active: bool = True
@@ -71,13 +71,13 @@ class AuthToken(SQLModel, table=True):
     __tablename__ = "auth_token"
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="app_user.id", index=True, ondelete="CASCADE")
-    kind: str = Field(sa_type=String(16))  # type: ignore[call-overload]
+    kind: str = Field(sa_type=String(16))
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     name: str = Field(default="", max_length=200)
     created_at: datetime = _timestamp()
     expires_at: datetime | None = Field(
         default=None,
-        sa_type=UTCDateTime,  # type: ignore[call-overload]
+        sa_type=UTCDateTime,
     )
 
 
@@ -93,7 +93,7 @@ class Membership(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True, ondelete="CASCADE")
     user_id: int = Field(foreign_key="app_user.id", index=True, ondelete="CASCADE")
-    role: str = Field(sa_type=String(16))  # type: ignore[call-overload]
+    role: str = Field(sa_type=String(16))
 
 
 class Structure(SQLModel, table=True):
@@ -114,7 +114,9 @@ class Counsellor(SQLModel, table=True):
     structure_id: int | None = Field(
         default=None, foreign_key="structure.id", index=True, ondelete="SET NULL"
     )
-    user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True, ondelete="SET NULL")
+    user_id: int | None = Field(
+        default=None, foreign_key="app_user.id", index=True, ondelete="SET NULL"
+    )
 
 
 class Recording(SQLModel, table=True):
@@ -125,7 +127,7 @@ class Recording(SQLModel, table=True):
     counsellor_id: int | None = Field(
         default=None, foreign_key="counsellor.id", index=True, ondelete="SET NULL"
     )
-    status: str = Field(default="uploaded", sa_type=String(16))  # type: ignore[call-overload]
+    status: str = Field(default="uploaded", sa_type=String(16))
     error: str | None = None
     original_filename: str = Field(default="", max_length=255)
     original_size: int = 0
@@ -161,7 +163,7 @@ class InterviewRecording(SQLModel, table=True):
 class Codebook(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True, ondelete="CASCADE")
-    kind: str = Field(sa_type=String(16))  # type: ignore[call-overload]
+    kind: str = Field(sa_type=String(16))
     name: str = Field(max_length=200)
     position: int = 0
 
@@ -191,7 +193,7 @@ class Annotation(SQLModel, table=True):
     note: str = ""
     speaker: str | None = Field(default=None, max_length=100)
     fields: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    origin: str = Field(default="coding", sa_type=String(16))  # type: ignore[call-overload]
+    origin: str = Field(default="coding", sa_type=String(16))
     author_id: int | None = Field(
         default=None, foreign_key="app_user.id", index=True, ondelete="SET NULL"
     )
@@ -202,6 +204,9 @@ class Annotation(SQLModel, table=True):
 
 class AnnotationCode(SQLModel, table=True):
     __tablename__ = "annotation_code"
-    __table_args__ = (Index("ix_annotation_code_code_id_annotation_id", "code_id", "annotation_id"),)
+    # Covering index for counts per code (the synthesis) without touching the table.
+    __table_args__ = (
+        Index("ix_annotation_code_code_id_annotation_id", "code_id", "annotation_id"),
+    )
     annotation_id: int = Field(foreign_key="annotation.id", primary_key=True, ondelete="CASCADE")
     code_id: int = Field(foreign_key="code.id", primary_key=True, ondelete="CASCADE")

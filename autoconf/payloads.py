@@ -70,7 +70,7 @@ class MemberCreate(_Input):
     role: StudyRole
 
 
-class MemberPublic(BaseModel):
+class MemberPublic(_Output):
     user_id: int
     username: str
     display_name: str
@@ -140,7 +140,7 @@ class RecordingPublic(_Output):
     created_at: datetime
 
 
-class CodePublic(BaseModel):
+class CodePublic(_Output):
     id: int
     codebook_id: int
     path: str = Field(description="Labels from the root, joined by '/'; identifies the code.")
@@ -220,7 +220,7 @@ class AnnotationUpdate(_Input):
     fields: dict[str, Annotated[str, StringConstraints(max_length=10_000)]] | None = None
 
 
-class AnnotationPublic(BaseModel):
+class AnnotationPublic(_Output):
     id: int
     recording_id: int
     start_ms: int

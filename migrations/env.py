@@ -1,10 +1,10 @@
 """Alembic environment: the URL comes from the caller's config (see autoconf.migrate)."""
 
 from alembic import context
+from sqlmodel import SQLModel
 
 from autoconf import models  # noqa: F401  (registers the tables on the metadata)
 from autoconf.db import make_engine
-from sqlmodel import SQLModel
 
 config = context.config
 target_metadata = SQLModel.metadata

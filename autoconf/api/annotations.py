@@ -1,7 +1,5 @@
 """Annotations (moments and segments) of a recording."""
 
-from dataclasses import asdict
-
 from fastapi import APIRouter, status
 
 from autoconf.api.deps import (
@@ -17,34 +15,32 @@ from autoconf.schemes import annotations
 router = APIRouter(prefix="/api/v1", tags=["annotations"])
 
 
-@router.get("/recordings/{recording_id}/annotations", response_model=list[AnnotationPublic])
-def list_annotations(recording: RecordingDep, session: SessionDep):
+@router.get("/recordings/{recording_id}/annotations")
+def list_annotations(recording: RecordingDep, session: SessionDep) -> list[AnnotationPublic]:
     """Every annotation of the recording, in time order."""
-    return [asdict(view) for view in annotations.list_annotations(session, recording.id or 0)]
+    views = annotations.list_annotations(session, recording.id or 0)
+    return [AnnotationPublic.model_validate(view) for view in views]
 
 
-@router.post(
-    "/recordings/{recording_id}/annotations",
-    response_model=AnnotationPublic,
-    status_code=status.HTTP_201_CREATED,
-)
+@router.post("/recordings/{recording_id}/annotations", status_code=status.HTTP_201_CREATED)
 def create_annotation(
     body: AnnotationCreate, recording: RecordingDep, user: CurrentUser, session: SessionDep
-):
+) -> AnnotationPublic:
     """A moment (no `end_ms`) or a segment, with codes of this study, note and fields."""
     view = annotations.create_annotation(session, recording, user.id, **body.model_dump())
-    return asdict(view)
+    return AnnotationPublic.model_validate(view)
 
 
-@router.patch("/annotations/{annotation_id}", response_model=AnnotationPublic)
+@router.patch("/annotations/{annotation_id}")
 def update_annotation(
     body: AnnotationUpdate, annotation: EditableAnnotationDep, session: SessionDep
-):
+) -> AnnotationPublic:
     """Change what is given; `version` must be the one read, else 409 with the current one."""
     recording = session.get(Recording, annotation.recording_id)
     assert recording is not None
     changes = {name: getattr(body, name) for name in body.model_fields_set - {"version"}}
-    return asdict(annotations.update_annotation(session, annotation, recording, body.version, changes))
+    view = annotations.update_annotation(session, annotation, recording, body.version, changes)
+    return AnnotationPublic.model_validate(view)
 
 
 @router.delete("/annotations/{annotation_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -26,15 +26,17 @@ def open_session(response: Response, settings: Settings, clear_token: str) -> No
     )
 
 
-@router.post("/auth/login", response_model=UserPublic)
-def login(body: LoginRequest, response: Response, session: SessionDep, settings: SettingsDep):
+@router.post("/auth/login")
+def login(
+    body: LoginRequest, response: Response, session: SessionDep, settings: SettingsDep
+) -> UserPublic:
     """Check the password and set the session cookie used by the pages."""
     user = accounts.authenticate(session, body.username, body.password)
     _, clear = accounts.issue_token(
         session, user, accounts.SESSION, lifetime=timedelta(days=settings.session_days)
     )
     open_session(response, settings, clear)
-    return user
+    return UserPublic.model_validate(user)
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
@@ -46,13 +48,13 @@ def logout(request: Request, response: Response, session: SessionDep) -> None:
     response.delete_cookie(SESSION_COOKIE)
 
 
-@router.get("/me", response_model=UserPublic)
-def me(user: CurrentUser):
-    return user
+@router.get("/me")
+def me(user: CurrentUser) -> UserPublic:
+    return UserPublic.model_validate(user)
 
 
-@router.post("/me/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED)
-def create_token(body: TokenCreate, user: CurrentUser, session: SessionDep):
+@router.post("/me/tokens", status_code=status.HTTP_201_CREATED)
+def create_token(body: TokenCreate, user: CurrentUser, session: SessionDep) -> TokenCreated:
     """A personal API token for scripts; the token is shown in this answer only."""
     token, clear = accounts.issue_token(session, user, accounts.API, name=body.name)
     assert token.id is not None

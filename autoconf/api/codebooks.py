@@ -1,7 +1,5 @@
 """Codebooks and their codes (schemes, categories, phases, principles)."""
 
-from dataclasses import asdict
-
 from fastapi import APIRouter, status
 
 from autoconf.api.deps import ManagedCodebookDep, ManagedCodeDep, SessionDep, StudyDep
@@ -11,35 +9,33 @@ from autoconf.schemes import codebooks
 router = APIRouter(prefix="/api/v1", tags=["codebooks"])
 
 
-@router.get("/studies/{study_id}/codebooks", response_model=list[CodebookPublic])
-def list_codebooks(study: StudyDep, session: SessionDep):
+@router.get("/studies/{study_id}/codebooks")
+def list_codebooks(study: StudyDep, session: SessionDep) -> list[CodebookPublic]:
     """Each codebook of the study with its codes, depth-first in codebook order."""
     return [
-        CodebookPublic(
-            id=book.id or 0,
-            study_id=book.study_id,
-            kind=book.kind,  # type: ignore[arg-type]
-            name=book.name,
-            codes=[CodePublic(**asdict(node)) for node in nodes],
+        CodebookPublic.model_validate(
+            {
+                **book.model_dump(),
+                "codes": [CodePublic.model_validate(node) for node in nodes],
+            }
         )
         for book, nodes in codebooks.list_codebooks(session, study.id or 0)
     ]
 
 
-@router.post(
-    "/codebooks/{codebook_id}/codes", response_model=CodePublic, status_code=status.HTTP_201_CREATED
-)
-def create_code(body: CodeCreate, codebook: ManagedCodebookDep, session: SessionDep):
+@router.post("/codebooks/{codebook_id}/codes", status_code=status.HTTP_201_CREATED)
+def create_code(body: CodeCreate, codebook: ManagedCodebookDep, session: SessionDep) -> CodePublic:
+    """A new code, under `parent_id` (or at the root), at `position` among its siblings."""
     code = codebooks.create_code(session, codebook, **body.model_dump())
-    return CodePublic(**asdict(codebooks.node(session, code)))
+    return CodePublic.model_validate(codebooks.node(session, code))
 
 
-@router.patch("/codes/{code_id}", response_model=CodePublic)
-def update_code(body: CodeUpdate, code: ManagedCodeDep, session: SessionDep):
+@router.patch("/codes/{code_id}")
+def update_code(body: CodeUpdate, code: ManagedCodeDep, session: SessionDep) -> CodePublic:
     """Rename, move (parent_id), reorder (position), recolour, set the hotkey, archive."""
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     code = codebooks.update_code(session, code, changes)
-    return CodePublic(**asdict(codebooks.node(session, code)))
+    return CodePublic.model_validate(codebooks.node(session, code))
 
 
 @router.delete("/codes/{code_id}", status_code=status.HTTP_204_NO_CONTENT)

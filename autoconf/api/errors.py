@@ -65,14 +65,14 @@ async def domain_error(request: Request, error: Exception) -> Response:
     status = next(code for kind, code in STATUS.items() if isinstance(error, kind))
     extra: dict[str, Any] = {}
     current = getattr(error, "current", None)
-    if current is not None:
-        extra["current"] = dataclasses.asdict(current) if dataclasses.is_dataclass(current) else current
+    if dataclasses.is_dataclass(current) and not isinstance(current, type):
+        extra["current"] = dataclasses.asdict(current)
     return respond(request, status, str(error), **extra)
 
 
 def _readable(issue: dict[str, Any]) -> dict[str, Any]:
     # The submitted value is left out: it may be a password.
-    return {"loc": list(issue.get("loc", ())), "msg": issue.get("msg", ""), "type": issue.get("type")}
+    return {"loc": list(issue.get("loc", ())), "msg": issue.get("msg"), "type": issue.get("type")}
 
 
 async def validation_error(request: Request, error: Exception) -> Response:
@@ -86,8 +86,10 @@ async def validation_error(request: Request, error: Exception) -> Response:
 
 async def http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
-    message = error.detail if error.detail and error.status_code not in HTTP_MESSAGES else (
-        HTTP_MESSAGES.get(error.status_code, str(error.detail))
+    message = (
+        error.detail
+        if error.detail and error.status_code not in HTTP_MESSAGES
+        else (HTTP_MESSAGES.get(error.status_code, str(error.detail)))
     )
     response = respond(request, error.status_code, message)
     for name, value in (error.headers or {}).items():

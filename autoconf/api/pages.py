@@ -52,7 +52,9 @@ def home() -> Response:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, session: SessionDep, settings: SettingsDep, next: str = ""):
+def login_page(
+    request: Request, session: SessionDep, settings: SettingsDep, next: str = ""
+) -> Response:
     user = optional_user(request, session, settings)
     if user is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
@@ -67,7 +69,7 @@ def login_form(
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
-):
+) -> Response:
     try:
         user = accounts.authenticate(session, username, password)
     except NotAuthenticated as error:
@@ -93,7 +95,7 @@ def logout_form(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/studies", response_class=HTMLResponse)
-def studies_page(request: Request, user: CurrentUser, session: SessionDep):
+def studies_page(request: Request, user: CurrentUser, session: SessionDep) -> Response:
     return render(
         request,
         "studies.html",
@@ -125,13 +127,15 @@ def _annotation_counts(session: SessionDep, recording_ids: list[int]) -> dict[in
 
 
 @router.get("/studies/{study_id}", response_class=HTMLResponse)
-def study_page(request: Request, study: StudyDep, user: CurrentUser, session: SessionDep):
+def study_page(
+    request: Request, study: StudyDep, user: CurrentUser, session: SessionDep
+) -> Response:
     study_id = study.id or 0
     recording_list = recordings.list_recordings(session, user, study_id)
     counsellors = {c.id: c for c in service.list_counsellors(session, user, study_id)}
-    structures = {s.id: s for s in session.exec(
-        select(Structure).where(Structure.study_id == study_id)
-    ).all()}
+    structures = {
+        s.id: s for s in session.exec(select(Structure).where(Structure.study_id == study_id)).all()
+    }
     return render(
         request,
         "study.html",
@@ -149,9 +153,11 @@ def study_page(request: Request, study: StudyDep, user: CurrentUser, session: Se
 
 
 @router.get("/recordings/{recording_id}", response_class=HTMLResponse)
-def recording_page(request: Request, recording: RecordingDep, session: SessionDep):
-    study = access.require_study(session, request.state.user, recording.study_id)
-    counsellor = session.get(Counsellor, recording.counsellor_id) if recording.counsellor_id else None
+def recording_page(
+    request: Request, recording: RecordingDep, user: CurrentUser, session: SessionDep
+) -> Response:
+    study = access.require_study(session, user, recording.study_id)
+    counsellor = session.get(Counsellor, recording.counsellor_id or 0)
     codes = {
         node.id: node
         for _, nodes in codebooks.list_codebooks(session, recording.study_id)

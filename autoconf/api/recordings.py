@@ -18,11 +18,7 @@ from autoconf.studies import recordings
 router = APIRouter(prefix="/api/v1", tags=["recordings"])
 
 
-@router.post(
-    "/studies/{study_id}/recordings",
-    response_model=RecordingPublic,
-    status_code=status.HTTP_201_CREATED,
-)
+@router.post("/studies/{study_id}/recordings", status_code=status.HTTP_201_CREATED)
 def upload_recording(
     study: ManagedStudyDep,
     file: Annotated[UploadFile, File(description="The original audio or video file.")],
@@ -31,9 +27,9 @@ def upload_recording(
     session: SessionDep,
     settings: SettingsDep,
     counsellor_id: Annotated[int | None, Form()] = None,
-):
+) -> RecordingPublic:
     """Store the original byte for byte (sha256 recorded); processing comes after."""
-    return recordings.create_recording(
+    recording = recordings.create_recording(
         session,
         settings.media_dir,
         settings.max_upload_bytes,
@@ -45,14 +41,18 @@ def upload_recording(
         source=file.file,
         creator=user,
     )
+    return RecordingPublic.model_validate(recording)
 
 
-@router.get("/studies/{study_id}/recordings", response_model=list[RecordingPublic])
-def list_recordings(study: StudyDep, user: CurrentUser, session: SessionDep):
+@router.get("/studies/{study_id}/recordings")
+def list_recordings(
+    study: StudyDep, user: CurrentUser, session: SessionDep
+) -> list[RecordingPublic]:
     """The recordings of the study this user may see, by code."""
-    return recordings.list_recordings(session, user, study.id or 0)
+    found = recordings.list_recordings(session, user, study.id or 0)
+    return [RecordingPublic.model_validate(r) for r in found]
 
 
-@router.get("/recordings/{recording_id}", response_model=RecordingPublic)
-def get_recording(recording: RecordingDep):
-    return recording
+@router.get("/recordings/{recording_id}")
+def get_recording(recording: RecordingDep) -> RecordingPublic:
+    return RecordingPublic.model_validate(recording)

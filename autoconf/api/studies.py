@@ -10,6 +10,7 @@ from autoconf.api.deps import (
     StudyDep,
 )
 from autoconf.errors import Forbidden
+from autoconf.models import Interview, Study
 from autoconf.payloads import (
     CounsellorCreate,
     CounsellorPublic,
@@ -27,93 +28,97 @@ from autoconf.studies import access, service
 router = APIRouter(prefix="/api/v1", tags=["studies"])
 
 
-def _public(study: object, role: str | None) -> StudyPublic:
-    result = StudyPublic.model_validate(study)
-    result.my_role = role  # type: ignore[assignment]
-    return result
+def _study(study: Study, role: str | None) -> StudyPublic:
+    return StudyPublic.model_validate({**study.model_dump(), "my_role": role})
 
 
-@router.get("/studies", response_model=list[StudyPublic])
-def list_studies(user: CurrentUser, session: SessionDep):
-    return [_public(study, role) for study, role in service.list_studies(session, user)]
+def _interview(interview: Interview, recording_ids: list[int]) -> InterviewPublic:
+    return InterviewPublic.model_validate(
+        {**interview.model_dump(), "recording_ids": recording_ids}
+    )
 
 
-@router.post("/studies", response_model=StudyPublic, status_code=status.HTTP_201_CREATED)
-def create_study(body: StudyCreate, user: CurrentUser, session: SessionDep):
+@router.get("/studies")
+def list_studies(user: CurrentUser, session: SessionDep) -> list[StudyPublic]:
+    """The studies the caller may see (all of them for administrators)."""
+    return [_study(study, role) for study, role in service.list_studies(session, user)]
+
+
+@router.post("/studies", status_code=status.HTTP_201_CREATED)
+def create_study(body: StudyCreate, user: CurrentUser, session: SessionDep) -> StudyPublic:
     """A new study, with the default vocabularies; its creator becomes its researcher."""
     if user.role == access.COUNSELLOR:
         raise Forbidden("Les conseillers ne peuvent pas créer d'étude.")
     study = service.create_study(session, user, body.name, body.description)
-    return _public(study, access.study_role(session, user, study.id or 0))
+    return _study(study, access.study_role(session, user, study.id or 0))
 
 
-@router.get("/studies/{study_id}", response_model=StudyPublic)
-def get_study(study: StudyDep, user: CurrentUser, session: SessionDep):
-    return _public(study, access.study_role(session, user, study.id or 0))
+@router.get("/studies/{study_id}")
+def get_study(study: StudyDep, user: CurrentUser, session: SessionDep) -> StudyPublic:
+    return _study(study, access.study_role(session, user, study.id or 0))
 
 
-@router.get("/studies/{study_id}/members", response_model=list[MemberPublic])
-def list_members(study: StudyDep, session: SessionDep):
-    return service.list_members(session, study.id or 0)
+@router.get("/studies/{study_id}/members")
+def list_members(study: StudyDep, session: SessionDep) -> list[MemberPublic]:
+    return [MemberPublic.model_validate(m) for m in service.list_members(session, study.id or 0)]
 
 
-@router.post(
-    "/studies/{study_id}/members", response_model=MemberPublic, status_code=status.HTTP_201_CREATED
-)
-def add_member(body: MemberCreate, study: ManagedStudyDep, session: SessionDep):
+@router.post("/studies/{study_id}/members", status_code=status.HTTP_201_CREATED)
+def add_member(body: MemberCreate, study: ManagedStudyDep, session: SessionDep) -> MemberPublic:
     """Add an existing account to the study (or change its role there)."""
-    return service.add_member(session, study.id or 0, body.username, body.role)
+    member = service.add_member(session, study.id or 0, body.username, body.role)
+    return MemberPublic.model_validate(member)
 
 
-@router.get("/studies/{study_id}/structures", response_model=list[StructurePublic])
-def list_structures(study: StudyDep, session: SessionDep):
-    return service.list_structures(session, study.id or 0)
+@router.get("/studies/{study_id}/structures")
+def list_structures(study: StudyDep, session: SessionDep) -> list[StructurePublic]:
+    return [
+        StructurePublic.model_validate(s) for s in service.list_structures(session, study.id or 0)
+    ]
 
 
-@router.post(
-    "/studies/{study_id}/structures",
-    response_model=StructurePublic,
-    status_code=status.HTTP_201_CREATED,
-)
-def create_structure(body: StructureCreate, study: ManagedStudyDep, session: SessionDep):
-    return service.create_structure(session, study.id or 0, **body.model_dump())
+@router.post("/studies/{study_id}/structures", status_code=status.HTTP_201_CREATED)
+def create_structure(
+    body: StructureCreate, study: ManagedStudyDep, session: SessionDep
+) -> StructurePublic:
+    """An organisation where counsellors work (APEC, Mission Locale…), with its code."""
+    structure = service.create_structure(session, study.id or 0, **body.model_dump())
+    return StructurePublic.model_validate(structure)
 
 
-@router.get("/studies/{study_id}/counsellors", response_model=list[CounsellorPublic])
-def list_counsellors(study: StudyDep, user: CurrentUser, session: SessionDep):
-    return service.list_counsellors(session, user, study.id or 0)
+@router.get("/studies/{study_id}/counsellors")
+def list_counsellors(
+    study: StudyDep, user: CurrentUser, session: SessionDep
+) -> list[CounsellorPublic]:
+    counsellors = service.list_counsellors(session, user, study.id or 0)
+    return [CounsellorPublic.model_validate(c) for c in counsellors]
 
 
-@router.post(
-    "/studies/{study_id}/counsellors",
-    response_model=CounsellorPublic,
-    status_code=status.HTTP_201_CREATED,
-)
-def create_counsellor(body: CounsellorCreate, study: ManagedStudyDep, session: SessionDep):
-    return service.create_counsellor(session, study.id or 0, **body.model_dump())
+@router.post("/studies/{study_id}/counsellors", status_code=status.HTTP_201_CREATED)
+def create_counsellor(
+    body: CounsellorCreate, study: ManagedStudyDep, session: SessionDep
+) -> CounsellorPublic:
+    """A pseudonymous counsellor (code such as `A8`), optionally linked to their account."""
+    counsellor = service.create_counsellor(session, study.id or 0, **body.model_dump())
+    return CounsellorPublic.model_validate(counsellor)
 
 
-def _interview(interview: object, recording_ids: list[int]) -> InterviewPublic:
-    data = {name: getattr(interview, name) for name in ("id", "study_id", "code", "counsellor_id")}
-    return InterviewPublic(**data, notes=getattr(interview, "notes"), recording_ids=recording_ids)
-
-
-@router.get("/studies/{study_id}/interviews", response_model=list[InterviewPublic])
-def list_interviews(study: StudyDep, user: CurrentUser, session: SessionDep):
+@router.get("/studies/{study_id}/interviews")
+def list_interviews(
+    study: StudyDep, user: CurrentUser, session: SessionDep
+) -> list[InterviewPublic]:
     return [_interview(i, ids) for i, ids in service.list_interviews(session, user, study.id or 0)]
 
 
-@router.post(
-    "/studies/{study_id}/interviews",
-    response_model=InterviewPublic,
-    status_code=status.HTTP_201_CREATED,
-)
-def create_interview(body: InterviewCreate, study: ManagedStudyDep, session: SessionDep):
+@router.post("/studies/{study_id}/interviews", status_code=status.HTTP_201_CREATED)
+def create_interview(
+    body: InterviewCreate, study: ManagedStudyDep, session: SessionDep
+) -> InterviewPublic:
     """An auto-confrontation covering one or more recordings of the same study."""
     interview, ids = service.create_interview(session, study.id or 0, **body.model_dump())
     return _interview(interview, ids)
 
 
-@router.get("/interviews/{interview_id}", response_model=InterviewPublic)
-def get_interview(interview: InterviewDep, session: SessionDep):
+@router.get("/interviews/{interview_id}")
+def get_interview(interview: InterviewDep, session: SessionDep) -> InterviewPublic:
     return _interview(interview, service.interview_recording_ids(session, interview.id or 0))

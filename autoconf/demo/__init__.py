@@ -30,44 +30,104 @@ _CUE = re.compile(
 # (start, end, scheme path, extra code paths, note, structured fields)
 CODING: tuple[tuple[str, str, str, tuple[str, ...], str, dict[str, str]], ...] = (
     ("0:00.000", "0:10.178", "Se présenter", (), "Se présente et pose le cadre horaire.", {}),
-    ("0:19.592", "0:24.204",
-     "Questionner / faire expliquer pour comprendre les besoins de la personne", (),
-     "Question ouverte sur la demande.", {"but": "Faire émerger la demande réelle"}),
-    ("0:34.878", "0:41.245", "Écouter / reformuler", ("AUTONOMIE/Motivation",),
-     "Reformule la lassitude en problème de place, pas de métier.",
-     {"inferences": "Ce n'est pas la qualité qui pèse, c'est la position entre direction et "
-                    "clients", "indicateurs": "« Je suis fatigué », « quand ça arrange »"}),
-    ("0:48.503", "0:51.571",
-     "Questionner / faire expliquer pour comprendre les besoins de la personne", (), "", {}),
-    ("0:59.540", "1:06.353",
-     "Questionner / faire expliquer pour identifier la cohérence du projet avec la réalité du "
-     "marché", ("ACCOMPAGNEMENT/Actions/Projet",),
-     "Choisit d'explorer une seule des trois pistes.",
-     {"regret": "J'aurais voulu revenir sur professeur des écoles."}),
-    ("1:13.641", "1:22.047",
-     "Questionner / faire expliquer pour identifier la cohérence du projet avec la réalité du "
-     "marché", ("ACCOMPAGNEMENT/Actions/Enquête-métier",), "Relie les compétences actuelles.", {}),
-    ("1:24.653", "1:40.773", "Informer / expliquer", ("ACCOMPAGNEMENT/Actions/Information",),
-     "Présente l'accompagnement sur un an et le triangle du projet.",
-     {"invariants": "Le projet = vouloir, savoir, pouvoir (marché)",
-      "actions_outils": "Schéma du triangle"}),
-    ("1:43.667", "1:50.559", "Inciter à / proposer", ("ACCOMPAGNEMENT/Actions/Enquête-métier",),
-     "Propose une enquête métier avant le prochain rendez-vous.", {}),
-    ("1:56.030", "2:01.647", "Contrôler / vérifier ce qui a été retenu", (),
-     "Fait reformuler les engagements.", {"evaluation": "Le bénéficiaire restitue tout"}),
+    (
+        "0:19.592",
+        "0:24.204",
+        "Questionner / faire expliquer pour comprendre les besoins de la personne",
+        (),
+        "Question ouverte sur la demande.",
+        {"but": "Faire émerger la demande réelle"},
+    ),
+    (
+        "0:34.878",
+        "0:41.245",
+        "Écouter / reformuler",
+        ("AUTONOMIE/Motivation",),
+        "Reformule la lassitude en problème de place, pas de métier.",
+        {
+            "inferences": "Ce n'est pas la qualité qui pèse, c'est la position entre direction et "
+            "clients",
+            "indicateurs": "« Je suis fatigué », « quand ça arrange »",
+        },
+    ),
+    (
+        "0:48.503",
+        "0:51.571",
+        "Questionner / faire expliquer pour comprendre les besoins de la personne",
+        (),
+        "",
+        {},
+    ),
+    (
+        "0:59.540",
+        "1:06.353",
+        "Questionner / faire expliquer pour identifier la cohérence du projet avec la réalité du "
+        "marché",
+        ("ACCOMPAGNEMENT/Actions/Projet",),
+        "Choisit d'explorer une seule des trois pistes.",
+        {"regret": "J'aurais voulu revenir sur professeur des écoles."},
+    ),
+    (
+        "1:13.641",
+        "1:22.047",
+        "Questionner / faire expliquer pour identifier la cohérence du projet avec la réalité du "
+        "marché",
+        ("ACCOMPAGNEMENT/Actions/Enquête-métier",),
+        "Relie les compétences actuelles.",
+        {},
+    ),
+    (
+        "1:24.653",
+        "1:40.773",
+        "Informer / expliquer",
+        ("ACCOMPAGNEMENT/Actions/Information",),
+        "Présente l'accompagnement sur un an et le triangle du projet.",
+        {
+            "invariants": "Le projet = vouloir, savoir, pouvoir (marché)",
+            "actions_outils": "Schéma du triangle",
+        },
+    ),
+    (
+        "1:43.667",
+        "1:50.559",
+        "Inciter à / proposer",
+        ("ACCOMPAGNEMENT/Actions/Enquête-métier",),
+        "Propose une enquête métier avant le prochain rendez-vous.",
+        {},
+    ),
+    (
+        "1:56.030",
+        "2:01.647",
+        "Contrôler / vérifier ce qui a été retenu",
+        (),
+        "Fait reformuler les engagements.",
+        {"evaluation": "Le bénéficiaire restitue tout"},
+    ),
     ("2:09.203", "2:15.358", "Prendre des notes", (), "Note dans le dossier.", {}),
 )
 
 # (time, principle path, note): the researcher's preparation, as written before the interview.
 PREPARED: tuple[tuple[str, str, str], ...] = (
-    ("0:34", "Co-construction du projet et rôle du conseiller dans cette co-construction",
-     "Elle reformule sans vérifier que c'est bien ce qu'il voulait dire."),
-    ("1:00", "Finalités, et tensions entre le projet de la personne et le marché du travail",
-     "Trois pistes, une seule explorée : pourquoi programmeur ?"),
-    ("1:25", "Conditions de travail du conseiller (collègues, partenaires, temps, contraintes)",
-     "Présente le dispositif d'un an : contrainte de la structure ou choix ?"),
-    ("1:56", "Autonomie du bénéficiaire et ses compétences à s'orienter",
-     "Fait reformuler : vérifier la compréhension ou engager la personne ?"),
+    (
+        "0:34",
+        "Co-construction du projet et rôle du conseiller dans cette co-construction",
+        "Elle reformule sans vérifier que c'est bien ce qu'il voulait dire.",
+    ),
+    (
+        "1:00",
+        "Finalités, et tensions entre le projet de la personne et le marché du travail",
+        "Trois pistes, une seule explorée : pourquoi programmeur ?",
+    ),
+    (
+        "1:25",
+        "Conditions de travail du conseiller (collègues, partenaires, temps, contraintes)",
+        "Présente le dispositif d'un an : contrainte de la structure ou choix ?",
+    ),
+    (
+        "1:56",
+        "Autonomie du bénéficiaire et ses compétences à s'orienter",
+        "Fait reformuler : vérifier la compréhension ou engager la personne ?",
+    ),
 )
 
 PHASES = (("0:00.000", "1:24.053", "Diagnostic"), ("1:24.053", "2:15.358", "1ère partie"))
@@ -98,22 +158,37 @@ def _cues(vtt: str) -> list[tuple[int, int, str, str]]:
 def _fill(session: Session, settings: Settings, study: Study, author_id: int) -> None:
     assert study.id is not None
     structure = service.create_structure(
-        session, study.id, "CEP-LYON", name="Conseil en évolution professionnelle",
-        city="Lyon", centre="Lyon Part-Dieu",
+        session,
+        study.id,
+        "CEP-LYON",
+        name="Conseil en évolution professionnelle",
+        city="Lyon",
+        centre="Lyon Part-Dieu",
     )
     counsellor = service.create_counsellor(session, study.id, "A8", structure_id=structure.id)
     package = resources.files("autoconf.demo")
     with resources.as_file(package.joinpath(MEDIA)) as media:
         with media.open("rb") as source:
             recording = recordings.create_recording(
-                session, settings.media_dir, settings.max_upload_bytes,
-                study_id=study.id, code="A8 - 1", counsellor_id=counsellor.id,
-                filename=MEDIA, media_type="video/mp4", source=source, creator=None,
+                session,
+                settings.media_dir,
+                settings.max_upload_bytes,
+                study_id=study.id,
+                code="A8 - 1",
+                counsellor_id=counsellor.id,
+                filename=MEDIA,
+                media_type="video/mp4",
+                source=source,
+                creator=None,
             )
         recording.duration_ms = _duration(Path(media), settings)
     session.add(recording)
     service.create_interview(
-        session, study.id, "A8", counsellor.id, [recording.id or 0],
+        session,
+        study.id,
+        "A8",
+        counsellor.id,
+        [recording.id or 0],
         notes="Auto-confrontation de la conseillère A8 sur sa séance A8 - 1.",
     )
     paths = {
@@ -124,22 +199,43 @@ def _fill(session: Session, settings: Settings, study: Study, author_id: int) ->
     transcript = package.joinpath(TRANSCRIPT).read_text("utf-8")
     for start, end, speaker, text in _cues(transcript):
         annotations.create_annotation(
-            session, recording, None, start_ms=start, end_ms=end, note=text,
-            speaker=speaker, origin="transcript",
+            session,
+            recording,
+            None,
+            start_ms=start,
+            end_ms=end,
+            note=text,
+            speaker=speaker,
+            origin="transcript",
         )
     for start_text, end_text, scheme, extra, note, fields in CODING:
         annotations.create_annotation(
-            session, recording, author_id, start_ms=_ms(start_text), end_ms=_ms(end_text),
-            code_ids=[paths[scheme], *(paths[p] for p in extra)], note=note, fields=fields,
+            session,
+            recording,
+            author_id,
+            start_ms=_ms(start_text),
+            end_ms=_ms(end_text),
+            code_ids=[paths[scheme], *(paths[p] for p in extra)],
+            note=note,
+            fields=fields,
         )
     for time, principle, note in PREPARED:
         annotations.create_annotation(
-            session, recording, author_id, start_ms=_ms(time), code_ids=[paths[principle]],
-            note=note, origin="prepared",
+            session,
+            recording,
+            author_id,
+            start_ms=_ms(time),
+            code_ids=[paths[principle]],
+            note=note,
+            origin="prepared",
         )
     for start_text, end_text, phase in PHASES:
         annotations.create_annotation(
-            session, recording, author_id, start_ms=_ms(start_text), end_ms=_ms(end_text),
+            session,
+            recording,
+            author_id,
+            start_ms=_ms(start_text),
+            end_ms=_ms(end_text),
             code_ids=[paths[phase]],
         )
 
@@ -166,7 +262,9 @@ def load_demo(engine: Engine, settings: Settings) -> DemoLogin:
         study = session.exec(select(Study).where(Study.name == STUDY_NAME)).first()
         if study is None:
             study = service.create_study(
-                session, user, STUDY_NAME,
+                session,
+                user,
+                STUDY_NAME,
                 "Une séance de conseil synthétique de 2 minutes (A8 - 1), sa transcription, "
                 "des moments préparés et un premier codage en schèmes d'action.",
             )
@@ -175,4 +273,3 @@ def load_demo(engine: Engine, settings: Settings) -> DemoLogin:
             service.add_member(session, study.id or 0, USERNAME, "researcher")
         assert study.id is not None
         return DemoLogin(USERNAME, password, study.id)
-

@@ -12,10 +12,15 @@ from autoconf.errors import TooLarge, UnsupportedMedia
 CHUNK = 1024 * 1024
 
 # What recorders, phones and editors produce; anything else is refused before it is stored.
-MEDIA_EXTENSIONS = frozenset(
-    ".mp4 .m4v .mov .mkv .webm .avi .mts .m2ts .ts .3gp .mpg .mpeg .wmv .flv .ogv "
-    ".mp3 .wav .m4a .aac .ogg .oga .opus .flac .amr .wma .aif .aiff".split()
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".3gp", ".mpg"}
+    | {".mpeg", ".wmv", ".flv", ".ogv"}
 )
+AUDIO_EXTENSIONS = frozenset(
+    {".mp3", ".wav", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac", ".amr", ".wma", ".aif"}
+    | {".aiff"}
+)
+MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | AUDIO_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,17 @@ class StoredFile:
     key: str  # path relative to the media folder
     size: int
     sha256: str
+
+
+def human_size(size: int) -> str:
+    """Byte sizes the French way: `1,5 Mo`."""
+    value = float(size)
+    for unit in ("o", "Ko", "Mo", "Go"):
+        if value < 1024 or unit == "Go":
+            text = f"{value:.0f}" if unit == "o" else f"{value:.1f}"
+            return f"{text.replace('.', ',')} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
 
 
 def media_extension(filename: str) -> str:
@@ -37,9 +53,7 @@ def media_extension(filename: str) -> str:
     return extension
 
 
-def store_original(
-    source: BinaryIO, media_dir: Path, key: str, max_bytes: int
-) -> StoredFile:
+def store_original(source: BinaryIO, media_dir: Path, key: str, max_bytes: int) -> StoredFile:
     """Copy `source` to media_dir/key in chunks, hashing as it goes; nothing is left on error."""
     target = media_dir / key
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -52,8 +66,7 @@ def store_original(
                 size += len(chunk)
                 if size > max_bytes:
                     raise TooLarge(
-                        f"Le fichier dépasse la taille maximale acceptée ({max_bytes:,} octets)."
-                        .replace(",", " ")
+                        f"Le fichier dépasse la taille maximale acceptée ({human_size(max_bytes)})."
                     )
                 digest.update(chunk)
                 out.write(chunk)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select, update
 
 from autoconf.errors import Conflict, Invalid
@@ -34,20 +35,20 @@ class AnnotationView:
     updated_at: datetime
 
 
-_COLUMNS = (
-    Annotation.id,
-    Annotation.recording_id,
-    Annotation.start_ms,
-    Annotation.end_ms,
-    Annotation.note,
-    Annotation.speaker,
-    Annotation.fields,
-    Annotation.origin,
-    Annotation.author_id,
-    Annotation.version,
-    Annotation.created_at,
-    Annotation.updated_at,
-)
+_COLUMNS = [
+    col(Annotation.id),
+    col(Annotation.recording_id),
+    col(Annotation.start_ms),
+    col(Annotation.end_ms),
+    col(Annotation.note),
+    col(Annotation.speaker),
+    col(Annotation.fields),
+    col(Annotation.origin),
+    col(Annotation.author_id),
+    col(Annotation.version),
+    col(Annotation.created_at),
+    col(Annotation.updated_at),
+]
 
 
 def _codes_by_annotation(session: Session, annotation_ids: Sequence[int]) -> dict[int, list[int]]:
@@ -89,30 +90,26 @@ def _views(session: Session, rows: Sequence[Any]) -> list[AnnotationView]:
 
 def list_annotations(session: Session, recording_id: int) -> list[AnnotationView]:
     """Every annotation of a recording, in time order."""
-    rows = session.exec(
-        select(*_COLUMNS)
-        .where(Annotation.recording_id == recording_id)
+    rows = session.execute(
+        sa_select(*_COLUMNS)
+        .where(col(Annotation.recording_id) == recording_id)
         .order_by(col(Annotation.start_ms), col(Annotation.id))
     ).all()
     return _views(session, rows)
 
 
 def get_view(session: Session, annotation_id: int) -> AnnotationView:
-    rows = session.exec(select(*_COLUMNS).where(Annotation.id == annotation_id)).all()
+    rows = session.execute(sa_select(*_COLUMNS).where(col(Annotation.id) == annotation_id)).all()
     return _views(session, rows)[0]
 
 
 def _check_times(recording: Recording, start_ms: int, end_ms: int | None) -> int | None:
     """The end to store: None for a moment (no end, or an end equal to the start)."""
     if end_ms is not None and end_ms < start_ms:
-        raise Invalid(
-            f"La fin ({format_ms(end_ms)}) est avant le début ({format_ms(start_ms)})."
-        )
+        raise Invalid(f"La fin ({format_ms(end_ms)}) est avant le début ({format_ms(start_ms)}).")
     limit = recording.duration_ms
     if limit is not None and max(start_ms, end_ms or 0) > limit:
-        raise Invalid(
-            f"Ce temps dépasse la durée de l'enregistrement ({format_ms(limit)})."
-        )
+        raise Invalid(f"Ce temps dépasse la durée de l'enregistrement ({format_ms(limit)}).")
     return None if end_ms == start_ms else end_ms
 
 
@@ -210,7 +207,7 @@ def update_annotation(
         start = changes.get("start_ms", annotation.start_ms)
         if start is None:
             raise Invalid("Le début d'une annotation ne peut pas être vide.")
-        end = changes["end_ms"] if "end_ms" in changes else annotation.end_ms
+        end = changes.get("end_ms", annotation.end_ms)
         values["start_ms"] = start
         values["end_ms"] = _check_times(recording, start, end)
     if changes.get("note") is not None:
@@ -231,7 +228,9 @@ def update_annotation(
     if result.rowcount != 1:
         raise _stale(session, annotation.id)
     if codes is not None:
-        session.exec(delete(AnnotationCode).where(col(AnnotationCode.annotation_id) == annotation.id))
+        session.exec(
+            delete(AnnotationCode).where(col(AnnotationCode.annotation_id) == annotation.id)
+        )
         for code_id in codes:
             session.add(AnnotationCode(annotation_id=annotation.id, code_id=code_id))
     session.flush()
@@ -243,5 +242,5 @@ def delete_annotation(session: Session, annotation: Annotation, version: int | N
     assert annotation.id is not None
     if version is not None and version != annotation.version:
         raise _stale(session, annotation.id)
-    session.exec(delete(Annotation).where(col(Annotation.id) == annotation.id))
-    session.expire(annotation)
+    session.delete(annotation)  # its code links go with it (ON DELETE CASCADE)
+    session.flush()

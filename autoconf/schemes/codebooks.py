@@ -99,9 +99,7 @@ def list_codebooks(session: Session, study_id: int) -> list[tuple[Codebook, list
     books = session.exec(
         select(Codebook).where(Codebook.study_id == study_id).order_by(col(Codebook.position))
     ).all()
-    codes = session.exec(
-        select(Code).where(col(Code.codebook_id).in_([b.id for b in books]))
-    ).all()
+    codes = session.exec(select(Code).where(col(Code.codebook_id).in_([b.id for b in books]))).all()
     by_book: dict[int, list[Code]] = {}
     for code in codes:
         by_book.setdefault(code.codebook_id, []).append(code)
@@ -123,7 +121,8 @@ def _check_label(session: Session, code: Code, label: str) -> None:
     siblings = session.exec(
         select(Code).where(
             Code.codebook_id == code.codebook_id,
-            Code.parent_id == code.parent_id if code.parent_id is not None
+            Code.parent_id == code.parent_id
+            if code.parent_id is not None
             else col(Code.parent_id).is_(None),
         )
     ).all()
@@ -170,7 +169,8 @@ def _place(session: Session, code: Code, position: int | None) -> None:
         for s in session.exec(
             select(Code).where(
                 Code.codebook_id == code.codebook_id,
-                Code.parent_id == code.parent_id if code.parent_id is not None
+                Code.parent_id == code.parent_id
+                if code.parent_id is not None
                 else col(Code.parent_id).is_(None),
             )
         ).all()

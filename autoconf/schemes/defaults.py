@@ -24,8 +24,19 @@ class DefaultCodebook:
 
 # Colour-blind-safe palette (Okabe-Ito, then Tol's muted), one colour per scheme.
 _PALETTE = (
-    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
-    "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#882255",
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+    "#332288",
+    "#88CCEE",
+    "#44AA99",
+    "#117733",
+    "#999933",
+    "#882255",
 )
 
 # In the order of the report's synthesis table, then the case study's own schemes.

@@ -51,13 +51,10 @@ def require_study(session: Session, user: User, study_id: int, *, manage: bool =
 
 
 def own_counsellor_ids(session: Session, user: User, study_id: int) -> list[int]:
-    return list(
-        session.exec(
-            select(Counsellor.id).where(
-                Counsellor.study_id == study_id, Counsellor.user_id == user.id
-            )
-        ).all()
-    )  # type: ignore[arg-type]
+    ids = session.exec(
+        select(Counsellor.id).where(Counsellor.study_id == study_id, Counsellor.user_id == user.id)
+    ).all()
+    return [i for i in ids if i is not None]
 
 
 def sees_everything(session: Session, user: User, study_id: int) -> bool:

@@ -61,7 +61,7 @@ def list_members(session: Session, study_id: int) -> list[Member]:
         .where(Membership.study_id == study_id)
         .order_by(col(User.username))
     ).all()
-    return [Member(*row) for row in rows]  # type: ignore[arg-type]
+    return [Member(*row) for row in rows]
 
 
 def add_member(session: Session, study_id: int, username: str, role: str) -> Member:
@@ -117,7 +117,9 @@ def create_counsellor(
             raise Invalid(f"La structure n° {structure_id} n'appartient pas à cette étude.")
     user_id = get_user(session, username).id if username else None
     _ensure_unique(session, Counsellor, study_id, code)
-    counsellor = Counsellor(study_id=study_id, code=code, structure_id=structure_id, user_id=user_id)
+    counsellor = Counsellor(
+        study_id=study_id, code=code, structure_id=structure_id, user_id=user_id
+    )
     session.add(counsellor)
     session.flush()
     return counsellor

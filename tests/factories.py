@@ -1,0 +1,69 @@
+"""Plain factory functions for tests."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from autoconf.auth import accounts
+from autoconf.db import session_scope
+
+DATA = Path(__file__).parent / "data"
+DEMO_MEDIA = Path(__file__).parent.parent / "autoconf" / "demo" / "seance-demo.mp4"
+PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    username: str
+    password: str
+    role: str
+
+
+def account(engine: Engine, username: str, role: str, password: str = PASSWORD) -> Account:
+    with session_scope(engine) as session:
+        user = accounts.create_user(session, username, password, role)
+        assert user.id is not None
+        return Account(user.id, username, password, role)
+
+
+def token(engine: Engine, who: Account) -> dict[str, str]:
+    """Authorization headers with a fresh personal API token of `who`."""
+    with session_scope(engine) as session:
+        user = accounts.get_user(session, who.username)
+        _, clear = accounts.issue_token(session, user, accounts.API, name="tests")
+    return {"Authorization": f"Bearer {clear}"}
+
+
+def login(client: TestClient, who: Account) -> None:
+    response = client.post(
+        "/api/v1/auth/login", json={"username": who.username, "password": who.password}
+    )
+    assert response.status_code == 200, response.text
+
+
+def upload(
+    client: TestClient,
+    study_id: int,
+    code: str,
+    content: bytes = b"",
+    filename: str = "seance.mp4",
+    headers: dict[str, str] | None = None,
+    **form: Any,
+) -> Any:
+    content = content or DEMO_MEDIA.read_bytes()
+    return client.post(
+        f"/api/v1/studies/{study_id}/recordings",
+        data={"code": code, **{k: str(v) for k, v in form.items()}},
+        files={"file": (filename, content, "video/mp4")},
+        headers=headers or {},
+    )
+
+
+def codes_by_path(client: TestClient, study_id: int, kind: str, **kw: Any) -> dict[str, int]:
+    books = client.get(f"/api/v1/studies/{study_id}/codebooks", **kw).json()
+    book = next(b for b in books if b["kind"] == kind)
+    return {code["path"]: code["id"] for code in book["codes"]}

@@ -1,0 +1,87 @@
+"""The `autoconf` command, run as a user would (a real process, real environment)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from autoconf.app import create_app
+from autoconf.settings import Settings
+
+DEMO = Path(__file__).parents[2] / "autoconf" / "demo"
+
+
+def run(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AUTOCONF_DATA_DIR": str(data_dir)}
+    env.pop("AUTOCONF_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "autoconf.cli", *args],
+        input=stdin, capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+
+
+def test_migrate_user_add_and_token(tmp_path: Path) -> None:
+    assert run(tmp_path, "migrate").returncode == 0
+    added = run(tmp_path, "user", "add", "claire", "--role", "researcher", stdin="s3cret-pass\n")
+    assert added.returncode == 0, added.stderr
+    again = run(tmp_path, "user", "add", "claire", "--role", "researcher", stdin="s3cret-pass\n")
+    assert again.returncode == 1 and "existe déjà" in again.stderr
+    short = run(tmp_path, "user", "add", "zoe", "--role", "admin", stdin="abc\n")
+    assert short.returncode == 1 and "au moins 8" in short.stderr
+    bad_role = run(tmp_path, "user", "add", "zoe", "--role", "boss", stdin="s3cret-pass\n")
+    assert bad_role.returncode == 2
+    token = run(tmp_path, "token", "create", "claire")
+    assert token.returncode == 0
+    clear = token.stdout.strip()
+    assert clear.startswith("act_")
+    assert run(tmp_path, "token", "create", "nobody").returncode == 1
+
+    app = create_app(Settings(data_dir=tmp_path))
+    with TestClient(app) as client:
+        me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {clear}"})
+        assert me.json()["username"] == "claire"
+        login = client.post("/api/v1/auth/login", json={"username": "claire", "password": "s3cret-pass"})
+        assert login.status_code == 200
+    app.state.engine.dispose()
+
+
+def test_demo_loads_once_and_prints_a_working_login(tmp_path: Path) -> None:
+    first = run(tmp_path, "demo")
+    assert first.returncode == 0, first.stderr
+    password = next(line.split(": ", 1)[1] for line in first.stdout.splitlines() if "Mot de passe" in line)
+    second = run(tmp_path, "demo")
+    assert second.returncode == 0
+    password2 = next(line.split(": ", 1)[1] for line in second.stdout.splitlines() if "Mot de passe" in line)
+
+    app = create_app(Settings(data_dir=tmp_path))
+    with TestClient(app) as client:
+        old = client.post("/api/v1/auth/login", json={"username": "demo", "password": password})
+        assert old.status_code == 401  # each run hands out a fresh password
+        ok = client.post("/api/v1/auth/login", json={"username": "demo", "password": password2})
+        assert ok.status_code == 200
+        studies = client.get("/api/v1/studies").json()
+        assert len(studies) == 1  # not loaded twice
+        sid = studies[0]["id"]
+        recordings = client.get(f"/api/v1/studies/{sid}/recordings").json()
+        assert [r["code"] for r in recordings] == ["A8 - 1"]
+        assert 130_000 < recordings[0]["duration_ms"] < 140_000  # probed by ffprobe
+        annotations = client.get(f"/api/v1/recordings/{recordings[0]['id']}/annotations").json()
+        origins = [a["origin"] for a in annotations]
+        cues = (DEMO / "seance-demo.vtt").read_text("utf-8").count("-->")
+        assert origins.count("transcript") == cues == 20
+        assert origins.count("prepared") == 4
+        assert origins.count("coding") >= 10
+        assert all(a["note"] for a in annotations if a["origin"] == "prepared")
+        interviews = client.get(f"/api/v1/studies/{sid}/interviews").json()
+        assert interviews[0]["recording_ids"] == [recordings[0]["id"]]
+        page = client.get(f"/studies/{sid}", headers={"accept": "text/html"})
+        assert "A8 - 1" in page.text and "Schèmes d'action" in page.text
+    app.state.engine.dispose()
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = run(tmp_path, "--help")
+    for command in ("serve", "migrate", "user", "token", "demo"):
+        assert command in result.stdout

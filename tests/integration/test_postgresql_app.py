@@ -1,0 +1,47 @@
+"""The same application on PostgreSQL: defaults, uploads, annotations, conflicts."""
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from autoconf import migrate
+from autoconf.app import create_app
+from autoconf.settings import Settings
+from tests import factories
+
+
+@pytest.mark.postgres
+def test_core_flow_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=postgres_url)
+    migrate.upgrade(postgres_url)
+    app = create_app(settings)
+    try:
+        who = factories.account(app.state.engine, "claire", "researcher")
+        with TestClient(app, raise_server_exceptions=False) as client:
+            factories.login(client, who)
+            study = client.post("/api/v1/studies", json={"name": "PG"}).json()
+            schemes = factories.codes_by_path(client, study["id"], "schemes")
+            assert len(schemes) == 12
+            recording = factories.upload(client, study["id"], "A8 - 1").json()
+            url = f"/api/v1/recordings/{recording['id']}/annotations"
+            created = client.post(url, json={
+                "start_ms": 10, "end_ms": 20, "code_ids": [schemes["Se présenter"]],
+                "fields": {"but": "accueillir"},
+            })
+            assert created.status_code == 201, created.text
+            aid = created.json()["id"]
+            assert client.patch(f"/api/v1/annotations/{aid}", json={"version": 1, "note": "a"}).status_code == 200
+            stale = client.patch(f"/api/v1/annotations/{aid}", json={"version": 1, "note": "b"})
+            assert stale.status_code == 409 and stale.json()["current"]["note"] == "a"
+            listed = client.get(url).json()
+            assert listed[0]["fields"] == {"but": "accueillir"}
+            assert listed[0]["created_at"].endswith("Z")
+            duplicate = client.post(f"/api/v1/studies/{study['id']}/structures", json={"code": "S"})
+            assert duplicate.status_code == 201
+            again = client.post(f"/api/v1/studies/{study['id']}/structures", json={"code": "S"})
+            assert again.status_code == 409
+            cats = factories.codes_by_path(client, study["id"], "categories")
+            assert client.delete(f"/api/v1/codes/{cats['ACCOMPAGNEMENT']}").status_code == 204
+    finally:
+        app.state.engine.dispose()
