@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import jinja2
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -12,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from autoconf import __version__, i18n
 from autoconf.api import annotations, auth, codebooks, errors, meta, pages, recordings, studies
 from autoconf.api.limits import BodySizeLimit
-from autoconf.db import make_engine
+from autoconf.db import is_sqlite, make_engine
 from autoconf.media.storage import human_size
 from autoconf.schemes.timecode import format_ms
 from autoconf.settings import Settings
@@ -52,7 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.effective_database_url)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.write_lock = anyio.Lock() if is_sqlite(engine) else None
         yield
         engine.dispose()
 

@@ -3,6 +3,7 @@
 from fastapi import APIRouter, status
 
 from autoconf.api.deps import (
+    AnnotationDep,
     CurrentUser,
     EditableAnnotationDep,
     RecordingDep,
@@ -29,6 +30,11 @@ def create_annotation(
     """A moment (no `end_ms`) or a segment, with codes of this study, note and fields."""
     view = annotations.create_annotation(session, recording, user.id, **body.model_dump())
     return AnnotationPublic.model_validate(view)
+
+
+@router.get("/annotations/{annotation_id}")
+def get_annotation(annotation: AnnotationDep, session: SessionDep) -> AnnotationPublic:
+    return AnnotationPublic.model_validate(annotations.get_view(session, annotation.id or 0))
 
 
 @router.patch("/annotations/{annotation_id}")

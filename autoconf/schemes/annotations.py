@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select, update
 
@@ -147,39 +148,32 @@ def create_annotation(
     fields: dict[str, str] | None = None,
     origin: str = "coding",
 ) -> AnnotationView:
+    """Store a new annotation; Core statements, not ORM objects: this is the hot write path."""
     assert recording.id is not None
-    annotation = Annotation(
-        recording_id=recording.id,
-        start_ms=start_ms,
-        end_ms=_check_times(recording, start_ms, end_ms),
-        note=note,
-        speaker=speaker or None,
-        fields=clean_fields(fields or {}),
-        origin=origin,
-        author_id=author_id,
-    )
+    now = utcnow()
+    values: dict[str, Any] = {
+        "recording_id": recording.id,
+        "start_ms": start_ms,
+        "end_ms": _check_times(recording, start_ms, end_ms),
+        "note": note,
+        "speaker": speaker or None,
+        "fields": clean_fields(fields or {}),
+        "origin": origin,
+        "author_id": author_id,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
     codes = _check_codes(session, recording, code_ids)
-    session.add(annotation)
-    session.flush()
-    assert annotation.id is not None
-    for code_id in codes:
-        session.add(AnnotationCode(annotation_id=annotation.id, code_id=code_id))
-    session.flush()
-    return AnnotationView(
-        id=annotation.id,
-        recording_id=annotation.recording_id,
-        start_ms=annotation.start_ms,
-        end_ms=annotation.end_ms,
-        code_ids=codes,
-        note=annotation.note,
-        speaker=annotation.speaker,
-        fields=annotation.fields,
-        origin=annotation.origin,
-        author_id=annotation.author_id,
-        version=annotation.version,
-        created_at=annotation.created_at,
-        updated_at=annotation.updated_at,
-    )
+    annotation_id = session.execute(
+        insert(Annotation).values(**values).returning(col(Annotation.id))
+    ).scalar_one()
+    if codes:
+        session.execute(
+            insert(AnnotationCode),
+            [{"annotation_id": annotation_id, "code_id": code_id} for code_id in codes],
+        )
+    return AnnotationView(id=annotation_id, code_ids=codes, **values)
 
 
 def _stale(session: Session, annotation_id: int) -> Conflict:

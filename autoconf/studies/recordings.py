@@ -1,12 +1,13 @@
 """Recordings: the original file kept byte for byte, its code, counsellor and status."""
 
+import uuid
 from pathlib import Path
 from typing import BinaryIO
 
 from sqlmodel import Session, col, select
 
 from autoconf.errors import Conflict
-from autoconf.media.storage import media_extension, remove_tree, store_original
+from autoconf.media.storage import media_extension, move_file, remove_tree, store_original
 from autoconf.models import Recording, User
 from autoconf.studies.access import visible_recording_filter
 from autoconf.studies.service import check_counsellor
@@ -29,37 +30,48 @@ def create_recording(
     source: BinaryIO,
     creator: User | None,
 ) -> Recording:
-    """Store the upload as the recording's original; a failure leaves no row and no file."""
+    """Store the upload as the recording's original; a failure leaves no row and no file.
+
+    The bytes are copied before the database is touched, so a long upload never holds the
+    write transaction (SQLite has one writer at a time).
+    """
     extension = media_extension(filename)
     check_counsellor(session, study_id, counsellor_id)
-    taken = session.exec(
-        select(Recording.id).where(Recording.study_id == study_id, Recording.code == code)
-    ).first()
-    if taken is not None:
-        raise Conflict(f"Le code « {code} » est déjà pris par un enregistrement de cette étude.")
+    _check_code_free(session, study_id, code)
+    stored = store_original(source, media_dir, f"incoming/{uuid.uuid4().hex}{extension}", max_bytes)
     recording = Recording(
         study_id=study_id,
         code=code,
         counsellor_id=counsellor_id,
         original_filename=Path(filename).name[:255],
+        original_size=stored.size,
+        original_sha256=stored.sha256,
         media_type=media_type[:100],
         created_by=creator.id if creator else None,
     )
-    session.add(recording)
-    session.flush()
-    assert recording.id is not None
-    folder = recording_folder(recording.id)
     try:
-        stored = store_original(source, media_dir, f"{folder}/original{extension}", max_bytes)
+        session.add(recording)
+        session.flush()
+        assert recording.id is not None
+        recording.storage_key = move_file(
+            media_dir, stored.key, f"{recording_folder(recording.id)}/original{extension}"
+        )
+        session.add(recording)
+        session.flush()
     except BaseException:
-        remove_tree(media_dir, folder)
+        (media_dir / stored.key).unlink(missing_ok=True)
+        if recording.id is not None:
+            remove_tree(media_dir, recording_folder(recording.id))
         raise
-    recording.storage_key = stored.key
-    recording.original_size = stored.size
-    recording.original_sha256 = stored.sha256
-    session.add(recording)
-    session.flush()
     return recording
+
+
+def _check_code_free(session: Session, study_id: int, code: str) -> None:
+    taken = session.exec(
+        select(Recording.id).where(Recording.study_id == study_id, Recording.code == code)
+    ).first()
+    if taken is not None:
+        raise Conflict(f"Le code « {code} » est déjà pris par un enregistrement de cette étude.")
 
 
 def list_recordings(session: Session, user: User, study_id: int) -> list[Recording]:

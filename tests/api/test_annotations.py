@@ -17,20 +17,34 @@ def _url(recording: dict) -> str:
     return f"/api/v1/recordings/{recording['id']}/annotations"
 
 
-def test_moments_and_segments_in_time_order(rclient: TestClient, study: dict, recording: dict) -> None:
+def test_moments_and_segments_in_time_order(
+    rclient: TestClient, study: dict, recording: dict
+) -> None:
     schemes = factories.codes_by_path(rclient, study["id"], "schemes")
     listen = schemes["Écouter / reformuler"]
-    segment = rclient.post(_url(recording), json={
-        "start_ms": 34_878, "end_ms": 41_245, "code_ids": [listen, listen], "note": "Reformule",
-        "fields": {"but": " Faire préciser ", "regret": ""},
-    })
+    segment = rclient.post(
+        _url(recording),
+        json={
+            "start_ms": 34_878,
+            "end_ms": 41_245,
+            "code_ids": [listen, listen],
+            "note": "Reformule",
+            "fields": {"but": " Faire préciser ", "regret": ""},
+        },
+    )
     assert segment.status_code == 201, segment.text
     body = segment.json()
     assert body["code_ids"] == [listen]
     assert body["fields"] == {"but": "Faire préciser"}
     assert body["origin"] == "coding" and body["version"] == 1
-    moment = rclient.post(_url(recording), json={"start_ms": 2_000, "origin": "prepared",
-                                                 "note": "10’02 — il reformule sans vérifier"})
+    moment = rclient.post(
+        _url(recording),
+        json={
+            "start_ms": 2_000,
+            "origin": "prepared",
+            "note": "10’02 — il reformule sans vérifier",
+        },
+    )
     assert moment.status_code == 201 and moment.json()["end_ms"] is None
     same = rclient.post(_url(recording), json={"start_ms": 5_000, "end_ms": 5_000})
     assert same.json()["end_ms"] is None
@@ -69,7 +83,9 @@ def test_codes_of_another_study_are_refused(rclient: TestClient, recording: dict
     assert response.status_code == 422 and "autre étude" in response.json()["detail"]
 
 
-def test_archived_codes_cannot_be_applied(rclient: TestClient, study: dict, recording: dict) -> None:
+def test_archived_codes_cannot_be_applied(
+    rclient: TestClient, study: dict, recording: dict
+) -> None:
     code = next(iter(factories.codes_by_path(rclient, study["id"], "schemes").values()))
     rclient.patch(f"/api/v1/codes/{code}", json={"archived": True})
     response = rclient.post(_url(recording), json={"start_ms": 0, "code_ids": [code]})
@@ -80,8 +96,15 @@ def test_patch_with_version_and_conflict(rclient: TestClient, study: dict, recor
     schemes = factories.codes_by_path(rclient, study["id"], "schemes")
     created = rclient.post(_url(recording), json={"start_ms": 1000, "end_ms": 2000}).json()
     url = f"/api/v1/annotations/{created['id']}"
-    first = rclient.patch(url, json={"version": 1, "end_ms": 3000, "note": "plus long",
-                                     "code_ids": [schemes["Se présenter"]]})
+    first = rclient.patch(
+        url,
+        json={
+            "version": 1,
+            "end_ms": 3000,
+            "note": "plus long",
+            "code_ids": [schemes["Se présenter"]],
+        },
+    )
     assert first.status_code == 200, first.text
     assert first.json()["version"] == 2 and first.json()["end_ms"] == 3000
     assert first.json()["code_ids"] == [schemes["Se présenter"]]
@@ -95,7 +118,7 @@ def test_patch_with_version_and_conflict(rclient: TestClient, study: dict, recor
     assert backwards.status_code == 422
     missing_version = rclient.patch(url, json={"note": "x"})
     assert missing_version.status_code == 422
-    final = rclient.get(_url(recording)).json()[0]
+    final = rclient.get(url).json()
     assert final["version"] == 3 and final["note"] == "plus long"
 
 
@@ -105,6 +128,7 @@ def test_delete_with_optional_version(rclient: TestClient, recording: dict) -> N
     assert rclient.delete(f"{url}?version=7").status_code == 409
     assert rclient.delete(f"{url}?version=1").status_code == 204
     assert rclient.delete(url).status_code == 404
+    assert rclient.get(url).status_code == 404
     assert rclient.patch(url, json={"version": 1}).status_code == 404
 
 
@@ -114,32 +138,53 @@ def test_counsellor_annotates_own_recording_but_edits_only_own_annotations(
     sid = study["id"]
     me = factories.account(engine, "a8", "counsellor")
     rclient.post(f"/api/v1/studies/{sid}/members", json={"username": "a8", "role": "counsellor"})
-    cid = rclient.post(f"/api/v1/studies/{sid}/counsellors", json={"code": "A8", "username": "a8"}).json()["id"]
+    cid = rclient.post(
+        f"/api/v1/studies/{sid}/counsellors", json={"code": "A8", "username": "a8"}
+    ).json()["id"]
     rec = factories.upload(rclient, sid, "A8 - 2", counsellor_id=cid).json()
     other = factories.upload(rclient, sid, "A4").json()
-    researchers = rclient.post(f"/api/v1/recordings/{rec['id']}/annotations", json={"start_ms": 0}).json()
+    researchers = rclient.post(
+        f"/api/v1/recordings/{rec['id']}/annotations", json={"start_ms": 0}
+    ).json()
     headers = factories.token(engine, me)
-    mine = client.post(f"/api/v1/recordings/{rec['id']}/annotations",
-                       json={"start_ms": 4000, "origin": "prepared"}, headers=headers)
+    mine = client.post(
+        f"/api/v1/recordings/{rec['id']}/annotations",
+        json={"start_ms": 4000, "origin": "prepared"},
+        headers=headers,
+    )
     assert mine.status_code == 201
-    edit_mine = client.patch(f"/api/v1/annotations/{mine.json()['id']}",
-                             json={"version": 1, "note": "je m'arrête ici"}, headers=headers)
+    edit_mine = client.patch(
+        f"/api/v1/annotations/{mine.json()['id']}",
+        json={"version": 1, "note": "je m'arrête ici"},
+        headers=headers,
+    )
     assert edit_mine.status_code == 200
-    edit_theirs = client.patch(f"/api/v1/annotations/{researchers['id']}",
-                               json={"version": 1, "note": "x"}, headers=headers)
+    edit_theirs = client.patch(
+        f"/api/v1/annotations/{researchers['id']}",
+        json={"version": 1, "note": "x"},
+        headers=headers,
+    )
     assert edit_theirs.status_code == 403
-    assert client.delete(f"/api/v1/annotations/{researchers['id']}", headers=headers).status_code == 403
-    elsewhere = client.post(f"/api/v1/recordings/{other['id']}/annotations",
-                            json={"start_ms": 0}, headers=headers)
+    assert (
+        client.delete(f"/api/v1/annotations/{researchers['id']}", headers=headers).status_code
+        == 403
+    )
+    elsewhere = client.post(
+        f"/api/v1/recordings/{other['id']}/annotations", json={"start_ms": 0}, headers=headers
+    )
     assert elsewhere.status_code == 403
     # The researcher may correct what the counsellor wrote.
-    fixed = rclient.patch(f"/api/v1/annotations/{mine.json()['id']}", json={"version": 2, "note": "ok"})
+    fixed = rclient.patch(
+        f"/api/v1/annotations/{mine.json()['id']}", json={"version": 2, "note": "ok"}
+    )
     assert fixed.status_code == 200
 
 
 def test_unknown_recording(rclient: TestClient) -> None:
     assert rclient.get("/api/v1/recordings/999/annotations").status_code == 404
-    assert rclient.post("/api/v1/recordings/999/annotations", json={"start_ms": 0}).status_code == 404
+    assert (
+        rclient.post("/api/v1/recordings/999/annotations", json={"start_ms": 0}).status_code == 404
+    )
 
 
 def test_structured_field_list(rclient: TestClient) -> None:

@@ -96,8 +96,11 @@ def test_login_form_logs_in_and_only_redirects_locally(
     assert "Nom d'utilisateur" in page.text
     bad = client.post("/login", data={"username": "claire", "password": "x", "next": "/studies"})
     assert bad.status_code == 401 and "incorrect" in bad.text
-    for target, expected in (("/studies/1", "/studies/1"), ("https://evil.example", "/studies"),
-                             ("//evil.example", "/studies")):
+    for target, expected in (
+        ("/studies/1", "/studies/1"),
+        ("https://evil.example", "/studies"),
+        ("//evil.example", "/studies"),
+    ):
         response = client.post(
             "/login",
             data={"username": "claire", "password": researcher.password, "next": target},

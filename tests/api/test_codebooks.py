@@ -19,8 +19,16 @@ def test_a_new_study_has_the_default_vocabularies(rclient: TestClient, study: di
     assert schemes[0]["hotkey"] == "1" and schemes[0]["color"].startswith("#")
     first = schemes[0]
     assert set(first) == {
-        "id", "codebook_id", "path", "label", "parent_id", "position", "description", "color",
-        "hotkey", "archived",
+        "id",
+        "codebook_id",
+        "path",
+        "label",
+        "parent_id",
+        "position",
+        "description",
+        "color",
+        "hotkey",
+        "archived",
     }
     categories = {c["path"]: c for c in books["categories"]["codes"]}
     cv = categories["ACCOMPAGNEMENT/Actions/CV"]
@@ -33,13 +41,23 @@ def test_create_nested_code_reorder_and_move(rclient: TestClient, study: dict) -
     book = _books(rclient, study["id"])["categories"]
     paths = {c["path"]: c["id"] for c in book["codes"]}
     url = f"/api/v1/codebooks/{book['id']}/codes"
-    new = rclient.post(url, json={"label": "Bilan", "parent_id": paths["ACCOMPAGNEMENT/Actions"],
-                                  "position": 0, "color": "#112233"})
+    new = rclient.post(
+        url,
+        json={
+            "label": "Bilan",
+            "parent_id": paths["ACCOMPAGNEMENT/Actions"],
+            "position": 0,
+            "color": "#112233",
+        },
+    )
     assert new.status_code == 201, new.text
     code = new.json()
     assert code["path"] == "ACCOMPAGNEMENT/Actions/Bilan" and code["position"] == 0
-    siblings = [c for c in _books(rclient, study["id"])["categories"]["codes"]
-                if c["parent_id"] == paths["ACCOMPAGNEMENT/Actions"]]
+    siblings = [
+        c
+        for c in _books(rclient, study["id"])["categories"]["codes"]
+        if c["parent_id"] == paths["ACCOMPAGNEMENT/Actions"]
+    ]
     assert [c["label"] for c in siblings][:2] == ["Bilan", "CV"]
     assert [c["position"] for c in siblings] == list(range(len(siblings)))
 
@@ -49,8 +67,11 @@ def test_create_nested_code_reorder_and_move(rclient: TestClient, study: dict) -
     assert renamed.json()["path"] == "AUTONOMIE/Bilan de compétences"
     to_root = rclient.patch(f"/api/v1/codes/{code['id']}", json={"parent_id": None, "position": 0})
     assert to_root.json()["path"] == "Bilan de compétences"
-    roots = [c["label"] for c in _books(rclient, study["id"])["categories"]["codes"]
-             if c["parent_id"] is None]
+    roots = [
+        c["label"]
+        for c in _books(rclient, study["id"])["categories"]["codes"]
+        if c["parent_id"] is None
+    ]
     assert roots[0] == "Bilan de compétences"
 
 
@@ -65,26 +86,38 @@ def test_code_rules_give_clear_errors(rclient: TestClient, study: dict) -> None:
     assert hotkey.status_code == 409 and "Se présenter" in hotkey.json()["detail"]
     foreign_parent = rclient.post(url, json={"label": "X", "parent_id": schemes["codes"][0]["id"]})
     assert foreign_parent.status_code == 422
-    cycle = rclient.patch(f"/api/v1/codes/{cats['ACCOMPAGNEMENT']}",
-                          json={"parent_id": cats["ACCOMPAGNEMENT/Actions/CV"]})
+    cycle = rclient.patch(
+        f"/api/v1/codes/{cats['ACCOMPAGNEMENT']}",
+        json={"parent_id": cats["ACCOMPAGNEMENT/Actions/CV"]},
+    )
     assert cycle.status_code == 422 and "lui-même" in cycle.json()["detail"]
-    for body in ({"label": ""}, {"label": "x", "color": "red"}, {"label": "x", "hotkey": "ab"},
-                 {"label": "x", "position": -1}, {"label": "x", "bogus": 1}):
+    for body in (
+        {"label": ""},
+        {"label": "x", "color": "red"},
+        {"label": "x", "hotkey": "ab"},
+        {"label": "x", "position": -1},
+        {"label": "x", "bogus": 1},
+    ):
         assert rclient.post(url, json=body).status_code == 422, body
     assert rclient.post("/api/v1/codebooks/999/codes", json={"label": "x"}).status_code == 404
     assert rclient.patch("/api/v1/codes/999999", json={"label": "x"}).status_code == 404
 
 
-def test_archiving_frees_the_hotkey_and_unarchiving_checks_it(rclient: TestClient, study: dict) -> None:
+def test_archiving_frees_the_hotkey_and_unarchiving_checks_it(
+    rclient: TestClient, study: dict
+) -> None:
     schemes = _books(rclient, study["id"])["schemes"]
     first = schemes["codes"][0]
     assert rclient.patch(f"/api/v1/codes/{first['id']}", json={"archived": True}).json()["archived"]
-    reuse = rclient.post(f"/api/v1/codebooks/{schemes['id']}/codes", json={"label": "Accueillir",
-                                                                          "hotkey": "1"})
+    reuse = rclient.post(
+        f"/api/v1/codebooks/{schemes['id']}/codes", json={"label": "Accueillir", "hotkey": "1"}
+    )
     assert reuse.status_code == 201
     back = rclient.patch(f"/api/v1/codes/{first['id']}", json={"archived": False})
     assert back.status_code == 409
-    cleared = rclient.patch(f"/api/v1/codes/{first['id']}", json={"archived": False, "hotkey": None})
+    cleared = rclient.patch(
+        f"/api/v1/codes/{first['id']}", json={"archived": False, "hotkey": None}
+    )
     assert cleared.status_code == 200 and cleared.json()["hotkey"] is None
 
 
@@ -92,9 +125,10 @@ def test_delete_refuses_while_used_unless_forced(rclient: TestClient, study: dic
     sid = study["id"]
     cats = factories.codes_by_path(rclient, sid, "categories")
     rec = factories.upload(rclient, sid, "A1").json()
-    annotation = rclient.post(f"/api/v1/recordings/{rec['id']}/annotations",
-                              json={"start_ms": 0, "end_ms": 1000,
-                                    "code_ids": [cats["ACCOMPAGNEMENT/Actions/CV"]]}).json()
+    annotation = rclient.post(
+        f"/api/v1/recordings/{rec['id']}/annotations",
+        json={"start_ms": 0, "end_ms": 1000, "code_ids": [cats["ACCOMPAGNEMENT/Actions/CV"]]},
+    ).json()
     refused = rclient.delete(f"/api/v1/codes/{cats['ACCOMPAGNEMENT']}")
     assert refused.status_code == 409 and "1 annotation" in refused.json()["detail"]
     unused = rclient.delete(f"/api/v1/codes/{cats['TRAVAIL']}")
@@ -112,15 +146,20 @@ def test_counsellors_and_strangers_cannot_edit_codebooks(
     client: TestClient, engine: Engine, rclient: TestClient, study: dict
 ) -> None:
     factories.account(engine, "a8", "counsellor")
-    rclient.post(f"/api/v1/studies/{study['id']}/members", json={"username": "a8", "role": "counsellor"})
+    rclient.post(
+        f"/api/v1/studies/{study['id']}/members", json={"username": "a8", "role": "counsellor"}
+    )
     book = _books(rclient, study["id"])["schemes"]
     counsellor = factories.token(engine, factories.Account(0, "a8", "", "counsellor"))
     stranger = factories.token(engine, factories.account(engine, "marc", "researcher"))
     readable = client.get(f"/api/v1/studies/{study['id']}/codebooks", headers=counsellor)
     assert readable.status_code == 200
     for headers in (counsellor, stranger):
-        post = client.post(f"/api/v1/codebooks/{book['id']}/codes", json={"label": "x"}, headers=headers)
+        post = client.post(
+            f"/api/v1/codebooks/{book['id']}/codes", json={"label": "x"}, headers=headers
+        )
         assert post.status_code == 403
-        patch = client.patch(f"/api/v1/codes/{book['codes'][0]['id']}", json={"label": "x"},
-                             headers=headers)
+        patch = client.patch(
+            f"/api/v1/codes/{book['codes'][0]['id']}", json={"label": "x"}, headers=headers
+        )
         assert patch.status_code == 403

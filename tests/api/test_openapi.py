@@ -15,7 +15,7 @@ CONTRACT = {
     "/api/v1/studies/{study_id}/recordings": {"get", "post"},
     "/api/v1/recordings/{recording_id}": {"get"},
     "/api/v1/recordings/{recording_id}/annotations": {"get", "post"},
-    "/api/v1/annotations/{annotation_id}": {"patch", "delete"},
+    "/api/v1/annotations/{annotation_id}": {"get", "patch", "delete"},
 }
 
 
@@ -26,6 +26,8 @@ def test_openapi_documents_the_contract(client: TestClient) -> None:
         assert methods <= set(schema["paths"][path]), path
     assert not any(p.startswith("/studies") or p == "/login" for p in schema["paths"])
     annotation = schema["components"]["schemas"]["AnnotationPublic"]["properties"]
-    assert {"start_ms", "end_ms", "code_ids", "note", "fields", "origin", "version"} <= set(annotation)
+    assert {"start_ms", "end_ms", "code_ids", "note", "fields", "origin", "version"} <= set(
+        annotation
+    )
     upload = schema["paths"]["/api/v1/studies/{study_id}/recordings"]["post"]
     assert "multipart/form-data" in upload["requestBody"]["content"]

@@ -35,8 +35,9 @@ def test_upload_errors(rclient: TestClient, study: dict, settings: Settings) -> 
     assert factories.upload(rclient, sid, "A1").status_code == 201
     again = factories.upload(rclient, sid, "A1")
     assert again.status_code == 409 and "A1" in again.json()["detail"]
-    no_code = rclient.post(f"/api/v1/studies/{sid}/recordings",
-                           files={"file": ("a.mp4", b"x", "video/mp4")})
+    no_code = rclient.post(
+        f"/api/v1/studies/{sid}/recordings", files={"file": ("a.mp4", b"x", "video/mp4")}
+    )
     assert no_code.status_code == 422
     no_file = rclient.post(f"/api/v1/studies/{sid}/recordings", data={"code": "A2"})
     assert no_file.status_code == 422

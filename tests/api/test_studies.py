@@ -46,13 +46,19 @@ def test_admin_sees_every_study(client: TestClient, engine: Engine, study: dict)
 def test_members(rclient: TestClient, engine: Engine, study: dict) -> None:
     factories.account(engine, "a8", "counsellor")
     sid = study["id"]
-    added = rclient.post(f"/api/v1/studies/{sid}/members", json={"username": "a8", "role": "counsellor"})
+    added = rclient.post(
+        f"/api/v1/studies/{sid}/members", json={"username": "a8", "role": "counsellor"}
+    )
     assert added.status_code == 201 and added.json()["role"] == "counsellor"
     roles = {m["username"]: m["role"] for m in rclient.get(f"/api/v1/studies/{sid}/members").json()}
     assert roles == {"claire": "researcher", "a8": "counsellor"}
-    missing = rclient.post(f"/api/v1/studies/{sid}/members", json={"username": "zz", "role": "researcher"})
+    missing = rclient.post(
+        f"/api/v1/studies/{sid}/members", json={"username": "zz", "role": "researcher"}
+    )
     assert missing.status_code == 404
-    bad_role = rclient.post(f"/api/v1/studies/{sid}/members", json={"username": "a8", "role": "boss"})
+    bad_role = rclient.post(
+        f"/api/v1/studies/{sid}/members", json={"username": "a8", "role": "boss"}
+    )
     assert bad_role.status_code == 422
 
 
@@ -73,9 +79,13 @@ def test_structures_counsellors_interviews(rclient: TestClient, study: dict) -> 
     )
     assert counsellor.status_code == 201
     cid = counsellor.json()["id"]
-    wrong = rclient.post(f"/api/v1/studies/{sid}/counsellors", json={"code": "A9", "structure_id": 999})
+    wrong = rclient.post(
+        f"/api/v1/studies/{sid}/counsellors", json={"code": "A9", "structure_id": 999}
+    )
     assert wrong.status_code == 422 and "structure" in wrong.json()["detail"]
-    no_user = rclient.post(f"/api/v1/studies/{sid}/counsellors", json={"code": "A9", "username": "nobody"})
+    no_user = rclient.post(
+        f"/api/v1/studies/{sid}/counsellors", json={"code": "A9", "username": "nobody"}
+    )
     assert no_user.status_code == 404
 
     r1 = factories.upload(rclient, sid, "A8 - 1", counsellor_id=cid).json()
@@ -102,10 +112,13 @@ def test_structures_counsellors_interviews(rclient: TestClient, study: dict) -> 
     assert twice.status_code == 422
 
 
-def test_recordings_of_another_study_cannot_join_an_interview(rclient: TestClient, study: dict) -> None:
+def test_recordings_of_another_study_cannot_join_an_interview(
+    rclient: TestClient, study: dict
+) -> None:
     other = rclient.post("/api/v1/studies", json={"name": "Autre"}).json()
     foreign = factories.upload(rclient, other["id"], "B1").json()
     response = rclient.post(
-        f"/api/v1/studies/{study['id']}/interviews", json={"code": "A1", "recording_ids": [foreign["id"]]}
+        f"/api/v1/studies/{study['id']}/interviews",
+        json={"code": "A1", "recording_ids": [foreign["id"]]},
     )
     assert response.status_code == 422

@@ -18,7 +18,12 @@ def run(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProc
     env.pop("AUTOCONF_DATABASE_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "autoconf.cli", *args],
-        input=stdin, capture_output=True, text=True, env=env, timeout=120, check=False,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
 
 
@@ -42,7 +47,9 @@ def test_migrate_user_add_and_token(tmp_path: Path) -> None:
     with TestClient(app) as client:
         me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {clear}"})
         assert me.json()["username"] == "claire"
-        login = client.post("/api/v1/auth/login", json={"username": "claire", "password": "s3cret-pass"})
+        login = client.post(
+            "/api/v1/auth/login", json={"username": "claire", "password": "s3cret-pass"}
+        )
         assert login.status_code == 200
     app.state.engine.dispose()
 
@@ -50,10 +57,14 @@ def test_migrate_user_add_and_token(tmp_path: Path) -> None:
 def test_demo_loads_once_and_prints_a_working_login(tmp_path: Path) -> None:
     first = run(tmp_path, "demo")
     assert first.returncode == 0, first.stderr
-    password = next(line.split(": ", 1)[1] for line in first.stdout.splitlines() if "Mot de passe" in line)
+    password = next(
+        line.split(": ", 1)[1] for line in first.stdout.splitlines() if "Mot de passe" in line
+    )
     second = run(tmp_path, "demo")
     assert second.returncode == 0
-    password2 = next(line.split(": ", 1)[1] for line in second.stdout.splitlines() if "Mot de passe" in line)
+    password2 = next(
+        line.split(": ", 1)[1] for line in second.stdout.splitlines() if "Mot de passe" in line
+    )
 
     app = create_app(Settings(data_dir=tmp_path))
     with TestClient(app) as client:
@@ -77,7 +88,7 @@ def test_demo_loads_once_and_prints_a_working_login(tmp_path: Path) -> None:
         interviews = client.get(f"/api/v1/studies/{sid}/interviews").json()
         assert interviews[0]["recording_ids"] == [recordings[0]["id"]]
         page = client.get(f"/studies/{sid}", headers={"accept": "text/html"})
-        assert "A8 - 1" in page.text and "Schèmes d'action" in page.text
+        assert "A8 - 1" in page.text and "Se présenter" in page.text
     app.state.engine.dispose()
 
 

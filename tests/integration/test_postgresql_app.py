@@ -25,13 +25,23 @@ def test_core_flow_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
             assert len(schemes) == 12
             recording = factories.upload(client, study["id"], "A8 - 1").json()
             url = f"/api/v1/recordings/{recording['id']}/annotations"
-            created = client.post(url, json={
-                "start_ms": 10, "end_ms": 20, "code_ids": [schemes["Se présenter"]],
-                "fields": {"but": "accueillir"},
-            })
+            created = client.post(
+                url,
+                json={
+                    "start_ms": 10,
+                    "end_ms": 20,
+                    "code_ids": [schemes["Se présenter"]],
+                    "fields": {"but": "accueillir"},
+                },
+            )
             assert created.status_code == 201, created.text
             aid = created.json()["id"]
-            assert client.patch(f"/api/v1/annotations/{aid}", json={"version": 1, "note": "a"}).status_code == 200
+            assert (
+                client.patch(
+                    f"/api/v1/annotations/{aid}", json={"version": 1, "note": "a"}
+                ).status_code
+                == 200
+            )
             stale = client.patch(f"/api/v1/annotations/{aid}", json={"version": 1, "note": "b"})
             assert stale.status_code == 409 and stale.json()["current"]["note"] == "a"
             listed = client.get(url).json()

@@ -40,7 +40,7 @@ def test_parse_accepts_the_usual_spellings(text: str, ms: int) -> None:
 
 @pytest.mark.parametrize("text", ["", "10", "ten past", "10:75", "1:75:00", "-1:00"])
 def test_parse_refuses_with_a_readable_message(text: str) -> None:
-    with pytest.raises(Invalid, match="temps|secondes|minutes"):
+    with pytest.raises(Invalid, match=r"temps|secondes|minutes"):
         parse_time(text)
 
 

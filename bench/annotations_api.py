@@ -1,0 +1,178 @@
+"""32 concurrent clients creating and reading annotations through the API, on SQLite.
+
+A real `autoconf serve` (one uvicorn process, the embedded SQLite default) on a fresh data
+folder; the clients run in this process (asyncio + httpx2), on the same 2-core machine.
+Each client alternates at random between creating a segment with a scheme code
+(POST /recordings/{id}/annotations) and reading one back (GET /annotations/{id}).
+
+Three phases of SECONDS each, 32 clients each:
+- paced: every client sends one request every PACE_MS (default 250 ms: 128 requests/s in
+  all; an annotator marking, tagging and autosaving sends a few per second at most);
+- saturated: no pause at all; latency is then queueing (Little's law: 32 / throughput).
+- reference: the same clients, saturated, on GET /api/v1/health (routing, a session, one
+  SELECT) — the floor of this stack on this machine, measured in the same run.
+
+Target (issue 2): p99 of a create under 25 ms.
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.factories import DEMO_MEDIA  # noqa: E402
+from tests.support import cli, serve  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def client(
+    http: httpx.AsyncClient,
+    recording: int,
+    scheme: int,
+    deadline: float,
+    pace: float,
+    health_only: bool,
+    samples: dict[str, list[float]],
+    ids: list[int],
+) -> None:
+    rng = random.Random()
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        if health_only:
+            label, response = "health", await http.get("/api/v1/health")
+        elif not ids or rng.random() < 0.5:
+            start = rng.randrange(0, 120_000)
+            label = "create"
+            response = await http.post(
+                f"/api/v1/recordings/{recording}/annotations",
+                json={
+                    "start_ms": start,
+                    "end_ms": start + 3000,
+                    "code_ids": [scheme],
+                    "note": "bench",
+                },
+            )
+            if response.status_code == 201:
+                ids.append(response.json()["id"])
+        else:
+            label, response = "read", await http.get(f"/api/v1/annotations/{rng.choice(ids)}")
+        elapsed = time.perf_counter() - started
+        samples.setdefault(label if response.status_code < 300 else "errors", []).append(
+            elapsed * 1000
+        )
+        if pace:
+            await asyncio.sleep(max(0.0, pace - elapsed))
+
+
+async def phase(
+    url: str,
+    token: str,
+    recording: int,
+    scheme: int,
+    clients: int,
+    seconds: float,
+    pace: float,
+    health_only: bool,
+) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {}
+    ids: list[int] = []
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=60
+    ) as http:
+        deadline = time.perf_counter() + seconds
+        await asyncio.gather(
+            *(
+                client(http, recording, scheme, deadline, pace, health_only, samples, ids)
+                for _ in range(clients)
+            )
+        )
+    return samples
+
+
+def show(name: str, samples: dict[str, list[float]], seconds: float) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    for label in ("create", "read", "health"):
+        values = samples.get(label)
+        if not values:
+            continue
+        p50, p99 = statistics.median(values), percentile(values, 0.99)
+        figures[label + "_p50"], figures[label + "_p99"] = p50, p99
+        figures[label + "_rate"] = len(values) / seconds
+        print(
+            f"  {name:<10} {label:<6} {len(values) / seconds:6.0f} req/s   "
+            f"p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
+        )
+    if samples.get("errors"):
+        print(f"  {name:<10} errors {len(samples['errors'])}")
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--pace-ms", type=float, default=250)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder)
+        cli(data, "migrate")
+        cli(data, "user", "add", "bench", "--role", "researcher", stdin="bench-password\n")
+        token = cli(data, "token", "create", "bench").strip()
+        headers = {"Authorization": f"Bearer {token}"}
+        with serve(data) as url:
+            study = httpx.post(
+                f"{url}/api/v1/studies", json={"name": "bench"}, headers=headers
+            ).json()
+            recording = httpx.post(
+                f"{url}/api/v1/studies/{study['id']}/recordings",
+                headers=headers,
+                data={"code": "B1"},
+                files={"file": ("b.mp4", DEMO_MEDIA.read_bytes(), "video/mp4")},
+            ).json()["id"]
+            books = httpx.get(
+                f"{url}/api/v1/studies/{study['id']}/codebooks", headers=headers
+            ).json()
+            scheme = next(b for b in books if b["kind"] == "schemes")["codes"][0]["id"]
+            print(
+                f"annotations API: {args.clients} clients, {args.seconds:.0f} s per phase, "
+                f"SQLite, one uvicorn process, {os.cpu_count()} cores (clients included)"
+            )
+            results = {}
+            for name, pace, health in (
+                ("paced", args.pace_ms / 1000, False),
+                ("saturated", 0.0, False),
+                ("reference", 0.0, True),
+            ):
+                samples = asyncio.run(
+                    phase(url, token, recording, scheme, args.clients, args.seconds, pace, health)
+                )
+                results[name] = show(name, samples, args.seconds)
+    ref, sat, paced = results["reference"], results["saturated"], results["paced"]
+    print(
+        f"  saturated create throughput / health throughput: "
+        f"{sat['create_rate'] / ref['health_rate']:.2f}"
+    )
+    print(f"  saturated create p99 / health p99: {sat['create_p99'] / ref['health_p99']:.2f}")
+    verdict = "met" if paced["create_p99"] < 25 else "NOT met"
+    print(
+        f"target p99 create < 25 ms at {args.clients} clients × "
+        f"{1000 / args.pace_ms:.0f} req/s: {paced['create_p99']:.1f} ms ({verdict})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""A real server (the README's `autoconf demo` + `autoconf serve`) and Debian's Chromium.
+
+Playwright drives /usr/bin/chromium; no browser is ever downloaded. Nothing is skipped:
+without Chromium these tests fail.
+"""
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.support import cli, serve
+
+CHROMIUM = os.environ.get("AUTOCONF_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    username: str
+    password: str
+    study_id: int
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data = tmp_path_factory.mktemp("live")
+    printed = cli(data, "demo")
+    lines = dict(line.strip().split(" : ", 1) for line in printed.splitlines() if " : " in line)
+    with serve(data) as url:
+        yield LiveServer(
+            url, lines["Identifiant"], lines["Mot de passe"], int(lines["Étude"].rsplit("/", 1)[1])
+        )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), f"Debian's chromium is required at {CHROMIUM}"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="fr-FR")
+    new_page = context.new_page()
+    yield new_page
+    context.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where a test leaves its screenshots (AUTOCONF_SCREENSHOTS to keep them)."""
+    folder = Path(os.environ.get("AUTOCONF_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

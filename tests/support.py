@@ -1,0 +1,64 @@
+"""A real `autoconf serve` process for tests that need real HTTP (concurrency, browsers)."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2 as httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def cli_env(data_dir: Path) -> dict[str, str]:
+    env = {**os.environ, "AUTOCONF_DATA_DIR": str(data_dir), "AUTOCONF_LOG_LEVEL": "warning"}
+    env.pop("AUTOCONF_DATABASE_URL", None)
+    return env
+
+
+def cli(data_dir: Path, *args: str, stdin: str = "") -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "autoconf.cli", *args],
+        env=cli_env(data_dir), input=stdin, capture_output=True, text=True, timeout=120,
+        check=True,
+    ).stdout
+
+
+@contextmanager
+def serve(data_dir: Path) -> Iterator[str]:
+    """Run the server on a free port until the block ends; yields its base URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "autoconf.cli", "serve", "--port", str(port)],
+        env=cli_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                output = server.stdout.read() if server.stdout else ""
+                raise RuntimeError(f"the server did not start:\n{output}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise AssertionError("the server did not stop within 10 s of SIGTERM") from None
