@@ -19,6 +19,9 @@ from autoconf.schemes.timecode import format_ms
 from autoconf.settings import Settings
 
 _PACKAGE = Path(__file__).parent
+ROUTERS = tuple(
+    module.router for module in (auth, studies, codebooks, recordings, annotations, meta, pages)
+)
 
 
 def web_dir() -> Path:
@@ -76,8 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web = web_dir()
     app.state.templates = make_templates(web / "templates")
     errors.install(app)
-    for module in (auth, studies, codebooks, recordings, annotations, meta, pages):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=web / "static"), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     return app

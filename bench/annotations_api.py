@@ -28,8 +28,8 @@ from pathlib import Path
 import httpx2 as httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.factories import DEMO_MEDIA  # noqa: E402
-from tests.support import cli, serve  # noqa: E402
+from tests.factories import DEMO_MEDIA
+from tests.support import cli, serve
 
 
 def percentile(values: list[float], q: float) -> float:

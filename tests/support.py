@@ -28,7 +28,11 @@ def cli_env(data_dir: Path) -> dict[str, str]:
 def cli(data_dir: Path, *args: str, stdin: str = "") -> str:
     return subprocess.run(
         [sys.executable, "-m", "autoconf.cli", *args],
-        env=cli_env(data_dir), input=stdin, capture_output=True, text=True, timeout=120,
+        env=cli_env(data_dir),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=True,
     ).stdout
 
@@ -39,7 +43,10 @@ def serve(data_dir: Path) -> Iterator[str]:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "autoconf.cli", "serve", "--port", str(port)],
-        env=cli_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=cli_env(data_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:

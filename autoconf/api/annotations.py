@@ -8,6 +8,7 @@ from autoconf.api.deps import (
     EditableAnnotationDep,
     RecordingDep,
     SessionDep,
+    WriteSessionDep,
 )
 from autoconf.models import Recording
 from autoconf.payloads import AnnotationCreate, AnnotationPublic, AnnotationUpdate
@@ -25,7 +26,7 @@ def list_annotations(recording: RecordingDep, session: SessionDep) -> list[Annot
 
 @router.post("/recordings/{recording_id}/annotations", status_code=status.HTTP_201_CREATED)
 def create_annotation(
-    body: AnnotationCreate, recording: RecordingDep, user: CurrentUser, session: SessionDep
+    body: AnnotationCreate, recording: RecordingDep, user: CurrentUser, session: WriteSessionDep
 ) -> AnnotationPublic:
     """A moment (no `end_ms`) or a segment, with codes of this study, note and fields."""
     view = annotations.create_annotation(session, recording, user.id, **body.model_dump())
@@ -39,7 +40,7 @@ def get_annotation(annotation: AnnotationDep, session: SessionDep) -> Annotation
 
 @router.patch("/annotations/{annotation_id}")
 def update_annotation(
-    body: AnnotationUpdate, annotation: EditableAnnotationDep, session: SessionDep
+    body: AnnotationUpdate, annotation: EditableAnnotationDep, session: WriteSessionDep
 ) -> AnnotationPublic:
     """Change what is given; `version` must be the one read, else 409 with the current one."""
     recording = session.get(Recording, annotation.recording_id)
@@ -51,7 +52,7 @@ def update_annotation(
 
 @router.delete("/annotations/{annotation_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_annotation(
-    annotation: EditableAnnotationDep, session: SessionDep, version: int | None = None
+    annotation: EditableAnnotationDep, session: WriteSessionDep, version: int | None = None
 ) -> None:
     """Delete; with `?version=`, only if nobody changed it since (else 409)."""
     annotations.delete_annotation(session, annotation, version)

@@ -5,7 +5,13 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response, status
 from sqlmodel import col, select
 
-from autoconf.api.deps import SESSION_COOKIE, CurrentUser, SessionDep, SettingsDep
+from autoconf.api.deps import (
+    SESSION_COOKIE,
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    WriteSessionDep,
+)
 from autoconf.auth import accounts
 from autoconf.errors import NotFound
 from autoconf.models import AuthToken
@@ -28,7 +34,7 @@ def open_session(response: Response, settings: Settings, clear_token: str) -> No
 
 @router.post("/auth/login")
 def login(
-    body: LoginRequest, response: Response, session: SessionDep, settings: SettingsDep
+    body: LoginRequest, response: Response, session: WriteSessionDep, settings: SettingsDep
 ) -> UserPublic:
     """Check the password and set the session cookie used by the pages."""
     user = accounts.authenticate(session, body.username, body.password)
@@ -40,7 +46,7 @@ def login(
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(request: Request, response: Response, session: SessionDep) -> None:
+def logout(request: Request, response: Response, session: WriteSessionDep) -> None:
     """End the browser session (its cookie stops working at once)."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
@@ -54,7 +60,7 @@ def me(user: CurrentUser) -> UserPublic:
 
 
 @router.post("/me/tokens", status_code=status.HTTP_201_CREATED)
-def create_token(body: TokenCreate, user: CurrentUser, session: SessionDep) -> TokenCreated:
+def create_token(body: TokenCreate, user: CurrentUser, session: WriteSessionDep) -> TokenCreated:
     """A personal API token for scripts; the token is shown in this answer only."""
     token, clear = accounts.issue_token(session, user, accounts.API, name=body.name)
     assert token.id is not None
@@ -72,7 +78,7 @@ def list_tokens(user: CurrentUser, session: SessionDep) -> list[dict[str, object
 
 
 @router.delete("/me/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_token(token_id: int, user: CurrentUser, session: SessionDep) -> None:
+def delete_token(token_id: int, user: CurrentUser, session: WriteSessionDep) -> None:
     token = session.get(AuthToken, token_id)
     if token is None or token.user_id != user.id or token.kind != accounts.API:
         raise NotFound(f"Aucun jeton n° {token_id}.")

@@ -2,7 +2,13 @@
 
 from fastapi import APIRouter, status
 
-from autoconf.api.deps import ManagedCodebookDep, ManagedCodeDep, SessionDep, StudyDep
+from autoconf.api.deps import (
+    ManagedCodebookDep,
+    ManagedCodeDep,
+    SessionDep,
+    StudyDep,
+    WriteSessionDep,
+)
 from autoconf.payloads import CodebookPublic, CodeCreate, CodePublic, CodeUpdate
 from autoconf.schemes import codebooks
 
@@ -24,14 +30,16 @@ def list_codebooks(study: StudyDep, session: SessionDep) -> list[CodebookPublic]
 
 
 @router.post("/codebooks/{codebook_id}/codes", status_code=status.HTTP_201_CREATED)
-def create_code(body: CodeCreate, codebook: ManagedCodebookDep, session: SessionDep) -> CodePublic:
+def create_code(
+    body: CodeCreate, codebook: ManagedCodebookDep, session: WriteSessionDep
+) -> CodePublic:
     """A new code, under `parent_id` (or at the root), at `position` among its siblings."""
     code = codebooks.create_code(session, codebook, **body.model_dump())
     return CodePublic.model_validate(codebooks.node(session, code))
 
 
 @router.patch("/codes/{code_id}")
-def update_code(body: CodeUpdate, code: ManagedCodeDep, session: SessionDep) -> CodePublic:
+def update_code(body: CodeUpdate, code: ManagedCodeDep, session: WriteSessionDep) -> CodePublic:
     """Rename, move (parent_id), reorder (position), recolour, set the hotkey, archive."""
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     code = codebooks.update_code(session, code, changes)
@@ -39,6 +47,6 @@ def update_code(body: CodeUpdate, code: ManagedCodeDep, session: SessionDep) -> 
 
 
 @router.delete("/codes/{code_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_code(code: ManagedCodeDep, session: SessionDep, force: bool = False) -> None:
+def delete_code(code: ManagedCodeDep, session: WriteSessionDep, force: bool = False) -> None:
     """Delete a code and its children; 409 while segments use them, unless force=true."""
     codebooks.delete_code(session, code, force=force)

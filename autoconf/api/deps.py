@@ -1,7 +1,8 @@
 """Named dependencies: the settings, a database session, the current user, loaded objects."""
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -10,53 +11,36 @@ from sqlmodel import Session
 
 from autoconf.auth.accounts import API, SESSION, user_for_token
 from autoconf.errors import NotAuthenticated
-from autoconf.i18n import set_language
 from autoconf.models import Annotation, Code, Codebook, Interview, Recording, Study, User
 from autoconf.payloads import UserPublic
 from autoconf.settings import Settings
 from autoconf.studies import access
 
 SESSION_COOKIE = "autoconf_session"
+T = TypeVar("T")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """One transaction per request: committed when the handler succeeds, else rolled back.
+    """One session per request; committed (if it still has anything pending) and closed.
 
-    On SQLite, requests that write take the app's write lock first, on the event loop, and
-    keep it until their commit: SQLite has one writer at a time, and writers left to its busy
-    handler sleep in steps of up to 100 ms (seconds at p99 under 32 clients, see
-    bench/annotations_api.py). Waiting on the event loop, not in a worker thread, means a
-    queue of writers never holds the threads that the lock holder needs to finish.
-    The end of the transaction is shielded: a client that hangs up must not leave a session
-    (a connection, the lock) open.
+    Its end is shielded: a client that hangs up must not leave a connection open.
     """
-    lock: anyio.Lock | None = request.app.state.write_lock
-    locked = lock is not None and request.method in UNSAFE_METHODS
-    if locked:
-        assert lock is not None
-        await lock.acquire()
     session = Session(request.app.state.engine, expire_on_commit=False)
-    committed = False
+    done = False
     try:
         yield session
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(_commit_and_close, session)
-        committed = True
+        done = True
     finally:
-        if not committed:
+        if not done:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(session.close)  # rolls back
-        if locked:
-            assert lock is not None
-            lock.release()
 
 
 def _commit_and_close(session: Session) -> None:
@@ -69,6 +53,54 @@ def _commit_and_close(session: Session) -> None:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 # "function" scope: the commit happens before the response leaves, so a 2xx means stored.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+@asynccontextmanager
+async def write_lock(request: Request) -> AsyncIterator[None]:
+    """SQLite's one-writer-at-a-time, taken on the event loop (PostgreSQL needs none).
+
+    Writers left to SQLite's busy handler sleep in steps of up to 100 ms (seconds at p99
+    under 32 clients, see bench/annotations_api.py). Waiting here, not in a worker thread,
+    means a queue of writers never holds the threads the lock holder needs to finish.
+    """
+    lock: anyio.Lock | None = request.app.state.write_lock
+    if lock is None:
+        yield
+        return
+    async with lock:
+        yield
+
+
+async def write_session(request: Request, session: SessionDep) -> AsyncIterator[Session]:
+    """The request's session, for a handler that writes: under the write lock, committed
+    before the lock is released (and before the response leaves)."""
+    async with write_lock(request):
+        try:
+            yield session
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.commit)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.rollback)
+            raise
+
+
+async def write(request: Request, session: Session, work: Callable[[], T]) -> T:
+    """Run `work` (which writes through `session`) in a worker thread under the write lock,
+    and commit; for handlers that must do slow work first, outside the lock."""
+    async with write_lock(request):
+        try:
+            result = await anyio.to_thread.run_sync(work)
+            await anyio.to_thread.run_sync(session.commit)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.rollback)
+            raise
+    return result
+
+
+# Declare it after the dependencies that only read (access checks), so they run unlocked.
+WriteSessionDep = Annotated[Session, Depends(write_session, scope="function")]
 
 
 def bearer_token(request: Request) -> str | None:
@@ -87,13 +119,12 @@ def optional_user(request: Request, session: SessionDep, settings: SettingsDep) 
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         user = user_for_token(session, cookie, SESSION) if cookie else None
-    set_language((user.language if user else None) or settings.default_language)
     # A detached copy for the pages: an error page must render even after a rollback.
     request.state.user = UserPublic.model_validate(user) if user else None
     return user
 
 
-def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     if user is None:
         raise NotAuthenticated("Connectez-vous pour accéder à cette page.")
     return user

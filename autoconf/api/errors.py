@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autoconf import errors
+from autoconf.api.rendering import render
 
 log = logging.getLogger("autoconf")
 
@@ -40,13 +41,7 @@ def wants_json(request: Request) -> bool:
 
 
 def _page(request: Request, status: int, message: str) -> Response:
-    templates = request.app.state.templates
-    return templates.TemplateResponse(  # type: ignore[no-any-return]
-        request,
-        "error.html",
-        {"status": status, "message": message, "user": getattr(request.state, "user", None)},
-        status_code=status,
-    )
+    return render(request, "error.html", status, status=status, message=message)
 
 
 def respond(request: Request, status: int, detail: Any, **extra: Any) -> Response:

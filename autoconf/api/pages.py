@@ -1,7 +1,7 @@
 """Server-rendered pages (French first): login, studies, a study, a recording."""
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
@@ -17,8 +17,10 @@ from autoconf.api.deps import (
     SessionDep,
     SettingsDep,
     StudyDep,
+    WriteSessionDep,
     optional_user,
 )
+from autoconf.api.rendering import render
 from autoconf.auth import accounts
 from autoconf.errors import Forbidden, NotAuthenticated
 from autoconf.models import Annotation, Counsellor, Structure
@@ -27,13 +29,6 @@ from autoconf.schemes.fields import STRUCTURED_FIELDS
 from autoconf.studies import access, recordings, service
 
 router = APIRouter(include_in_schema=False)
-
-
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
-    context.setdefault("user", getattr(request.state, "user", None))
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, name, context, status_code=status_code
-    )
 
 
 def _safe_next(target: str | None) -> str:
@@ -64,7 +59,7 @@ def login_page(
 @router.post("/login", response_class=HTMLResponse)
 def login_form(
     request: Request,
-    session: SessionDep,
+    session: WriteSessionDep,
     settings: SettingsDep,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
@@ -85,7 +80,7 @@ def login_form(
 
 
 @router.post("/logout")
-def logout_form(request: Request, session: SessionDep) -> Response:
+def logout_form(request: Request, session: WriteSessionDep) -> Response:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         accounts.revoke_token(session, cookie)
@@ -107,7 +102,7 @@ def studies_page(request: Request, user: CurrentUser, session: SessionDep) -> Re
 @router.post("/studies")
 def create_study_form(
     user: CurrentUser,
-    session: SessionDep,
+    session: WriteSessionDep,
     name: Annotated[str, Form(min_length=1, max_length=200)],
     description: Annotated[str, Form(max_length=10_000)] = "",
 ) -> Response:

@@ -1,8 +1,10 @@
 """Recordings: upload of the original, listing, details."""
 
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile, status
+import anyio.to_thread
+from fastapi import APIRouter, File, Form, Request, UploadFile, status
 
 from autoconf.api.deps import (
     CurrentUser,
@@ -11,6 +13,7 @@ from autoconf.api.deps import (
     SessionDep,
     SettingsDep,
     StudyDep,
+    write,
 )
 from autoconf.payloads import RecordingPublic, ShortCode
 from autoconf.studies import recordings
@@ -19,7 +22,8 @@ router = APIRouter(prefix="/api/v1", tags=["recordings"])
 
 
 @router.post("/studies/{study_id}/recordings", status_code=status.HTTP_201_CREATED)
-def upload_recording(
+async def upload_recording(
+    request: Request,
     study: ManagedStudyDep,
     file: Annotated[UploadFile, File(description="The original audio or video file.")],
     code: Annotated[ShortCode, Form(description="The situation's code, e.g. `A8 - 1`.")],
@@ -29,18 +33,32 @@ def upload_recording(
     counsellor_id: Annotated[int | None, Form()] = None,
 ) -> RecordingPublic:
     """Store the original byte for byte (sha256 recorded); processing comes after."""
-    recording = recordings.create_recording(
+    study_id, filename = study.id or 0, file.filename or ""
+    receive = partial(
+        recordings.receive_original,
         session,
         settings.media_dir,
         settings.max_upload_bytes,
-        study_id=study.id or 0,
+        study_id=study_id,
         code=code,
         counsellor_id=counsellor_id,
-        filename=file.filename or "",
-        media_type=file.content_type or "",
+        filename=filename,
         source=file.file,
+    )
+    stored = await anyio.to_thread.run_sync(receive)  # the long copy, outside the write lock
+    register = partial(
+        recordings.register_recording,
+        session,
+        settings.media_dir,
+        stored,
+        study_id=study_id,
+        code=code,
+        counsellor_id=counsellor_id,
+        filename=filename,
+        media_type=file.content_type or "",
         creator=user,
     )
+    recording = await write(request, session, register)
     return RecordingPublic.model_validate(recording)
 
 

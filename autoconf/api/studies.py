@@ -8,6 +8,7 @@ from autoconf.api.deps import (
     ManagedStudyDep,
     SessionDep,
     StudyDep,
+    WriteSessionDep,
 )
 from autoconf.errors import Forbidden
 from autoconf.models import Interview, Study
@@ -45,7 +46,7 @@ def list_studies(user: CurrentUser, session: SessionDep) -> list[StudyPublic]:
 
 
 @router.post("/studies", status_code=status.HTTP_201_CREATED)
-def create_study(body: StudyCreate, user: CurrentUser, session: SessionDep) -> StudyPublic:
+def create_study(body: StudyCreate, user: CurrentUser, session: WriteSessionDep) -> StudyPublic:
     """A new study, with the default vocabularies; its creator becomes its researcher."""
     if user.role == access.COUNSELLOR:
         raise Forbidden("Les conseillers ne peuvent pas créer d'étude.")
@@ -64,7 +65,9 @@ def list_members(study: StudyDep, session: SessionDep) -> list[MemberPublic]:
 
 
 @router.post("/studies/{study_id}/members", status_code=status.HTTP_201_CREATED)
-def add_member(body: MemberCreate, study: ManagedStudyDep, session: SessionDep) -> MemberPublic:
+def add_member(
+    body: MemberCreate, study: ManagedStudyDep, session: WriteSessionDep
+) -> MemberPublic:
     """Add an existing account to the study (or change its role there)."""
     member = service.add_member(session, study.id or 0, body.username, body.role)
     return MemberPublic.model_validate(member)
@@ -79,7 +82,7 @@ def list_structures(study: StudyDep, session: SessionDep) -> list[StructurePubli
 
 @router.post("/studies/{study_id}/structures", status_code=status.HTTP_201_CREATED)
 def create_structure(
-    body: StructureCreate, study: ManagedStudyDep, session: SessionDep
+    body: StructureCreate, study: ManagedStudyDep, session: WriteSessionDep
 ) -> StructurePublic:
     """An organisation where counsellors work (APEC, Mission Locale…), with its code."""
     structure = service.create_structure(session, study.id or 0, **body.model_dump())
@@ -96,7 +99,7 @@ def list_counsellors(
 
 @router.post("/studies/{study_id}/counsellors", status_code=status.HTTP_201_CREATED)
 def create_counsellor(
-    body: CounsellorCreate, study: ManagedStudyDep, session: SessionDep
+    body: CounsellorCreate, study: ManagedStudyDep, session: WriteSessionDep
 ) -> CounsellorPublic:
     """A pseudonymous counsellor (code such as `A8`), optionally linked to their account."""
     counsellor = service.create_counsellor(session, study.id or 0, **body.model_dump())
@@ -112,7 +115,7 @@ def list_interviews(
 
 @router.post("/studies/{study_id}/interviews", status_code=status.HTTP_201_CREATED)
 def create_interview(
-    body: InterviewCreate, study: ManagedStudyDep, session: SessionDep
+    body: InterviewCreate, study: ManagedStudyDep, session: WriteSessionDep
 ) -> InterviewPublic:
     """An auto-confrontation covering one or more recordings of the same study."""
     interview, ids = service.create_interview(session, study.id or 0, **body.model_dump())

@@ -39,19 +39,26 @@ def test_concurrent_writes_and_hang_ups(tmp_path: Path) -> None:
     with serve(tmp_path) as url:
         study = httpx.post(f"{url}/api/v1/studies", json={"name": "S"}, headers=headers).json()
         recording = httpx.post(
-            f"{url}/api/v1/studies/{study['id']}/recordings", headers=headers,
-            data={"code": "A1"}, files={"file": ("a.mp4", DEMO_MEDIA.read_bytes(), "video/mp4")},
+            f"{url}/api/v1/studies/{study['id']}/recordings",
+            headers=headers,
+            data={"code": "A1"},
+            files={"file": ("a.mp4", DEMO_MEDIA.read_bytes(), "video/mp4")},
         ).json()["id"]
         for _ in range(3):
             acknowledged = asyncio.run(_storm(url, headers, recording, 120))
             assert len(acknowledged) >= 60
         # Still answering at once, for reads and writes.
         assert httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200
-        last = httpx.post(f"{url}/api/v1/recordings/{recording}/annotations",
-                          json={"start_ms": 1}, headers=headers, timeout=2)
+        last = httpx.post(
+            f"{url}/api/v1/recordings/{recording}/annotations",
+            json={"start_ms": 1},
+            headers=headers,
+            timeout=2,
+        )
         assert last.status_code == 201
-        stored = httpx.get(f"{url}/api/v1/recordings/{recording}/annotations",
-                           headers=headers).json()
+        stored = httpx.get(
+            f"{url}/api/v1/recordings/{recording}/annotations", headers=headers
+        ).json()
         stored_ids = {a["id"] for a in stored}
         assert set(acknowledged) <= stored_ids
         assert len({a["version"] for a in stored}) == 1

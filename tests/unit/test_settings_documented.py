@@ -12,7 +12,8 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     documented = set(re.findall(r"`(AUTOCONF_[A-Z_]+)`", README.read_text("utf-8")))
     expected = {f"AUTOCONF_{name.upper()}" for name in Settings.model_fields}
     assert expected - documented == set(), "settings missing from the README"
-    assert documented - expected == set(), "README documents settings that do not exist"
+    extra = {name for name in documented - expected if not name.startswith("AUTOCONF_TEST_")}
+    assert extra == set(), "README documents settings that do not exist"
 
 
 def test_readme_starts_with_the_two_newcomer_commands() -> None:
