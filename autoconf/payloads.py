@@ -50,6 +50,12 @@ class TokenCreated(BaseModel):
     token: str = Field(description="Shown once; send it as `Authorization: Bearer …`.")
 
 
+class TokenPublic(_Output):
+    id: int
+    name: str
+    created_at: datetime
+
+
 class StudyCreate(_Input):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     description: Text = ""

@@ -6,8 +6,9 @@ Each client alternates at random between creating a segment with a scheme code
 (POST /recordings/{id}/annotations) and reading one back (GET /annotations/{id}).
 
 Three phases of SECONDS each, 32 clients each:
-- paced: every client sends one request every PACE_MS (default 250 ms: 128 requests/s in
-  all; an annotator marking, tagging and autosaving sends a few per second at most);
+- paced: every client sends one request every PACE_MS on average (Poisson arrivals; default
+  250 ms: 128 requests/s in all; an annotator marking, tagging and autosaving sends a few
+  per second at most);
 - saturated: no pause at all; latency is then queueing (Little's law: 32 / throughput).
 - reference: the same clients, saturated, on GET /api/v1/health (routing, a session, one
   SELECT) — the floor of this stack on this machine, measured in the same run.
@@ -48,6 +49,8 @@ async def client(
     ids: list[int],
 ) -> None:
     rng = random.Random()
+    if pace:  # clients start apart, as people do, not in lockstep
+        await asyncio.sleep(rng.uniform(0, pace))
     while time.perf_counter() < deadline:
         started = time.perf_counter()
         if health_only:
@@ -72,8 +75,8 @@ async def client(
         samples.setdefault(label if response.status_code < 300 else "errors", []).append(
             elapsed * 1000
         )
-        if pace:
-            await asyncio.sleep(max(0.0, pace - elapsed))
+        if pace:  # Poisson arrivals around the mean pace
+            await asyncio.sleep(max(0.0, rng.expovariate(1 / pace) - elapsed))
 
 
 async def phase(

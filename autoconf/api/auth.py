@@ -2,20 +2,15 @@
 
 from datetime import timedelta
 
+import anyio.to_thread
 from fastapi import APIRouter, Request, Response, status
-from sqlmodel import col, select
+from sqlmodel import Session
 
-from autoconf.api.deps import (
-    SESSION_COOKIE,
-    CurrentUser,
-    SessionDep,
-    SettingsDep,
-    WriteSessionDep,
-)
+from autoconf.api.deps import SESSION_COOKIE, CurrentUser, SessionDep, SettingsDep, write
 from autoconf.auth import accounts
-from autoconf.errors import NotFound
-from autoconf.models import AuthToken
-from autoconf.payloads import LoginRequest, TokenCreate, TokenCreated, UserPublic
+from autoconf.auth.accounts import API, SESSION
+from autoconf.models import User
+from autoconf.payloads import LoginRequest, TokenCreate, TokenCreated, TokenPublic, UserPublic
 from autoconf.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -32,25 +27,38 @@ def open_session(response: Response, settings: Settings, clear_token: str) -> No
     )
 
 
+async def log_in(
+    request: Request, session: Session, settings: Settings, username: str, password: str
+) -> tuple[UserPublic, str]:
+    """Check the password (slow by design, so outside the write lock), then open a session."""
+    user = await anyio.to_thread.run_sync(accounts.authenticate, session, username, password)
+    lifetime = timedelta(days=settings.session_days)
+    _, clear = await write(
+        request, session, accounts.issue_token, session, user, SESSION, "", lifetime
+    )
+    return UserPublic.model_validate(user), clear
+
+
 @router.post("/auth/login")
-def login(
-    body: LoginRequest, response: Response, session: WriteSessionDep, settings: SettingsDep
+async def login(
+    request: Request,
+    body: LoginRequest,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> UserPublic:
     """Check the password and set the session cookie used by the pages."""
-    user = accounts.authenticate(session, body.username, body.password)
-    _, clear = accounts.issue_token(
-        session, user, accounts.SESSION, lifetime=timedelta(days=settings.session_days)
-    )
+    user, clear = await log_in(request, session, settings, body.username, body.password)
     open_session(response, settings, clear)
-    return UserPublic.model_validate(user)
+    return user
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(request: Request, response: Response, session: WriteSessionDep) -> None:
+async def logout(request: Request, response: Response, session: SessionDep) -> None:
     """End the browser session (its cookie stops working at once)."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        accounts.revoke_token(session, cookie)
+        await write(request, session, accounts.revoke_token, session, cookie)
     response.delete_cookie(SESSION_COOKIE)
 
 
@@ -59,27 +67,27 @@ def me(user: CurrentUser) -> UserPublic:
     return UserPublic.model_validate(user)
 
 
-@router.post("/me/tokens", status_code=status.HTTP_201_CREATED)
-def create_token(body: TokenCreate, user: CurrentUser, session: WriteSessionDep) -> TokenCreated:
-    """A personal API token for scripts; the token is shown in this answer only."""
-    token, clear = accounts.issue_token(session, user, accounts.API, name=body.name)
+def _new_token(session: Session, user: User, name: str) -> TokenCreated:
+    token, clear = accounts.issue_token(session, user, API, name=name)
     assert token.id is not None
     return TokenCreated(id=token.id, name=token.name, token=clear)
 
 
+@router.post("/me/tokens", status_code=status.HTTP_201_CREATED)
+async def create_token(
+    request: Request, body: TokenCreate, user: CurrentUser, session: SessionDep
+) -> TokenCreated:
+    """A personal API token for scripts; the token is shown in this answer only."""
+    return await write(request, session, _new_token, session, user, body.name)
+
+
 @router.get("/me/tokens")
-def list_tokens(user: CurrentUser, session: SessionDep) -> list[dict[str, object]]:
-    tokens = session.exec(
-        select(AuthToken)
-        .where(AuthToken.user_id == user.id, AuthToken.kind == accounts.API)
-        .order_by(col(AuthToken.id))
-    ).all()
-    return [{"id": t.id, "name": t.name, "created_at": t.created_at} for t in tokens]
+def list_tokens(user: CurrentUser, session: SessionDep) -> list[TokenPublic]:
+    return [TokenPublic.model_validate(t) for t in accounts.list_api_tokens(session, user)]
 
 
 @router.delete("/me/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_token(token_id: int, user: CurrentUser, session: WriteSessionDep) -> None:
-    token = session.get(AuthToken, token_id)
-    if token is None or token.user_id != user.id or token.kind != accounts.API:
-        raise NotFound(f"Aucun jeton n° {token_id}.")
-    session.delete(token)
+async def delete_token(
+    request: Request, token_id: int, user: CurrentUser, session: SessionDep
+) -> None:
+    await write(request, session, accounts.delete_api_token, session, user, token_id)

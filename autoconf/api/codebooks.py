@@ -1,14 +1,12 @@
 """Codebooks and their codes (schemes, categories, phases, principles)."""
 
-from fastapi import APIRouter, status
+from typing import Any
 
-from autoconf.api.deps import (
-    ManagedCodebookDep,
-    ManagedCodeDep,
-    SessionDep,
-    StudyDep,
-    WriteSessionDep,
-)
+from fastapi import APIRouter, Request, status
+from sqlmodel import Session
+
+from autoconf.api.deps import ManagedCodebookDep, ManagedCodeDep, SessionDep, StudyDep, write
+from autoconf.models import Code, Codebook
 from autoconf.payloads import CodebookPublic, CodeCreate, CodePublic, CodeUpdate
 from autoconf.schemes import codebooks
 
@@ -29,24 +27,36 @@ def list_codebooks(study: StudyDep, session: SessionDep) -> list[CodebookPublic]
     ]
 
 
-@router.post("/codebooks/{codebook_id}/codes", status_code=status.HTTP_201_CREATED)
-def create_code(
-    body: CodeCreate, codebook: ManagedCodebookDep, session: WriteSessionDep
-) -> CodePublic:
-    """A new code, under `parent_id` (or at the root), at `position` among its siblings."""
-    code = codebooks.create_code(session, codebook, **body.model_dump())
+def _create(session: Session, codebook: Codebook, fields: dict[str, Any]) -> CodePublic:
+    code = codebooks.create_code(session, codebook, **fields)
     return CodePublic.model_validate(codebooks.node(session, code))
 
 
-@router.patch("/codes/{code_id}")
-def update_code(body: CodeUpdate, code: ManagedCodeDep, session: WriteSessionDep) -> CodePublic:
-    """Rename, move (parent_id), reorder (position), recolour, set the hotkey, archive."""
-    changes = {name: getattr(body, name) for name in body.model_fields_set}
+def _update(session: Session, code: Code, changes: dict[str, Any]) -> CodePublic:
     code = codebooks.update_code(session, code, changes)
     return CodePublic.model_validate(codebooks.node(session, code))
 
 
+@router.post("/codebooks/{codebook_id}/codes", status_code=status.HTTP_201_CREATED)
+async def create_code(
+    request: Request, body: CodeCreate, codebook: ManagedCodebookDep, session: SessionDep
+) -> CodePublic:
+    """A new code, under `parent_id` (or at the root), at `position` among its siblings."""
+    return await write(request, session, _create, session, codebook, body.model_dump())
+
+
+@router.patch("/codes/{code_id}")
+async def update_code(
+    request: Request, body: CodeUpdate, code: ManagedCodeDep, session: SessionDep
+) -> CodePublic:
+    """Rename, move (parent_id), reorder (position), recolour, set the hotkey, archive."""
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    return await write(request, session, _update, session, code, changes)
+
+
 @router.delete("/codes/{code_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_code(code: ManagedCodeDep, session: WriteSessionDep, force: bool = False) -> None:
+async def delete_code(
+    request: Request, code: ManagedCodeDep, session: SessionDep, force: bool = False
+) -> None:
     """Delete a code and its children; 409 while segments use them, unless force=true."""
-    codebooks.delete_code(session, code, force=force)
+    await write(request, session, codebooks.delete_code, session, code, force=force)

@@ -2,7 +2,8 @@
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, TypeVar
+from functools import partial
+from typing import Annotated, ParamSpec, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -18,6 +19,7 @@ from autoconf.studies import access
 
 SESSION_COOKIE = "autoconf_session"
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 async def get_settings(request: Request) -> Settings:
@@ -71,36 +73,24 @@ async def write_lock(request: Request) -> AsyncIterator[None]:
         yield
 
 
-async def write_session(request: Request, session: SessionDep) -> AsyncIterator[Session]:
-    """The request's session, for a handler that writes: under the write lock, committed
-    before the lock is released (and before the response leaves)."""
+async def write(
+    request: Request, session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run `work(*args, **kwargs)`, which writes through `session`, and commit it: in one
+    worker thread, under the write lock. The lock is held for that one step only; the
+    response is built after it. Handlers that write are `async` and call this."""
     async with write_lock(request):
-        try:
-            yield session
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(session.commit)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(session.rollback)
-            raise
+        return await anyio.to_thread.run_sync(partial(_commit, session, work, *args, **kwargs))
 
 
-async def write(request: Request, session: Session, work: Callable[[], T]) -> T:
-    """Run `work` (which writes through `session`) in a worker thread under the write lock,
-    and commit; for handlers that must do slow work first, outside the lock."""
-    async with write_lock(request):
-        try:
-            result = await anyio.to_thread.run_sync(work)
-            await anyio.to_thread.run_sync(session.commit)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(session.rollback)
-            raise
+def _commit(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    try:
+        result = work(*args, **kwargs)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
     return result
-
-
-# Declare it after the dependencies that only read (access checks), so they run unlocked.
-WriteSessionDep = Annotated[Session, Depends(write_session, scope="function")]
 
 
 def bearer_token(request: Request) -> str | None:

@@ -1,6 +1,5 @@
 """Server-rendered pages (French first): login, studies, a study, a recording."""
 
-from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -9,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from autoconf.api.auth import open_session
+from autoconf.api.auth import log_in, open_session
 from autoconf.api.deps import (
     SESSION_COOKIE,
     CurrentUser,
@@ -17,8 +16,8 @@ from autoconf.api.deps import (
     SessionDep,
     SettingsDep,
     StudyDep,
-    WriteSessionDep,
     optional_user,
+    write,
 )
 from autoconf.api.rendering import render
 from autoconf.auth import accounts
@@ -57,33 +56,30 @@ def login_page(
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login_form(
+async def login_form(
     request: Request,
-    session: WriteSessionDep,
+    session: SessionDep,
     settings: SettingsDep,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        user = accounts.authenticate(session, username, password)
+        _, clear = await log_in(request, session, settings, username, password)
     except NotAuthenticated as error:
         return render(
             request, "login.html", 401, next=_safe_next(next), error=str(error), username=username
         )
-    _, clear = accounts.issue_token(
-        session, user, accounts.SESSION, lifetime=timedelta(days=settings.session_days)
-    )
     response = RedirectResponse(_safe_next(next), status_code=303)
     open_session(response, settings, clear)
     return response
 
 
 @router.post("/logout")
-def logout_form(request: Request, session: WriteSessionDep) -> Response:
+async def logout_form(request: Request, session: SessionDep) -> Response:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        accounts.revoke_token(session, cookie)
+        await write(request, session, accounts.revoke_token, session, cookie)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -100,15 +96,17 @@ def studies_page(request: Request, user: CurrentUser, session: SessionDep) -> Re
 
 
 @router.post("/studies")
-def create_study_form(
+async def create_study_form(
+    request: Request,
     user: CurrentUser,
-    session: WriteSessionDep,
+    session: SessionDep,
     name: Annotated[str, Form(min_length=1, max_length=200)],
     description: Annotated[str, Form(max_length=10_000)] = "",
 ) -> Response:
     if user.role == access.COUNSELLOR:
         raise Forbidden("Les conseillers ne peuvent pas créer d'étude.")
-    study = service.create_study(session, user, name.strip(), description.strip())
+    create = service.create_study
+    study = await write(request, session, create, session, user, name.strip(), description.strip())
     return RedirectResponse(f"/studies/{study.id}", status_code=303)
 
 

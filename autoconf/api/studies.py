@@ -1,6 +1,7 @@
 """Studies and their members, structures, counsellors and interviews."""
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
+from sqlmodel import Session
 
 from autoconf.api.deps import (
     CurrentUser,
@@ -8,10 +9,10 @@ from autoconf.api.deps import (
     ManagedStudyDep,
     SessionDep,
     StudyDep,
-    WriteSessionDep,
+    write,
 )
 from autoconf.errors import Forbidden
-from autoconf.models import Interview, Study
+from autoconf.models import Interview, Study, User
 from autoconf.payloads import (
     CounsellorCreate,
     CounsellorPublic,
@@ -45,13 +46,19 @@ def list_studies(user: CurrentUser, session: SessionDep) -> list[StudyPublic]:
     return [_study(study, role) for study, role in service.list_studies(session, user)]
 
 
+def _create_study(session: Session, user: User, body: StudyCreate) -> StudyPublic:
+    study = service.create_study(session, user, body.name, body.description)
+    return _study(study, access.study_role(session, user, study.id or 0))
+
+
 @router.post("/studies", status_code=status.HTTP_201_CREATED)
-def create_study(body: StudyCreate, user: CurrentUser, session: WriteSessionDep) -> StudyPublic:
+async def create_study(
+    request: Request, body: StudyCreate, user: CurrentUser, session: SessionDep
+) -> StudyPublic:
     """A new study, with the default vocabularies; its creator becomes its researcher."""
     if user.role == access.COUNSELLOR:
         raise Forbidden("Les conseillers ne peuvent pas créer d'étude.")
-    study = service.create_study(session, user, body.name, body.description)
-    return _study(study, access.study_role(session, user, study.id or 0))
+    return await write(request, session, _create_study, session, user, body)
 
 
 @router.get("/studies/{study_id}")
@@ -65,11 +72,12 @@ def list_members(study: StudyDep, session: SessionDep) -> list[MemberPublic]:
 
 
 @router.post("/studies/{study_id}/members", status_code=status.HTTP_201_CREATED)
-def add_member(
-    body: MemberCreate, study: ManagedStudyDep, session: WriteSessionDep
+async def add_member(
+    request: Request, body: MemberCreate, study: ManagedStudyDep, session: SessionDep
 ) -> MemberPublic:
     """Add an existing account to the study (or change its role there)."""
-    member = service.add_member(session, study.id or 0, body.username, body.role)
+    add = service.add_member
+    member = await write(request, session, add, session, study.id or 0, body.username, body.role)
     return MemberPublic.model_validate(member)
 
 
@@ -81,11 +89,12 @@ def list_structures(study: StudyDep, session: SessionDep) -> list[StructurePubli
 
 
 @router.post("/studies/{study_id}/structures", status_code=status.HTTP_201_CREATED)
-def create_structure(
-    body: StructureCreate, study: ManagedStudyDep, session: WriteSessionDep
+async def create_structure(
+    request: Request, body: StructureCreate, study: ManagedStudyDep, session: SessionDep
 ) -> StructurePublic:
     """An organisation where counsellors work (APEC, Mission Locale…), with its code."""
-    structure = service.create_structure(session, study.id or 0, **body.model_dump())
+    create = service.create_structure
+    structure = await write(request, session, create, session, study.id or 0, **body.model_dump())
     return StructurePublic.model_validate(structure)
 
 
@@ -98,11 +107,12 @@ def list_counsellors(
 
 
 @router.post("/studies/{study_id}/counsellors", status_code=status.HTTP_201_CREATED)
-def create_counsellor(
-    body: CounsellorCreate, study: ManagedStudyDep, session: WriteSessionDep
+async def create_counsellor(
+    request: Request, body: CounsellorCreate, study: ManagedStudyDep, session: SessionDep
 ) -> CounsellorPublic:
     """A pseudonymous counsellor (code such as `A8`), optionally linked to their account."""
-    counsellor = service.create_counsellor(session, study.id or 0, **body.model_dump())
+    create = service.create_counsellor
+    counsellor = await write(request, session, create, session, study.id or 0, **body.model_dump())
     return CounsellorPublic.model_validate(counsellor)
 
 
@@ -114,11 +124,14 @@ def list_interviews(
 
 
 @router.post("/studies/{study_id}/interviews", status_code=status.HTTP_201_CREATED)
-def create_interview(
-    body: InterviewCreate, study: ManagedStudyDep, session: WriteSessionDep
+async def create_interview(
+    request: Request, body: InterviewCreate, study: ManagedStudyDep, session: SessionDep
 ) -> InterviewPublic:
     """An auto-confrontation covering one or more recordings of the same study."""
-    interview, ids = service.create_interview(session, study.id or 0, **body.model_dump())
+    create = service.create_interview
+    interview, ids = await write(
+        request, session, create, session, study.id or 0, **body.model_dump()
+    )
     return _interview(interview, ids)
 
 

@@ -107,3 +107,21 @@ def user_for_token(session: Session, clear: str, kind: str) -> User | None:
 
 def revoke_token(session: Session, clear: str) -> None:
     session.exec(delete(AuthToken).where(col(AuthToken.token_hash) == _digest(clear)))
+
+
+def list_api_tokens(session: Session, user: User) -> list[AuthToken]:
+    return list(
+        session.exec(
+            select(AuthToken)
+            .where(AuthToken.user_id == user.id, AuthToken.kind == API)
+            .order_by(col(AuthToken.id))
+        ).all()
+    )
+
+
+def delete_api_token(session: Session, user: User, token_id: int) -> None:
+    token = session.get(AuthToken, token_id)
+    if token is None or token.user_id != user.id or token.kind != API:
+        raise NotFound(f"Aucun jeton n° {token_id}.")
+    session.delete(token)
+    session.flush()
