@@ -3,7 +3,7 @@
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -12,6 +12,7 @@ from autoconf.api.auth import log_in, open_session
 from autoconf.api.deps import (
     SESSION_COOKIE,
     CurrentUser,
+    ManagedStudyDep,
     RecordingDep,
     SessionDep,
     SettingsDep,
@@ -19,10 +20,12 @@ from autoconf.api.deps import (
     optional_user,
     write,
 )
+from autoconf.api.recordings import store_upload
 from autoconf.api.rendering import render
 from autoconf.auth import accounts
 from autoconf.errors import Forbidden, NotAuthenticated
 from autoconf.models import Annotation, Counsellor, Structure
+from autoconf.payloads import ShortCode
 from autoconf.schemes import annotations, codebooks
 from autoconf.schemes.fields import STRUCTURED_FIELDS
 from autoconf.studies import access, recordings, service
@@ -107,6 +110,31 @@ async def create_study_form(
         raise Forbidden("Les conseillers ne peuvent pas créer d'étude.")
     create = service.create_study
     study = await write(request, session, create, session, user, name.strip(), description.strip())
+    return RedirectResponse(f"/studies/{study.id}", status_code=303)
+
+
+@router.post("/studies/{study_id}/recordings")
+async def upload_recording_form(
+    request: Request,
+    study: ManagedStudyDep,
+    file: Annotated[UploadFile, File()],
+    code: Annotated[ShortCode, Form()],
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    counsellor_id: Annotated[str, Form()] = "",
+) -> Response:
+    """The study page's upload form; same service as the API."""
+    await store_upload(
+        request,
+        session,
+        settings,
+        study.id or 0,
+        code,
+        int(counsellor_id) if counsellor_id.isdigit() else None,
+        file,
+        user,
+    )
     return RedirectResponse(f"/studies/{study.id}", status_code=303)
 
 

@@ -5,6 +5,7 @@ from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
+from sqlmodel import Session
 
 from autoconf.api.deps import (
     CurrentUser,
@@ -15,10 +16,51 @@ from autoconf.api.deps import (
     StudyDep,
     write,
 )
+from autoconf.models import Recording, User
 from autoconf.payloads import RecordingPublic, ShortCode
+from autoconf.settings import Settings
 from autoconf.studies import recordings
 
 router = APIRouter(prefix="/api/v1", tags=["recordings"])
+
+
+async def store_upload(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    study_id: int,
+    code: str,
+    counsellor_id: int | None,
+    file: UploadFile,
+    user: User,
+) -> Recording:
+    """Copy and hash the upload outside the write lock, then register it under the lock."""
+    filename = file.filename or ""
+    receive = partial(
+        recordings.receive_original,
+        session,
+        settings.media_dir,
+        settings.max_upload_bytes,
+        study_id=study_id,
+        code=code,
+        counsellor_id=counsellor_id,
+        filename=filename,
+        source=file.file,
+    )
+    stored = await anyio.to_thread.run_sync(receive)
+    register = partial(
+        recordings.register_recording,
+        session,
+        settings.media_dir,
+        stored,
+        study_id=study_id,
+        code=code,
+        counsellor_id=counsellor_id,
+        filename=filename,
+        media_type=file.content_type or "",
+        creator=user,
+    )
+    return await write(request, session, register)
 
 
 @router.post("/studies/{study_id}/recordings", status_code=status.HTTP_201_CREATED)
@@ -33,32 +75,9 @@ async def upload_recording(
     counsellor_id: Annotated[int | None, Form()] = None,
 ) -> RecordingPublic:
     """Store the original byte for byte (sha256 recorded); processing comes after."""
-    study_id, filename = study.id or 0, file.filename or ""
-    receive = partial(
-        recordings.receive_original,
-        session,
-        settings.media_dir,
-        settings.max_upload_bytes,
-        study_id=study_id,
-        code=code,
-        counsellor_id=counsellor_id,
-        filename=filename,
-        source=file.file,
+    recording = await store_upload(
+        request, session, settings, study.id or 0, code, counsellor_id, file, user
     )
-    stored = await anyio.to_thread.run_sync(receive)  # the long copy, outside the write lock
-    register = partial(
-        recordings.register_recording,
-        session,
-        settings.media_dir,
-        stored,
-        study_id=study_id,
-        code=code,
-        counsellor_id=counsellor_id,
-        filename=filename,
-        media_type=file.content_type or "",
-        creator=user,
-    )
-    recording = await write(request, session, register)
     return RecordingPublic.model_validate(recording)
 
 

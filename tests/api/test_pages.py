@@ -1,0 +1,81 @@
+"""The pages as a browser gets them (HTML), with the errors a researcher may meet."""
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from tests import factories
+
+HTML = {"accept": "text/html"}
+
+
+def test_study_page_lists_recordings_interviews_codebooks(rclient: TestClient, study: dict) -> None:
+    sid = study["id"]
+    rec = factories.upload(rclient, sid, "A4").json()
+    rclient.post(
+        f"/api/v1/studies/{sid}/interviews", json={"code": "A4", "recording_ids": [rec["id"]]}
+    )
+    page = rclient.get(f"/studies/{sid}", headers=HTML)
+    assert page.status_code == 200
+    for text in (
+        "Enregistrements",
+        "A4",
+        "auto-confrontation",
+        "Se présenter",
+        "ACCOMPAGNEMENT",
+        "Déposer un enregistrement",
+    ):
+        assert text in page.text, text
+
+
+def test_upload_form_stores_and_redirects(rclient: TestClient, study: dict) -> None:
+    sid = study["id"]
+    response = rclient.post(
+        f"/studies/{sid}/recordings",
+        data={"code": "A8 - 1", "counsellor_id": ""},
+        files={"file": ("séance.mp4", factories.DEMO_MEDIA.read_bytes(), "video/mp4")},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and response.headers["location"] == f"/studies/{sid}"
+    assert [r["code"] for r in rclient.get(f"/api/v1/studies/{sid}/recordings").json()] == [
+        "A8 - 1"
+    ]
+    refused = rclient.post(
+        f"/studies/{sid}/recordings",
+        data={"code": "A9"},
+        files={"file": ("notes.docx", b"PK", "application/octet-stream")},
+        headers=HTML,
+    )
+    assert refused.status_code == 415
+    assert "text/html" in refused.headers["content-type"]
+    assert "notes.docx" in refused.text and "Études" in refused.text
+
+
+def test_error_pages_for_a_logged_in_user(rclient: TestClient, engine: Engine, study: dict) -> None:
+    missing = rclient.get("/studies/424242", headers=HTML)
+    assert missing.status_code == 404 and "Introuvable" in missing.text
+    assert "claire" in missing.text  # the header still shows who is logged in
+    other = factories.account(engine, "marc", "researcher")
+    factories.login(rclient, other)
+    denied = rclient.get(f"/studies/{study['id']}", headers=HTML)
+    assert denied.status_code == 403 and "Accès refusé" in denied.text
+    unknown = rclient.get("/nowhere", headers=HTML)
+    assert unknown.status_code == 404 and "<html" in unknown.text
+
+
+def test_counsellor_sees_no_study_creation_form(client: TestClient, engine: Engine) -> None:
+    factories.login(client, factories.account(engine, "a8", "counsellor"))
+    page = client.get("/studies", headers=HTML)
+    assert "Nouvelle étude" not in page.text
+    assert "Demandez au chercheur" in page.text
+    assert client.post("/studies", data={"name": "x"}, headers=HTML).status_code == 403
+
+
+def test_recording_page_groups_annotations(rclient: TestClient, study: dict) -> None:
+    rec = factories.upload(rclient, study["id"], "A1").json()
+    url = f"/api/v1/recordings/{rec['id']}/annotations"
+    rclient.post(url, json={"start_ms": 602_000, "origin": "prepared", "note": "<b>ici</b>"})
+    page = rclient.get(f"/recordings/{rec['id']}", headers=HTML)
+    assert "10’02" in page.text
+    assert "&lt;b&gt;ici&lt;/b&gt;" in page.text  # escaped, never rendered as HTML
+    assert "Moments préparés" in page.text
