@@ -56,8 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.effective_database_url)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.write_lock = anyio.Lock() if is_sqlite(engine) else None
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         engine.dispose()
 
@@ -76,11 +75,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.write_lock = anyio.Lock() if is_sqlite(engine) else None
+    # argon2 takes 64 MiB and ~50 ms per check: a login flood must not take every thread.
+    app.state.password_limiter = anyio.CapacityLimiter(2)
     web = web_dir()
     app.state.templates = make_templates(web / "templates")
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=web / "static"), name="static")
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     return app

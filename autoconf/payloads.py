@@ -2,25 +2,70 @@
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Role = Literal["admin", "researcher", "counsellor"]
 StudyRole = Literal["researcher", "counsellor"]
 CodebookKind = Literal["schemes", "categories", "phases", "principles"]
 Origin = Literal["prepared", "stop", "coding", "transcript", "import"]
 
+MAX_ID = 2**31 - 1  # INTEGER on PostgreSQL; larger ids cannot exist
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Position = Annotated[int, Field(ge=0, le=100_000)]
+
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-ShortCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+ShortCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00]*$"),
+]
 Milliseconds = Annotated[int, Field(ge=0, le=100 * 3600 * 1000)]
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
+def _refuse_nul(value: Any) -> None:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("le caractère NUL (\\u0000) n'est pas accepté")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key)
+            _refuse_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_nul(item)
+
+
 class _Input(BaseModel):
+    """Unknown fields are errors; so are NUL characters (PostgreSQL cannot store them) and
+    an explicit null for a field listed in `_not_null` (omit a field to leave it as it is)."""
+
     model_config = ConfigDict(extra="forbid")
+    _not_null: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        _refuse_nul(data)
+        return data
+
+    @model_validator(mode="after")
+    def _nulls(self) -> Self:
+        nulls = sorted(
+            n for n in self._not_null & self.model_fields_set if getattr(self, n) is None
+        )
+        if nulls:
+            raise ValueError(f"ne peut pas être null : {', '.join(nulls)} (omettez-le plutôt)")
+        return self
 
 
 class _Output(BaseModel):
@@ -101,7 +146,7 @@ class StructurePublic(_Output):
 
 class CounsellorCreate(_Input):
     code: ShortCode
-    structure_id: int | None = None
+    structure_id: Id | None = None
     username: str | None = Field(
         default=None, description="Account of the counsellor, if they log in themselves."
     )
@@ -117,8 +162,8 @@ class CounsellorPublic(_Output):
 
 class InterviewCreate(_Input):
     code: ShortCode
-    counsellor_id: int | None = None
-    recording_ids: list[int] = Field(default_factory=list, max_length=100)
+    counsellor_id: Id | None = None
+    recording_ids: list[Id] = Field(default_factory=list, max_length=100)
     notes: Text = ""
 
 
@@ -181,8 +226,8 @@ def _check_hotkey(value: str | None) -> str | None:
 
 class CodeCreate(_Input):
     label: Label
-    parent_id: int | None = None
-    position: int | None = Field(default=None, ge=0, description="Default: after its siblings.")
+    parent_id: Id | None = None
+    position: Position | None = Field(default=None, description="Default: after its siblings.")
     description: Text = ""
     color: str = "#888888"
     hotkey: str | None = None
@@ -192,9 +237,10 @@ class CodeCreate(_Input):
 
 
 class CodeUpdate(_Input):
+    _not_null = frozenset({"label", "position", "description", "color", "archived"})
     label: Label | None = None
-    parent_id: int | None = Field(default=None, description="Move under this code (null: root).")
-    position: int | None = Field(default=None, ge=0)
+    parent_id: Id | None = Field(default=None, description="Move under this code (null: root).")
+    position: Position | None = None
     description: Text | None = None
     color: str | None = None
     hotkey: str | None = None
@@ -207,7 +253,7 @@ class CodeUpdate(_Input):
 class AnnotationCreate(_Input):
     start_ms: Milliseconds
     end_ms: Milliseconds | None = Field(default=None, description="Null (or start_ms): a moment.")
-    code_ids: list[int] = Field(default_factory=list, max_length=50)
+    code_ids: list[Id] = Field(default_factory=list, max_length=50)
     note: Text = ""
     speaker: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
     fields: dict[str, Annotated[str, StringConstraints(max_length=10_000)]] = Field(
@@ -217,10 +263,11 @@ class AnnotationCreate(_Input):
 
 
 class AnnotationUpdate(_Input):
-    version: int = Field(description="The version read; a stale one is refused with 409.")
+    _not_null = frozenset({"start_ms", "code_ids", "note", "fields"})
+    version: Id = Field(description="The version read; a stale one is refused with 409.")
     start_ms: Milliseconds | None = None
     end_ms: Milliseconds | None = None
-    code_ids: list[int] | None = Field(default=None, max_length=50)
+    code_ids: list[Id] | None = Field(default=None, max_length=50)
     note: Text | None = None
     speaker: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
     fields: dict[str, Annotated[str, StringConstraints(max_length=10_000)]] | None = None

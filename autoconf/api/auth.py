@@ -6,7 +6,14 @@ import anyio.to_thread
 from fastapi import APIRouter, Request, Response, status
 from sqlmodel import Session
 
-from autoconf.api.deps import SESSION_COOKIE, CurrentUser, SessionDep, SettingsDep, write
+from autoconf.api.deps import (
+    SESSION_COOKIE,
+    CurrentUser,
+    PathId,
+    SessionDep,
+    SettingsDep,
+    write,
+)
 from autoconf.auth import accounts
 from autoconf.auth.accounts import API, SESSION
 from autoconf.models import User
@@ -31,7 +38,13 @@ async def log_in(
     request: Request, session: Session, settings: Settings, username: str, password: str
 ) -> tuple[UserPublic, str]:
     """Check the password (slow by design, so outside the write lock), then open a session."""
-    user = await anyio.to_thread.run_sync(accounts.authenticate, session, username, password)
+    user = await anyio.to_thread.run_sync(
+        accounts.authenticate,
+        session,
+        username,
+        password,
+        limiter=request.app.state.password_limiter,
+    )
     lifetime = timedelta(days=settings.session_days)
     _, clear = await write(
         request, session, accounts.issue_token, session, user, SESSION, "", lifetime
@@ -88,6 +101,6 @@ def list_tokens(user: CurrentUser, session: SessionDep) -> list[TokenPublic]:
 
 @router.delete("/me/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_token(
-    request: Request, token_id: int, user: CurrentUser, session: SessionDep
+    request: Request, token_id: PathId, user: CurrentUser, session: SessionDep
 ) -> None:
     await write(request, session, accounts.delete_api_token, session, user, token_id)

@@ -7,13 +7,13 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import anyio
 import anyio.to_thread
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlmodel import Session
 
 from autoconf.auth.accounts import API, SESSION, user_for_token
 from autoconf.errors import NotAuthenticated
 from autoconf.models import Annotation, Code, Codebook, Interview, Recording, Study, User
-from autoconf.payloads import UserPublic
+from autoconf.payloads import MAX_ID, UserPublic
 from autoconf.settings import Settings
 from autoconf.studies import access
 
@@ -28,32 +28,21 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """One session per request; committed (if it still has anything pending) and closed.
+    """The request's session, for reading; `write()` is the only place that commits.
 
-    Its end is shielded: a client that hangs up must not leave a connection open.
+    Closing it (which rolls back anything left) is shielded: a client that hangs up must
+    not leave a connection open.
     """
     session = Session(request.app.state.engine, expire_on_commit=False)
-    done = False
     try:
         yield session
+    finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_commit_and_close, session)
-        done = True
-    finally:
-        if not done:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(session.close)  # rolls back
-
-
-def _commit_and_close(session: Session) -> None:
-    try:
-        session.commit()
-    finally:
-        session.close()
+            await anyio.to_thread.run_sync(session.close)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-# "function" scope: the commit happens before the response leaves, so a 2xx means stored.
+# "function" scope: closed when the handler ends, before the response leaves.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
@@ -121,41 +110,44 @@ async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> 
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def _study(study_id: int, session: SessionDep, user: CurrentUser) -> Study:
+def _study(study_id: PathId, session: SessionDep, user: CurrentUser) -> Study:
     return access.require_study(session, user, study_id)
 
 
-def _managed_study(study_id: int, session: SessionDep, user: CurrentUser) -> Study:
+def _managed_study(study_id: PathId, session: SessionDep, user: CurrentUser) -> Study:
     return access.require_study(session, user, study_id, manage=True)
 
 
-def _recording(recording_id: int, session: SessionDep, user: CurrentUser) -> Recording:
+def _recording(recording_id: PathId, session: SessionDep, user: CurrentUser) -> Recording:
     return access.require_recording(session, user, recording_id)
 
 
-def _managed_recording(recording_id: int, session: SessionDep, user: CurrentUser) -> Recording:
+def _managed_recording(recording_id: PathId, session: SessionDep, user: CurrentUser) -> Recording:
     return access.require_recording(session, user, recording_id, manage=True)
 
 
-def _interview(interview_id: int, session: SessionDep, user: CurrentUser) -> Interview:
+def _interview(interview_id: PathId, session: SessionDep, user: CurrentUser) -> Interview:
     return access.require_interview(session, user, interview_id)
 
 
-def _managed_codebook(codebook_id: int, session: SessionDep, user: CurrentUser) -> Codebook:
+def _managed_codebook(codebook_id: PathId, session: SessionDep, user: CurrentUser) -> Codebook:
     return access.require_codebook(session, user, codebook_id, manage=True)
 
 
-def _managed_code(code_id: int, session: SessionDep, user: CurrentUser) -> Code:
+def _managed_code(code_id: PathId, session: SessionDep, user: CurrentUser) -> Code:
     return access.require_code(session, user, code_id, manage=True)
 
 
-def _annotation(annotation_id: int, session: SessionDep, user: CurrentUser) -> Annotation:
+def _annotation(annotation_id: PathId, session: SessionDep, user: CurrentUser) -> Annotation:
     return access.require_annotation(session, user, annotation_id)
 
 
-def _editable_annotation(annotation_id: int, session: SessionDep, user: CurrentUser) -> Annotation:
+def _editable_annotation(
+    annotation_id: PathId, session: SessionDep, user: CurrentUser
+) -> Annotation:
     return access.require_annotation(session, user, annotation_id, edit=True)
 
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autoconf import errors
@@ -30,7 +31,7 @@ STATUS: dict[type[errors.DomainError], int] = {
 HTTP_MESSAGES = {
     404: "Cette page n'existe pas.",
     405: "Cette méthode n'est pas permise ici.",
-    413: "Le fichier envoyé est trop volumineux.",
+    413: "Le fichier dépasse la taille maximale acceptée par ce serveur.",
 }
 
 
@@ -70,6 +71,17 @@ def _readable(issue: dict[str, Any]) -> dict[str, Any]:
     return {"loc": list(issue.get("loc", ())), "msg": issue.get("msg"), "type": issue.get("type")}
 
 
+async def integrity_error(request: Request, error: Exception) -> Response:
+    """Two requests raced for the same unique value (PostgreSQL has no write lock)."""
+    log.info("Integrity error on %s %s: %s", request.method, request.url.path, error)
+    return respond(
+        request,
+        409,
+        "Cette modification entre en conflit avec une autre, faite au même moment "
+        "(un code déjà pris, un élément supprimé…). Rechargez et réessayez.",
+    )
+
+
 async def validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     issues = [_readable(issue) for issue in error.errors()]
@@ -102,5 +114,6 @@ async def unexpected_error(request: Request, error: Exception) -> Response:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(IntegrityError, integrity_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected_error)

@@ -23,9 +23,9 @@ from autoconf.api.deps import (
 from autoconf.api.recordings import store_upload
 from autoconf.api.rendering import render
 from autoconf.auth import accounts
-from autoconf.errors import Forbidden, NotAuthenticated
+from autoconf.errors import Forbidden, Invalid, NotAuthenticated
 from autoconf.models import Annotation, Counsellor, Structure
-from autoconf.payloads import ShortCode
+from autoconf.payloads import MAX_ID, ShortCode
 from autoconf.schemes import annotations, codebooks
 from autoconf.schemes.fields import STRUCTURED_FIELDS
 from autoconf.studies import access, recordings, service
@@ -108,6 +108,8 @@ async def create_study_form(
 ) -> Response:
     if user.role == access.COUNSELLOR:
         raise Forbidden("Les conseillers ne peuvent pas créer d'étude.")
+    if not name.strip():
+        raise Invalid("Donnez un nom à l'étude.")
     create = service.create_study
     study = await write(request, session, create, session, user, name.strip(), description.strip())
     return RedirectResponse(f"/studies/{study.id}", status_code=303)
@@ -125,16 +127,10 @@ async def upload_recording_form(
     counsellor_id: Annotated[str, Form()] = "",
 ) -> Response:
     """The study page's upload form; same service as the API."""
-    await store_upload(
-        request,
-        session,
-        settings,
-        study.id or 0,
-        code,
-        int(counsellor_id) if counsellor_id.isdigit() else None,
-        file,
-        user,
-    )
+    chosen = int(counsellor_id) if counsellor_id.isdigit() else None
+    if chosen is not None and chosen > MAX_ID:
+        raise Invalid("Conseiller inconnu.")
+    await store_upload(request, session, settings, study.id or 0, code, chosen, file, user)
     return RedirectResponse(f"/studies/{study.id}", status_code=303)
 
 
@@ -169,7 +165,7 @@ def study_page(
         structures=structures,
         interviews=service.list_interviews(session, user, study_id),
         codebooks=codebooks.list_codebooks(session, study_id),
-        members=service.list_members(session, study_id),
+        members=service.list_members(session, user, study_id),
     )
 
 

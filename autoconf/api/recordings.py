@@ -3,6 +3,7 @@
 from functools import partial
 from typing import Annotated
 
+import anyio
 import anyio.to_thread
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 from sqlmodel import Session
@@ -17,7 +18,7 @@ from autoconf.api.deps import (
     write,
 )
 from autoconf.models import Recording, User
-from autoconf.payloads import RecordingPublic, ShortCode
+from autoconf.payloads import MAX_ID, RecordingPublic, ShortCode
 from autoconf.settings import Settings
 from autoconf.studies import recordings
 
@@ -47,11 +48,10 @@ async def store_upload(
         filename=filename,
         source=file.file,
     )
-    stored = await anyio.to_thread.run_sync(receive)
+    stored = await anyio.to_thread.run_sync(receive)  # the long copy, outside the write lock
     register = partial(
         recordings.register_recording,
         session,
-        settings.media_dir,
         stored,
         study_id=study_id,
         code=code,
@@ -60,7 +60,12 @@ async def store_upload(
         media_type=file.content_type or "",
         creator=user,
     )
-    return await write(request, session, register)
+    try:
+        return await write(request, session, register)
+    except BaseException:  # refused, failed or cancelled: the file belongs to nobody
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(recordings.discard, settings.media_dir, stored)
+        raise
 
 
 @router.post("/studies/{study_id}/recordings", status_code=status.HTTP_201_CREATED)
@@ -72,7 +77,7 @@ async def upload_recording(
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    counsellor_id: Annotated[int | None, Form()] = None,
+    counsellor_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
 ) -> RecordingPublic:
     """Store the original byte for byte (sha256 recorded); processing comes after."""
     recording = await store_upload(

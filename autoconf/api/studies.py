@@ -67,8 +67,9 @@ def get_study(study: StudyDep, user: CurrentUser, session: SessionDep) -> StudyP
 
 
 @router.get("/studies/{study_id}/members")
-def list_members(study: StudyDep, session: SessionDep) -> list[MemberPublic]:
-    return [MemberPublic.model_validate(m) for m in service.list_members(session, study.id or 0)]
+def list_members(study: StudyDep, user: CurrentUser, session: SessionDep) -> list[MemberPublic]:
+    members = service.list_members(session, user, study.id or 0)
+    return [MemberPublic.model_validate(m) for m in members]
 
 
 @router.post("/studies/{study_id}/members", status_code=status.HTTP_201_CREATED)

@@ -84,13 +84,5 @@ def copy_original(path: Path, media_dir: Path, key: str, max_bytes: int) -> Stor
         return store_original(source, media_dir, key, max_bytes)
 
 
-def move_file(media_dir: Path, key: str, new_key: str) -> str:
-    """Move a stored file to `new_key` (same file system: a rename) and return the new key."""
-    target = media_dir / new_key
-    target.parent.mkdir(parents=True, exist_ok=True)
-    (media_dir / key).replace(target)
-    return new_key
-
-
 def remove_tree(media_dir: Path, prefix: str) -> None:
     shutil.rmtree(media_dir / prefix, ignore_errors=True)

@@ -13,7 +13,7 @@ from sqlalchemy import insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select, update
 
-from autoconf.errors import Conflict, Invalid
+from autoconf.errors import Conflict, Invalid, NotFound
 from autoconf.models import Annotation, AnnotationCode, Code, Codebook, Recording, utcnow
 from autoconf.schemes.fields import clean_fields
 from autoconf.schemes.timecode import format_ms
@@ -192,10 +192,13 @@ def update_annotation(
     version: int,
     changes: dict[str, Any],
 ) -> AnnotationView:
-    """Apply `changes` if `version` is still the stored one (else Conflict, nothing written)."""
+    """Apply `changes` if `version` is still the stored one (else Conflict, nothing written).
+
+    `annotation` may have been read before the write lock: the check is the UPDATE's WHERE.
+    """
     assert annotation.id is not None
-    if version != annotation.version:
-        raise _stale(session, annotation.id)
+    if session.get(Annotation, annotation.id, populate_existing=True) is None:
+        raise NotFound(f"Aucune annotation n° {annotation.id}.")
     values: dict[str, Any] = {}
     if "start_ms" in changes or "end_ms" in changes:
         start = changes.get("start_ms", annotation.start_ms)
@@ -233,8 +236,14 @@ def update_annotation(
 
 
 def delete_annotation(session: Session, annotation: Annotation, version: int | None) -> None:
+    """Delete; with `version`, only if it is still the stored one (checked by the DELETE)."""
     assert annotation.id is not None
-    if version is not None and version != annotation.version:
+    statement = delete(Annotation).where(col(Annotation.id) == annotation.id)
+    if version is not None:
+        statement = statement.where(col(Annotation.version) == version)
+    # Its code links go with it (ON DELETE CASCADE).
+    if session.exec(statement).rowcount != 1:
+        if session.get(Annotation, annotation.id, populate_existing=True) is None:
+            raise NotFound(f"Aucune annotation n° {annotation.id}.")
         raise _stale(session, annotation.id)
-    session.delete(annotation)  # its code links go with it (ON DELETE CASCADE)
-    session.flush()
+    session.expunge(annotation)

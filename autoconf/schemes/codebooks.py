@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, true
 from sqlmodel import Session, col, delete, select
 
-from autoconf.errors import Conflict, Invalid
+from autoconf.errors import Conflict, Invalid, NotFound
 from autoconf.models import AnnotationCode, Code, Codebook
 from autoconf.schemes.defaults import DefaultCode, default_codebooks
 
@@ -117,16 +117,38 @@ def _study_of(session: Session, codebook_id: int) -> int:
     return codebook.study_id
 
 
-def _check_label(session: Session, code: Code, label: str) -> None:
-    siblings = session.exec(
-        select(Code).where(
-            Code.codebook_id == code.codebook_id,
-            Code.parent_id == code.parent_id
-            if code.parent_id is not None
-            else col(Code.parent_id).is_(None),
-        )
+def _siblings(session: Session, code: Code) -> list[Code]:
+    """The other codes under the same parent, in their order."""
+    same_parent = (
+        Code.parent_id == code.parent_id
+        if code.parent_id is not None
+        else col(Code.parent_id).is_(None)
+    )
+    found = session.exec(
+        select(Code).where(Code.codebook_id == code.codebook_id, same_parent)
     ).all()
-    if any(s.id != code.id and s.label.casefold() == label.casefold() for s in siblings):
+    return sorted((c for c in found if c.id != code.id), key=lambda c: (c.position, c.id or 0))
+
+
+def _lock_codebook(session: Session, codebook_id: int) -> None:
+    """Serialise edits of one codebook's tree (PostgreSQL; SQLite has its write lock)."""
+    session.exec(select(Codebook.id).where(Codebook.id == codebook_id).with_for_update()).one()
+
+
+def _check_paths(session: Session, codebook_id: int) -> None:
+    """Paths identify codes: refuse a change that makes two of them equal (labels may hold
+    '/', so "A/B" at the root and "B" under "A" would)."""
+    session.flush()
+    seen: set[str] = set()
+    for node in codebook_tree(session, codebook_id):
+        key = node.path.casefold()
+        if key in seen:
+            raise Conflict(f"Deux codes auraient le même chemin « {node.path} ».")
+        seen.add(key)
+
+
+def _check_label(session: Session, code: Code, label: str) -> None:
+    if any(s.label.casefold() == label.casefold() for s in _siblings(session, code)):
         raise Conflict(f"Un code « {label} » existe déjà à cet endroit du livre de codes.")
 
 
@@ -164,19 +186,7 @@ def _check_parent(session: Session, code: Code, parent_id: int | None) -> None:
 
 def _place(session: Session, code: Code, position: int | None) -> None:
     """Put `code` at `position` among its siblings (end when None) and renumber them 0..n."""
-    siblings = [
-        s
-        for s in session.exec(
-            select(Code).where(
-                Code.codebook_id == code.codebook_id,
-                Code.parent_id == code.parent_id
-                if code.parent_id is not None
-                else col(Code.parent_id).is_(None),
-            )
-        ).all()
-        if s.id != code.id
-    ]
-    siblings.sort(key=lambda c: (c.position, c.id or 0))
+    siblings = _siblings(session, code)
     index = len(siblings) if position is None else min(position, len(siblings))
     siblings.insert(index, code)
     for number, sibling in enumerate(siblings):
@@ -195,6 +205,7 @@ def create_code(
     hotkey: str | None = None,
 ) -> Code:
     assert codebook.id is not None
+    _lock_codebook(session, codebook.id)
     code = Code(
         codebook_id=codebook.id,
         parent_id=parent_id,
@@ -207,12 +218,15 @@ def create_code(
     _check_label(session, code, label)
     _check_hotkey(session, code, hotkey)
     _place(session, code, position)
-    session.flush()
+    _check_paths(session, codebook.id)
     return code
 
 
 def update_code(session: Session, code: Code, changes: dict[str, object]) -> Code:
     """Apply the fields present in `changes` (label, parent_id, position, description…)."""
+    _lock_codebook(session, code.codebook_id)
+    if session.get(Code, code.id, populate_existing=True) is None:  # read before the lock
+        raise NotFound(f"Aucun code n° {code.id}.")
     if "parent_id" in changes and changes["parent_id"] != code.parent_id:
         parent_id = changes["parent_id"]
         assert parent_id is None or isinstance(parent_id, int)
@@ -238,19 +252,30 @@ def update_code(session: Session, code: Code, changes: dict[str, object]) -> Cod
         if changes.get(name) is not None:
             setattr(code, name, changes[name])
     session.add(code)
-    session.flush()
+    _check_paths(session, code.codebook_id)
     return code
 
 
 def subtree_ids(session: Session, code: Code) -> list[int]:
-    nodes = codebook_tree(session, code.codebook_id)
-    root = next(n for n in nodes if n.id == code.id)
-    prefix = root.path + PATH_SEPARATOR
-    return [root.id] + [n.id for n in nodes if n.path.startswith(prefix)]
+    """The code and all its descendants, following parent links."""
+    assert code.id is not None
+    children: dict[int | None, list[int]] = {}
+    for code_id, parent_id in session.exec(
+        select(Code.id, Code.parent_id).where(Code.codebook_id == code.codebook_id)
+    ).all():
+        assert code_id is not None
+        children.setdefault(parent_id, []).append(code_id)
+    found, pending = [], [code.id]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        pending.extend(children.get(current, []))
+    return found
 
 
 def delete_code(session: Session, code: Code, *, force: bool = False) -> None:
     """Delete a code and its descendants; refuse while segments use them, unless `force`."""
+    _lock_codebook(session, code.codebook_id)
     ids = subtree_ids(session, code)
     used = session.exec(
         select(func.count()).select_from(AnnotationCode).where(col(AnnotationCode.code_id).in_(ids))

@@ -1,7 +1,7 @@
 """Recordings: the original file kept byte for byte, its code, counsellor and status."""
 
 import uuid
-from pathlib import Path, PurePath
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from sqlmodel import Session, col, select
@@ -10,7 +10,6 @@ from autoconf.errors import Conflict
 from autoconf.media.storage import (
     StoredFile,
     media_extension,
-    move_file,
     remove_tree,
     store_original,
 )
@@ -19,8 +18,9 @@ from autoconf.studies.access import visible_recording_filter
 from autoconf.studies.service import check_counsellor
 
 
-def recording_folder(recording_id: int) -> str:
-    return f"recordings/{recording_id}"
+def folder_of(key: str) -> str:
+    """The folder of a stored original (`recordings/<uuid>`), which its derived files share."""
+    return str(PurePosixPath(key).parent)
 
 
 def receive_original(
@@ -34,17 +34,22 @@ def receive_original(
     filename: str,
     source: BinaryIO,
 ) -> StoredFile:
-    """Check the request, then copy the bytes aside (no database write: a long copy must
-    not hold the write transaction; SQLite has one writer at a time)."""
+    """Check the request, then copy the bytes to their final place, a fresh folder (no
+    database write: a long copy must not hold the write lock). Until the row exists the
+    file belongs to nobody; `discard` removes it when registering fails."""
     extension = media_extension(filename)
     check_counsellor(session, study_id, counsellor_id)
     _check_code_free(session, study_id, code)
-    return store_original(source, media_dir, f"incoming/{uuid.uuid4().hex}{extension}", max_bytes)
+    key = f"recordings/{uuid.uuid4().hex}/original{extension}"
+    return store_original(source, media_dir, key, max_bytes)
+
+
+def discard(media_dir: Path, stored: StoredFile) -> None:
+    remove_tree(media_dir, folder_of(stored.key))
 
 
 def register_recording(
     session: Session,
-    media_dir: Path,
     stored: StoredFile,
     *,
     study_id: int,
@@ -54,34 +59,22 @@ def register_recording(
     media_type: str,
     creator: User | None,
 ) -> Recording:
-    """The recording row for a received original, which moves to the recording's folder.
-    On failure the received file is removed."""
+    """The recording row of a received original."""
+    _check_code_free(session, study_id, code)  # again: another upload may have taken it
+    check_counsellor(session, study_id, counsellor_id)
     recording = Recording(
         study_id=study_id,
         code=code,
         counsellor_id=counsellor_id,
-        original_filename=Path(filename).name[:255],
+        original_filename="".join(c for c in Path(filename).name if c.isprintable())[:255],
         original_size=stored.size,
         original_sha256=stored.sha256,
         media_type=media_type[:100],
+        storage_key=stored.key,
         created_by=creator.id if creator else None,
     )
-    try:
-        _check_code_free(session, study_id, code)  # again: another upload may have taken it
-        session.add(recording)
-        session.flush()
-        assert recording.id is not None
-        extension = PurePath(stored.key).suffix
-        recording.storage_key = move_file(
-            media_dir, stored.key, f"{recording_folder(recording.id)}/original{extension}"
-        )
-        session.add(recording)
-        session.flush()
-    except BaseException:
-        (media_dir / stored.key).unlink(missing_ok=True)
-        if recording.id is not None:
-            remove_tree(media_dir, recording_folder(recording.id))
-        raise
+    session.add(recording)
+    session.flush()
     return recording
 
 
@@ -98,7 +91,7 @@ def create_recording(
     source: BinaryIO,
     creator: User | None,
 ) -> Recording:
-    """Receive and register in one go (command line, demo)."""
+    """Receive and register in one go (command line, demo); the caller commits."""
     stored = receive_original(
         session,
         media_dir,
@@ -109,17 +102,20 @@ def create_recording(
         filename=filename,
         source=source,
     )
-    return register_recording(
-        session,
-        media_dir,
-        stored,
-        study_id=study_id,
-        code=code,
-        counsellor_id=counsellor_id,
-        filename=filename,
-        media_type=media_type,
-        creator=creator,
-    )
+    try:
+        return register_recording(
+            session,
+            stored,
+            study_id=study_id,
+            code=code,
+            counsellor_id=counsellor_id,
+            filename=filename,
+            media_type=media_type,
+            creator=creator,
+        )
+    except BaseException:
+        discard(media_dir, stored)
+        raise
 
 
 def _check_code_free(session: Session, study_id: int, code: str) -> None:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from autoconf.auth.accounts import get_user
@@ -17,7 +18,13 @@ from autoconf.models import (
     User,
 )
 from autoconf.schemes.codebooks import seed_default_codebooks
-from autoconf.studies.access import RESEARCHER, visible_recording_filter, visible_study_ids
+from autoconf.studies.access import (
+    COUNSELLOR,
+    RESEARCHER,
+    sees_everything,
+    visible_recording_filter,
+    visible_study_ids,
+)
 
 
 def create_study(session: Session, creator: User, name: str, description: str = "") -> Study:
@@ -54,23 +61,40 @@ class Member:
     role: str
 
 
-def list_members(session: Session, study_id: int) -> list[Member]:
-    rows = session.exec(
+def list_members(session: Session, viewer: User, study_id: int) -> list[Member]:
+    """The study's members; a counsellor sees the researchers and themselves only (the other
+    counsellors are pseudonymous participants)."""
+    query = (
         select(User.id, User.username, User.display_name, Membership.role)
         .join(Membership, col(Membership.user_id) == User.id)
         .where(Membership.study_id == study_id)
         .order_by(col(User.username))
-    ).all()
-    return [Member(*row) for row in rows]
+    )
+    if not sees_everything(session, viewer, study_id):
+        query = query.where(or_(col(Membership.role) == RESEARCHER, col(User.id) == viewer.id))
+    return [Member(*row) for row in session.exec(query).all()]
 
 
 def add_member(session: Session, study_id: int, username: str, role: str) -> Member:
-    """Add a user to a study, or change their role in it."""
+    """Add a user to a study, or change their role in it; a study keeps a researcher."""
     user = get_user(session, username)
     assert user.id is not None
+    if role == RESEARCHER and user.role == COUNSELLOR:
+        raise Invalid(
+            f"« {username} » a un compte de conseiller : il ne peut être que conseiller "
+            "dans une étude."
+        )
     membership = session.exec(
         select(Membership).where(Membership.study_id == study_id, Membership.user_id == user.id)
     ).first()
+    if membership is not None and membership.role == RESEARCHER and role != RESEARCHER:
+        researchers = session.exec(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.study_id == study_id, Membership.role == RESEARCHER)
+        ).one()
+        if researchers <= 1:
+            raise Conflict("L'étude doit garder au moins un chercheur.")
     if membership is None:
         membership = Membership(study_id=study_id, user_id=user.id, role=role)
     membership.role = role
@@ -165,6 +189,22 @@ def create_interview(
         raise Invalid(
             "Enregistrement(s) inconnu(s) dans cette étude : " + ", ".join(map(str, missing))
         )
+    if counsellor_id is not None:
+        # The counsellor will see the interview: it must hold only their own recordings.
+        others = session.exec(
+            select(Recording.code).where(
+                col(Recording.id).in_(recording_ids),
+                or_(
+                    col(Recording.counsellor_id) != counsellor_id,
+                    col(Recording.counsellor_id).is_(None),
+                ),
+            )
+        ).all()
+        if others:
+            raise Invalid(
+                "Ces enregistrements ne sont pas ceux du conseiller de l'entretien : "
+                + ", ".join(sorted(others))
+            )
     _ensure_unique(session, Interview, study_id, code)
     interview = Interview(study_id=study_id, code=code, counsellor_id=counsellor_id, notes=notes)
     session.add(interview)

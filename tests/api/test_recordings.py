@@ -20,7 +20,7 @@ def test_upload_keeps_the_original_byte_for_byte(
     assert recording["original_filename"] == "séance 1.MP4"
     assert recording["original_size"] == len(content)
     assert recording["original_sha256"] == hashlib.sha256(content).hexdigest()
-    stored = list((settings.media_dir / "recordings" / str(recording["id"])).iterdir())
+    stored = [p for p in (settings.media_dir / "recordings").rglob("*") if p.is_file()]
     assert [p.name for p in stored] == ["original.mp4"]
     assert stored[0].read_bytes() == content
     assert rclient.get(f"/api/v1/recordings/{recording['id']}").json() == recording

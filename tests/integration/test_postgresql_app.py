@@ -55,3 +55,65 @@ def test_core_flow_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
             assert client.delete(f"/api/v1/codes/{cats['ACCOMPAGNEMENT']}").status_code == 204
     finally:
         app.state.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_races_on_postgresql_end_in_409_never_500(postgres_url: str, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    migrate.upgrade(postgres_url)
+    app = create_app(Settings(data_dir=tmp_path, database_url=postgres_url))
+    try:
+        who = factories.account(app.state.engine, "claire", "researcher")
+        headers = factories.token(app.state.engine, who)
+        for name in ("a1", "a2", "a3"):
+            factories.account(app.state.engine, name, "counsellor")
+        with TestClient(app, raise_server_exceptions=False) as client:
+            sid = client.post("/api/v1/studies", json={"name": "PG"}, headers=headers).json()["id"]
+
+            def post(url: str, body: dict) -> int:
+                return client.post(url, json=body, headers=headers).status_code
+
+            with ThreadPoolExecutor(12) as pool:
+                same_code = list(
+                    pool.map(
+                        lambda _: post(f"/api/v1/studies/{sid}/structures", {"code": "S"}),
+                        range(12),
+                    )
+                )
+                members = list(
+                    pool.map(
+                        lambda n: post(
+                            f"/api/v1/studies/{sid}/members",
+                            {"username": f"a{n % 3 + 1}", "role": "counsellor"},
+                        ),
+                        range(12),
+                    )
+                )
+            assert sorted(set(same_code)) in ([201, 409], [201]) and same_code.count(201) == 1
+            assert set(members) <= {201, 409}
+
+            book = next(
+                b
+                for b in client.get(f"/api/v1/studies/{sid}/codebooks", headers=headers).json()
+                if b["kind"] == "principles"
+            )
+            a, b = (c["id"] for c in book["codes"][:2])
+            with ThreadPoolExecutor(2) as pool:
+                moves = list(
+                    pool.map(
+                        lambda pair: client.patch(
+                            f"/api/v1/codes/{pair[0]}", json={"parent_id": pair[1]}, headers=headers
+                        ),
+                        [(a, b), (b, a)],
+                    )
+                )
+            assert sorted(m.status_code for m in moves) == [200, 422]  # never a cycle
+            codes = next(
+                b
+                for b in client.get(f"/api/v1/studies/{sid}/codebooks", headers=headers).json()
+                if b["kind"] == "principles"
+            )
+            assert len(codes["codes"]) == 4
+    finally:
+        app.state.engine.dispose()
