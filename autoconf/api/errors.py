@@ -3,7 +3,7 @@
 import dataclasses
 import logging
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -41,8 +41,18 @@ def wants_json(request: Request) -> bool:
     )
 
 
+def _back_link(request: Request) -> str:
+    """Where "back" goes: the page the user came from on this site, else the studies."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc == request.url.netloc and referer.path.startswith("/"):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return "/studies"
+
+
 def _page(request: Request, status: int, message: str) -> Response:
-    return render(request, "error.html", status, status=status, message=message)
+    return render(
+        request, "error.html", status, status=status, message=message, back=_back_link(request)
+    )
 
 
 def respond(request: Request, status: int, detail: Any, **extra: Any) -> Response:

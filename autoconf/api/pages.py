@@ -24,7 +24,7 @@ from autoconf.api.recordings import store_upload
 from autoconf.api.rendering import render
 from autoconf.auth import accounts
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated
-from autoconf.models import Annotation, Counsellor, Structure
+from autoconf.models import Annotation, Counsellor, Structure, Study
 from autoconf.payloads import MAX_ID, ShortCode
 from autoconf.schemes import annotations, codebooks
 from autoconf.schemes.fields import STRUCTURED_FIELDS
@@ -170,10 +170,8 @@ def study_page(
 
 
 @router.get("/recordings/{recording_id}", response_class=HTMLResponse)
-def recording_page(
-    request: Request, recording: RecordingDep, user: CurrentUser, session: SessionDep
-) -> Response:
-    study = access.require_study(session, user, recording.study_id)
+def recording_page(request: Request, recording: RecordingDep, session: SessionDep) -> Response:
+    study = session.get(Study, recording.study_id)  # RecordingDep checked the access
     counsellor = session.get(Counsellor, recording.counsellor_id or 0)
     codes = {
         node.id: node

@@ -44,9 +44,11 @@ def test_upload_form_stores_and_redirects(rclient: TestClient, study: dict) -> N
         f"/studies/{sid}/recordings",
         data={"code": "A9"},
         files={"file": ("notes.docx", b"PK", "application/octet-stream")},
-        headers=HTML,
+        headers={**HTML, "referer": f"http://testserver/studies/{sid}"},
     )
     assert refused.status_code == 415
+    assert "Fichier refusé" in refused.text
+    assert f'href="/studies/{sid}"' in refused.text  # back to the study, not a dead end
     assert "text/html" in refused.headers["content-type"]
     assert "notes.docx" in refused.text and "Études" in refused.text
 
