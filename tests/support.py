@@ -41,10 +41,12 @@ def cli(data_dir: Path, *args: str, stdin: str = "") -> str:
 def serve(data_dir: Path) -> Iterator[str]:
     """Run the server on a free port until the block ends; yields its base URL."""
     port = free_port()
+    log = data_dir / "server.log"  # a file, not a pipe: a full pipe would stall the server
+    output = log.open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "autoconf.cli", "serve", "--port", str(port)],
         env=cli_env(data_dir),
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -58,8 +60,7 @@ def serve(data_dir: Path) -> Iterator[str]:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
-                output = server.stdout.read() if server.stdout else ""
-                raise RuntimeError(f"the server did not start:\n{output}")
+                raise RuntimeError(f"the server did not start:\n{log.read_text()}")
             time.sleep(0.1)
         yield url
     finally:
@@ -69,3 +70,5 @@ def serve(data_dir: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             raise AssertionError("the server did not stop within 10 s of SIGTERM") from None
+        finally:
+            output.close()
