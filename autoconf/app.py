@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from autoconf import __version__, i18n
 from autoconf.api import annotations, auth, codebooks, errors, meta, pages, recordings, studies
 from autoconf.api.limits import BodySizeLimit
-from autoconf.db import is_sqlite, make_engine
+from autoconf.db import MAX_SESSIONS, is_sqlite, make_engine
 from autoconf.media.storage import human_size
 from autoconf.schemes.timecode import format_ms
 from autoconf.settings import Settings
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.write_lock = anyio.Lock() if is_sqlite(engine) else None
+    app.state.session_slots = anyio.Semaphore(MAX_SESSIONS)
     # argon2 takes 64 MiB and ~50 ms per check: a login flood must not take every thread.
     app.state.password_limiter = anyio.CapacityLimiter(2)
     web = web_dir()

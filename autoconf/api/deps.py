@@ -30,15 +30,19 @@ async def get_settings(request: Request) -> Settings:
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's session, for reading; `write()` is the only place that commits.
 
-    Closing it (which rolls back anything left) is shielded: a client that hangs up must
-    not leave a connection open.
+    A request waits (on the event loop, holding nothing) for one of MAX_SESSIONS slots, the
+    size of the connection pool: otherwise worker threads could all block waiting for
+    connections held by requests that need a thread to finish. Closing the session (which
+    rolls back anything left) is shielded: a client that hangs up must not keep its slot.
     """
-    session = Session(request.app.state.engine, expire_on_commit=False)
-    try:
-        yield session
-    finally:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(session.close)
+    slots: anyio.Semaphore = request.app.state.session_slots
+    async with slots:
+        session = Session(request.app.state.engine, expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.close)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

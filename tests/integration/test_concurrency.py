@@ -31,6 +31,25 @@ async def _storm(url: str, headers: dict[str, str], recording: int, n: int) -> l
     return created
 
 
+async def _readers(
+    url: str, headers: dict[str, str], recording: int, ids: list[int], n: int
+) -> list[int]:
+    limits = httpx.Limits(max_connections=n)
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, timeout=20, limits=limits
+    ) as client:
+
+        async def one(i: int) -> int:
+            path = (
+                f"/api/v1/annotations/{ids[i % len(ids)]}"
+                if i % 2
+                else f"/api/v1/recordings/{recording}/annotations"
+            )
+            return (await client.get(path)).status_code
+
+        return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+
 def test_concurrent_writes_and_hang_ups(tmp_path: Path) -> None:
     cli(tmp_path, "migrate")
     cli(tmp_path, "user", "add", "claire", "--role", "researcher", stdin="long-password\n")
@@ -47,6 +66,9 @@ def test_concurrent_writes_and_hang_ups(tmp_path: Path) -> None:
         for _ in range(3):
             acknowledged = asyncio.run(_storm(url, headers, recording, 120))
             assert len(acknowledged) >= 60
+        # Far more concurrent requests than pooled connections: queued, never starved.
+        reads = asyncio.run(_readers(url, headers, recording, acknowledged, 200))
+        assert reads == [200] * 200
         # Still answering at once, for reads and writes.
         assert httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200
         last = httpx.post(
