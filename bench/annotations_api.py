@@ -30,8 +30,7 @@ from pathlib import Path
 import httpx2 as httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.factories import DEMO_MEDIA
-from tests.support import cli, serve
+from tests.support import researcher_token, serve, study_with_recording
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -132,23 +131,11 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder)
-        cli(data, "migrate")
-        cli(data, "user", "add", "bench", "--role", "researcher", stdin="bench-password\n")
-        token = cli(data, "token", "create", "bench").strip()
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = researcher_token(data, "bench")
+        token = headers["Authorization"].split()[1]
         with serve(data) as url:
-            study = httpx.post(
-                f"{url}/api/v1/studies", json={"name": "bench"}, headers=headers
-            ).json()
-            recording = httpx.post(
-                f"{url}/api/v1/studies/{study['id']}/recordings",
-                headers=headers,
-                data={"code": "B1"},
-                files={"file": ("b.mp4", DEMO_MEDIA.read_bytes(), "video/mp4")},
-            ).json()["id"]
-            books = httpx.get(
-                f"{url}/api/v1/studies/{study['id']}/codebooks", headers=headers
-            ).json()
+            study_id, recording = study_with_recording(url, headers)
+            books = httpx.get(f"{url}/api/v1/studies/{study_id}/codebooks", headers=headers).json()
             scheme = next(b for b in books if b["kind"] == "schemes")["codes"][0]["id"]
             print(
                 f"annotations API: {args.clients} clients, {args.seconds:.0f} s per phase, "

@@ -72,3 +72,23 @@ def serve(data_dir: Path) -> Iterator[str]:
             raise AssertionError("the server did not stop within 10 s of SIGTERM") from None
         finally:
             output.close()
+
+
+def researcher_token(data_dir: Path, username: str = "claire") -> dict[str, str]:
+    """A migrated database with one researcher; their API token as request headers."""
+    cli(data_dir, "migrate")
+    cli(data_dir, "user", "add", username, "--role", "researcher", stdin="long-password\n")
+    return {"Authorization": f"Bearer {cli(data_dir, 'token', 'create', username).strip()}"}
+
+
+def study_with_recording(url: str, headers: dict[str, str]) -> tuple[int, int]:
+    """Through the API: a new study and one recording (the demo session); their ids."""
+    study = httpx.post(f"{url}/api/v1/studies", json={"name": "S"}, headers=headers).json()
+    media = Path(__file__).parents[1] / "autoconf" / "demo" / "seance-demo.mp4"
+    recording = httpx.post(
+        f"{url}/api/v1/studies/{study['id']}/recordings",
+        headers=headers,
+        data={"code": "A1"},
+        files={"file": ("a.mp4", media.read_bytes(), "video/mp4")},
+    ).json()
+    return study["id"], recording["id"]

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 
-from tests.factories import DEMO_MEDIA
-from tests.support import cli, serve
+from tests.support import researcher_token, serve, study_with_recording
 
 
 async def _storm(url: str, headers: dict[str, str], recording: int, n: int) -> list[int]:
@@ -51,18 +50,9 @@ async def _readers(
 
 
 def test_concurrent_writes_and_hang_ups(tmp_path: Path) -> None:
-    cli(tmp_path, "migrate")
-    cli(tmp_path, "user", "add", "claire", "--role", "researcher", stdin="long-password\n")
-    token = cli(tmp_path, "token", "create", "claire").strip()
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = researcher_token(tmp_path)
     with serve(tmp_path) as url:
-        study = httpx.post(f"{url}/api/v1/studies", json={"name": "S"}, headers=headers).json()
-        recording = httpx.post(
-            f"{url}/api/v1/studies/{study['id']}/recordings",
-            headers=headers,
-            data={"code": "A1"},
-            files={"file": ("a.mp4", DEMO_MEDIA.read_bytes(), "video/mp4")},
-        ).json()["id"]
+        _, recording = study_with_recording(url, headers)
         for _ in range(3):
             acknowledged = asyncio.run(_storm(url, headers, recording, 120))
             assert len(acknowledged) >= 60
