@@ -92,7 +92,7 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def optional_user(request: Request, session: SessionDep, settings: SettingsDep) -> User | None:
+def optional_user(request: Request, session: SessionDep) -> User | None:
     """The user of the Bearer API token, else of the session cookie, else None."""
     token = bearer_token(request)
     if token is not None:
@@ -107,7 +107,10 @@ def optional_user(request: Request, session: SessionDep, settings: SettingsDep) 
     return user
 
 
-async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+MaybeUser = Annotated[User | None, Depends(optional_user)]
+
+
+async def current_user(user: MaybeUser) -> User:
     if user is None:
         raise NotAuthenticated("Connectez-vous pour accéder à cette page.")
     return user

@@ -13,11 +13,11 @@ from autoconf.api.deps import (
     SESSION_COOKIE,
     CurrentUser,
     ManagedStudyDep,
+    MaybeUser,
     RecordingDep,
     SessionDep,
     SettingsDep,
     StudyDep,
-    optional_user,
     write,
 )
 from autoconf.api.recordings import store_upload
@@ -49,10 +49,7 @@ def home() -> Response:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(
-    request: Request, session: SessionDep, settings: SettingsDep, next: str = ""
-) -> Response:
-    user = optional_user(request, session, settings)
+def login_page(request: Request, user: MaybeUser, next: str = "") -> Response:
     if user is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
     return render(request, "login.html", next=_safe_next(next), error=None)
