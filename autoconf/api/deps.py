@@ -92,8 +92,15 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def optional_user(request: Request, session: SessionDep) -> User | None:
-    """The user of the Bearer API token, else of the session cookie, else None."""
+_UNKNOWN = object()
+
+
+def _authenticate(request: Request, session: Session) -> User | None:
+    """The user of the Bearer API token, else of the session cookie, else None; once per
+    request (remembered in `request.state`)."""
+    known = getattr(request.state, "auth_user", _UNKNOWN)
+    if known is not _UNKNOWN:
+        return known  # type: ignore[return-value]
     token = bearer_token(request)
     if token is not None:
         user = user_for_token(session, token, API)
@@ -102,66 +109,82 @@ def optional_user(request: Request, session: SessionDep) -> User | None:
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         user = user_for_token(session, cookie, SESSION) if cookie else None
+    request.state.auth_user = user
     # A detached copy for the pages: an error page must render even after a rollback.
     request.state.user = UserPublic.model_validate(user) if user else None
     return user
 
 
-MaybeUser = Annotated[User | None, Depends(optional_user)]
-
-
-async def current_user(user: MaybeUser) -> User:
+def _signed_in(request: Request, session: Session) -> User:
+    user = _authenticate(request, session)
     if user is None:
         raise NotAuthenticated("Connectez-vous pour accéder à cette page.")
     return user
 
 
+async def optional_user(request: Request, session: SessionDep) -> User | None:
+    return await anyio.to_thread.run_sync(_authenticate, request, session)
+
+
+async def current_user(request: Request, session: SessionDep) -> User:
+    return await anyio.to_thread.run_sync(_signed_in, request, session)
+
+
+MaybeUser = Annotated[User | None, Depends(optional_user)]
 CurrentUser = Annotated[User, Depends(current_user)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def _study(study_id: PathId, session: SessionDep, user: CurrentUser) -> Study:
-    return access.require_study(session, user, study_id)
+async def _load(
+    request: Request, session: Session, require: Callable[..., T], object_id: int, **options: bool
+) -> T:
+    """Sign the user in (if not done yet) and load the object the path names, checking
+    access, in one worker-thread step: each trip through the thread pool costs latency under
+    load, so a request makes as few as it can."""
+
+    def load() -> T:
+        return require(session, _signed_in(request, session), object_id, **options)
+
+    return await anyio.to_thread.run_sync(load)
 
 
-def _managed_study(study_id: PathId, session: SessionDep, user: CurrentUser) -> Study:
-    return access.require_study(session, user, study_id, manage=True)
+async def _study(request: Request, study_id: PathId, session: SessionDep) -> Study:
+    return await _load(request, session, access.require_study, study_id)
 
 
-def _recording(recording_id: PathId, session: SessionDep, user: CurrentUser) -> Recording:
-    return access.require_recording(session, user, recording_id)
+async def _managed_study(request: Request, study_id: PathId, session: SessionDep) -> Study:
+    return await _load(request, session, access.require_study, study_id, manage=True)
 
 
-def _managed_recording(recording_id: PathId, session: SessionDep, user: CurrentUser) -> Recording:
-    return access.require_recording(session, user, recording_id, manage=True)
+async def _recording(request: Request, recording_id: PathId, session: SessionDep) -> Recording:
+    return await _load(request, session, access.require_recording, recording_id)
 
 
-def _interview(interview_id: PathId, session: SessionDep, user: CurrentUser) -> Interview:
-    return access.require_interview(session, user, interview_id)
+async def _interview(request: Request, interview_id: PathId, session: SessionDep) -> Interview:
+    return await _load(request, session, access.require_interview, interview_id)
 
 
-def _managed_codebook(codebook_id: PathId, session: SessionDep, user: CurrentUser) -> Codebook:
-    return access.require_codebook(session, user, codebook_id, manage=True)
+async def _managed_codebook(request: Request, codebook_id: PathId, session: SessionDep) -> Codebook:
+    return await _load(request, session, access.require_codebook, codebook_id, manage=True)
 
 
-def _managed_code(code_id: PathId, session: SessionDep, user: CurrentUser) -> Code:
-    return access.require_code(session, user, code_id, manage=True)
+async def _managed_code(request: Request, code_id: PathId, session: SessionDep) -> Code:
+    return await _load(request, session, access.require_code, code_id, manage=True)
 
 
-def _annotation(annotation_id: PathId, session: SessionDep, user: CurrentUser) -> Annotation:
-    return access.require_annotation(session, user, annotation_id)
+async def _annotation(request: Request, annotation_id: PathId, session: SessionDep) -> Annotation:
+    return await _load(request, session, access.require_annotation, annotation_id)
 
 
-def _editable_annotation(
-    annotation_id: PathId, session: SessionDep, user: CurrentUser
+async def _editable_annotation(
+    request: Request, annotation_id: PathId, session: SessionDep
 ) -> Annotation:
-    return access.require_annotation(session, user, annotation_id, edit=True)
+    return await _load(request, session, access.require_annotation, annotation_id, edit=True)
 
 
 StudyDep = Annotated[Study, Depends(_study)]
 ManagedStudyDep = Annotated[Study, Depends(_managed_study)]
 RecordingDep = Annotated[Recording, Depends(_recording)]
-ManagedRecordingDep = Annotated[Recording, Depends(_managed_recording)]
 InterviewDep = Annotated[Interview, Depends(_interview)]
 ManagedCodebookDep = Annotated[Codebook, Depends(_managed_codebook)]
 ManagedCodeDep = Annotated[Code, Depends(_managed_code)]
