@@ -79,10 +79,5 @@ def store_original(source: BinaryIO, media_dir: Path, key: str, max_bytes: int) 
     return StoredFile(key=key, size=size, sha256=digest.hexdigest())
 
 
-def copy_original(path: Path, media_dir: Path, key: str, max_bytes: int) -> StoredFile:
-    with path.open("rb") as source:
-        return store_original(source, media_dir, key, max_bytes)
-
-
 def remove_tree(media_dir: Path, prefix: str) -> None:
     shutil.rmtree(media_dir / prefix, ignore_errors=True)

@@ -61,20 +61,17 @@ def sees_everything(session: Session, user: User, study_id: int) -> bool:
     return study_role(session, user, study_id) in (ADMIN, RESEARCHER)
 
 
-def require_recording(
-    session: Session, user: User, recording_id: int, *, manage: bool = False
-) -> Recording:
+def require_recording(session: Session, user: User, recording_id: int) -> Recording:
     recording = session.get(Recording, recording_id)
     if recording is None:
         raise NotFound(f"Aucun enregistrement n° {recording_id}.")
     role = study_role(session, user, recording.study_id)
     if role is None:
         raise Forbidden("Vous n'êtes pas membre de l'étude de cet enregistrement.")
-    if role == COUNSELLOR:
-        if manage:
-            raise Forbidden("Seuls les chercheurs de l'étude peuvent faire cela.")
-        if recording.counsellor_id not in own_counsellor_ids(session, user, recording.study_id):
-            raise Forbidden("Cet enregistrement n'est pas l'un des vôtres.")
+    if role == COUNSELLOR and recording.counsellor_id not in own_counsellor_ids(
+        session, user, recording.study_id
+    ):
+        raise Forbidden("Cet enregistrement n'est pas l'un des vôtres.")
     return recording
 
 
