@@ -37,6 +37,13 @@ def cli(data_dir: Path, *args: str, stdin: str = "") -> str:
     ).stdout
 
 
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:  # not listening yet
+        return False
+
+
 @contextmanager
 def serve(data_dir: Path) -> Iterator[str]:
     """Run the server on a free port until the block ends; yields its base URL."""
@@ -53,12 +60,7 @@ def serve(data_dir: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
+        while not _answers(f"{url}/api/v1/health"):
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError(f"the server did not start:\n{log.read_text()}")
             time.sleep(0.1)
