@@ -67,3 +67,20 @@ def codes_by_path(client: TestClient, study_id: int, kind: str, **kw: Any) -> di
     books = client.get(f"/api/v1/studies/{study_id}/codebooks", **kw).json()
     book = next(b for b in books if b["kind"] == kind)
     return {code["path"]: code["id"] for code in book["codes"]}
+
+
+def counsellor_member(
+    engine: Engine, researcher: TestClient, study_id: int, username: str, code: str
+) -> tuple[Account, int]:
+    """A counsellor account, member of the study, with its counsellor record `code`:
+    the account and the counsellor id."""
+    who = account(engine, username, "counsellor")
+    added = researcher.post(
+        f"/api/v1/studies/{study_id}/members", json={"username": username, "role": "counsellor"}
+    )
+    assert added.status_code == 201, added.text
+    record = researcher.post(
+        f"/api/v1/studies/{study_id}/counsellors", json={"code": code, "username": username}
+    )
+    assert record.status_code == 201, record.text
+    return who, record.json()["id"]

@@ -1,12 +1,8 @@
 """Codebooks and their codes (schemes, categories, phases, principles)."""
 
-from typing import Any
-
 from fastapi import APIRouter, Request, status
-from sqlmodel import Session
 
 from autoconf.api.deps import ManagedCodebookDep, ManagedCodeDep, SessionDep, StudyDep, write
-from autoconf.models import Code, Codebook
 from autoconf.payloads import CodebookPublic, CodeCreate, CodePublic, CodeUpdate
 from autoconf.schemes import codebooks
 
@@ -27,22 +23,14 @@ def list_codebooks(study: StudyDep, session: SessionDep) -> list[CodebookPublic]
     ]
 
 
-def _create(session: Session, codebook: Codebook, fields: dict[str, Any]) -> CodePublic:
-    code = codebooks.create_code(session, codebook, **fields)
-    return CodePublic.model_validate(codebooks.node(session, code))
-
-
-def _update(session: Session, code: Code, changes: dict[str, Any]) -> CodePublic:
-    code = codebooks.update_code(session, code, changes)
-    return CodePublic.model_validate(codebooks.node(session, code))
-
-
 @router.post("/codebooks/{codebook_id}/codes", status_code=status.HTTP_201_CREATED)
 async def create_code(
     request: Request, body: CodeCreate, codebook: ManagedCodebookDep, session: SessionDep
 ) -> CodePublic:
     """A new code, under `parent_id` (or at the root), at `position` among its siblings."""
-    return await write(request, session, _create, session, codebook, body.model_dump())
+    create = codebooks.create_code
+    node = await write(request, session, create, session, codebook, **body.model_dump())
+    return CodePublic.model_validate(node)
 
 
 @router.patch("/codes/{code_id}")
@@ -51,7 +39,8 @@ async def update_code(
 ) -> CodePublic:
     """Rename, move (parent_id), reorder (position), recolour, set the hotkey, archive."""
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    return await write(request, session, _update, session, code, changes)
+    node = await write(request, session, codebooks.update_code, session, code, changes)
+    return CodePublic.model_validate(node)
 
 
 @router.delete("/codes/{code_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -5,8 +5,6 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func
-from sqlmodel import col, select
 
 from autoconf.api.auth import log_in, open_session
 from autoconf.api.deps import (
@@ -24,7 +22,7 @@ from autoconf.api.recordings import store_upload
 from autoconf.api.rendering import render
 from autoconf.auth import accounts
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated
-from autoconf.models import Annotation, Counsellor, Structure, Study
+from autoconf.models import Counsellor, Study
 from autoconf.payloads import MAX_ID, ShortCode
 from autoconf.schemes import annotations, codebooks
 from autoconf.schemes.fields import STRUCTURED_FIELDS
@@ -131,15 +129,6 @@ async def upload_recording_form(
     return RedirectResponse(f"/studies/{study.id}", status_code=303)
 
 
-def _annotation_counts(session: SessionDep, recording_ids: list[int]) -> dict[int, int]:
-    rows = session.exec(
-        select(Annotation.recording_id, func.count())
-        .where(col(Annotation.recording_id).in_(recording_ids))
-        .group_by(col(Annotation.recording_id))
-    ).all()
-    return dict(rows)
-
-
 @router.get("/studies/{study_id}", response_class=HTMLResponse)
 def study_page(
     request: Request, study: StudyDep, user: CurrentUser, session: SessionDep
@@ -147,9 +136,7 @@ def study_page(
     study_id = study.id or 0
     recording_list = recordings.list_recordings(session, user, study_id)
     counsellors = {c.id: c for c in service.list_counsellors(session, user, study_id)}
-    structures = {
-        s.id: s for s in session.exec(select(Structure).where(Structure.study_id == study_id)).all()
-    }
+    structures = {s.id: s for s in service.list_structures(session, study_id)}
     return render(
         request,
         "study.html",
@@ -157,7 +144,7 @@ def study_page(
         role=access.study_role(session, user, study_id),
         recordings=recording_list,
         recording_codes={r.id: r.code for r in recording_list},
-        counts=_annotation_counts(session, [r.id or 0 for r in recording_list]),
+        counts=annotations.count_by_recording(session, [r.id or 0 for r in recording_list]),
         counsellors=counsellors,
         structures=structures,
         interviews=service.list_interviews(session, user, study_id),

@@ -1,6 +1,5 @@
 """Recordings: upload of the original, listing, details."""
 
-from functools import partial
 from typing import Annotated
 
 import anyio
@@ -36,35 +35,20 @@ async def store_upload(
     user: User,
 ) -> Recording:
     """Copy and hash the upload outside the write lock, then register it under the lock."""
-    filename = file.filename or ""
-    receive = partial(
-        recordings.receive_original,
-        session,
-        settings.media_dir,
-        settings.max_upload_bytes,
-        study_id=study_id,
-        code=code,
-        counsellor_id=counsellor_id,
-        filename=filename,
-        source=file.file,
+    new = recordings.NewRecording(
+        study_id, code, counsellor_id, file.filename or "", file.content_type or ""
     )
-    stored = await anyio.to_thread.run_sync(receive)  # the long copy, outside the write lock
-    register = partial(
-        recordings.register_recording,
-        session,
-        stored,
-        study_id=study_id,
-        code=code,
-        counsellor_id=counsellor_id,
-        filename=filename,
-        media_type=file.content_type or "",
-        creator=user,
+    receive = recordings.receive_original
+    media_dir = settings.media_dir
+    stored = await anyio.to_thread.run_sync(  # the long copy, outside the write lock
+        receive, session, media_dir, settings.max_upload_bytes, new, file.file
     )
+    register = recordings.register_recording
     try:
-        return await write(request, session, register)
+        return await write(request, session, register, session, stored, new, user)
     except BaseException:  # refused, failed or cancelled: the file belongs to nobody
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(recordings.discard, settings.media_dir, stored)
+            await anyio.to_thread.run_sync(recordings.discard, media_dir, stored)
         raise
 
 

@@ -169,17 +169,9 @@ def _fill(session: Session, settings: Settings, study: Study, author_id: int) ->
     package = resources.files("autoconf.demo")
     with resources.as_file(package.joinpath(MEDIA)) as media:
         with media.open("rb") as source:
+            new = recordings.NewRecording(study.id, "A8 - 1", counsellor.id, MEDIA, "video/mp4")
             recording = recordings.create_recording(
-                session,
-                settings.media_dir,
-                settings.max_upload_bytes,
-                study_id=study.id,
-                code="A8 - 1",
-                counsellor_id=counsellor.id,
-                filename=MEDIA,
-                media_type="video/mp4",
-                source=source,
-                creator=None,
+                session, settings.media_dir, settings.max_upload_bytes, new, source, None
             )
         recording.duration_ms = _duration(Path(media), settings)
     session.add(recording)

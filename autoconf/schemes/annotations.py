@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select, update
 
@@ -97,6 +97,16 @@ def list_annotations(session: Session, recording_id: int) -> list[AnnotationView
         .order_by(col(Annotation.start_ms), col(Annotation.id))
     ).all()
     return _views(session, rows)
+
+
+def count_by_recording(session: Session, recording_ids: Sequence[int]) -> dict[int, int]:
+    """How many annotations each recording has (recordings without any are left out)."""
+    rows = session.exec(
+        select(Annotation.recording_id, func.count())
+        .where(col(Annotation.recording_id).in_(recording_ids))
+        .group_by(col(Annotation.recording_id))
+    ).all()
+    return dict(rows)
 
 
 def get_view(session: Session, annotation_id: int) -> AnnotationView:

@@ -106,11 +106,6 @@ def list_codebooks(session: Session, study_id: int) -> list[tuple[Codebook, list
     return [(book, _tree(by_book.get(book.id or 0, []))) for book in books]
 
 
-def node(session: Session, code: Code) -> CodeNode:
-    assert code.id is not None
-    return next(n for n in codebook_tree(session, code.codebook_id) if n.id == code.id)
-
-
 def _study_of(session: Session, codebook_id: int) -> int:
     codebook = session.get(Codebook, codebook_id)
     assert codebook is not None
@@ -135,16 +130,22 @@ def _lock_codebook(session: Session, codebook_id: int) -> None:
     session.exec(select(Codebook.id).where(Codebook.id == codebook_id).with_for_update()).one()
 
 
-def _check_paths(session: Session, codebook_id: int) -> None:
-    """Paths identify codes: refuse a change that makes two of them equal (labels may hold
-    '/', so "A/B" at the root and "B" under "A" would)."""
+def _checked_node(session: Session, code: Code) -> CodeNode:
+    """`code` as listed in its codebook, after checking that paths still identify codes: a
+    change must not make two of them equal (labels may hold '/', so "A/B" at the root and "B"
+    under "A" would)."""
     session.flush()
     seen: set[str] = set()
-    for node in codebook_tree(session, codebook_id):
+    found = None
+    for node in codebook_tree(session, code.codebook_id):
         key = node.path.casefold()
         if key in seen:
             raise Conflict(f"Deux codes auraient le même chemin « {node.path} ».")
         seen.add(key)
+        if node.id == code.id:
+            found = node
+    assert found is not None
+    return found
 
 
 def _check_label(session: Session, code: Code, label: str) -> None:
@@ -203,7 +204,7 @@ def create_code(
     description: str = "",
     color: str = "#888888",
     hotkey: str | None = None,
-) -> Code:
+) -> CodeNode:
     assert codebook.id is not None
     _lock_codebook(session, codebook.id)
     code = Code(
@@ -218,11 +219,10 @@ def create_code(
     _check_label(session, code, label)
     _check_hotkey(session, code, hotkey)
     _place(session, code, position)
-    _check_paths(session, codebook.id)
-    return code
+    return _checked_node(session, code)
 
 
-def update_code(session: Session, code: Code, changes: dict[str, object]) -> Code:
+def update_code(session: Session, code: Code, changes: dict[str, object]) -> CodeNode:
     """Apply the fields present in `changes` (label, parent_id, position, description…)."""
     _lock_codebook(session, code.codebook_id)
     if session.get(Code, code.id, populate_existing=True) is None:  # read before the lock
@@ -252,8 +252,7 @@ def update_code(session: Session, code: Code, changes: dict[str, object]) -> Cod
         if changes.get(name) is not None:
             setattr(code, name, changes[name])
     session.add(code)
-    _check_paths(session, code.codebook_id)
-    return code
+    return _checked_node(session, code)
 
 
 def subtree_ids(session: Session, code: Code) -> list[int]:

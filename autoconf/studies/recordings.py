@@ -1,6 +1,7 @@
 """Recordings: the original file kept byte for byte, its code, counsellor and status."""
 
 import uuid
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -23,23 +24,26 @@ def folder_of(key: str) -> str:
     return str(PurePosixPath(key).parent)
 
 
+@dataclass(frozen=True)
+class NewRecording:
+    """What an upload says about the recording it brings."""
+
+    study_id: int
+    code: str
+    counsellor_id: int | None
+    filename: str
+    media_type: str = ""
+
+
 def receive_original(
-    session: Session,
-    media_dir: Path,
-    max_bytes: int,
-    *,
-    study_id: int,
-    code: str,
-    counsellor_id: int | None,
-    filename: str,
-    source: BinaryIO,
+    session: Session, media_dir: Path, max_bytes: int, new: NewRecording, source: BinaryIO
 ) -> StoredFile:
     """Check the request, then copy the bytes to their final place, a fresh folder (no
     database write: a long copy must not hold the write lock). Until the row exists the
     file belongs to nobody; `discard` removes it when registering fails."""
-    extension = media_extension(filename)
-    check_counsellor(session, study_id, counsellor_id)
-    _check_code_free(session, study_id, code)
+    extension = media_extension(new.filename)
+    check_counsellor(session, new.study_id, new.counsellor_id)
+    _check_code_free(session, new.study_id, new.code)
     key = f"recordings/{uuid.uuid4().hex}/original{extension}"
     return store_original(source, media_dir, key, max_bytes)
 
@@ -49,27 +53,19 @@ def discard(media_dir: Path, stored: StoredFile) -> None:
 
 
 def register_recording(
-    session: Session,
-    stored: StoredFile,
-    *,
-    study_id: int,
-    code: str,
-    counsellor_id: int | None,
-    filename: str,
-    media_type: str,
-    creator: User | None,
+    session: Session, stored: StoredFile, new: NewRecording, creator: User | None
 ) -> Recording:
     """The recording row of a received original."""
-    _check_code_free(session, study_id, code)  # again: another upload may have taken it
-    check_counsellor(session, study_id, counsellor_id)
+    _check_code_free(session, new.study_id, new.code)  # again: another upload may have taken it
+    check_counsellor(session, new.study_id, new.counsellor_id)
     recording = Recording(
-        study_id=study_id,
-        code=code,
-        counsellor_id=counsellor_id,
-        original_filename="".join(c for c in Path(filename).name if c.isprintable())[:255],
+        study_id=new.study_id,
+        code=new.code,
+        counsellor_id=new.counsellor_id,
+        original_filename="".join(c for c in Path(new.filename).name if c.isprintable())[:255],
         original_size=stored.size,
         original_sha256=stored.sha256,
-        media_type=media_type[:100],
+        media_type=new.media_type[:100],
         storage_key=stored.key,
         created_by=creator.id if creator else None,
     )
@@ -82,37 +78,14 @@ def create_recording(
     session: Session,
     media_dir: Path,
     max_bytes: int,
-    *,
-    study_id: int,
-    code: str,
-    counsellor_id: int | None,
-    filename: str,
-    media_type: str,
+    new: NewRecording,
     source: BinaryIO,
     creator: User | None,
 ) -> Recording:
     """Receive and register in one go (command line, demo); the caller commits."""
-    stored = receive_original(
-        session,
-        media_dir,
-        max_bytes,
-        study_id=study_id,
-        code=code,
-        counsellor_id=counsellor_id,
-        filename=filename,
-        source=source,
-    )
+    stored = receive_original(session, media_dir, max_bytes, new, source)
     try:
-        return register_recording(
-            session,
-            stored,
-            study_id=study_id,
-            code=code,
-            counsellor_id=counsellor_id,
-            filename=filename,
-            media_type=media_type,
-            creator=creator,
-        )
+        return register_recording(session, stored, new, creator)
     except BaseException:
         discard(media_dir, stored)
         raise

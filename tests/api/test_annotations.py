@@ -136,11 +136,7 @@ def test_counsellor_annotates_own_recording_but_edits_only_own_annotations(
     client: TestClient, engine: Engine, rclient: TestClient, study: dict
 ) -> None:
     sid = study["id"]
-    me = factories.account(engine, "a8", "counsellor")
-    rclient.post(f"/api/v1/studies/{sid}/members", json={"username": "a8", "role": "counsellor"})
-    cid = rclient.post(
-        f"/api/v1/studies/{sid}/counsellors", json={"code": "A8", "username": "a8"}
-    ).json()["id"]
+    me, cid = factories.counsellor_member(engine, rclient, sid, "a8", "A8")
     rec = factories.upload(rclient, sid, "A8 - 2", counsellor_id=cid).json()
     other = factories.upload(rclient, sid, "A4").json()
     researchers = rclient.post(

@@ -73,11 +73,9 @@ def test_counsellors_see_only_their_own_recordings(
     client: TestClient, engine: Engine, rclient: TestClient, study: dict
 ) -> None:
     sid = study["id"]
-    me = factories.account(engine, "a8", "counsellor")
-    rclient.post(f"/api/v1/studies/{sid}/members", json={"username": "a8", "role": "counsellor"})
-    mine = rclient.post(f"/api/v1/studies/{sid}/counsellors", json={"code": "A8", "username": "a8"})
+    me, mine = factories.counsellor_member(engine, rclient, sid, "a8", "A8")
     other = rclient.post(f"/api/v1/studies/{sid}/counsellors", json={"code": "A4"})
-    r_mine = factories.upload(rclient, sid, "A8 - 1", counsellor_id=mine.json()["id"]).json()
+    r_mine = factories.upload(rclient, sid, "A8 - 1", counsellor_id=mine).json()
     r_other = factories.upload(rclient, sid, "A4", counsellor_id=other.json()["id"]).json()
     headers = factories.token(engine, me)
     listed = client.get(f"/api/v1/studies/{sid}/recordings", headers=headers).json()
