@@ -68,7 +68,7 @@ def respond(request: Request, status: int, detail: Any, **extra: Any) -> Respons
 
 async def domain_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, errors.DomainError)
-    status = next(code for kind, code in STATUS.items() if isinstance(error, kind))
+    status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 400)
     extra: dict[str, Any] = {}
     current = getattr(error, "current", None)
     if dataclasses.is_dataclass(current) and not isinstance(current, type):
