@@ -11,16 +11,29 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from autoconf import __version__, i18n
-from autoconf.api import annotations, auth, codebooks, errors, meta, pages, recordings, studies
+from autoconf.api import (
+    annotations,
+    auth,
+    codebooks,
+    errors,
+    media,
+    meta,
+    pages,
+    recordings,
+    studies,
+    uploads,
+)
 from autoconf.api.limits import BodySizeLimit
 from autoconf.db import MAX_SESSIONS, is_sqlite, make_engine
+from autoconf.media.jobs import JobRunner
 from autoconf.media.storage import human_size
 from autoconf.schemes.timecode import format_ms
 from autoconf.settings import Settings
 
 _PACKAGE = Path(__file__).parent
 ROUTERS = tuple(
-    module.router for module in (auth, studies, codebooks, recordings, annotations, meta, pages)
+    module.router
+    for module in (auth, studies, codebooks, recordings, media, annotations, meta, pages)
 )
 
 
@@ -56,8 +69,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.effective_database_url)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner = None
+        if settings.media_workers > 0:  # else `autoconf worker` processes run the jobs
+            runner = JobRunner(engine, settings, settings.media_workers)
+            runner.start()
+        app.state.job_runner = runner
         yield
+        if runner is not None:
+            await anyio.to_thread.run_sync(runner.stop)
         engine.dispose()
 
     app = FastAPI(
@@ -84,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(uploads.tus_router(settings))
     app.mount("/static", StaticFiles(directory=web / "static"), name="static")
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     return app

@@ -26,6 +26,7 @@ ROLES = ("admin", "researcher", "counsellor")
 STUDY_ROLES = ("researcher", "counsellor")
 CODEBOOK_KINDS = ("schemes", "categories", "phases", "principles")
 RECORDING_STATUSES = ("uploaded", "queued", "processing", "ready", "failed")
+JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 ANNOTATION_ORIGINS = ("prepared", "stop", "coding", "transcript", "import")
 
 
@@ -135,8 +136,31 @@ class Recording(SQLModel, table=True):
     media_type: str = Field(default="", max_length=100)
     storage_key: str = Field(default="", max_length=500)
     duration_ms: int | None = None
+    # What ffprobe found (container, streams, codecs, rotation…), see autoconf.media.probe.
+    media_info: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The browser-ready files, relative to the media folder; empty until processed.
+    proxy_key: str = Field(default="", max_length=500)
     created_by: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
     created_at: datetime = _timestamp()
+
+
+class MediaJob(SQLModel, table=True):
+    """The processing of one recording (probe, proxy, derived files): one row per recording,
+    claimed by a worker, its heartbeat and progress written as it runs."""
+
+    __tablename__ = "media_job"
+    id: int | None = Field(default=None, primary_key=True)
+    recording_id: int = Field(foreign_key="recording.id", unique=True, ondelete="CASCADE")
+    status: str = Field(default="queued", sa_type=String(16), index=True)
+    stage: str = Field(default="", max_length=32)
+    progress: float = 0.0
+    attempts: int = 0
+    worker: str = Field(default="", max_length=100)
+    error: str | None = None
+    heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _timestamp()
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Interview(SQLModel, table=True):

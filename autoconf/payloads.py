@@ -189,6 +189,24 @@ class RecordingPublic(_Output):
     media_type: str
     duration_ms: int | None
     created_at: datetime
+    progress: float | None = Field(
+        default=None, description="Percent done while `queued` or `processing`."
+    )
+    stage: str | None = Field(default=None, description="The processing step, in French.")
+    kind: Literal["video", "audio"] | None = Field(default=None, description="Known once probed.")
+    media: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What ffprobe found (container, duration, video and audio streams with "
+        "codecs, size, rotation, frame rate, channels) and how the proxy was made.",
+    )
+    media_url: str | None = Field(default=None, description="The browser-ready proxy (Range).")
+    poster_url: str | None = None
+    waveform_url: str | None = Field(
+        default=None, description="Peaks in the audiowaveform binary format (v2, 8-bit)."
+    )
+    thumbnails_url: str | None = Field(
+        default=None, description="WebVTT track of `sprite-NNN.jpg#xywh=…` scrub previews."
+    )
 
 
 class CodePublic(_Output):
@@ -287,3 +305,20 @@ class AnnotationPublic(_Output):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class UploadMetadata(BaseModel):
+    """The tus `Upload-Metadata` of a resumable recording upload (values are strings)."""
+
+    model_config = ConfigDict(extra="ignore")
+    study_id: Id
+    code: ShortCode
+    counsellor_id: Id | None = None
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    filetype: Annotated[str, StringConstraints(max_length=100)] = ""
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
+
+    @field_validator("counsellor_id", "sha256", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value

@@ -37,6 +37,27 @@ class Settings(BaseSettings):
     )
     ffmpeg_binary: str = Field(default="ffmpeg", description="ffmpeg executable to run.")
     ffprobe_binary: str = Field(default="ffprobe", description="ffprobe executable to run.")
+    media_workers: int = Field(
+        default=1,
+        ge=0,
+        description="Media jobs (ffmpeg) this server runs at once; 0 leaves them to "
+        "`autoconf worker` processes.",
+    )
+    media_timeout_seconds: float = Field(
+        default=4 * 3600, gt=0, description="Longest one ffmpeg step may run before it is stopped."
+    )
+    job_stale_seconds: float = Field(
+        default=120,
+        gt=0,
+        description="A running media job silent this long belonged to a dead worker and is "
+        "queued again.",
+    )
+    media_accel_redirect: str = Field(
+        default="",
+        description="Behind nginx: URL prefix of an `internal` location aliased to "
+        "DATA_DIR/media/ (e.g. `/_media/`); media answers then carry X-Accel-Redirect and "
+        "nginx sends the bytes. Empty: the app sends them.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Server log level."
     )

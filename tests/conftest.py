@@ -21,7 +21,8 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", max_upload_bytes=5 * 1024 * 1024)
+    # Media jobs run when a test says so (`jobs.run_until_idle`), not in a background thread.
+    return Settings(data_dir=tmp_path / "data", max_upload_bytes=5 * 1024 * 1024, media_workers=0)
 
 
 @pytest.fixture

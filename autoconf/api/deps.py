@@ -160,6 +160,12 @@ async def _recording(request: Request, recording_id: PathId, session: SessionDep
     return await _load(request, session, access.require_recording, recording_id)
 
 
+async def _managed_recording(
+    request: Request, recording_id: PathId, session: SessionDep
+) -> Recording:
+    return await _load(request, session, access.require_recording, recording_id, manage=True)
+
+
 async def _interview(request: Request, interview_id: PathId, session: SessionDep) -> Interview:
     return await _load(request, session, access.require_interview, interview_id)
 
@@ -185,6 +191,7 @@ async def _editable_annotation(
 StudyDep = Annotated[Study, Depends(_study)]
 ManagedStudyDep = Annotated[Study, Depends(_managed_study)]
 RecordingDep = Annotated[Recording, Depends(_recording)]
+ManagedRecordingDep = Annotated[Recording, Depends(_managed_recording)]
 InterviewDep = Annotated[Interview, Depends(_interview)]
 ManagedCodebookDep = Annotated[Codebook, Depends(_managed_codebook)]
 ManagedCodeDep = Annotated[Code, Depends(_managed_code)]

@@ -15,6 +15,8 @@ SMALL_BODY_BYTES = 1024 * 1024
 # Room for the multipart framing and form fields around the file itself.
 _MULTIPART_MARGIN = 1024 * 1024
 _UPLOAD_PATH = re.compile(r"^(/api/v1)?/studies/\d+/recordings/?$")
+# tus: the bytes come in PATCHes; creation (POST) stays small (tuspyserver reads its body whole).
+_TUS_PATCH_PATH = re.compile(r"^/api/v1/uploads/[^/]+$")
 
 
 def _has_credentials(scope: Scope) -> bool:
@@ -31,7 +33,10 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        upload = scope["method"] == "POST" and _UPLOAD_PATH.match(scope["path"]) is not None
+        method, path = scope["method"], scope["path"]
+        upload = (method == "POST" and _UPLOAD_PATH.match(path) is not None) or (
+            method == "PATCH" and _TUS_PATCH_PATH.match(path) is not None
+        )
         if upload and not _has_credentials(scope):
             await _refuse(send, 401, "Connectez-vous pour déposer un enregistrement.")
             return

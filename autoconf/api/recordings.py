@@ -1,4 +1,4 @@
-"""Recordings: upload of the original, listing, details."""
+"""Recordings: upload of the original, listing, details, processing (again), deletion."""
 
 from typing import Annotated
 
@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from autoconf.api.deps import (
     CurrentUser,
+    ManagedRecordingDep,
     ManagedStudyDep,
     RecordingDep,
     SessionDep,
@@ -16,7 +17,9 @@ from autoconf.api.deps import (
     StudyDep,
     write,
 )
-from autoconf.models import Recording, User
+from autoconf.media import jobs
+from autoconf.media.storage import StoredFile, remove_tree
+from autoconf.models import MediaJob, Recording, User
 from autoconf.payloads import MAX_ID, RecordingPublic, ShortCode
 from autoconf.settings import Settings
 from autoconf.studies import recordings
@@ -43,13 +46,53 @@ async def store_upload(
     stored = await anyio.to_thread.run_sync(  # the long copy, outside the write lock
         receive, session, media_dir, settings.max_upload_bytes, new, file.file
     )
+    return await register_stored(request, session, settings, stored, new, user)
+
+
+async def register_stored(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    stored: StoredFile,
+    new: recordings.NewRecording,
+    user: User,
+) -> Recording:
+    """The recording row of a received file, its job queued and a worker woken."""
     register = recordings.register_recording
     try:
-        return await write(request, session, register, session, stored, new, user)
+        recording = await write(request, session, register, session, stored, new, user)
     except BaseException:  # refused, failed or cancelled: the file belongs to nobody
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(recordings.discard, media_dir, stored)
+            await anyio.to_thread.run_sync(recordings.discard, settings.media_dir, stored)
         raise
+    wake_workers(request)
+    return recording
+
+
+def wake_workers(request: Request) -> None:
+    runner = getattr(request.app.state, "job_runner", None)
+    if runner is not None:
+        runner.wake()
+
+
+def public(recording: Recording, job: MediaJob | None) -> RecordingPublic:
+    """What the API says of a recording: its row, its job's progress, its media links."""
+    result = RecordingPublic.model_validate(recording)
+    base = f"/api/v1/recordings/{recording.id}"
+    info = recording.media_info or {}
+    result.media = info
+    result.kind = ("video" if info.get("video") else "audio") if info else None
+    if recording.status == "queued":
+        result.progress, result.stage = 0.0, jobs.QUEUED_LABEL
+    elif recording.status == "processing" and job is not None:
+        result.progress, result.stage = job.progress, jobs.label(job)
+    if recording.status == "ready" and recording.proxy_key:
+        files = info.get("files", {})
+        result.media_url = f"{base}/media"
+        result.poster_url = f"{base}/poster" if files.get("poster") else None
+        result.waveform_url = f"{base}/waveform" if files.get("waveform") else None
+        result.thumbnails_url = f"{base}/thumbnails.vtt" if files.get("thumbnails") else None
+    return result
 
 
 @router.post("/studies/{study_id}/recordings", status_code=status.HTTP_201_CREATED)
@@ -67,7 +110,7 @@ async def upload_recording(
     recording = await store_upload(
         request, session, settings, study.id or 0, code, counsellor_id, file, user
     )
-    return RecordingPublic.model_validate(recording)
+    return public(recording, None)
 
 
 @router.get("/studies/{study_id}/recordings")
@@ -76,9 +119,41 @@ def list_recordings(
 ) -> list[RecordingPublic]:
     """The recordings of the study this user may see, by code."""
     found = recordings.list_recordings(session, user, study.id or 0)
-    return [RecordingPublic.model_validate(r) for r in found]
+    by_recording = jobs.jobs_by_recording(session, [r.id or 0 for r in found])
+    return [public(r, by_recording.get(r.id or 0)) for r in found]
 
 
 @router.get("/recordings/{recording_id}")
-def get_recording(recording: RecordingDep) -> RecordingPublic:
-    return RecordingPublic.model_validate(recording)
+def get_recording(recording: RecordingDep, session: SessionDep) -> RecordingPublic:
+    """The recording, with its processing status, progress and media links."""
+    job = jobs.jobs_by_recording(session, [recording.id or 0]).get(recording.id or 0)
+    return public(recording, job)
+
+
+@router.post("/recordings/{recording_id}/retry", status_code=status.HTTP_202_ACCEPTED)
+async def retry_processing(
+    request: Request, recording: ManagedRecordingDep, session: SessionDep
+) -> RecordingPublic:
+    """Process the recording again from its original (after a failure or a stop)."""
+    job = await write(request, session, jobs.enqueue, session, recording)
+    wake_workers(request)
+    return public(recording, job)
+
+
+@router.post("/recordings/{recording_id}/cancel")
+async def cancel_processing(
+    request: Request, recording: ManagedRecordingDep, session: SessionDep
+) -> RecordingPublic:
+    """Stop the processing: ffmpeg is killed within a second, the recording is `failed`."""
+    await write(request, session, jobs.cancel, session, recording)
+    return public(recording, None)
+
+
+@router.delete("/recordings/{recording_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_recording(
+    request: Request, recording: ManagedRecordingDep, session: SessionDep, settings: SettingsDep
+) -> None:
+    """Delete the recording, its annotations and every file (original, proxy, derived);
+    a running job stops."""
+    folder = await write(request, session, recordings.delete_recording, session, recording)
+    await anyio.to_thread.run_sync(remove_tree, settings.media_dir, folder)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import BinaryIO
 
-from autoconf.errors import TooLarge, UnsupportedMedia
+from autoconf.errors import Invalid, TooLarge, UnsupportedMedia
 
 CHUNK = 1024 * 1024
 
@@ -77,6 +77,30 @@ def store_original(source: BinaryIO, media_dir: Path, key: str, max_bytes: int) 
         partial.unlink(missing_ok=True)
         raise
     return StoredFile(key=key, size=size, sha256=digest.hexdigest())
+
+
+def adopt_file(
+    source: Path, media_dir: Path, key: str, expected_sha256: str | None = None
+) -> StoredFile:
+    """Move a finished upload (same file system) to media_dir/key, hashing it on the way;
+    Invalid when it does not match the checksum the client announced (it is then removed)."""
+    digest = hashlib.sha256()
+    size = 0
+    with source.open("rb") as file:
+        while chunk := file.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    sha256 = digest.hexdigest()
+    if expected_sha256 and expected_sha256.lower() != sha256:
+        source.unlink(missing_ok=True)
+        raise Invalid(
+            "Le fichier reçu ne correspond pas à l'original (empreinte SHA-256 différente) : "
+            "il a été abîmé pendant le transfert. Déposez-le de nouveau."
+        )
+    target = media_dir / key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source.replace(target)
+    return StoredFile(key=key, size=size, sha256=sha256)
 
 
 def remove_tree(media_dir: Path, prefix: str) -> None:

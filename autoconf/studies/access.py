@@ -61,13 +61,19 @@ def sees_everything(session: Session, user: User, study_id: int) -> bool:
     return study_role(session, user, study_id) in (ADMIN, RESEARCHER)
 
 
-def require_recording(session: Session, user: User, recording_id: int) -> Recording:
+def require_recording(
+    session: Session, user: User, recording_id: int, *, manage: bool = False
+) -> Recording:
+    """The recording, if the user may see it; with `manage` (process again, stop, delete),
+    only the study's researchers (and admins)."""
     recording = session.get(Recording, recording_id)
     if recording is None:
         raise NotFound(f"Aucun enregistrement n° {recording_id}.")
     role = study_role(session, user, recording.study_id)
     if role is None:
         raise Forbidden("Vous n'êtes pas membre de l'étude de cet enregistrement.")
+    if manage and role not in (ADMIN, RESEARCHER):
+        raise Forbidden("Seuls les chercheurs de l'étude peuvent faire cela.")
     if role == COUNSELLOR and recording.counsellor_id not in own_counsellor_ids(
         session, user, recording.study_id
     ):

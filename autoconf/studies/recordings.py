@@ -8,8 +8,10 @@ from typing import BinaryIO
 from sqlmodel import Session, col, select
 
 from autoconf.errors import Conflict
+from autoconf.media import jobs
 from autoconf.media.storage import (
     StoredFile,
+    adopt_file,
     media_extension,
     remove_tree,
     store_original,
@@ -35,17 +37,39 @@ class NewRecording:
     media_type: str = ""
 
 
+def check_new(session: Session, new: NewRecording) -> str:
+    """Refuse what cannot become a recording before any byte is stored; the extension."""
+    extension = media_extension(new.filename)
+    check_counsellor(session, new.study_id, new.counsellor_id)
+    _check_code_free(session, new.study_id, new.code)
+    return extension
+
+
+def new_key(extension: str) -> str:
+    return f"recordings/{uuid.uuid4().hex}/original{extension}"
+
+
 def receive_original(
     session: Session, media_dir: Path, max_bytes: int, new: NewRecording, source: BinaryIO
 ) -> StoredFile:
     """Check the request, then copy the bytes to their final place, a fresh folder (no
     database write: a long copy must not hold the write lock). Until the row exists the
     file belongs to nobody; `discard` removes it when registering fails."""
-    extension = media_extension(new.filename)
-    check_counsellor(session, new.study_id, new.counsellor_id)
-    _check_code_free(session, new.study_id, new.code)
-    key = f"recordings/{uuid.uuid4().hex}/original{extension}"
+    key = new_key(check_new(session, new))
     return store_original(source, media_dir, key, max_bytes)
+
+
+def receive_upload(
+    session: Session, media_dir: Path, new: NewRecording, upload: Path, sha256: str | None
+) -> StoredFile:
+    """Adopt a finished resumable upload as an original (moved, not copied), checking the
+    sha256 the client announced, if any."""
+    key = new_key(check_new(session, new))
+    try:
+        return adopt_file(upload, media_dir, key, sha256)
+    except BaseException:
+        remove_tree(media_dir, folder_of(key))
+        raise
 
 
 def discard(media_dir: Path, stored: StoredFile) -> None:
@@ -71,7 +95,17 @@ def register_recording(
     )
     session.add(recording)
     session.flush()
+    jobs.enqueue(session, recording)
     return recording
+
+
+def delete_recording(session: Session, recording: Recording) -> str:
+    """Delete the row (its job, annotations and links go with it); the folder to remove
+    once committed. A worker processing it notices within a second and stops."""
+    folder = folder_of(recording.storage_key)
+    session.delete(recording)
+    session.flush()
+    return folder
 
 
 def create_recording(

@@ -16,7 +16,7 @@ def test_upload_keeps_the_original_byte_for_byte(
     assert response.status_code == 201, response.text
     recording = response.json()
     assert recording["code"] == "A8 - 1"
-    assert recording["status"] == "uploaded"
+    assert recording["status"] == "queued"  # processing comes after, in a media job
     assert recording["original_filename"] == "séance 1.MP4"
     assert recording["original_size"] == len(content)
     assert recording["original_sha256"] == hashlib.sha256(content).hexdigest()

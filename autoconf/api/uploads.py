@@ -1,0 +1,119 @@
+"""Resumable uploads (tus 1.0, by tuspyserver) at /api/v1/uploads/.
+
+The client creates an upload with its metadata (study_id, code, counsellor_id, filename,
+filetype, optionally sha256), then PATCHes the bytes, resuming from the offset the server
+gives after a cut. Each user's uploads live in their own folder, so nobody can resume or
+read another's. When the last byte lands, the file is moved (not copied) to its recording's
+folder, hashed (and checked against the announced sha256), the recording is registered and
+its processing queued; the last PATCH answers with `X-Recording-Id`.
+"""
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+from tuspyserver import create_tus_router
+
+from autoconf.api.deps import CurrentUser, SessionDep
+from autoconf.api.recordings import register_stored
+from autoconf.errors import Invalid, TooLarge
+from autoconf.media.storage import StoredFile, human_size
+from autoconf.payloads import UploadMetadata
+from autoconf.settings import Settings
+from autoconf.studies import access, recordings
+
+PREFIX = "/api/v1/uploads"
+KEEP_DAYS = 3  # an interrupted upload can be resumed this long
+
+_FIELDS = {
+    "study_id": "étude",
+    "code": "code de la situation",
+    "counsellor_id": "conseiller",
+    "filename": "nom du fichier",
+    "sha256": "empreinte SHA-256",
+}
+
+
+def _metadata(raw: dict[str, Any]) -> recordings.NewRecording:
+    try:
+        meta = UploadMetadata.model_validate(raw)
+    except ValidationError as error:
+        names = sorted({_FIELDS.get(str(e["loc"][0]), str(e["loc"][0])) for e in error.errors()})
+        raise Invalid(f"Dépôt refusé : {', '.join(names)} manquant ou invalide.") from None
+    return recordings.NewRecording(
+        meta.study_id, meta.code, meta.counsellor_id, meta.filename, meta.filetype
+    )
+
+
+def tus_router(settings: Settings) -> APIRouter:
+    uploads = settings.media_dir / "uploads"
+
+    async def signed_in(_user: CurrentUser) -> None:
+        return None
+
+    async def own_folder(user: CurrentUser) -> Callable[[dict[str, Any]], dict[str, str]]:
+        folder = str(uploads / str(user.id))
+        return lambda _metadata: {"files_dir": folder}
+
+    async def before_create(
+        user: CurrentUser, session: SessionDep
+    ) -> Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]]:
+        async def check(raw: dict[str, Any], info: dict[str, Any]) -> None:
+            new = _metadata(raw)
+            size = info.get("size")
+            if size is not None and size > settings.max_upload_bytes:
+                raise TooLarge(
+                    f"Le fichier ({human_size(size)}) dépasse la taille maximale acceptée "
+                    f"({human_size(settings.max_upload_bytes)})."
+                )
+
+            def allowed() -> None:
+                access.require_study(session, user, new.study_id, manage=True)
+                recordings.check_new(session, new)
+
+            await anyio.to_thread.run_sync(allowed)
+
+        return check
+
+    async def after_upload(
+        request: Request, response: Response, user: CurrentUser, session: SessionDep
+    ) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+        async def adopt(file_path: str, raw: dict[str, Any]) -> None:
+            new = _metadata(raw)
+            upload = Path(file_path)
+
+            def receive() -> StoredFile:
+                access.require_study(session, user, new.study_id, manage=True)
+                return recordings.receive_upload(
+                    session, settings.media_dir, new, upload, raw.get("sha256") or None
+                )
+
+            try:
+                stored = await anyio.to_thread.run_sync(receive)
+            finally:  # adopted or refused, this upload is over: it cannot be resumed
+                upload.unlink(missing_ok=True)
+                upload.with_name(upload.name + ".info").unlink(missing_ok=True)
+            recording = await register_stored(request, session, settings, stored, new, user)
+            response.headers["X-Recording-Id"] = str(recording.id)
+            response.headers["Access-Control-Expose-Headers"] = "X-Recording-Id"
+
+        return adopt
+
+    # tuspyserver awaits what its hooks return, but its hints say synchronous callables.
+    options: dict[str, Any] = {
+        "prefix": PREFIX,
+        "files_dir": str(uploads),
+        "max_size": settings.max_upload_bytes,
+        "auth": signed_in,
+        "days_to_keep": KEEP_DAYS,
+        "pre_create_dep": before_create,
+        "upload_complete_dep": after_upload,
+        "file_dep": own_folder,
+        "tags": ["uploads"],
+    }
+    router: APIRouter = create_tus_router(**options)
+    return router
