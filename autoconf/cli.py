@@ -1,4 +1,4 @@
-"""The `autoconf` command: serve, migrate, user add, token create, demo."""
+"""The `autoconf` command: serve, worker, migrate, user add, token create, demo."""
 
 import argparse
 import getpass
@@ -36,6 +36,30 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             print(f"Attention : « {binary} » est introuvable. {INSTALL_HINT}", file=sys.stderr)
     print(f"autoconf écoute sur http://{args.host}:{args.port}", flush=True)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=settings.log_level)
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Run media jobs (no web server): beside `serve` with AUTOCONF_MEDIA_WORKERS=0, or
+    on other machines sharing the database and the media folder."""
+    import signal
+    import threading
+
+    from autoconf.media.jobs import JobRunner, run_until_idle
+
+    engine = make_engine(settings.effective_database_url)
+    if args.until_idle:
+        print(f"{run_until_idle(engine, settings)} traitement(s) effectué(s).")
+        return 0
+    count = max(1, args.jobs or settings.media_workers)
+    runner = JobRunner(engine, settings, count)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    runner.start()
+    print(f"autoconf worker : {count} traitement(s) à la fois.", flush=True)
+    stop.wait()
+    runner.stop()
     return 0
 
 
@@ -93,6 +117,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the database")
     serve.set_defaults(run=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run media jobs (ffmpeg) without serving pages")
+    worker.add_argument(
+        "--jobs", type=int, help="jobs run at once (default: AUTOCONF_MEDIA_WORKERS, at least 1)"
+    )
+    worker.add_argument("--until-idle", action="store_true", help="run the queued jobs, then stop")
+    worker.set_defaults(run=cmd_worker)
 
     commands.add_parser("migrate", help="upgrade the database schema").set_defaults(run=cmd_migrate)
 

@@ -49,12 +49,12 @@ def upload(
     client: TestClient,
     study_id: int,
     code: str,
-    content: bytes = b"",
+    content: bytes | None = None,
     filename: str = "seance.mp4",
     headers: dict[str, str] | None = None,
     **form: Any,
 ) -> Any:
-    content = content or DEMO_MEDIA.read_bytes()
+    content = DEMO_MEDIA.read_bytes() if content is None else content
     return client.post(
         f"/api/v1/studies/{study_id}/recordings",
         data={"code": code, **{k: str(v) for k, v in form.items()}},

@@ -5,11 +5,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx2 as httpx
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -44,36 +48,64 @@ def _answers(url: str) -> bool:
         return False
 
 
-@contextmanager
-def serve(data_dir: Path) -> Iterator[str]:
-    """Run the server on a free port until the block ends; yields its base URL."""
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[str]
+    log: Path
+
+
+def start_server(data_dir: Path, env: dict[str, str] | None = None) -> Server:
+    """Start `autoconf serve` on a free port and wait until it answers."""
     port = free_port()
     log = data_dir / "server.log"  # a file, not a pipe: a full pipe would stall the server
-    output = log.open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "autoconf.cli", "serve", "--port", str(port)],
-        env=cli_env(data_dir),
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    with log.open("a") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "autoconf.cli", "serve", "--port", str(port)],
+            env={**cli_env(data_dir), **(env or {})},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    server = Server(f"http://127.0.0.1:{port}", process, log)
+    deadline = time.monotonic() + 30
+    while not _answers(f"{server.url}/api/v1/health"):
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise RuntimeError(f"the server did not start:\n{log.read_text()}")
+        time.sleep(0.1)
+    return server
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
     try:
-        deadline = time.monotonic() + 30
-        while not _answers(f"{url}/api/v1/health"):
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"the server did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield url
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        raise AssertionError("the server did not stop within 10 s of SIGTERM") from None
+
+
+@contextmanager
+def serve(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run the server on a free port until the block ends; yields its base URL."""
+    server = start_server(data_dir, env)
+    try:
+        yield server.url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            raise AssertionError("the server did not stop within 10 s of SIGTERM") from None
-        finally:
-            output.close()
+        stop_server(server)
+
+
+def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
+    """Poll `check` until it returns something truthy; AssertionError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
 
 
 def researcher_token(data_dir: Path, username: str = "claire") -> dict[str, str]:

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from autoconf.auth import accounts
 from autoconf.db import session_scope
 from autoconf.errors import DomainError
+from autoconf.media import jobs
 from autoconf.media.probe import probe_duration_ms
 from autoconf.models import Study
 from autoconf.schemes import annotations, codebooks
@@ -264,4 +265,5 @@ def load_demo(engine: Engine, settings: Settings) -> DemoLogin:
         else:
             service.add_member(session, study.id or 0, USERNAME, "researcher")
         assert study.id is not None
-        return DemoLogin(USERNAME, password, study.id)
+    jobs.run_until_idle(engine, settings)  # the demo recording plays as soon as it is served
+    return DemoLogin(USERNAME, password, study.id)

@@ -20,9 +20,9 @@ from sqlalchemy import Engine, Update, update
 from sqlmodel import Session, col, select
 
 from autoconf.db import session_scope
-from autoconf.errors import Conflict
+from autoconf.errors import Conflict, DomainError
 from autoconf.media.pipeline import Processed, clear_derived, process, stage_label
-from autoconf.media.runner import FFmpeg, MediaError, Stopped
+from autoconf.media.runner import FFmpeg, Stopped
 from autoconf.media.storage import remove_tree
 from autoconf.models import MediaJob, Recording
 from autoconf.settings import Settings
@@ -208,7 +208,7 @@ def run_job(engine: Engine, settings: Settings, runner: FFmpeg, job_id: int, wor
     except Stopped:
         _abandon(engine, recording_id, original.parent)
         return
-    except MediaError as error:
+    except DomainError as error:  # MediaError, or ffmpeg missing: a message for the user
         _fail(engine, beat, recording_id, str(error))
         return
     except Exception as error:
