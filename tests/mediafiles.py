@@ -33,8 +33,22 @@ def duration_s(path: Path) -> float:
 def packet_hash(path: Path, selector: str) -> str:
     """A hash of the packets of one stream, unchanged by a remux, changed by a re-encode."""
     out = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-map", f"0:{selector}", "-c", "copy"]
-        + ["-f", "streamhash", "-hash", "sha256", "-"],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-map",
+            f"0:{selector}",
+            "-c",
+            "copy",
+            "-f",
+            "streamhash",
+            "-hash",
+            "sha256",
+            "-",
+        ],  # fmt: skip
         capture_output=True,
         check=True,
         timeout=60,

@@ -16,10 +16,10 @@ from tests.mediafiles import (
     VARIANTS,
     duration_s,
     ffprobe,
-    packet_hash,
-    streams,
     make_testsrc,
+    packet_hash,
     rotated_copy,
+    streams,
     top_level_boxes,
 )
 
