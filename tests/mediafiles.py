@@ -32,23 +32,9 @@ def duration_s(path: Path) -> float:
 
 def packet_hash(path: Path, selector: str) -> str:
     """A hash of the packets of one stream, unchanged by a remux, changed by a re-encode."""
+    command = ["ffmpeg", "-v", "error", "-i", str(path), "-map", f"0:{selector}", "-c", "copy"]
     out = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-map",
-            f"0:{selector}",
-            "-c",
-            "copy",
-            "-f",
-            "streamhash",
-            "-hash",
-            "sha256",
-            "-",
-        ],  # fmt: skip
+        [*command, "-f", "streamhash", "-hash", "sha256", "-"],
         capture_output=True,
         check=True,
         timeout=60,
