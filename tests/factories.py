@@ -9,6 +9,8 @@ from sqlalchemy import Engine
 
 from autoconf.auth import accounts
 from autoconf.db import session_scope
+from autoconf.media import jobs
+from autoconf.settings import Settings
 
 DATA = Path(__file__).parent / "data"
 DEMO_MEDIA = Path(__file__).parent.parent / "autoconf" / "demo" / "seance-demo.mp4"
@@ -84,3 +86,19 @@ def counsellor_member(
     )
     assert record.status_code == 201, record.text
     return who, record.json()["id"]
+
+
+def processed(
+    client: TestClient,
+    engine: Engine,
+    settings: Settings,
+    study_id: int,
+    code: str = "A1",
+    source: Path = DEMO_MEDIA,
+) -> dict[str, Any]:
+    """A recording uploaded and processed by the real pipeline (ffmpeg); its API view."""
+    response = upload(client, study_id, code, source.read_bytes(), filename=source.name)
+    assert response.status_code == 201, response.text
+    jobs.run_until_idle(engine, settings)
+    recording: dict[str, Any] = client.get(f"/api/v1/recordings/{response.json()['id']}").json()
+    return recording

@@ -77,3 +77,25 @@ def rotated_copy(source: Path, target: Path, degrees: int = 90) -> Path:
     return make_media(
         target, "-i", str(source), "-c", "copy", "-metadata:s:v:0", f"rotate={degrees}"
     )
+
+
+def ffmpeg_processes(folder: Path) -> list[int]:
+    """Pids of the ffmpeg processes working on files under `folder` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile
+            continue
+        if argv and argv[0].endswith(b"ffmpeg") and any(str(folder).encode() in a for a in argv):
+            found.append(int(entry.name))
+    return found
+
+
+def slow_to_encode(folder: Path, seconds: int = 30) -> Path:
+    """A 720p MPEG-4 part 2 file: its proxy needs a real H.264 encode (several seconds)."""
+    return make_testsrc(
+        folder / "slow.avi", seconds, "1280x720", "-c:v", "mpeg4", "-q:v", "5", "-c:a", "mp3"
+    )

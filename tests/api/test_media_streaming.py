@@ -1,0 +1,144 @@
+"""Media delivery: HTTP Range answers checked byte for byte, access control, X-Accel-Redirect."""
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from autoconf.settings import Settings
+from tests import factories
+
+
+@pytest.fixture
+def ready(rclient: TestClient, engine: Engine, settings: Settings, study: dict) -> dict:
+    recording = factories.processed(rclient, engine, settings, study["id"])
+    assert recording["status"] == "ready", recording["error"]
+    return recording
+
+
+def proxy_bytes(settings: Settings) -> bytes:
+    (proxy,) = (settings.media_dir / "recordings").glob("*/proxy.mp4")
+    return proxy.read_bytes()
+
+
+def test_whole_file_and_head(rclient: TestClient, ready: dict, settings: Settings) -> None:
+    data = proxy_bytes(settings)
+    whole = rclient.get(ready["media_url"])
+    assert whole.status_code == 200 and whole.content == data
+    assert whole.headers["content-type"] == "video/mp4"
+    assert whole.headers["accept-ranges"] == "bytes"
+    head = rclient.head(ready["media_url"])
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) == len(data)
+
+
+@pytest.mark.parametrize(
+    ("header", "span"),
+    [
+        ("bytes=0-0", (0, 1)),
+        ("bytes=1000-1048575", (1000, 1048576)),  # a 1 MiB seek
+        ("bytes=-500", (-500, None)),  # the last 500 bytes (where a moov-at-end file looks)
+        ("bytes=1048576-", (1048576, None)),
+    ],
+)
+def test_single_ranges(
+    rclient: TestClient, ready: dict, settings: Settings, header: str, span: tuple
+) -> None:
+    data = proxy_bytes(settings)
+    expected = data[span[0] : span[1]]
+    response = rclient.get(ready["media_url"], headers={"Range": header})
+    assert response.status_code == 206
+    assert response.content == expected
+    start = span[0] % len(data)
+    assert response.headers["content-range"] == (
+        f"bytes {start}-{start + len(expected) - 1}/{len(data)}"
+    )
+
+
+def test_multiple_ranges(rclient: TestClient, ready: dict, settings: Settings) -> None:
+    data = proxy_bytes(settings)
+    response = rclient.get(ready["media_url"], headers={"Range": "bytes=0-99,5000-5999"})
+    assert response.status_code == 206
+    kind, _, boundary = response.headers["content-type"].partition("; boundary=")
+    assert kind == "multipart/byteranges"
+    parts = [p for p in response.content.split(b"--" + boundary.encode()) if b"\r\n\r\n" in p]
+    bodies = {}
+    for part in parts:
+        head, _, body = part.partition(b"\r\n\r\n")
+        match = re.search(rb"Content-Range: bytes (\d+)-(\d+)/(\d+)", head, re.IGNORECASE)
+        assert match, head
+        start, end = int(match[1]), int(match[2])
+        bodies[(start, end)] = body[: end - start + 1]
+    assert bodies == {(0, 99): data[0:100], (5000, 5999): data[5000:6000]}
+
+
+def test_if_range_and_unsatisfiable(rclient: TestClient, ready: dict, settings: Settings) -> None:
+    data = proxy_bytes(settings)
+    etag = rclient.head(ready["media_url"]).headers["etag"]
+    same = rclient.get(ready["media_url"], headers={"Range": "bytes=10-19", "If-Range": etag})
+    assert same.status_code == 206 and same.content == data[10:20]
+    changed = rclient.get(
+        ready["media_url"], headers={"Range": "bytes=10-19", "If-Range": '"another"'}
+    )
+    assert changed.status_code == 200 and changed.content == data
+    beyond = rclient.get(ready["media_url"], headers={"Range": f"bytes={len(data) + 10}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{len(data)}"
+
+
+def test_media_needs_the_right_to_see_the_recording(
+    rclient: TestClient, engine: Engine, ready: dict, study: dict
+) -> None:
+    urls = [ready[k] for k in ("media_url", "poster_url", "waveform_url", "thumbnails_url")]
+    # A counsellor of the study sees only their own recordings; this one is not theirs.
+    counsellor, _ = factories.counsellor_member(engine, rclient, study["id"], "bea", "A9")
+    outsider = factories.account(engine, "zoe", "researcher")
+    rclient.cookies.clear()
+    for url in urls:
+        assert rclient.get(url).status_code == 401, url
+        assert rclient.head(url).status_code == 401, url
+    for who in (counsellor, outsider):
+        factories.login(rclient, who)
+        for url in urls:
+            assert rclient.get(url).status_code == 403, (who.username, url)
+        assert rclient.get("/api/v1/recordings/999/media").status_code == 404
+        rclient.cookies.clear()
+
+
+def test_not_ready_answers_409_in_french(
+    rclient: TestClient, study: dict, settings: Settings
+) -> None:
+    queued = factories.upload(rclient, study["id"], "A2").json()
+    response = rclient.get(f"/api/v1/recordings/{queued['id']}/media")
+    assert response.status_code == 409
+    assert "pas encore prêt" in response.json()["detail"]
+    assert queued["media_url"] is None and queued["stage"] == "En attente de traitement"
+
+
+def test_audio_only_has_no_picture(
+    rclient: TestClient, engine: Engine, settings: Settings, study: dict
+) -> None:
+    audio = Path(__file__).parents[1] / "data" / "variants" / "audio.mp3"
+    recording = factories.processed(rclient, engine, settings, study["id"], "A3", audio)
+    assert recording["kind"] == "audio" and recording["poster_url"] is None
+    base = f"/api/v1/recordings/{recording['id']}"
+    assert rclient.get(f"{base}/media").headers["content-type"] == "audio/mp4"
+    poster = rclient.get(f"{base}/poster")
+    assert poster.status_code == 404 and "audio" in poster.json()["detail"]
+
+
+def test_accel_redirect_hands_the_bytes_to_nginx(
+    app: FastAPI, rclient: TestClient, ready: dict, settings: Settings
+) -> None:
+    app.state.settings = settings.model_copy(update={"media_accel_redirect": "/_media/"})
+    response = rclient.get(ready["media_url"], headers={"Range": "bytes=0-99"})
+    assert response.status_code == 200 and response.content == b""
+    (proxy,) = (settings.media_dir / "recordings").glob("*/proxy.mp4")
+    key = proxy.relative_to(settings.media_dir).as_posix()
+    assert response.headers["x-accel-redirect"] == f"/_media/{key}"
+    assert response.headers["content-type"] == "video/mp4"
+    rclient.cookies.clear()
+    assert "x-accel-redirect" not in rclient.get(ready["media_url"]).headers
