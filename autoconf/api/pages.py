@@ -18,10 +18,11 @@ from autoconf.api.deps import (
     StudyDep,
     write,
 )
-from autoconf.api.recordings import store_upload
+from autoconf.api.recordings import public, store_upload
 from autoconf.api.rendering import render
 from autoconf.auth import accounts
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated
+from autoconf.media import jobs
 from autoconf.models import Counsellor, Study
 from autoconf.payloads import MAX_ID, ShortCode
 from autoconf.schemes import annotations, codebooks
@@ -156,6 +157,22 @@ def study_page(
 @router.get("/recordings/{recording_id}", response_class=HTMLResponse)
 def recording_page(request: Request, recording: RecordingDep, session: SessionDep) -> Response:
     study = session.get(Study, recording.study_id)  # RecordingDep checked the access
+    job = jobs.jobs_by_recording(session, [recording.id or 0]).get(recording.id or 0)
+    view = public(recording, job)
+    base = f"/api/v1/recordings/{recording.id}"
+    media = {
+        "status": view.status,
+        "progress": view.progress,
+        "stage": view.stage,
+        "kind": view.kind,
+        "api_url": base,
+        "media_url": view.media_url,
+        "poster_url": view.poster_url,
+        "waveform_url": view.waveform_url,
+        "thumbnails_url": view.thumbnails_url,
+        "retry_url": f"{base}/retry",
+        "cancel_url": f"{base}/cancel",
+    }
     counsellor = session.get(Counsellor, recording.counsellor_id or 0)
     codes = {
         node.id: node
@@ -167,6 +184,8 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
         "recording.html",
         study=study,
         recording=recording,
+        media=media,
+        can_manage=access.sees_everything(session, request.state.auth_user, recording.study_id),
         counsellor=counsellor,
         annotations=annotations.list_annotations(session, recording.id or 0),
         codes=codes,

@@ -1,0 +1,108 @@
+"""The shipped nginx snippet (docs/nginx-autoconf.conf) with a real nginx in front of a real
+server: the app checks access, nginx sends the bytes (X-Accel-Redirect)."""
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+from tests.support import free_port, researcher_token, serve, study_with_recording, wait_for
+
+SNIPPET = Path(__file__).parents[2] / "docs" / "nginx-autoconf.conf"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def nginx_conf(folder: Path, data_dir: Path, app_url: str, port: int) -> Path:
+    """The documented snippet, with this test's data folder, app and port, inside the
+    smallest main configuration nginx needs to run in the foreground as this user."""
+    server = SNIPPET.read_text()
+    server = server.replace("DATA_DIR", str(data_dir)).replace("listen 80;", f"listen {port};")
+    server = server.replace("127.0.0.1:8000", app_url.removeprefix("http://"))
+    conf = folder / "nginx.conf"
+    conf.write_text(
+        f"""daemon off;
+master_process off;
+worker_processes 1;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    default_type application/octet-stream;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+{server}
+}}
+"""
+    )
+    return conf
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
+    assert Path(NGINX).exists(), "nginx is required (scripts/install --test installs it)"
+    data = tmp_path / "data"
+    headers = researcher_token(data)
+    env = {"AUTOCONF_MEDIA_ACCEL_REDIRECT": "/_autoconf_media/", "AUTOCONF_MEDIA_WORKERS": "1"}
+    with serve(data, env) as app_url:
+        port = free_port()
+        conf = nginx_conf(tmp_path, data, app_url, port)
+        nginx = subprocess.Popen(
+            [NGINX, "-p", str(tmp_path), "-c", str(conf)], stderr=subprocess.PIPE, text=True
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(lambda: _answers(url) or nginx.poll() is not None, 10, "nginx to listen")
+            assert nginx.poll() is None, nginx.stderr.read() if nginx.stderr else ""
+            yield url, headers, data
+        finally:
+            nginx.terminate()
+            nginx.wait(10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_nginx_sends_the_media_after_the_app_allowed_it(
+    deployment: tuple[str, dict[str, str], Path],
+) -> None:
+    url, headers, data = deployment
+    _, recording_id = study_with_recording(url, headers)  # the upload goes through nginx too
+    api = f"{url}/api/v1/recordings/{recording_id}"
+    view = wait_for(
+        lambda: (v := httpx.get(api, headers=headers).json())["status"] == "ready" and v,
+        60,
+        "the recording to be processed",
+    )
+    (proxy,) = (data / "media" / "recordings").glob("*/proxy.mp4")
+    content = proxy.read_bytes()
+
+    whole = httpx.get(f"{url}{view['media_url']}", headers=headers)
+    assert whole.status_code == 200 and whole.content == content
+    assert whole.headers["content-type"] == "video/mp4"
+    assert "x-accel-redirect" not in whole.headers  # nginx consumed it
+    part = httpx.get(f"{url}{view['media_url']}", headers={**headers, "Range": "bytes=100-1099"})
+    assert part.status_code == 206 and part.content == content[100:1100]
+    assert part.headers["content-range"] == f"bytes 100-1099/{len(content)}"
+    beyond = httpx.get(
+        f"{url}{view['media_url']}", headers={**headers, "Range": f"bytes={len(content)}-"}
+    )
+    assert beyond.status_code == 416
+    poster = httpx.get(f"{url}{view['poster_url']}", headers=headers)
+    assert poster.status_code == 200 and poster.content[:3] == b"\xff\xd8\xff"
+
+    # Without rights the app answers, and nginx never opens the file.
+    assert httpx.get(f"{url}{view['media_url']}").status_code == 401
+    key = proxy.relative_to(data / "media").as_posix()
+    direct = httpx.get(f"{url}/_autoconf_media/{key}")  # the internal location is not public
+    assert direct.status_code == 404 and direct.content != content
