@@ -21,13 +21,12 @@ from tuspyserver import create_tus_router
 from autoconf.api.deps import CurrentUser, SessionDep
 from autoconf.api.recordings import register_stored
 from autoconf.errors import Invalid, TooLarge
-from autoconf.media.storage import StoredFile, human_size
+from autoconf.media.storage import UPLOAD_KEEP_DAYS, UPLOADS, StoredFile, human_size
 from autoconf.payloads import UploadMetadata
 from autoconf.settings import Settings
 from autoconf.studies import access, recordings
 
 PREFIX = "/api/v1/uploads"
-KEEP_DAYS = 3  # an interrupted upload can be resumed this long
 
 _FIELDS = {
     "study_id": "étude",
@@ -50,7 +49,7 @@ def _metadata(raw: dict[str, Any]) -> recordings.NewRecording:
 
 
 def tus_router(settings: Settings) -> APIRouter:
-    uploads = settings.media_dir / "uploads"
+    uploads = settings.media_dir / UPLOADS
 
     async def signed_in(_user: CurrentUser) -> None:
         return None
@@ -109,7 +108,7 @@ def tus_router(settings: Settings) -> APIRouter:
         "files_dir": str(uploads),
         "max_size": settings.max_upload_bytes,
         "auth": signed_in,
-        "days_to_keep": KEEP_DAYS,
+        "days_to_keep": UPLOAD_KEEP_DAYS,
         "pre_create_dep": before_create,
         "upload_complete_dep": after_upload,
         "file_dep": own_folder,

@@ -23,7 +23,7 @@ from autoconf.db import session_scope
 from autoconf.errors import Conflict, DomainError
 from autoconf.media.pipeline import Processed, clear_derived, process, stage_label
 from autoconf.media.runner import FFmpeg, Stopped
-from autoconf.media.storage import remove_tree
+from autoconf.media.storage import remove_stale_uploads, remove_tree
 from autoconf.models import MediaJob, Recording
 from autoconf.settings import Settings
 
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 1.0
 IDLE_POLL_S = 1.0
 MAX_ATTEMPTS = 3
+SWEEP_EVERY_S = 3600  # abandoned resumable uploads
 QUEUED_LABEL = "En attente de traitement"
 UNEXPECTED = (
     "Erreur inattendue pendant le traitement ({kind}). Relancez-le ; si l'erreur revient, "
@@ -304,7 +305,13 @@ class JobRunner:
             thread.join(timeout)
 
     def _loop(self, worker: str) -> None:
+        next_sweep = 0.0
         while not self._stop.is_set():
+            if worker.endswith(":0") and time.monotonic() > next_sweep:
+                next_sweep = time.monotonic() + SWEEP_EVERY_S
+                removed = remove_stale_uploads(self.settings.media_dir)
+                if removed:
+                    log.info("removed %s abandoned uploads", removed)
             try:
                 job_id = claim(self.engine, worker, self.settings.job_stale_seconds)
             except Exception:

@@ -3,6 +3,7 @@
 import hashlib
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import BinaryIO
@@ -10,6 +11,8 @@ from typing import BinaryIO
 from autoconf.errors import Invalid, TooLarge, UnsupportedMedia
 
 CHUNK = 1024 * 1024
+UPLOADS = "uploads"  # resumable uploads in progress, one folder per user
+UPLOAD_KEEP_DAYS = 3  # an interrupted upload can be resumed this long after its last byte
 
 # What recorders, phones and editors produce; anything else is refused before it is stored.
 VIDEO_EXTENSIONS = frozenset(
@@ -105,3 +108,17 @@ def adopt_file(
 
 def remove_tree(media_dir: Path, prefix: str) -> None:
     shutil.rmtree(media_dir / prefix, ignore_errors=True)
+
+
+def remove_stale_uploads(media_dir: Path, keep_s: float = UPLOAD_KEEP_DAYS * 86400) -> int:
+    """Delete the resumable uploads nobody touched for `keep_s` seconds; how many."""
+    cutoff = time.time() - keep_s
+    removed = 0
+    for path in (media_dir / UPLOADS).glob("*/*"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += not path.name.endswith(".info")
+        except OSError:  # taken by a finishing upload meanwhile
+            continue
+    return removed

@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from autoconf.media.storage import remove_stale_uploads
 from autoconf.settings import Settings
 from tests import factories
 
@@ -119,3 +120,12 @@ def test_counsellors_cannot_upload(
     factories.login(rclient, counsellor)
     refused = create(rclient, 10, study_id=study["id"], code="A9")
     assert refused.status_code == 403
+
+
+def test_abandoned_uploads_are_swept(rclient: TestClient, study: dict, settings: Settings) -> None:
+    url = create(rclient, 100, study_id=study["id"], code="A1").headers["location"]
+    assert patch(rclient, url, 0, b"x" * 40).status_code == 204
+    assert remove_stale_uploads(settings.media_dir) == 0  # touched just now: kept
+    assert rclient.head(url, headers=TUS).headers["upload-offset"] == "40"
+    assert remove_stale_uploads(settings.media_dir, keep_s=-1) == 1
+    assert rclient.head(url, headers=TUS).status_code == 404
