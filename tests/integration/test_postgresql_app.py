@@ -1,12 +1,17 @@
 """The same application on PostgreSQL: defaults, uploads, annotations, conflicts."""
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
 from autoconf import migrate
 from autoconf.app import create_app
+from autoconf.db import session_scope
+from autoconf.media import jobs
+from autoconf.models import MediaJob
 from autoconf.settings import Settings
 from tests import factories
 
@@ -117,3 +122,34 @@ def test_races_on_postgresql_end_in_409_never_500(postgres_url: str, tmp_path: P
             assert len(codes["codes"]) == 4
     finally:
         app.state.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_media_jobs_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    """Many workers (threads here, processes in a deployment) claim each job exactly once."""
+    settings = Settings(data_dir=tmp_path, database_url=postgres_url, media_workers=0)
+    migrate.upgrade(postgres_url)
+    app = create_app(settings)
+    engine = app.state.engine
+    try:
+        who = factories.account(engine, "claire", "researcher")
+        with TestClient(app, raise_server_exceptions=False) as client:
+            factories.login(client, who)
+            study = client.post("/api/v1/studies", json={"name": "PG"}).json()
+            for index in range(6):
+                assert factories.upload(client, study["id"], f"A{index}").status_code == 201
+            claimed: list[int | None] = []
+            with ThreadPoolExecutor(8) as pool:
+                claims = [pool.submit(jobs.claim, engine, f"w:{n}:0", 60) for n in range(8)]
+                claimed = [c.result() for c in claims]
+            taken = [c for c in claimed if c is not None]
+            assert len(taken) == len(set(taken)) == 6 and claimed.count(None) == 2
+            with session_scope(engine) as session:  # give them back, then really run them
+                for job in session.exec(select(MediaJob)):
+                    job.status, job.worker = "queued", ""
+                    session.add(job)
+            assert jobs.run_until_idle(engine, settings) == 6
+            listed = client.get(f"/api/v1/studies/{study['id']}/recordings").json()
+            assert {r["status"] for r in listed} == {"ready"}
+    finally:
+        engine.dispose()
