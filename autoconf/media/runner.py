@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -69,10 +68,10 @@ class FFmpeg:
         or timeout, Stopped when `should_stop` says so (ffmpeg is killed either way)."""
         command = [self.binary, "-hide_banner", "-nostdin", "-y", "-loglevel", loglevel]
         command += ["-progress", "pipe:1", "-nostats", *args]
-        with self.slots, self._started(command, stdout=subprocess.PIPE) as (process, log):
+        with self.slots, self._started(command) as (process, log, expired):
             assert process.stdout is not None
-            self._follow(process, process.stdout, duration_s, progress, should_stop)
-            return self._finish(process, log)
+            self._follow(process.stdout, duration_s, progress, should_stop)
+            return self._finish(process, log, expired)
 
     @contextlib.contextmanager
     def stream(
@@ -82,40 +81,41 @@ class FFmpeg:
         finish() waits for the end and returns the log (MediaError on failure)."""
         command = [self.binary, "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
         command += ["-nostats", *args]
-        with self.slots, self._started(command, stdout=subprocess.PIPE) as (process, log):
+        with self.slots, self._started(command) as (process, log, expired):
             assert process.stdout is not None
-            deadline = time.monotonic() + self.timeout_s
-
-            def finish() -> str:
-                process.stdout.close() if process.stdout else None
-                remaining = max(0.1, deadline - time.monotonic())
-                try:
-                    process.wait(timeout=remaining)
-                except subprocess.TimeoutExpired:
-                    raise self._timeout() from None
-                return self._finish(process, log)
-
-            yield process.stdout, finish
+            yield process.stdout, lambda: self._finish(process, log, expired)
 
     @contextlib.contextmanager
     def _started(
-        self, command: list[str], stdout: int
-    ) -> Iterator[tuple[subprocess.Popen[bytes], IO[bytes]]]:
+        self, command: list[str]
+    ) -> Iterator[tuple[subprocess.Popen[bytes], IO[bytes], threading.Event]]:
+        """Start ffmpeg (stdout piped, stderr to a file) with a timer that kills it at the
+        timeout, and make sure it is gone when the block ends."""
         with tempfile.TemporaryFile() as log:  # a file, not a pipe: stderr never blocks ffmpeg
             preexec = _die_with_parent if sys.platform.startswith("linux") else None
             try:
                 process = subprocess.Popen(
                     command,
                     stdin=subprocess.DEVNULL,
-                    stdout=stdout,
+                    stdout=subprocess.PIPE,
                     stderr=log,
                     preexec_fn=preexec,  # only prctl, before exec
                 )
             except FileNotFoundError as error:
                 raise MediaError(f"« {self.binary} » est introuvable sur cette machine.") from error
+            expired = threading.Event()
+
+            def expire() -> None:
+                expired.set()
+                process.kill()
+
+            timer = threading.Timer(self.timeout_s, expire)
+            timer.daemon = True
+            timer.start()
             try:
-                yield process, log
+                yield process, log, expired
             finally:
+                timer.cancel()
                 if process.poll() is None:
                     process.kill()
                     process.wait()
@@ -124,20 +124,16 @@ class FFmpeg:
 
     def _follow(
         self,
-        process: subprocess.Popen[bytes],
         stdout: IO[bytes],
         duration_s: float | None,
         progress: ProgressFn | None,
         should_stop: StopFn | None,
     ) -> None:
-        """Read `-progress` key=value lines until ffmpeg ends, checking time and stop."""
-        deadline = time.monotonic() + self.timeout_s
+        """Read `-progress` key=value lines until ffmpeg ends, checking for a stop."""
         pending = b""
         with selectors.DefaultSelector() as selector:
             selector.register(stdout, selectors.EVENT_READ)
             while True:
-                if time.monotonic() > deadline:
-                    raise self._timeout()
                 if should_stop is not None and should_stop():
                     raise Stopped()
                 if not selector.select(TICK_S):
@@ -153,8 +149,12 @@ class FFmpeg:
                         with contextlib.suppress(ValueError):
                             progress(min(1.0, max(0.0, int(value) / 1e6 / duration_s)))
 
-    def _finish(self, process: subprocess.Popen[bytes], log: IO[bytes]) -> str:
+    def _finish(
+        self, process: subprocess.Popen[bytes], log: IO[bytes], expired: threading.Event
+    ) -> str:
         code = process.wait()
+        if expired.is_set():
+            raise self._timeout()
         log.seek(0)
         text = log.read().decode(errors="replace")
         if code != 0:
