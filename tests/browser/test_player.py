@@ -1,0 +1,73 @@
+"""The proxies play in Debian's Chromium: a video (the demo session) and a sound-only
+recording, each seeked to the middle and playing on from there."""
+
+import time
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import LiveServer
+from tests.browser.test_pages import _login
+
+AUDIO = Path(__file__).parents[1] / "data" / "variants" / "audio.m4a"
+
+PLAYS_FROM_THE_MIDDLE = """async (element) => {
+    if (element.readyState < 1) {
+        await new Promise((ok) => element.addEventListener("loadedmetadata", ok, {once: true}));
+    }
+    element.muted = true;  // headless autoplay rules: a muted element may play without a click
+    const middle = element.duration / 2;
+    element.currentTime = middle;
+    await new Promise((ok) => element.addEventListener("seeked", ok, {once: true}));
+    await element.play();
+    return middle;
+}"""
+
+
+def plays_after_seek(page: Page, selector: str) -> None:
+    element = page.locator(selector)
+    expect(element).to_be_visible()
+    middle = element.evaluate(PLAYS_FROM_THE_MIDDLE)
+    assert middle > 1
+    page.wait_for_function(
+        "([el, from]) => el.currentTime > from + 0.5 && !el.paused && !el.error",
+        arg=[element.element_handle(), middle],
+        timeout=15_000,
+    )
+    assert element.evaluate("el => el.error") is None
+
+
+def test_video_proxy_plays_and_seeks(
+    page: Page, live_server: LiveServer, screenshots: Path
+) -> None:
+    _login(page, live_server)
+    page.goto(f"{live_server.url}/studies/{live_server.study_id}")
+    page.get_by_role("link", name="A8 - 1").first.click()
+    plays_after_seek(page, "video[data-player-media]")
+    video = page.locator("video[data-player-media]")
+    assert (
+        video.evaluate("el => el.videoWidth") == 1280 or video.evaluate("el => el.videoWidth") > 0
+    )
+    page.screenshot(path=screenshots / "player-video.png")
+
+
+def test_audio_proxy_plays_and_seeks(
+    page: Page, live_server: LiveServer, screenshots: Path
+) -> None:
+    _login(page, live_server)
+    created = page.request.post(
+        f"{live_server.url}/api/v1/studies/{live_server.study_id}/recordings",
+        multipart={
+            "code": "AC-audio",
+            "file": {"name": AUDIO.name, "mimeType": "audio/mp4", "buffer": AUDIO.read_bytes()},
+        },
+    )
+    assert created.status == 201, created.text()
+    api = f"{live_server.url}/api/v1/recordings/{created.json()['id']}"
+    deadline = time.monotonic() + 60
+    while page.request.get(api).json()["status"] != "ready":
+        assert time.monotonic() < deadline, page.request.get(api).json()
+        time.sleep(0.2)
+    page.goto(f"{live_server.url}/recordings/{created.json()['id']}")
+    plays_after_seek(page, "audio[data-player-media]")
+    page.screenshot(path=screenshots / "player-audio.png")

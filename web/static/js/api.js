@@ -1,0 +1,52 @@
+// The JSON API as the pages use it: the session cookie authenticates, errors come back
+// as `{"detail": "message en français"}` (or a list of field issues for a 422).
+
+/** The user-facing message of an error body, else `fallback`. */
+export function detailOf(bodyText, fallback) {
+  let body;
+  try {
+    body = JSON.parse(bodyText);
+  } catch {
+    return fallback;
+  }
+  const detail = body && body.detail;
+  if (typeof detail === "string" && detail.trim()) return detail;
+  if (Array.isArray(detail) && detail.length) {
+    return detail
+      .map((issue) => {
+        const field = Array.isArray(issue.loc) ? issue.loc.slice(1).join(".") : "";
+        return field ? `${field} : ${issue.msg}` : String(issue.msg);
+      })
+      .join(" ; ");
+  }
+  return fallback;
+}
+
+/** GET a JSON document; throws an Error whose message is the server's detail. */
+export async function getJSON(url, fallback) {
+  const response = await fetch(url, {
+    headers: { Accept: "application/json" },
+    credentials: "same-origin",
+    cache: "no-store",
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(detailOf(text, `${fallback} (${response.status})`));
+  return JSON.parse(text);
+}
+
+/** POST without a body; throws an Error whose message is the server's detail. */
+export async function post(url, fallback) {
+  let response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    });
+  } catch {
+    throw new Error(fallback);
+  }
+  if (!response.ok) {
+    throw new Error(detailOf(await response.text(), `${fallback} (${response.status})`));
+  }
+}
