@@ -10,6 +10,7 @@ from autoconf.api.auth import log_in, open_session
 from autoconf.api.deps import (
     SESSION_COOKIE,
     CurrentUser,
+    ManagedRecordingDep,
     ManagedStudyDep,
     MaybeUser,
     RecordingDep,
@@ -18,7 +19,7 @@ from autoconf.api.deps import (
     StudyDep,
     write,
 )
-from autoconf.api.recordings import public, store_upload
+from autoconf.api.recordings import public, store_upload, wake_workers
 from autoconf.api.rendering import render
 from autoconf.auth import accounts
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated
@@ -152,6 +153,25 @@ def study_page(
         codebooks=codebooks.list_codebooks(session, study_id),
         members=service.list_members(session, user, study_id),
     )
+
+
+@router.post("/recordings/{recording_id}/retry")
+async def retry_form(
+    request: Request, recording: ManagedRecordingDep, session: SessionDep
+) -> Response:
+    """The recording page's "Relancer le traitement" without JavaScript."""
+    await write(request, session, jobs.enqueue, session, recording)
+    wake_workers(request)
+    return RedirectResponse(f"/recordings/{recording.id}", status_code=303)
+
+
+@router.post("/recordings/{recording_id}/cancel")
+async def cancel_form(
+    request: Request, recording: ManagedRecordingDep, session: SessionDep
+) -> Response:
+    """The recording page's "Arrêter le traitement" without JavaScript."""
+    await write(request, session, jobs.cancel, session, recording)
+    return RedirectResponse(f"/recordings/{recording.id}", status_code=303)
 
 
 @router.get("/recordings/{recording_id}", response_class=HTMLResponse)

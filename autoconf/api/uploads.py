@@ -93,10 +93,15 @@ def tus_router(settings: Settings) -> APIRouter:
 
             try:
                 stored = await anyio.to_thread.run_sync(receive)
-            finally:  # adopted or refused, this upload is over: it cannot be resumed
+                recording = await register_stored(request, session, settings, stored, new, user)
+            except BaseException:  # refused: this upload is over, it cannot be resumed
                 upload.unlink(missing_ok=True)
                 upload.with_name(upload.name + ".info").unlink(missing_ok=True)
-            recording = await register_stored(request, session, settings, stored, new, user)
+                raise
+            # The bytes moved to the recording. An empty placeholder keeps the upload known as
+            # complete (its offset is in the .info), so a client whose last answer was lost
+            # sees it finished on its next HEAD instead of starting again; swept later.
+            upload.touch()
             response.headers["X-Recording-Id"] = str(recording.id)
             response.headers["Access-Control-Expose-Headers"] = "X-Recording-Id"
 

@@ -170,3 +170,21 @@ def test_large_video_is_scaled_to_1080p(
     video = streams(proxy_path(settings), "video")[0]
     assert (video["width"], video["height"]) == (1920, 1080)
     assert recording["media"]["video"]["width"] == 2048  # the facts of the original
+
+
+def test_retry_and_cancel_work_without_javascript(
+    rclient: TestClient, engine: Engine, settings: Settings, study: dict
+) -> None:
+    recording = process(rclient, engine, settings, study["id"], VARIANTS / "not-media.mp4")
+    page = rclient.get(f"/recordings/{recording['id']}")
+    assert f'action="/recordings/{recording["id"]}/retry"' in page.text
+    again = rclient.post(f"/recordings/{recording['id']}/retry", follow_redirects=False)
+    assert (
+        again.status_code == 303 and again.headers["location"] == f"/recordings/{recording['id']}"
+    )
+    queued = rclient.get(f"/recordings/{recording['id']}")
+    assert f'action="/recordings/{recording["id"]}/cancel"' in queued.text
+    stopped = rclient.post(f"/recordings/{recording['id']}/cancel", follow_redirects=False)
+    assert stopped.status_code == 303
+    view = rclient.get(f"/api/v1/recordings/{recording['id']}").json()
+    assert view["status"] == "failed" and "arrêté" in view["error"]

@@ -1,5 +1,6 @@
 // Buttons that act on the processing job (<form data-job-action>, e.g. retry, cancel): POST
-// to the JSON API, then reload the page; a refusal shows the server's message in place.
+// to the JSON API (data-api), then reload the page; a refusal shows the server's message in
+// place. Without JavaScript the form posts to the page route, which redirects back.
 
 import { post } from "./api.js";
 
@@ -13,7 +14,7 @@ function bind(form) {
     button.disabled = true;
     problem.hidden = true;
     try {
-      await post(form.action, form.dataset.msgFailed);
+      await post(form.dataset.api || form.action, form.dataset.msgFailed);
     } catch (error) {
       problem.textContent = error.message;
       problem.hidden = false;
