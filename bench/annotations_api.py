@@ -128,7 +128,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--pace-ms", type=float, default=250)
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # bench/run passes every benchmark's options
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder)
         headers = researcher_token(data, "bench")

@@ -47,6 +47,7 @@ class MediaInfo:
     bit_rate: int | None
     video: VideoStream | None
     audio: AudioStream | None
+    streams: tuple[str, ...] = ()  # every stream, "type codec" (e.g. "data tmcd"), in order
 
     @property
     def kind(self) -> str:
@@ -64,6 +65,7 @@ class MediaInfo:
             bit_rate=data.get("bit_rate"),
             video=VideoStream(**video) if video else None,
             audio=AudioStream(**audio) if audio else None,
+            streams=tuple(data.get("streams", ())),
         )
 
 
@@ -122,6 +124,9 @@ def parse(data: dict[str, Any]) -> MediaInfo:
         bit_rate=int(fmt["bit_rate"]) if str(fmt.get("bit_rate", "")).isdigit() else None,
         video=_video(video) if video else None,
         audio=_audio(audio) if audio else None,
+        streams=tuple(
+            f"{s.get('codec_type', '?')} {s.get('codec_name', '?')}".strip() for s in streams
+        ),
     )
 
 

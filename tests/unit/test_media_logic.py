@@ -74,6 +74,7 @@ def test_parse_reads_rotation_and_skips_cover_art() -> None:
     }
     parsed = parse(data)
     assert parsed.kind == "audio" and parsed.video is None and parsed.duration_ms == 8070
+    assert parsed.streams == ("audio mp3", "video mjpeg") and parsed.bit_rate == 64000
     phone = parse(
         {
             "format": {"format_name": "mov", "duration": "3"},
