@@ -3,6 +3,8 @@
 from typing import Annotated
 from urllib.parse import urlsplit
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -24,6 +26,7 @@ from autoconf.api.rendering import render
 from autoconf.auth import accounts
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated
 from autoconf.media import jobs
+from autoconf.media.storage import remove_tree
 from autoconf.models import Counsellor, Study
 from autoconf.payloads import MAX_ID, ShortCode
 from autoconf.schemes import annotations, codebooks
@@ -172,6 +175,17 @@ async def cancel_form(
     """The recording page's "Arrêter le traitement" without JavaScript."""
     await write(request, session, jobs.cancel, session, recording)
     return RedirectResponse(f"/recordings/{recording.id}", status_code=303)
+
+
+@router.post("/recordings/{recording_id}/delete")
+async def delete_form(
+    request: Request, recording: ManagedRecordingDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """The recording page's "Supprimer l'enregistrement": row, annotations and files."""
+    study_id = recording.study_id
+    folder = await write(request, session, recordings.delete_recording, session, recording)
+    await anyio.to_thread.run_sync(remove_tree, settings.media_dir, folder)
+    return RedirectResponse(f"/studies/{study_id}", status_code=303)
 
 
 @router.get("/recordings/{recording_id}", response_class=HTMLResponse)

@@ -172,7 +172,7 @@ def test_large_video_is_scaled_to_1080p(
     assert recording["media"]["video"]["width"] == 2048  # the facts of the original
 
 
-def test_retry_and_cancel_work_without_javascript(
+def test_retry_cancel_and_delete_work_without_javascript(
     rclient: TestClient, engine: Engine, settings: Settings, study: dict
 ) -> None:
     recording = process(rclient, engine, settings, study["id"], VARIANTS / "not-media.mp4")
@@ -188,3 +188,8 @@ def test_retry_and_cancel_work_without_javascript(
     assert stopped.status_code == 303
     view = rclient.get(f"/api/v1/recordings/{recording['id']}").json()
     assert view["status"] == "failed" and "arrêté" in view["error"]
+    assert "Supprimer l'enregistrement" in html.unescape(queued.text)
+    deleted = rclient.post(f"/recordings/{recording['id']}/delete", follow_redirects=False)
+    assert deleted.status_code == 303 and deleted.headers["location"] == f"/studies/{study['id']}"
+    assert rclient.get(f"/recordings/{recording['id']}").status_code == 404
+    assert list((settings.media_dir / "recordings").iterdir()) == []
