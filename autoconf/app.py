@@ -24,6 +24,7 @@ from autoconf.api import (
     uploads,
 )
 from autoconf.api.limits import BodySizeLimit
+from autoconf.api.media import MediaFastPath, MediaGrants
 from autoconf.db import MAX_SESSIONS, is_sqlite, make_engine
 from autoconf.media.jobs import JobRunner
 from autoconf.media.storage import human_size
@@ -107,4 +108,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(uploads.tus_router(settings))
     app.mount("/static", StaticFiles(directory=web / "static"), name="static")
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
+    app.state.media_grants = MediaGrants()
+    app.add_middleware(MediaFastPath)
     return app

@@ -1,20 +1,38 @@
 """Media delivery: the proxy (HTTP Range), poster, waveform and thumbnails of a recording,
 only to users who may see it. Behind nginx (AUTOCONF_MEDIA_ACCEL_REDIRECT) the app checks
-access and answers with X-Accel-Redirect; nginx then sends the bytes."""
+access and answers with X-Accel-Redirect; nginx then sends the bytes.
 
+A player sends many Range requests for one recording. The first goes through the routes
+below (sign-in, access check: a few queries); the answer "this credential may read this
+recording's files" is then remembered for GRANT_TTL_S seconds, and `MediaFastPath` serves
+the next ones without FastAPI's machinery or the database (a tenth of the cost). A "no" is
+never remembered; a deleted recording is forgotten at once.
+"""
+
+import re
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from autoconf.api.deps import RecordingDep, SettingsDep
+from autoconf.api.deps import SESSION_COOKIE, RecordingDep, SettingsDep, bearer_token
 from autoconf.errors import Conflict, NotFound
 from autoconf.models import Recording
 from autoconf.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["media"])
+
+GRANT_TTL_S = 10.0
+MAX_GRANTS = 10_000
+_MEDIA_PATH = re.compile(
+    r"^/api/v1/recordings/(\d+)/(media|poster|waveform|thumbnails\.vtt|thumbnails/sprite-\d{3}\.jpg)$"
+)
 
 
 class MediaFile(FileResponse):
@@ -24,18 +42,93 @@ class MediaFile(FileResponse):
     chunk_size = 1024 * 1024
 
 
-def _ready(recording: Recording) -> None:
-    if recording.status != "ready" or not recording.proxy_key:
-        state = {
-            "queued": "en attente de traitement",
-            "processing": "en cours de traitement",
-            "failed": "son traitement a échoué",
-            "uploaded": "pas encore traité",
-        }.get(recording.status, recording.status)
-        raise Conflict(f"Le média de « {recording.code} » n'est pas encore prêt : {state}.")
+@dataclass(frozen=True)
+class MediaFiles:
+    """What is needed to find a ready recording's files (a snapshot, safe to keep)."""
+
+    code: str
+    status: str
+    proxy_key: str
+    kind: str
+    files: dict[str, Any]
+
+    @classmethod
+    def of(cls, recording: Recording) -> "MediaFiles":
+        info = recording.media_info or {}
+        kind = "video" if info.get("video") else "audio"
+        return cls(
+            recording.code, recording.status, recording.proxy_key, kind, info.get("files", {})
+        )
+
+    def locate(self, what: str) -> tuple[str, str]:
+        """(key under the media folder, content type) of `media`, `poster`, `waveform`,
+        `thumbnails.vtt` or `thumbnails/sprite-NNN.jpg`; Conflict or NotFound in French."""
+        if self.status != "ready" or not self.proxy_key:
+            state = {
+                "queued": "en attente de traitement",
+                "processing": "en cours de traitement",
+                "failed": "son traitement a échoué",
+                "uploaded": "pas encore traité",
+            }.get(self.status, self.status)
+            raise Conflict(f"Le média de « {self.code} » n'est pas encore prêt : {state}.")
+        if what == "media":
+            return self.proxy_key, f"{self.kind}/mp4"
+        folder = PurePosixPath(self.proxy_key).parent
+        if what == "poster" and self.files.get("poster"):
+            return str(folder / self.files["poster"]), "image/jpeg"
+        if what == "waveform" and self.files.get("waveform"):
+            return str(folder / self.files["waveform"]), "application/octet-stream"
+        if what == "thumbnails.vtt" and self.files.get("thumbnails"):
+            return str(folder / self.files["thumbnails"]), "text/vtt; charset=utf-8"
+        if what.startswith("thumbnails/") and self.files.get("thumbnails"):
+            return str(folder / PurePosixPath(what).name), "image/jpeg"
+        missing = {
+            "poster": "Pas d'image : enregistrement audio seul.",
+            "waveform": "Pas de forme d'onde : vidéo sans son.",
+        }.get(what, "Pas de vignettes : enregistrement audio.")
+        raise NotFound(missing)
 
 
-def _deliver(settings: Settings, key: str, media_type: str) -> Response:
+class MediaGrants:
+    """Credential × recording → MediaFiles, for GRANT_TTL_S seconds, in this process."""
+
+    def __init__(self, ttl_s: float = GRANT_TTL_S) -> None:
+        self.ttl_s = ttl_s
+        self._grants: dict[tuple[str, int], tuple[float, MediaFiles]] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, credential: str | None, recording_id: int, files: MediaFiles) -> None:
+        if not credential or files.status != "ready":
+            return
+        with self._lock:
+            if len(self._grants) >= MAX_GRANTS:
+                self._grants.clear()
+            self._grants[(credential, recording_id)] = (time.monotonic() + self.ttl_s, files)
+
+    def get(self, credential: str | None, recording_id: int) -> MediaFiles | None:
+        if not credential:
+            return None
+        found = self._grants.get((credential, recording_id))
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def forget(self, recording_id: int) -> None:
+        with self._lock:
+            for key in [k for k in self._grants if k[1] == recording_id]:
+                del self._grants[key]
+
+
+def credential(request: Request) -> str | None:
+    """The caller's bearer token or session cookie, as sent (the key of its grants)."""
+    token = bearer_token(request)
+    if token is not None:
+        return f"api:{token}"
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return f"session:{cookie}" if cookie else None
+
+
+def deliver(settings: Settings, key: str, media_type: str) -> Response:
     headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
     if settings.media_accel_redirect:
         headers["X-Accel-Redirect"] = settings.media_accel_redirect.rstrip("/") + "/" + quote(key)
@@ -46,59 +139,79 @@ def _deliver(settings: Settings, key: str, media_type: str) -> Response:
     return MediaFile(path, media_type=media_type, headers=headers)
 
 
-def _derived(recording: Recording, name: str | None, missing: str) -> str:
-    _ready(recording)
-    if not name:
-        raise NotFound(missing)
-    return str(PurePosixPath(recording.proxy_key).parent / name)
+def _answer(request: Request, recording: Recording, settings: Settings, what: str) -> Response:
+    files = MediaFiles.of(recording)
+    key, media_type = files.locate(what)
+    response = deliver(settings, key, media_type)
+    request.app.state.media_grants.remember(credential(request), recording.id or 0, files)
+    return response
+
+
+class MediaFastPath:
+    """Serves media requests whose credential was granted the recording moments ago;
+    everything else (and every first request) goes to the application."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = None
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            match = _MEDIA_PATH.match(scope["path"])
+        if match is not None:
+            request = Request(scope)
+            state = request.app.state
+            files = state.media_grants.get(credential(request), int(match[1]))
+            if files is not None:
+                try:
+                    response = deliver(state.settings, *files.locate(match[2]))
+                except (Conflict, NotFound):  # let the application answer, in full
+                    response = None
+                if response is not None:
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 @router.get("/recordings/{recording_id}/media")
 @router.head("/recordings/{recording_id}/media", include_in_schema=False)
-def recording_media(recording: RecordingDep, settings: SettingsDep) -> Response:
+def recording_media(request: Request, recording: RecordingDep, settings: SettingsDep) -> Response:
     """The browser-ready proxy (MP4, or M4A for sound only), with HTTP Range."""
-    _ready(recording)
-    kind = "video" if recording.media_info.get("video") else "audio"
-    return _deliver(settings, recording.proxy_key, f"{kind}/mp4")
+    return _answer(request, recording, settings, "media")
 
 
 @router.get("/recordings/{recording_id}/poster")
 @router.head("/recordings/{recording_id}/poster", include_in_schema=False)
-def recording_poster(recording: RecordingDep, settings: SettingsDep) -> Response:
+def recording_poster(request: Request, recording: RecordingDep, settings: SettingsDep) -> Response:
     """A frame of the video (JPEG); 404 for sound-only recordings."""
-    files = recording.media_info.get("files", {})
-    key = _derived(recording, files.get("poster"), "Pas d'image : enregistrement audio seul.")
-    return _deliver(settings, key, "image/jpeg")
+    return _answer(request, recording, settings, "poster")
 
 
 @router.get("/recordings/{recording_id}/waveform")
 @router.head("/recordings/{recording_id}/waveform", include_in_schema=False)
-def recording_waveform(recording: RecordingDep, settings: SettingsDep) -> Response:
+def recording_waveform(
+    request: Request, recording: RecordingDep, settings: SettingsDep
+) -> Response:
     """Min/max peaks, 10 per second, in the audiowaveform binary format (v2, 8-bit)."""
-    files = recording.media_info.get("files", {})
-    key = _derived(recording, files.get("waveform"), "Pas de forme d'onde : vidéo sans son.")
-    return _deliver(settings, key, "application/octet-stream")
+    return _answer(request, recording, settings, "waveform")
 
 
 @router.get("/recordings/{recording_id}/thumbnails.vtt")
 @router.head("/recordings/{recording_id}/thumbnails.vtt", include_in_schema=False)
-def recording_thumbnails(recording: RecordingDep, settings: SettingsDep) -> Response:
+def recording_thumbnails(
+    request: Request, recording: RecordingDep, settings: SettingsDep
+) -> Response:
     """WebVTT thumbnails track: each cue names a sprite and a `#xywh=` region."""
-    files = recording.media_info.get("files", {})
-    key = _derived(recording, files.get("thumbnails"), "Pas de vignettes : enregistrement audio.")
-    return _deliver(settings, key, "text/vtt; charset=utf-8")
+    return _answer(request, recording, settings, "thumbnails.vtt")
 
 
 @router.get("/recordings/{recording_id}/thumbnails/{sprite}")
 @router.head("/recordings/{recording_id}/thumbnails/{sprite}", include_in_schema=False)
 def recording_sprite(
+    request: Request,
     recording: RecordingDep,
     settings: SettingsDep,
     sprite: Annotated[str, Path(pattern=r"^sprite-\d{3}\.jpg$")],
 ) -> Response:
     """A sheet of thumbnails named by the WebVTT track (`thumbnails/sprite-NNN.jpg`)."""
-    files = recording.media_info.get("files", {})
-    key = _derived(recording, files.get("thumbnails") and sprite, "Pas de vignettes.")
-    if not (settings.media_dir / key).is_file() and not settings.media_accel_redirect:
-        raise NotFound("Cette planche de vignettes n'existe pas.")
-    return _deliver(settings, key, "image/jpeg")
+    return _answer(request, recording, settings, f"thumbnails/{sprite}")

@@ -183,7 +183,9 @@ async def delete_form(
 ) -> Response:
     """The recording page's "Supprimer l'enregistrement": row, annotations and files."""
     study_id = recording.study_id
+    recording_id = recording.id or 0
     folder = await write(request, session, recordings.delete_recording, session, recording)
+    request.app.state.media_grants.forget(recording_id)
     await anyio.to_thread.run_sync(remove_tree, settings.media_dir, folder)
     return RedirectResponse(f"/studies/{study_id}", status_code=303)
 

@@ -155,5 +155,7 @@ async def delete_recording(
 ) -> None:
     """Delete the recording, its annotations and every file (original, proxy, derived);
     a running job stops."""
+    recording_id = recording.id or 0
     folder = await write(request, session, recordings.delete_recording, session, recording)
+    request.app.state.media_grants.forget(recording_id)
     await anyio.to_thread.run_sync(remove_tree, settings.media_dir, folder)

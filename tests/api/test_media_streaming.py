@@ -1,6 +1,7 @@
 """Media delivery: HTTP Range answers checked byte for byte, access control, X-Accel-Redirect."""
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from autoconf.api.media import MediaFiles, MediaGrants
 from autoconf.settings import Settings
 from tests import factories
 
@@ -142,3 +144,41 @@ def test_accel_redirect_hands_the_bytes_to_nginx(
     assert response.headers["content-type"] == "video/mp4"
     rclient.cookies.clear()
     assert "x-accel-redirect" not in rclient.get(ready["media_url"]).headers
+
+
+def test_a_granted_player_skips_the_checks_but_nobody_else_does(
+    app: FastAPI, rclient: TestClient, engine: Engine, ready: dict, settings: Settings
+) -> None:
+    grants = app.state.media_grants
+    cookie = f"session:{rclient.cookies.get('autoconf_session')}"
+    assert grants.get(cookie, ready["id"]) is None
+    data = proxy_bytes(settings)
+    for start in (0, 5000, len(data) - 100):  # the first answer grants, the next use it
+        part = rclient.get(ready["media_url"], headers={"Range": f"bytes={start}-{start + 99}"})
+        assert part.status_code == 206 and part.content == data[start : start + 100]
+    assert grants.get(cookie, ready["id"]) is not None
+    assert rclient.get(ready["poster_url"]).content[:3] == b"\xff\xd8\xff"
+
+    outsider = factories.account(engine, "zoe", "researcher")
+    granted = dict(rclient.cookies)
+    factories.login(rclient, outsider)
+    assert rclient.get(ready["media_url"]).status_code == 403
+    rclient.cookies.clear()
+    assert rclient.get(ready["media_url"]).status_code == 401
+
+    rclient.cookies.update(granted)
+    assert rclient.delete(f"/api/v1/recordings/{ready['id']}").status_code == 204
+    assert grants.get(cookie, ready["id"]) is None  # forgotten with the recording
+    assert rclient.get(ready["media_url"]).status_code == 404
+
+
+def test_grants_expire() -> None:
+    grants = MediaGrants(ttl_s=0.05)
+    files = MediaFiles("A1", "ready", "recordings/x/proxy.mp4", "video", {})
+    grants.remember("session:abc", 7, files)
+    grants.remember("session:abc", 8, MediaFiles("A2", "processing", "", "video", {}))
+    grants.remember(None, 9, files)
+    assert grants.get("session:abc", 7) == files
+    assert grants.get("session:abc", 8) is None and grants.get(None, 9) is None
+    time.sleep(0.06)
+    assert grants.get("session:abc", 7) is None
