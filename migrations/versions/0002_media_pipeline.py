@@ -43,9 +43,6 @@ def upgrade() -> None:
     with op.batch_alter_table('recording', schema=None) as batch_op:
         batch_op.add_column(sa.Column('media_info', sa.JSON(), nullable=False, server_default='{}'))
         batch_op.add_column(sa.Column('proxy_key', sa.String(length=500), nullable=False, server_default=''))
-    with op.batch_alter_table('recording', schema=None) as batch_op:
-        batch_op.alter_column('media_info', server_default=None)
-        batch_op.alter_column('proxy_key', server_default=None)
 
     op.execute(
         "INSERT INTO media_job (recording_id, status, stage, progress, attempts, worker, created_at) "

@@ -60,3 +60,51 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def _upgrade_keeps_the_data(url: str) -> None:
+    """A database at 0001 with a recording and its annotations: 0002 queues the recording's
+    processing and loses nothing (SQLite alters tables by copy; a cascade once ate rows)."""
+    from alembic import command
+
+    command.upgrade(migrate.alembic_config(url), "0001")
+    engine = make_engine(url)
+    now = "2026-11-01 10:00:00+00:00"
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO study (id, name, description, created_at) "
+                f"VALUES (1, 'S', '', '{now}')"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO recording (id, study_id, code, status, original_filename, "
+                "original_size, original_sha256, media_type, storage_key, created_at) VALUES "
+                "(1, 1, 'A8 - 1', 'uploaded', 'a.mp4', 10, '', '', 'recordings/x/original.mp4', "
+                f"'{now}')"
+            )
+            for index in range(3):
+                connection.exec_driver_sql(
+                    "INSERT INTO annotation (recording_id, start_ms, note, fields, origin, "
+                    "version, created_at, updated_at) "
+                    f"VALUES (1, {index * 1000}, 'n', '{{}}', 'coding', 1, '{now}', '{now}')"
+                )
+        migrate.upgrade(url)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM annotation").scalar() == 3
+            recording = connection.exec_driver_sql(
+                "SELECT status, proxy_key, media_info FROM recording"
+            ).one()
+            assert (recording[0], recording[1]) == ("queued", "")
+            job = connection.exec_driver_sql("SELECT recording_id, status FROM media_job").one()
+            assert tuple(job) == (1, "queued")
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_upgrade_keeps_the_data(tmp_path: Path) -> None:
+    _upgrade_keeps_the_data(f"sqlite:///{tmp_path / 'd.sqlite3'}")
+
+
+@pytest.mark.postgres
+def test_postgresql_upgrade_keeps_the_data(postgres_url: str) -> None:
+    _upgrade_keeps_the_data(postgres_url)
