@@ -29,13 +29,15 @@ WAVEFORM_RATE = 8000
 SAMPLES_PER_PEAK = 800  # 10 min/max pairs a second: 108 KB for 90 minutes
 
 
-def poster(runner: FFmpeg, proxy: Path, folder: Path, duration_s: float) -> str:
+def poster(
+    runner: FFmpeg, proxy: Path, folder: Path, duration_s: float, should_stop: StopFn | None = None
+) -> str:
     """A frame a tenth into the recording (the first seconds are often a black screen)."""
     at = min(duration_s * 0.1, 60.0)
     output = ffmpeg.input(str(proxy), ss=f"{at:.3f}").output(
         str(folder / POSTER), vframes=1, vf="scale=640:-2", **{"q:v": 3}
     )
-    runner.run(output.compile(cmd="ffmpeg")[1:])
+    runner.run(output.compile(cmd="ffmpeg")[1:], should_stop=should_stop)
     return POSTER
 
 

@@ -13,15 +13,18 @@ import os
 import socket
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, Update, update
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from autoconf.db import session_scope
 from autoconf.errors import Conflict, DomainError
-from autoconf.media.pipeline import Processed, clear_derived, process, stage_label
+from autoconf.media.pipeline import Processed, clear_derived, install, process, stage_label
 from autoconf.media.runner import FFmpeg, Stopped
 from autoconf.media.storage import remove_stale_uploads, remove_tree
 from autoconf.models import MediaJob, Recording
@@ -33,6 +36,8 @@ HEARTBEAT_S = 1.0
 IDLE_POLL_S = 1.0
 MAX_ATTEMPTS = 3
 SWEEP_EVERY_S = 3600  # abandoned resumable uploads
+FINAL_WRITE_ATTEMPTS = 5
+WORK_PREFIX = "work-"
 QUEUED_LABEL = "En attente de traitement"
 UNEXPECTED = (
     "Erreur inattendue pendant le traitement ({kind}). Relancez-le ; si l'erreur revient, "
@@ -145,10 +150,11 @@ def _requeue_stale(session: Session, stale_s: float) -> None:
 
 class _Heartbeat:
     """Writes progress and heartbeat at most every HEARTBEAT_S; says stop when the job is
-    no longer this worker's (cancelled, deleted, or requeued after a long stall)."""
+    no longer this worker's (cancelled, deleted, or requeued after a long stall) or when
+    the worker shuts down."""
 
-    def __init__(self, engine: Engine, job_id: int, worker: str) -> None:
-        self.engine, self.job_id, self.worker = engine, job_id, worker
+    def __init__(self, engine: Engine, job_id: int, worker: str, shutdown: threading.Event) -> None:
+        self.engine, self.job_id, self.worker, self.shutdown = engine, job_id, worker, shutdown
         self.stage, self.fraction = "probe", 0.0
         self.last = 0.0
         self.lost = False
@@ -157,18 +163,18 @@ class _Heartbeat:
         self.stage, self.fraction = stage, fraction
 
     def should_stop(self) -> bool:
-        if self.lost:
+        if self.lost or self.shutdown.is_set():
             return True
         if time.monotonic() - self.last >= HEARTBEAT_S:
             self.last = time.monotonic()
-            with session_scope(self.engine) as session:
-                kept = session.connection().execute(
-                    self._mine().values(
-                        heartbeat_at=_now(),
-                        stage=self.stage,
-                        progress=round(self.fraction * 100, 1),
-                    )
-                )
+            values = {"heartbeat_at": _now(), "stage": self.stage}
+            values["progress"] = round(self.fraction * 100, 1)
+            try:
+                with session_scope(self.engine) as session:
+                    kept = session.connection().execute(self._mine().values(**values))
+            except SQLAlchemyError as error:  # a busy database: try again next beat
+                log.warning("heartbeat of media job %s not written: %s", self.job_id, error)
+                return False
             self.lost = kept.rowcount == 0
         return self.lost
 
@@ -191,9 +197,28 @@ class _Heartbeat:
         )
         return done.rowcount == 1
 
+    def give_back(self, session: Session, recording_id: int | None) -> None:
+        """The worker shuts down: the job goes back to the queue at once, this attempt
+        not counted, for the next worker (or this server once restarted)."""
+        back = session.connection().execute(
+            self._mine().values(status="queued", worker="", attempts=MediaJob.attempts - 1)
+        )
+        if back.rowcount == 1:
+            session.connection().execute(
+                update(Recording).where(col(Recording.id) == recording_id).values(status="queued")
+            )
 
-def run_job(engine: Engine, settings: Settings, runner: FFmpeg, job_id: int, worker: str) -> None:
-    """Process the recording of a claimed job and record the outcome."""
+
+def run_job(
+    engine: Engine,
+    settings: Settings,
+    runner: FFmpeg,
+    job_id: int,
+    worker: str,
+    shutdown: threading.Event | None = None,
+) -> None:
+    """Process the recording of a claimed job in a folder of its own, then put the files
+    in place and record the outcome, if the job is still this worker's."""
     with session_scope(engine) as session:
         job = session.get(MediaJob, job_id)
         recording = session.get(Recording, job.recording_id) if job else None
@@ -201,27 +226,72 @@ def run_job(engine: Engine, settings: Settings, runner: FFmpeg, job_id: int, wor
             return
         recording_id, original = recording.id, settings.media_dir / recording.storage_key
         name = recording.original_filename
-    beat = _Heartbeat(engine, job_id, worker)
+    folder = original.parent
+    _remove_abandoned_work(folder, settings.job_stale_seconds)
+    work = folder / f"{WORK_PREFIX}{uuid.uuid4().hex[:12]}"
+    beat = _Heartbeat(engine, job_id, worker, shutdown or threading.Event())
+    outcome: tuple[str, str | None] = ("done", None)
+    result = None
     try:
+        work.mkdir(parents=True)
         result = process(
-            runner, settings.ffprobe_binary, original, beat.report, beat.should_stop, name
+            runner, settings.ffprobe_binary, original, work, beat.report, beat.should_stop, name
         )
     except Stopped:
-        _abandon(engine, recording_id, original.parent)
-        return
+        outcome = ("stopped", None)
     except DomainError as error:  # MediaError, or ffmpeg missing: a message for the user
-        _fail(engine, beat, recording_id, str(error))
-        return
+        outcome = ("failed", str(error))
     except Exception as error:
         log.exception("media job %s failed", job_id)
-        _fail(engine, beat, recording_id, UNEXPECTED.format(kind=type(error).__name__))
-        return
-    with session_scope(engine) as session:
-        if beat.finish(session, "done"):
-            _record(session, recording_id, result, original)
-        else:
-            session.commit()
-            _abandon(engine, recording_id, original.parent)
+        outcome = ("failed", UNEXPECTED.format(kind=type(error).__name__))
+
+    def conclude() -> None:
+        with session_scope(engine) as session:
+            if outcome[0] == "stopped":
+                if beat.shutdown.is_set() and not beat.lost:
+                    beat.give_back(session, recording_id)
+            elif not beat.finish(session, *outcome):
+                pass  # cancelled, deleted or given to another worker meanwhile
+            elif result is not None:
+                install(work, folder)
+                _record(session, recording_id, result, original)
+            else:
+                _fail(session, recording_id, outcome[1] or "", folder)
+
+    try:
+        _retrying(conclude)
+    finally:
+        remove_tree(folder, work.name)
+        if not folder.joinpath(original.name).exists() and not _exists(engine, recording_id):
+            remove_tree(folder.parent, folder.name)  # the recording was deleted meanwhile
+
+
+def _retrying(work: Callable[[], None]) -> None:
+    """Run a final write, again while the database is busy (SQLite: a long writer)."""
+    for attempt in range(FINAL_WRITE_ATTEMPTS):
+        try:
+            work()
+            return
+        except OperationalError:
+            if attempt == FINAL_WRITE_ATTEMPTS - 1:
+                raise
+            time.sleep(1 + attempt)
+
+
+def _exists(engine: Engine, recording_id: int | None) -> bool:
+    with Session(engine) as session:
+        return session.get(Recording, recording_id) is not None
+
+
+def _remove_abandoned_work(folder: Path, stale_s: float) -> None:
+    """Work folders of attempts whose worker died (killed server) and left them behind."""
+    cutoff = time.time() - stale_s
+    for old in folder.glob(f"{WORK_PREFIX}*"):
+        try:
+            if old.stat().st_mtime < cutoff:
+                remove_tree(folder, old.name)
+        except OSError:
+            continue
 
 
 def _record(session: Session, recording_id: int | None, result: Processed, original: Path) -> None:
@@ -249,25 +319,13 @@ def _record(session: Session, recording_id: int | None, result: Processed, origi
     session.add(recording)
 
 
-def _fail(engine: Engine, beat: _Heartbeat, recording_id: int | None, message: str) -> None:
-    with session_scope(engine) as session:
-        if beat.finish(session, "failed", message):
-            recording = session.get(Recording, recording_id)
-            if recording is not None:
-                recording.status, recording.error = "failed", message
-                recording.proxy_key = ""
-                session.add(recording)
-
-
-def _abandon(engine: Engine, recording_id: int | None, folder: Path) -> None:
-    """The job was taken away: remove what it wrote, or the whole folder when the
-    recording itself is gone."""
-    with Session(engine) as session:
-        exists = session.get(Recording, recording_id) is not None
-    if exists:
-        clear_derived(folder)
-    else:
-        remove_tree(folder.parent, folder.name)
+def _fail(session: Session, recording_id: int | None, message: str, folder: Path) -> None:
+    recording = session.get(Recording, recording_id)
+    if recording is not None:
+        recording.status, recording.error = "failed", message
+        recording.proxy_key = ""
+        session.add(recording)
+        clear_derived(folder)  # a failed retry leaves no stale proxy behind
 
 
 def label(job: MediaJob) -> str:
@@ -321,7 +379,11 @@ class JobRunner:
                 self._wake.wait(IDLE_POLL_S)
                 self._wake.clear()
                 continue
-            run_job(self.engine, self.settings, self.runner, job_id, worker)
+            try:
+                run_job(self.engine, self.settings, self.runner, job_id, worker, self._stop)
+            except Exception:  # a database outage must not end the thread: the job,
+                # left without heartbeat, is queued again once stale.
+                log.exception("media job %s could not be concluded", job_id)
 
 
 def run_until_idle(engine: Engine, settings: Settings) -> int:

@@ -2,7 +2,7 @@
 waveform. No database here: `autoconf.media.jobs` runs this and records what happened."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from autoconf.media import derived
@@ -44,15 +44,15 @@ def process(
     runner: FFmpeg,
     ffprobe: str,
     original: Path,
+    work: Path,
     report: Report,
     should_stop: StopFn,
     name: str = "",
 ) -> Processed:
-    """Write the proxy and derived files beside `original`; MediaError when it cannot be
+    """Write the proxy and derived files of `original` into the folder `work` (one per
+    attempt, so that two attempts never write the same file); MediaError when it cannot be
     read (the message is for the user, who knows the file as `name`), Stopped when
     `should_stop` says so."""
-    folder = original.parent
-    clear_derived(folder)
 
     def at(stage: str) -> Callable[[float], None]:
         _, start, end = STAGES[stage]
@@ -61,29 +61,36 @@ def process(
 
     at("probe")
     info = probe(original, ffprobe, name)
-    duration_s = info.duration_ms / 1000
     plan = plan_proxy(info)
-    proxy = folder / plan.filename
+    proxy = work / plan.filename
     runner.run(
         proxy_args(info, plan, original, proxy),
-        duration_s=duration_s,
+        duration_s=info.duration_ms / 1000 or None,
         progress=at("proxy"),
         should_stop=should_stop,
     )
-    proxy_info = probe(proxy, ffprobe)
-    if proxy_info.duration_ms < info.duration_ms * MIN_COMPLETE:
+    # What the proxy holds is the truth: a header may estimate the duration (MP3 without a
+    # VBR header) or omit it (live WebM). A shorter proxy means a cut file only where the
+    # header is exact (an MP4 index) or ffprobe saw damage.
+    played = probe(proxy, ffprobe, name).duration_ms
+    announced = info.duration_ms
+    if played < announced * MIN_COMPLETE and (info.exact_duration or info.warnings):
         raise MediaError(
-            f"Le fichier est tronqué : seules {proxy_info.duration_ms / 1000:.0f} s sur "
-            f"{duration_s:.0f} s annoncées sont lisibles. Déposez le fichier complet."
+            f"Le fichier est tronqué : seules {played / 1000:.0f} s sur {announced / 1000:.0f} s "
+            "annoncées sont lisibles. Déposez le fichier complet."
         )
+    if played <= 0:
+        raise MediaError(f"« {name or original.name} » ne contient rien de lisible.")
+    info = replace(info, duration_ms=played)
+    duration_s = played / 1000
     poster = thumbs = None
     if info.video:
         at("poster")
-        poster = derived.poster(runner, proxy, folder, duration_s)
+        poster = derived.poster(runner, proxy, work, duration_s, should_stop)
         sheet = derived.thumbnails(
             runner,
             proxy,
-            folder,
+            work,
             duration_s,
             info.video.display_size,
             at("thumbnails"),
@@ -92,9 +99,17 @@ def process(
         thumbs = derived.THUMBNAILS_VTT if sheet.times else None
     wave = None
     if info.audio:
-        wave = derived.waveform(runner, proxy, folder, duration_s, at("waveform"), should_stop)
+        wave = derived.waveform(runner, proxy, work, duration_s, at("waveform"), should_stop)
     report("waveform", 1.0)
     return Processed(info, plan, plan.filename, poster, thumbs, wave)
+
+
+def install(work: Path, folder: Path) -> None:
+    """Put a finished attempt's files in place of the previous ones (each by a rename)."""
+    clear_derived(folder)
+    for path in work.iterdir():
+        path.replace(folder / path.name)
+    work.rmdir()
 
 
 def clear_derived(folder: Path) -> None:

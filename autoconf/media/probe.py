@@ -1,11 +1,12 @@
-"""What a media file holds, read with ffprobe (through ffmpeg-python), with a timeout."""
+"""What a media file holds, read with ffprobe (the command ffmpeg-python's probe() runs, but
+with a timeout, which it lacks)."""
 
+import json
+import subprocess
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
-
-import ffmpeg
 
 from autoconf.errors import Invalid
 from autoconf.media.runner import MediaError
@@ -48,6 +49,13 @@ class MediaInfo:
     video: VideoStream | None
     audio: AudioStream | None
     streams: tuple[str, ...] = ()  # every stream, "type codec" (e.g. "data tmcd"), in order
+    warnings: str = ""  # what ffprobe complained about while reading (a damaged file)
+
+    @property
+    def exact_duration(self) -> bool:
+        """MP4/MOV announce their duration from an index; other containers may estimate it
+        (an MP3 without a VBR header) or omit it (a live WebM)."""
+        return self.container.startswith("mov,mp4")
 
     @property
     def kind(self) -> str:
@@ -66,29 +74,41 @@ class MediaInfo:
             video=VideoStream(**video) if video else None,
             audio=AudioStream(**audio) if audio else None,
             streams=tuple(data.get("streams", ())),
+            warnings=data.get("warnings", ""),
         )
 
 
-def probe(path: Path, ffprobe: str = "ffprobe", name: str = "") -> MediaInfo:
+def probe(
+    path: Path, ffprobe: str = "ffprobe", name: str = "", timeout_s: float = PROBE_TIMEOUT_S
+) -> MediaInfo:
     """The facts of a media file; MediaError with a message for the user (who knows the
-    file as `name`) when it is empty, not media, cut short or without sound or picture."""
+    file as `name`) when it is missing, empty, not media, or has neither sound nor picture.
+    A duration of 0 means the file does not announce one (a live WebM, for instance)."""
     binary = require_tool(ffprobe)
     name = name or path.name
-    if path.stat().st_size == 0:
-        raise MediaError("Le fichier est vide (0 octet) : le dépôt ou la copie a échoué.")
     try:
-        data = ffmpeg.probe(str(path), cmd=binary, timeout=PROBE_TIMEOUT_S)
-    except ffmpeg.Error as error:
-        raise MediaError(_unreadable(path, name, error.stderr or b"")) from error
-    except TimeoutError as error:
+        size = path.stat().st_size
+    except FileNotFoundError:
         raise MediaError(
-            f"L'analyse de « {name} » n'a pas abouti en {PROBE_TIMEOUT_S} s."
-        ) from error
-    info = parse(data)
+            f"Le fichier original de « {name} » est introuvable sur le serveur (supprimé ou "
+            "déplacé) : déposez-le de nouveau."
+        ) from None
+    if size == 0:
+        raise MediaError("Le fichier est vide (0 octet) : le dépôt ou la copie a échoué.")
+    # ffmpeg-python's probe() has no timeout of its own: the same command, run with one.
+    command = [binary, "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise MediaError(
+            f"L'analyse de « {name} » n'a pas abouti en {timeout_s:g} s : le fichier est "
+            "peut-être sur un disque trop lent ou abîmé."
+        ) from None
+    if done.returncode != 0:
+        raise MediaError(_unreadable(path, name, done.stderr))
+    info = parse(json.loads(done.stdout or b"{}"), done.stderr.decode(errors="replace"))
     if info.video is None and info.audio is None:
         raise MediaError(f"« {name} » ne contient ni son ni image lisibles.")
-    if info.duration_ms <= 0:
-        raise MediaError(f"La durée de « {name} » est illisible : le fichier est sans doute abîmé.")
     return info
 
 
@@ -100,8 +120,9 @@ def probe_duration_ms(path: Path, ffprobe: str = "ffprobe") -> int:
         raise Invalid(str(error)) from error
 
 
-def parse(data: dict[str, Any]) -> MediaInfo:
-    """MediaInfo from ffprobe's JSON (`-show_format -show_streams`)."""
+def parse(data: dict[str, Any], warnings: str = "") -> MediaInfo:
+    """MediaInfo from ffprobe's JSON (`-show_format -show_streams`) and what it printed on
+    stderr at level `error` (damage it read past)."""
     streams = data.get("streams", [])
     fmt = data.get("format", {})
     video = next(
@@ -127,6 +148,7 @@ def parse(data: dict[str, Any]) -> MediaInfo:
         streams=tuple(
             f"{s.get('codec_type', '?')} {s.get('codec_name', '?')}".strip() for s in streams
         ),
+        warnings=warnings.strip()[-500:],
     )
 
 

@@ -16,6 +16,7 @@ BROWSER_H264_PROFILES = frozenset(
     {"Baseline", "Constrained Baseline", "Main", "Extended", "High", ""}
 )
 BROWSER_AAC_PROFILES = frozenset({"LC", "HE-AAC", "HE-AACv2", ""})
+EVEN_SIZE = ("trunc(iw/2)*2", "trunc(ih/2)*2")
 KEYFRAME_EVERY_S = 2  # re-encoded video: a seek decodes at most 2 s; thumbnails every 2 s
 
 
@@ -93,8 +94,8 @@ def proxy_args(info: MediaInfo, plan: ProxyPlan, source: Path, target: Path) -> 
         if plan.copy_video:
             options["c:v"] = "copy"
         else:
-            if plan.scale_to:
-                video = video.filter("scale", *plan.scale_to)
+            # libx264 needs even sizes (phones and screen recorders make odd ones).
+            video = video.filter("scale", *(plan.scale_to or EVEN_SIZE))
             options.update(
                 {
                     "c:v": "libx264",

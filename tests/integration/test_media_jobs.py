@@ -194,3 +194,45 @@ def test_a_killed_server_resumes_the_job_after_restart(tmp_path: Path) -> None:
         assert (job.status, job.attempts) == ("done", 2)
         assert session.exec(select(Recording)).one().status == "ready"
     assert cli(data, "worker", "--until-idle").strip() == "0 traitement(s) effectué(s)."
+
+
+def test_a_retry_right_after_a_cancel_never_mixes_two_attempts(
+    rclient: TestClient, engine: Engine, settings: Settings, study: dict, slow: Path
+) -> None:
+    two = jobs.JobRunner(engine, settings, 2)
+    two.start()
+    try:
+        rid = register(engine, settings, study["id"], slow)
+        two.wake()
+        wait_for(lambda: processing(rclient, rid), 30, "the first attempt to be under way")
+        assert rclient.post(f"/api/v1/recordings/{rid}/cancel").status_code == 200
+        assert rclient.post(f"/api/v1/recordings/{rid}/retry").status_code == 202
+        two.wake()  # the other thread may take it while the first still stops its ffmpeg
+
+        def settled() -> dict | None:
+            view = rclient.get(f"/api/v1/recordings/{rid}").json()
+            return view if view["status"] in ("ready", "failed") else None
+
+        view = wait_for(settled, 90, "the second attempt to finish")
+        assert view["status"] == "ready", view["error"]
+        folder = next((settings.media_dir / "recordings").iterdir())
+        names = sorted(p.name for p in folder.iterdir())
+        assert "proxy.mp4" in names and not [n for n in names if n.startswith("work-")]
+        assert rclient.get(view["media_url"]).status_code == 200
+    finally:
+        two.stop()
+
+
+def test_a_stopping_server_gives_its_job_back(
+    rclient: TestClient, engine: Engine, settings: Settings, study: dict, slow: Path
+) -> None:
+    runner = jobs.JobRunner(engine, settings, 1)
+    runner.start()
+    rid = register(engine, settings, study["id"], slow)
+    runner.wake()
+    wait_for(lambda: processing(rclient, rid), 30, "the transcode to be under way")
+    runner.stop()
+    assert not ffmpeg_processes(settings.media_dir)
+    job = job_of(engine, rid)
+    assert (job.status, job.attempts, job.worker) == ("queued", 0, "")
+    assert rclient.get(f"/api/v1/recordings/{rid}").json()["status"] == "queued"

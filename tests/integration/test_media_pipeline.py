@@ -2,6 +2,8 @@
 message a researcher understands), with real ffmpeg; the proxy is checked with ffprobe."""
 
 import html
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from autoconf.media import derived, jobs
+from autoconf.media.probe import probe
+from autoconf.media.runner import MediaError
 from autoconf.settings import Settings
 from tests import factories
 from tests.mediafiles import (
@@ -16,6 +20,7 @@ from tests.mediafiles import (
     VARIANTS,
     duration_s,
     ffprobe,
+    make_media,
     make_testsrc,
     packet_hash,
     rotated_copy,
@@ -193,3 +198,57 @@ def test_retry_cancel_and_delete_work_without_javascript(
     assert deleted.status_code == 303 and deleted.headers["location"] == f"/studies/{study['id']}"
     assert rclient.get(f"/recordings/{recording['id']}").status_code == 404
     assert list((settings.media_dir / "recordings").iterdir()) == []
+
+
+def test_odd_sizes_and_estimated_or_missing_durations(
+    rclient: TestClient, engine: Engine, settings: Settings, study: dict, tmp_path: Path
+) -> None:
+    odd = make_testsrc(tmp_path / "odd.webm", 2, "853x481", "-c:v", "libvpx", "-c:a", "libopus")
+    # An MP3 without a VBR header: its announced duration is a guess from the first frames.
+    vbr = make_media(
+        tmp_path / "vbr.mp3",
+        "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono:d=20",
+        "-f", "lavfi", "-i", "sine=frequency=300:duration=40",
+        "-filter_complex", "[0][1]concat=n=2:v=0:a=1",
+        "-c:a", "libmp3lame", "-q:a", "7", "-write_xing", "0",
+    )  # fmt: skip
+    # A WebM written as a stream (MediaRecorder, OBS): no duration in its header.
+    live = tmp_path / "live.webm"
+    with live.open("wb") as out:
+        tone = ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=5", "-c:a", "libopus"]
+        subprocess.run(
+            [*tone, "-f", "webm", "pipe:1"],
+            stdout=out,
+            check=True,
+            timeout=60,
+        )
+    assert float(ffprobe(live)["format"].get("duration", 0)) == 0
+    expected = {odd.name: 2000, vbr.name: 60000, live.name: 5000}
+    for path in (odd, vbr, live):
+        view = process(rclient, engine, settings, study["id"], path)
+        assert view["status"] == "ready", (path.name, view["error"])
+        assert view["duration_ms"] == pytest.approx(expected[path.name], abs=150), path.name
+    (proxy,) = [p for p in (settings.media_dir / "recordings").glob("*/proxy.mp4")]
+    video = streams(proxy, "video")[0]
+    assert (video["width"], video["height"]) == (852, 480)
+
+
+def test_a_missing_original_is_said_plainly(
+    rclient: TestClient, engine: Engine, settings: Settings, study: dict
+) -> None:
+    created = factories.upload(rclient, study["id"], "A1").json()
+    (original,) = (settings.media_dir / "recordings").glob("*/original.mp4")
+    original.unlink()
+    jobs.run_until_idle(engine, settings)
+    view = rclient.get(f"/api/v1/recordings/{created['id']}").json()
+    assert view["status"] == "failed" and "introuvable" in view["error"]
+
+
+def test_probe_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    stuck = tmp_path / "ffprobe-stuck"
+    stuck.write_text("#!/bin/sh\nsleep 30\n")
+    stuck.chmod(0o755)
+    started = time.monotonic()
+    with pytest.raises(MediaError, match=r"n'a pas abouti en 0\.5 s"):
+        probe(VARIANTS / "audio.m4a", str(stuck), timeout_s=0.5)
+    assert time.monotonic() - started < 5
