@@ -31,6 +31,10 @@ class Conflict(DomainError):
         self.current = current
 
 
+class Busy(DomainError):
+    """The same thing is being done right now by another request (retry in a moment)."""
+
+
 class Invalid(DomainError):
     """The request is well-formed but its content does not make sense."""
 

@@ -72,6 +72,7 @@ async def logout(request: Request, response: Response, session: SessionDep) -> N
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         await write(request, session, accounts.revoke_token, session, cookie)
+        request.app.state.media_grants.forget_credential(f"session:{cookie}")
     response.delete_cookie(SESSION_COOKIE)
 
 
@@ -104,3 +105,4 @@ async def delete_token(
     request: Request, token_id: PathId, user: CurrentUser, session: SessionDep
 ) -> None:
     await write(request, session, accounts.delete_api_token, session, user, token_id)
+    request.app.state.media_grants.clear()

@@ -35,6 +35,14 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     connections held by requests that need a thread to finish. Closing the session (which
     rolls back anything left) is shielded: a client that hangs up must not keep its slot.
     """
+    async with request_session(request) as session:
+        yield session
+
+
+@asynccontextmanager
+async def request_session(request: Request) -> AsyncIterator[Session]:
+    """A session in one of the MAX_SESSIONS slots (see `get_session`), for code that needs
+    one for a moment only, not for the whole request."""
     slots: anyio.Semaphore = request.app.state.session_slots
     async with slots:
         session = Session(request.app.state.engine, expire_on_commit=False)
@@ -128,6 +136,13 @@ async def optional_user(request: Request, session: SessionDep) -> User | None:
 
 async def current_user(request: Request, session: SessionDep) -> User:
     return await anyio.to_thread.run_sync(_signed_in, request, session)
+
+
+async def briefly_signed_in(request: Request) -> User:
+    """Sign-in in a session of its own, closed before the handler runs: for requests that
+    stream for minutes (upload PATCHes) and must not hold one of the MAX_SESSIONS slots."""
+    async with request_session(request) as session:
+        return await anyio.to_thread.run_sync(_signed_in, request, session)
 
 
 MaybeUser = Annotated[User | None, Depends(optional_user)]

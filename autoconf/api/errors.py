@@ -22,6 +22,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
+    errors.Busy: 423,
     errors.TooLarge: 413,
     errors.UnsupportedMedia: 415,
     errors.Invalid: 422,
@@ -101,13 +102,32 @@ async def validation_error(request: Request, error: Exception) -> Response:
     return JSONResponse({"detail": issues}, status_code=422)
 
 
+# What tuspyserver says, in the users' language (it may also name a server path: never shown).
+TUS_MESSAGES = {
+    "Offset mismatch": "Cette partie du fichier ne suit pas ce que le serveur a déjà reçu ; "
+    "l'envoi reprend à la bonne position.",
+    "Upload expired": "Ce dépôt interrompu a expiré : recommencez l'envoi.",
+    "Upload not found": "Dépôt inconnu ou expiré : recommencez l'envoi.",
+    "Upload would exceed declared Upload-Length": "Le fichier envoyé est plus long qu'annoncé.",
+    "Upload exceeds maximum allowed size": HTTP_MESSAGES[413],
+    "Timed out": "Un autre envoi de ce fichier est en cours ; réessayez dans un instant.",
+    "Internal server error": "Le serveur n'a pas pu écrire le fichier reçu (disque plein ?).",
+}
+
+
+def _readable_http(detail: Any, status: int) -> str:
+    if isinstance(detail, str):
+        for start, message in TUS_MESSAGES.items():
+            if detail.startswith(start):
+                return message
+    if detail and status not in HTTP_MESSAGES:
+        return str(detail)
+    return HTTP_MESSAGES.get(status, str(detail))
+
+
 async def http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
-    message = (
-        error.detail
-        if error.detail and error.status_code not in HTTP_MESSAGES
-        else (HTTP_MESSAGES.get(error.status_code, str(error.detail)))
-    )
+    message = _readable_http(error.detail, error.status_code)
     response = respond(request, error.status_code, message)
     for name, value in (error.headers or {}).items():
         response.headers[name] = value

@@ -1,15 +1,23 @@
 """Request body limits, counted on the bytes received (so chunked bodies too).
 
 Uploads of recordings may be as large as AUTOCONF_MAX_UPLOAD_BYTES; every other body is
-small (JSON, forms) and capped at 1 MiB. An upload without credentials is refused before a
-byte of it is read or spooled to disk.
+small (JSON, forms) and capped at 1 MiB. An upload whose sender is not signed in (no
+credentials, or an unknown or expired cookie or token) is refused before a byte of it is
+read or spooled to disk.
 """
 
 import json
 import re
 
+import anyio
+import anyio.to_thread
+from sqlmodel import Session
 from starlette.middleware.body_limit import RequestBodyLimitResponder
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from autoconf.api.deps import SESSION_COOKIE, bearer_token
+from autoconf.auth.accounts import API, SESSION, user_for_token
 
 SMALL_BODY_BYTES = 1024 * 1024
 # Room for the multipart framing and form fields around the file itself.
@@ -17,11 +25,31 @@ _MULTIPART_MARGIN = 1024 * 1024
 _UPLOAD_PATH = re.compile(r"^(/api/v1)?/studies/\d+/recordings/?$")
 # tus: the bytes come in PATCHes; creation (POST) stays small (tuspyserver reads its body whole).
 _TUS_PATCH_PATH = re.compile(r"^/api/v1/uploads/[^/]+$")
+_TUS_CREATE_PATH = re.compile(r"^/api/v1/uploads/?$")
 
 
-def _has_credentials(scope: Scope) -> bool:
+def _has_body(scope: Scope) -> bool:
+    """tus "creation-with-upload": bytes in the creation request (never adopted; refused)."""
     headers = dict(scope["headers"])
-    return b"authorization" in headers or b"autoconf_session=" in headers.get(b"cookie", b"")
+    length = headers.get(b"content-length", b"0").strip()
+    return b"transfer-encoding" in headers or (length.isdigit() and int(length) > 0)
+
+
+async def _signed_in(scope: Scope) -> bool:
+    """One look-up of the sender's token or session cookie, in a worker thread."""
+    request = Request(scope)
+    token = bearer_token(request)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if token is None and not cookie:
+        return False
+
+    def known() -> bool:
+        with Session(request.app.state.engine) as session:
+            if token is not None:
+                return user_for_token(session, token, API) is not None
+            return user_for_token(session, cookie or "", SESSION) is not None
+
+    return await anyio.to_thread.run_sync(known)
 
 
 class BodySizeLimit:
@@ -37,8 +65,13 @@ class BodySizeLimit:
         upload = (method == "POST" and _UPLOAD_PATH.match(path) is not None) or (
             method == "PATCH" and _TUS_PATCH_PATH.match(path) is not None
         )
-        if upload and not _has_credentials(scope):
+        if upload and not await _signed_in(scope):
             await _refuse(send, 401, "Connectez-vous pour déposer un enregistrement.")
+            return
+        if method == "POST" and _TUS_CREATE_PATH.match(path) and _has_body(scope):
+            await _refuse(
+                send, 400, "Créez le dépôt sans contenu, puis envoyez le fichier par PATCH (tus)."
+            )
             return
         limit = self.max_upload_bytes if upload else SMALL_BODY_BYTES
         await RequestBodyLimitResponder(self.app, limit)(scope, receive, send)

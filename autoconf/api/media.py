@@ -114,9 +114,21 @@ class MediaGrants:
         return found[1]
 
     def forget(self, recording_id: int) -> None:
+        """The recording changed (deleted, processed again, stopped)."""
         with self._lock:
             for key in [k for k in self._grants if k[1] == recording_id]:
                 del self._grants[key]
+
+    def forget_credential(self, credential: str | None) -> None:
+        """A login session ended: its cookie must stop working at once, media included."""
+        with self._lock:
+            for key in [k for k in self._grants if k[0] == credential]:
+                del self._grants[key]
+
+    def clear(self) -> None:
+        """An API token was revoked (its value is not known here): forget every grant."""
+        with self._lock:
+            self._grants.clear()
 
 
 def credential(request: Request) -> str | None:

@@ -83,6 +83,7 @@ async def logout_form(request: Request, session: SessionDep) -> Response:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         await write(request, session, accounts.revoke_token, session, cookie)
+        request.app.state.media_grants.forget_credential(f"session:{cookie}")
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -164,6 +165,7 @@ async def retry_form(
 ) -> Response:
     """The recording page's "Relancer le traitement" without JavaScript."""
     await write(request, session, jobs.enqueue, session, recording)
+    request.app.state.media_grants.forget(recording.id or 0)
     wake_workers(request)
     return RedirectResponse(f"/recordings/{recording.id}", status_code=303)
 
@@ -174,6 +176,7 @@ async def cancel_form(
 ) -> Response:
     """The recording page's "Arrêter le traitement" without JavaScript."""
     await write(request, session, jobs.cancel, session, recording)
+    request.app.state.media_grants.forget(recording.id or 0)
     return RedirectResponse(f"/recordings/{recording.id}", status_code=303)
 
 

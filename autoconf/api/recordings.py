@@ -136,6 +136,7 @@ async def retry_processing(
 ) -> RecordingPublic:
     """Process the recording again from its original (after a failure or a stop)."""
     job = await write(request, session, jobs.enqueue, session, recording)
+    request.app.state.media_grants.forget(recording.id or 0)
     wake_workers(request)
     return public(recording, job)
 
@@ -146,6 +147,7 @@ async def cancel_processing(
 ) -> RecordingPublic:
     """Stop the processing: ffmpeg is killed within a second, the recording is `failed`."""
     await write(request, session, jobs.cancel, session, recording)
+    request.app.state.media_grants.forget(recording.id or 0)
     return public(recording, None)
 
 

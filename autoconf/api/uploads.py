@@ -8,25 +8,29 @@ folder, hashed (and checked against the announced sha256), the recording is regi
 its processing queued; the last PATCH answers with `X-Recording-Id`.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
+from sqlmodel import Session
 from tuspyserver import create_tus_router
 
-from autoconf.api.deps import CurrentUser, SessionDep
+from autoconf.api.deps import CurrentUser, SessionDep, briefly_signed_in, request_session
 from autoconf.api.recordings import register_stored
-from autoconf.errors import Invalid, TooLarge
+from autoconf.errors import Busy, Invalid, TooLarge
 from autoconf.media.storage import UPLOAD_KEEP_DAYS, UPLOADS, StoredFile, human_size
+from autoconf.models import User
 from autoconf.payloads import UploadMetadata
 from autoconf.settings import Settings
 from autoconf.studies import access, recordings
 
 PREFIX = "/api/v1/uploads"
+# PATCHes stream for minutes: their sign-in must not hold a request session meanwhile.
+UploadUser = Annotated[User, Depends(briefly_signed_in)]
 
 _FIELDS = {
     "study_id": "étude",
@@ -51,12 +55,32 @@ def _metadata(raw: dict[str, Any]) -> recordings.NewRecording:
 def tus_router(settings: Settings) -> APIRouter:
     uploads = settings.media_dir / UPLOADS
 
-    async def signed_in(_user: CurrentUser) -> None:
+    busy: set[tuple[int, str]] = set()  # uploads receiving a PATCH in this process
+
+    async def signed_in(_user: UploadUser) -> None:
         return None
 
-    async def own_folder(user: CurrentUser) -> Callable[[dict[str, Any]], dict[str, str]]:
+    async def own_folder(
+        request: Request, user: UploadUser
+    ) -> AsyncIterator[Callable[[dict[str, Any]], dict[str, str]]]:
+        """The user's own folder; a second PATCH of an upload still receiving one is
+        refused at once (423; tus clients retry): tuspyserver would otherwise wait for its
+        file lock on the event loop, freezing the server for up to 30 s."""
         folder = str(uploads / str(user.id))
-        return lambda _metadata: {"files_dir": folder}
+        key = None
+        if request.method == "PATCH":
+            key = (user.id or 0, str(request.path_params.get("uuid", "")))
+            if key in busy:
+                raise Busy(
+                    "Une autre connexion envoie encore ce fichier ; l'envoi reprendra dans "
+                    "un instant."
+                )
+            busy.add(key)
+        try:
+            yield lambda _metadata: {"files_dir": folder}
+        finally:
+            if key is not None:
+                busy.discard(key)
 
     async def before_create(
         user: CurrentUser, session: SessionDep
@@ -79,9 +103,13 @@ def tus_router(settings: Settings) -> APIRouter:
         return check
 
     async def after_upload(
-        request: Request, response: Response, user: CurrentUser, session: SessionDep
+        request: Request, response: Response, user: UploadUser
     ) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
         async def adopt(file_path: str, raw: dict[str, Any]) -> None:
+            async with request_session(request) as session:
+                await _adopt(session, file_path, raw)
+
+        async def _adopt(session: Session, file_path: str, raw: dict[str, Any]) -> None:
             new = _metadata(raw)
             upload = Path(file_path)
 

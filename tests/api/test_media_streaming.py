@@ -167,6 +167,9 @@ def test_a_granted_player_skips_the_checks_but_nobody_else_does(
     assert rclient.get(ready["media_url"]).status_code == 401
 
     rclient.cookies.update(granted)
+    assert rclient.post(f"/api/v1/recordings/{ready['id']}/retry").status_code == 202
+    assert grants.get(cookie, ready["id"]) is None  # processed again: asked again
+    assert rclient.get(ready["media_url"]).status_code == 409
     assert rclient.delete(f"/api/v1/recordings/{ready['id']}").status_code == 204
     assert grants.get(cookie, ready["id"]) is None  # forgotten with the recording
     assert rclient.get(ready["media_url"]).status_code == 404
@@ -182,3 +185,14 @@ def test_grants_expire() -> None:
     assert grants.get("session:abc", 8) is None and grants.get(None, 9) is None
     time.sleep(0.06)
     assert grants.get("session:abc", 7) is None
+
+
+def test_logging_out_ends_media_access_at_once(
+    app: FastAPI, rclient: TestClient, ready: dict
+) -> None:
+    cookie = rclient.cookies.get("autoconf_session")
+    assert rclient.get(ready["media_url"]).status_code == 200
+    assert app.state.media_grants.get(f"session:{cookie}", ready["id"]) is not None
+    assert rclient.post("/api/v1/auth/logout").status_code == 204
+    rclient.cookies.set("autoconf_session", cookie)  # a copy kept by someone
+    assert rclient.get(ready["media_url"]).status_code == 401

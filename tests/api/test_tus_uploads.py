@@ -56,6 +56,7 @@ def test_upload_in_pieces_resumes_and_becomes_a_recording(
     assert head.status_code == 200 and head.headers["upload-offset"] == "500000"
     stale = patch(rclient, url, 0, content[:1000])
     assert stale.status_code == 409  # not at the server's offset: nothing written
+    assert "reprend à la bonne position" in stale.json()["detail"]
     last = patch(rclient, url, 500_000, content[500_000:])
     assert last.status_code == 204, last.text
     recording = rclient.get(f"/api/v1/recordings/{last.headers['x-recording-id']}").json()
@@ -133,3 +134,29 @@ def test_abandoned_uploads_are_swept(rclient: TestClient, study: dict, settings:
     assert rclient.head(url, headers=TUS).headers["upload-offset"] == "40"
     assert remove_stale_uploads(settings.media_dir, keep_s=-1) == 1
     assert rclient.head(url, headers=TUS).status_code == 404
+
+
+def test_bytes_in_the_creation_request_are_refused(rclient: TestClient, study: dict) -> None:
+    values = {"study_id": study["id"], "code": "A1", "filename": "a.mp4", "filetype": "video/mp4"}
+    response = rclient.post(
+        "/api/v1/uploads/",
+        content=b"x" * 1000,
+        headers={**TUS, "Upload-Length": "1000", "Upload-Metadata": metadata(**values)},
+    )
+    assert response.status_code == 400 and "PATCH" in response.json()["detail"]
+
+
+def test_uploads_with_unknown_credentials_are_refused_unread(
+    client: TestClient, study: dict
+) -> None:
+    client.cookies.clear()
+    for headers in ({"Cookie": "autoconf_session=forged"}, {"Authorization": "Bearer forged"}):
+        multipart = factories.upload(client, study["id"], "A1", headers=headers)
+        assert multipart.status_code == 401
+        assert "Connectez-vous" in multipart.json()["detail"]
+        tus = client.patch(
+            "/api/v1/uploads/0123456789abcdef0123456789abcdef",
+            content=b"x" * 1000,
+            headers={**TUS, **headers, "Upload-Offset": "0"},
+        )
+        assert tus.status_code == 401
