@@ -1,6 +1,7 @@
 """Uploading a recording from the study page: a real progress bar, a dropped connection
 survived, and a page reload resumed where the upload stopped (tus)."""
 
+import base64
 import hashlib
 from pathlib import Path
 
@@ -30,8 +31,12 @@ def test_upload_survives_a_cut_and_resumes_after_a_reload(
     blocked = {"on": False}
     cut = {"done": False}
 
+    announced: list[str] = []
+
     def network(route: Route) -> None:
         request = route.request
+        if request.method == "POST":
+            announced.append(request.headers.get("upload-metadata", ""))
         if request.method != "PATCH":
             route.continue_()
             return
@@ -57,6 +62,10 @@ def test_upload_survives_a_cut_and_resumes_after_a_reload(
     page.screenshot(path=screenshots / "upload-stalled.png")
     before_reload = sum(sent)
     assert cut["done"] and before_reload >= 3 * CHUNK
+    # The page computed the file's SHA-256 and announced it: the server checks the bytes.
+    fields = dict(item.strip().split(" ") for item in announced[0].split(","))
+    sha256 = hashlib.sha256(DEMO_MEDIA.read_bytes()).hexdigest()
+    assert base64.b64decode(fields["sha256"]).decode() == sha256
 
     page.unroute("**/api/v1/uploads/**")
     page.reload()
@@ -77,6 +86,6 @@ def test_upload_survives_a_cut_and_resumes_after_a_reload(
     api = page.url.replace("/recordings/", "/api/v1/recordings/")
     recording = page.request.get(api).json()
     assert recording["code"] == "A8 - 2"
-    assert recording["original_sha256"] == hashlib.sha256(DEMO_MEDIA.read_bytes()).hexdigest()
+    assert recording["original_sha256"] == sha256
     expect(page.locator("[data-media-progress], video[data-player-media]").first).to_be_visible()
     page.screenshot(path=screenshots / "upload-done.png")

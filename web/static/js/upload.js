@@ -9,6 +9,7 @@
 import { detailOf } from "./api.js";
 import { fileSize, fill, percent, roughDuration } from "./format.js";
 
+const HASH_SLICE = 16 * 1024 * 1024;
 const DEFAULT_CHUNK = 8 * 1024 * 1024;
 const RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000];
 // Client errors that another try cannot fix; 409 (offset mismatch), 423 (locked) and 429
@@ -235,7 +236,32 @@ function bind(form) {
     } catch {
       // No readable URL storage (private browsing): a fresh upload still works.
     }
+    if (!resuming && state === "uploading") {
+      const sha256 = await fingerprint(file);
+      if (sha256) metadata.sha256 = sha256; // the server checks the bytes it received
+    }
     if (state === "uploading") upload.start();
+  }
+
+  // The file's SHA-256, read in slices (constant memory) with hash-wasm; null when the
+  // library is missing or the upload was cancelled meanwhile.
+  async function fingerprint(file) {
+    if (!window.hashwasm) return null;
+    say(fill(text.msgHashing, { name: file.name }));
+    const hasher = await window.hashwasm.createSHA256();
+    hasher.init();
+    for (let start = 0; start < file.size; start += HASH_SLICE) {
+      if (state !== "uploading") return null;
+      const slice = await file.slice(start, start + HASH_SLICE).arrayBuffer();
+      hasher.update(new Uint8Array(slice));
+      const done = Math.min(file.size, start + HASH_SLICE);
+      shownPercent.textContent = percent((done / file.size) * 100);
+      bar.value = (done / file.size) * 100;
+    }
+    bar.value = 0;
+    shownPercent.textContent = percent(0);
+    say(fill(text.msgSending, { name: file.name }));
+    return hasher.digest("hex");
   }
 
   form.addEventListener("submit", (event) => {
