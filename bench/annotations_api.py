@@ -135,6 +135,12 @@ def main() -> int:
         token = headers["Authorization"].split()[1]
         with serve(data) as url:
             study_id, recording = study_with_recording(url, headers)
+            deadline = time.monotonic() + 60  # let its media job finish: ffmpeg is not measured
+            while time.monotonic() < deadline:
+                view = httpx.get(f"{url}/api/v1/recordings/{recording}", headers=headers).json()
+                if view["status"] in ("ready", "failed"):
+                    break
+                time.sleep(0.2)
             books = httpx.get(f"{url}/api/v1/studies/{study_id}/codebooks", headers=headers).json()
             scheme = next(b for b in books if b["kind"] == "schemes")["codes"][0]["id"]
             print(

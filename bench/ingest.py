@@ -143,6 +143,7 @@ class StageClock:
             runner: FFmpeg,
             ffprobe: str,
             original: Path,
+            work: Path,
             report: Report,
             should_stop: StopFn,
             name: str = "",
@@ -152,7 +153,7 @@ class StageClock:
                 report(stage, fraction)
 
             try:
-                return process(runner, ffprobe, original, stamped, should_stop, name)
+                return process(runner, ffprobe, original, work, stamped, should_stop, name)
             finally:
                 self.end = time.perf_counter()
 

@@ -3,8 +3,6 @@
 from typing import Annotated
 from urllib.parse import urlsplit
 
-import anyio
-import anyio.to_thread
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -21,12 +19,11 @@ from autoconf.api.deps import (
     StudyDep,
     write,
 )
-from autoconf.api.recordings import public, store_upload, wake_workers
+from autoconf.api.recordings import erase, public, reprocess, stop_processing, store_upload
 from autoconf.api.rendering import render
 from autoconf.auth import accounts
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated
 from autoconf.media import jobs
-from autoconf.media.storage import remove_tree
 from autoconf.models import Counsellor, Study
 from autoconf.payloads import MAX_ID, ShortCode
 from autoconf.schemes import annotations, codebooks
@@ -164,9 +161,7 @@ async def retry_form(
     request: Request, recording: ManagedRecordingDep, session: SessionDep
 ) -> Response:
     """The recording page's "Relancer le traitement" without JavaScript."""
-    await write(request, session, jobs.enqueue, session, recording)
-    request.app.state.media_grants.forget(recording.id or 0)
-    wake_workers(request)
+    await reprocess(request, session, recording)
     return RedirectResponse(f"/recordings/{recording.id}", status_code=303)
 
 
@@ -175,8 +170,7 @@ async def cancel_form(
     request: Request, recording: ManagedRecordingDep, session: SessionDep
 ) -> Response:
     """The recording page's "Arrêter le traitement" without JavaScript."""
-    await write(request, session, jobs.cancel, session, recording)
-    request.app.state.media_grants.forget(recording.id or 0)
+    await stop_processing(request, session, recording)
     return RedirectResponse(f"/recordings/{recording.id}", status_code=303)
 
 
@@ -186,10 +180,7 @@ async def delete_form(
 ) -> Response:
     """The recording page's "Supprimer l'enregistrement": row, annotations and files."""
     study_id = recording.study_id
-    recording_id = recording.id or 0
-    folder = await write(request, session, recordings.delete_recording, session, recording)
-    request.app.state.media_grants.forget(recording_id)
-    await anyio.to_thread.run_sync(remove_tree, settings.media_dir, folder)
+    await erase(request, session, settings, recording)
     return RedirectResponse(f"/studies/{study_id}", status_code=303)
 
 

@@ -130,15 +130,35 @@ def get_recording(recording: RecordingDep, session: SessionDep) -> RecordingPubl
     return public(recording, job)
 
 
+async def reprocess(request: Request, session: Session, recording: Recording) -> MediaJob:
+    """Queue the recording's processing again (API and page), waking a worker."""
+    job = await write(request, session, jobs.enqueue, session, recording)
+    request.app.state.media_grants.forget(recording.id or 0)
+    wake_workers(request)
+    return job
+
+
+async def stop_processing(request: Request, session: Session, recording: Recording) -> None:
+    await write(request, session, jobs.cancel, session, recording)
+    request.app.state.media_grants.forget(recording.id or 0)
+
+
+async def erase(
+    request: Request, session: Session, settings: Settings, recording: Recording
+) -> None:
+    """Delete the recording, its annotations and every file; a running job stops."""
+    recording_id = recording.id or 0
+    folder = await write(request, session, recordings.delete_recording, session, recording)
+    request.app.state.media_grants.forget(recording_id)
+    await anyio.to_thread.run_sync(remove_tree, settings.media_dir, folder)
+
+
 @router.post("/recordings/{recording_id}/retry", status_code=status.HTTP_202_ACCEPTED)
 async def retry_processing(
     request: Request, recording: ManagedRecordingDep, session: SessionDep
 ) -> RecordingPublic:
     """Process the recording again from its original (after a failure or a stop)."""
-    job = await write(request, session, jobs.enqueue, session, recording)
-    request.app.state.media_grants.forget(recording.id or 0)
-    wake_workers(request)
-    return public(recording, job)
+    return public(recording, await reprocess(request, session, recording))
 
 
 @router.post("/recordings/{recording_id}/cancel")
@@ -146,8 +166,7 @@ async def cancel_processing(
     request: Request, recording: ManagedRecordingDep, session: SessionDep
 ) -> RecordingPublic:
     """Stop the processing: ffmpeg is killed within a second, the recording is `failed`."""
-    await write(request, session, jobs.cancel, session, recording)
-    request.app.state.media_grants.forget(recording.id or 0)
+    await stop_processing(request, session, recording)
     return public(recording, None)
 
 
@@ -157,7 +176,4 @@ async def delete_recording(
 ) -> None:
     """Delete the recording, its annotations and every file (original, proxy, derived);
     a running job stops."""
-    recording_id = recording.id or 0
-    folder = await write(request, session, recordings.delete_recording, session, recording)
-    request.app.state.media_grants.forget(recording_id)
-    await anyio.to_thread.run_sync(remove_tree, settings.media_dir, folder)
+    await erase(request, session, settings, recording)

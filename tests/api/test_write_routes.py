@@ -17,7 +17,15 @@ def test_unsafe_routes_write_under_the_lock() -> None:
         source = inspect.getsource(route.endpoint)
         assert inspect.iscoroutinefunction(route.endpoint), route.path
         assert any(
-            call in source for call in ("await write(", "await log_in(", "await store_upload(")
+            call in source
+            for call in (
+                "await write(",
+                "await log_in(",
+                "await store_upload(",
+                "await reprocess(",
+                "await stop_processing(",
+                "await erase(",
+            )
         ), f"{route.methods} {route.path} writes without the write lock"
         checked.append(route.path)
     assert "/api/v1/recordings/{recording_id}/annotations" in checked
