@@ -105,7 +105,10 @@ def process(
 
 
 def install(work: Path, folder: Path) -> None:
-    """Put a finished attempt's files in place of the previous ones (each by a rename)."""
+    """Put a finished attempt's files in place of the previous ones (each by a rename);
+    nothing to do when it was done already (a retried final write)."""
+    if not work.is_dir():
+        return
     clear_derived(folder)
     for path in work.iterdir():
         path.replace(folder / path.name)
