@@ -42,6 +42,7 @@ def test_whole_file_and_head(rclient: TestClient, ready: dict, settings: Setting
     [
         ("bytes=0-0", (0, 1)),
         ("bytes=1000-1048575", (1000, 1048576)),  # a 1 MiB seek
+        ("bytes=100-1300000", (100, 1300001)),  # more than one 1 MiB chunk
         ("bytes=-500", (-500, None)),  # the last 500 bytes (where a moov-at-end file looks)
         ("bytes=1048576-", (1048576, None)),
     ],
