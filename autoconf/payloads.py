@@ -322,3 +322,7 @@ class UploadMetadata(BaseModel):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+
+class TranscriptImported(BaseModel):
+    cues: int = Field(description="Cues stored; the previous transcript was replaced.")

@@ -14,6 +14,7 @@ from autoconf.settings import Settings
 
 DATA = Path(__file__).parent / "data"
 DEMO_MEDIA = Path(__file__).parent.parent / "autoconf" / "demo" / "seance-demo.mp4"
+DEMO_TRANSCRIPT = DEMO_MEDIA.with_suffix(".vtt")
 PASSWORD = "correct horse battery"
 
 

@@ -1,18 +1,29 @@
-"""Annotations (moments and segments) of a recording."""
+"""Annotations (moments and segments) of a recording, and its transcript."""
 
-from fastapi import APIRouter, Request, status
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Request, UploadFile, status
+from fastapi.responses import PlainTextResponse, Response
+from sqlmodel import Session
 
 from autoconf.api.deps import (
     AnnotationDep,
     CurrentUser,
     EditableAnnotationDep,
+    ManagedRecordingDep,
     RecordingDep,
     SessionDep,
     write,
 )
-from autoconf.models import Annotation, Recording
-from autoconf.payloads import AnnotationCreate, AnnotationPublic, AnnotationUpdate
-from autoconf.schemes import annotations
+from autoconf.models import Annotation, Recording, User
+from autoconf.payloads import (
+    AnnotationCreate,
+    AnnotationPublic,
+    AnnotationUpdate,
+    TranscriptImported,
+)
+from autoconf.schemes import annotations, transcripts
 
 router = APIRouter(prefix="/api/v1", tags=["annotations"])
 
@@ -80,3 +91,45 @@ async def delete_annotation(
 ) -> None:
     """Delete; with `?version=`, only if nobody changed it since (else 409)."""
     await write(request, session, annotations.delete_annotation, session, annotation, version)
+
+
+def _import(session: Session, recording: Recording, user: User, content: bytes, name: str) -> int:
+    cues = transcripts.parse_transcript(content, name)
+    return transcripts.replace_transcript(session, recording, cues, user.id)
+
+
+async def import_transcript_file(
+    request: Request, session: Session, recording: Recording, user: User, file: UploadFile
+) -> int:
+    """Read an uploaded transcript (small: the 1 MiB body limit) and store it instead of the
+    previous one; the number of cues (API and page)."""
+    content = await file.read()
+    return await write(
+        request, session, _import, session, recording, user, content, file.filename or ""
+    )
+
+
+@router.post("/recordings/{recording_id}/transcript")
+async def import_transcript(
+    request: Request,
+    recording: ManagedRecordingDep,
+    user: CurrentUser,
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="A WebVTT (.vtt) or SRT (.srt) file.")],
+) -> TranscriptImported:
+    """Replace the recording's transcript (annotations of origin `transcript`, one per cue,
+    `<v Speaker>` voices kept as the speaker)."""
+    count = await import_transcript_file(request, session, recording, user, file)
+    return TranscriptImported(cues=count)
+
+
+@router.get("/recordings/{recording_id}/transcript.vtt", response_class=PlainTextResponse)
+def export_transcript(recording: RecordingDep, session: SessionDep) -> Response:
+    """The transcript as WebVTT, with its voices."""
+    text = transcripts.transcript_vtt(session, recording.id or 0)
+    filename = quote(f"{recording.code} - transcription.vtt")
+    return Response(
+        text,
+        media_type="text/vtt; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+    )

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from autoconf.api.annotations import import_transcript_file
 from autoconf.api.auth import log_in, open_session
 from autoconf.api.deps import (
     SESSION_COOKIE,
@@ -182,6 +183,19 @@ async def delete_form(
     study_id = recording.study_id
     await erase(request, session, settings, recording)
     return RedirectResponse(f"/studies/{study_id}", status_code=303)
+
+
+@router.post("/recordings/{recording_id}/transcript")
+async def transcript_form(
+    request: Request,
+    recording: ManagedRecordingDep,
+    user: CurrentUser,
+    session: SessionDep,
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    """The recording page's "Importer une transcription"."""
+    await import_transcript_file(request, session, recording, user, file)
+    return RedirectResponse(f"/recordings/{recording.id}#transcription", status_code=303)
 
 
 @router.get("/recordings/{recording_id}", response_class=HTMLResponse)

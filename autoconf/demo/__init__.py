@@ -1,6 +1,5 @@
 """The demo study: the sample counselling session, its transcript, prepared moments, coding."""
 
-import re
 import secrets
 from dataclasses import dataclass
 from importlib import resources
@@ -15,7 +14,7 @@ from autoconf.errors import DomainError
 from autoconf.media import jobs
 from autoconf.media.probe import probe_duration_ms
 from autoconf.models import Study
-from autoconf.schemes import annotations, codebooks
+from autoconf.schemes import annotations, codebooks, transcripts
 from autoconf.settings import Settings
 from autoconf.studies import recordings, service
 
@@ -23,10 +22,6 @@ STUDY_NAME = "Démo — conseil en évolution professionnelle"
 USERNAME = "demo"
 MEDIA = "seance-demo.mp4"
 TRANSCRIPT = "seance-demo.vtt"
-
-_CUE = re.compile(
-    r"(\d+):(\d{2}):(\d{2})\.(\d{3}) --> (\d+):(\d{2}):(\d{2})\.(\d{3})\s*\n<v ([^>]+)>(.*)"
-)
 
 # (start, end, scheme path, extra code paths, note, structured fields)
 CODING: tuple[tuple[str, str, str, tuple[str, ...], str, dict[str, str]], ...] = (
@@ -146,16 +141,6 @@ def _ms(text: str) -> int:
     return round((int(minutes) * 60 + float(seconds)) * 1000)
 
 
-def _cues(vtt: str) -> list[tuple[int, int, str, str]]:
-    cues = []
-    for m in _CUE.finditer(vtt):
-        h1, m1, s1, f1, h2, m2, s2, f2, speaker, text = m.groups()
-        start = ((int(h1) * 60 + int(m1)) * 60 + int(s1)) * 1000 + int(f1)
-        end = ((int(h2) * 60 + int(m2)) * 60 + int(s2)) * 1000 + int(f2)
-        cues.append((start, end, speaker.strip(), text.strip()))
-    return cues
-
-
 def _fill(session: Session, settings: Settings, study: Study, author_id: int) -> None:
     assert study.id is not None
     structure = service.create_structure(
@@ -189,18 +174,8 @@ def _fill(session: Session, settings: Settings, study: Study, author_id: int) ->
         for _, nodes in codebooks.list_codebooks(session, study.id)
         for node in nodes
     }
-    transcript = package.joinpath(TRANSCRIPT).read_text("utf-8")
-    for start, end, speaker, text in _cues(transcript):
-        annotations.create_annotation(
-            session,
-            recording,
-            None,
-            start_ms=start,
-            end_ms=end,
-            note=text,
-            speaker=speaker,
-            origin="transcript",
-        )
+    cues = transcripts.parse_transcript(package.joinpath(TRANSCRIPT).read_bytes(), TRANSCRIPT)
+    transcripts.replace_transcript(session, recording, cues, None)
     for start_text, end_text, scheme, extra, note, fields in CODING:
         annotations.create_annotation(
             session,

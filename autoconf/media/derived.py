@@ -11,6 +11,7 @@ import ffmpeg
 import numpy as np
 
 from autoconf.media.runner import FFmpeg, ProgressFn, StopFn, Stopped
+from autoconf.schemes.timecode import format_vtt
 
 POSTER = "poster.jpg"
 THUMBNAILS_VTT = "thumbnails.vtt"
@@ -106,7 +107,7 @@ def thumbnails_vtt(thumbs: Thumbnails, duration_s: float) -> str:
         row, column = divmod(cell, SPRITE_COLUMNS)
         region = f"{column * thumbs.width},{row * thumbs.height},{thumbs.width},{thumbs.height}"
         lines += [
-            f"{_vtt_time(round(start * 1000))} --> {_vtt_time(round(end * 1000))}",
+            f"{format_vtt(round(start * 1000))} --> {format_vtt(round(end * 1000))}",
             f"{SPRITE_URL_PREFIX}sprite-{sheet + 1:03d}.jpg#xywh={region}",
             "",
         ]
@@ -176,9 +177,3 @@ def read_waveform(data: bytes) -> tuple[int, int, np.ndarray]:
         raise ValueError("not an 8-bit mono audiowaveform v2 file")
     pairs = np.frombuffer(data, dtype=np.int8, offset=24, count=length * 2).reshape(length, 2)
     return rate, per_pair, pairs
-
-
-def _vtt_time(ms: int) -> str:
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"

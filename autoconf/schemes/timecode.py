@@ -43,3 +43,10 @@ def parse_time(text: str) -> int:
         minutes, seconds = match.groups()
         return int(minutes) * 60_000 + _seconds_ms(seconds)
     raise Invalid(f"« {text} » n'est pas un temps reconnu (exemples : 10’02, 10:02, 1:15:10).")
+
+
+def format_vtt(ms: int) -> str:
+    """WebVTT's timestamp: `01:02:03.456`."""
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"

@@ -20,6 +20,8 @@ CONTRACT = {
     "/api/v1/recordings/{recording_id}/poster": {"get"},
     "/api/v1/recordings/{recording_id}/waveform": {"get"},
     "/api/v1/recordings/{recording_id}/thumbnails.vtt": {"get"},
+    "/api/v1/recordings/{recording_id}/transcript": {"post"},
+    "/api/v1/recordings/{recording_id}/transcript.vtt": {"get"},
     "/api/v1/uploads/": {"post"},
     "/api/v1/uploads/{uuid}": {"head", "patch", "delete"},
     "/api/v1/recordings/{recording_id}/annotations": {"get", "post"},

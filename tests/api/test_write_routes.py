@@ -25,6 +25,7 @@ def test_unsafe_routes_write_under_the_lock() -> None:
                 "await reprocess(",
                 "await stop_processing(",
                 "await erase(",
+                "await import_transcript_file(",
             )
         ), f"{route.methods} {route.path} writes without the write lock"
         checked.append(route.path)
