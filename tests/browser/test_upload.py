@@ -67,8 +67,8 @@ def test_upload_survives_a_cut_and_resumes_after_a_reload(
     sha256 = hashlib.sha256(DEMO_MEDIA.read_bytes()).hexdigest()
     assert base64.b64decode(fields["sha256"]).decode() == sha256
 
+    page.reload()  # while the network is still down: no retry slips through meanwhile
     page.unroute("**/api/v1/uploads/**")
-    page.reload()
     after: list[int] = []
 
     def count(route: Route) -> None:
