@@ -71,3 +71,50 @@ def test_audio_proxy_plays_and_seeks(
     page.goto(f"{live_server.url}/recordings/{created.json()['id']}")
     plays_after_seek(page, "audio[data-player-media]")
     page.screenshot(path=screenshots / "player-audio.png")
+
+
+def test_keyboard_shortcuts(page: Page, live_server: LiveServer, screenshots: Path) -> None:
+    _login(page, live_server)
+    page.goto(f"{live_server.url}/studies/{live_server.study_id}")
+    page.get_by_role("link", name="A8 - 1").first.click()
+    video = page.locator("video[data-player-media]")
+    video.evaluate(
+        """async (el) => {
+            if (el.readyState < 1) await new Promise((ok) => el.addEventListener(
+                "loadedmetadata", ok, {once: true}));
+            el.muted = true;
+        }"""
+    )
+    page.locator("h1").click()  # the keyboard belongs to the page, not to a control
+    page.keyboard.press("k")
+    page.wait_for_function("el => !el.paused", arg=video.element_handle())
+    page.keyboard.press("k")
+    page.wait_for_function("el => el.paused", arg=video.element_handle())
+
+    def at(seconds: float) -> float:
+        return float(
+            video.evaluate(f"el => {{ el.currentTime = {seconds}; return el.currentTime; }}")
+        )
+
+    at(50)
+    page.keyboard.press("ArrowRight")
+    assert video.evaluate("el => el.currentTime") == 52
+    page.keyboard.press("l")
+    assert video.evaluate("el => el.currentTime") == 62
+    page.keyboard.press("j")
+    page.keyboard.press("ArrowLeft")
+    assert video.evaluate("el => el.currentTime") == 50
+    page.keyboard.press(">")
+    assert video.evaluate("el => el.playbackRate") == 1.25
+    page.keyboard.press("<")
+    page.keyboard.press("<")
+    assert video.evaluate("el => el.playbackRate") == 0.75
+    expect(page.locator("[data-rate='0.75']")).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog", name="Raccourcis clavier")).to_be_visible()
+    page.screenshot(path=screenshots / "shortcuts.png")
+    page.keyboard.press("Escape")  # closes the help, does not start the video
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    assert video.evaluate("el => el.paused")
+    page.keyboard.press("Escape")
+    page.wait_for_function("el => !el.paused", arg=video.element_handle())

@@ -1,0 +1,74 @@
+// Keyboard shortcuts of the player (the help panel, <dialog data-shortcuts>, lists them).
+// Outside text fields: Space or K play/pause, ←/→ 2 s, J/L 10 s, < and > speed, ? help.
+// In a text field only Escape acts (play/pause), so that typing a note never moves the video.
+
+const SMALL_STEP = 2;
+const BIG_STEP = 10;
+
+function typing(target) {
+  return target instanceof HTMLElement && (target.isContentEditable || target.matches("input, textarea, select"));
+}
+
+function bind(root) {
+  const media = root.querySelector("[data-player-media]");
+  const help = root.querySelector("dialog[data-shortcuts]");
+  const opener = root.querySelector("[data-shortcuts-open]");
+  if (!media) return;
+  const rates = [...root.querySelectorAll("[data-rate]")].map((b) => Number(b.dataset.rate)).sort((a, b) => a - b);
+
+  function toggle() {
+    if (media.paused) media.play().catch(() => {});
+    else media.pause();
+  }
+
+  function seekBy(seconds) {
+    const end = Number.isFinite(media.duration) ? media.duration : Infinity;
+    media.currentTime = Math.min(end, Math.max(0, media.currentTime + seconds));
+  }
+
+  function changeRate(step) {
+    const index = rates.findIndex((rate) => rate >= media.playbackRate - 1e-9);
+    const next = rates[Math.min(rates.length - 1, Math.max(0, (index < 0 ? rates.length - 1 : index) + step))];
+    const button = root.querySelector(`[data-rate="${next}"]`);
+    if (button) button.click(); // the player module keeps the buttons and the saved speed in step
+    else media.playbackRate = next;
+  }
+
+  function showHelp() {
+    if (!help) return;
+    if (help.open) help.close();
+    else help.showModal();
+  }
+
+  if (opener) opener.addEventListener("click", showHelp);
+
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "Escape" && !(help && help.open)) {
+      event.preventDefault();
+      toggle();
+      return;
+    }
+    if (typing(event.target)) return;
+    const actions = {
+      " ": toggle,
+      k: toggle,
+      K: toggle,
+      ArrowLeft: () => seekBy(-SMALL_STEP),
+      ArrowRight: () => seekBy(SMALL_STEP),
+      j: () => seekBy(-BIG_STEP),
+      J: () => seekBy(-BIG_STEP),
+      l: () => seekBy(BIG_STEP),
+      L: () => seekBy(BIG_STEP),
+      "<": () => changeRate(-1),
+      ">": () => changeRate(1),
+      "?": showHelp,
+    };
+    const action = actions[event.key];
+    if (!action) return;
+    event.preventDefault(); // also keeps the native controls from acting a second time
+    action();
+  });
+}
+
+for (const root of document.querySelectorAll("[data-player]")) bind(root);
