@@ -14,6 +14,7 @@ from autoconf.api.deps import (
     SettingsDep,
     write,
 )
+from autoconf.api.media import grant_key
 from autoconf.auth import accounts
 from autoconf.auth.accounts import API, SESSION
 from autoconf.models import User
@@ -72,7 +73,7 @@ async def logout(request: Request, response: Response, session: SessionDep) -> N
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         await write(request, session, accounts.revoke_token, session, cookie)
-        request.app.state.media_grants.forget_credential(f"session:{cookie}")
+        request.app.state.media_grants.forget_credential(grant_key(accounts.SESSION, cookie))
     response.delete_cookie(SESSION_COOKIE)
 
 

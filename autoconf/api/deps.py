@@ -103,20 +103,25 @@ def bearer_token(request: Request) -> str | None:
 _UNKNOWN = object()
 
 
+def credential_of(request: Request) -> tuple[str, str] | None:
+    """What the caller signs in with: (API, the Bearer token), else (SESSION, the cookie)."""
+    token = bearer_token(request)
+    if token is not None:
+        return API, token
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (SESSION, cookie) if cookie else None
+
+
 def _authenticate(request: Request, session: Session) -> User | None:
     """The user of the Bearer API token, else of the session cookie, else None; once per
     request (remembered in `request.state`)."""
     known = getattr(request.state, "auth_user", _UNKNOWN)
     if known is not _UNKNOWN:
         return known  # type: ignore[return-value]
-    token = bearer_token(request)
-    if token is not None:
-        user = user_for_token(session, token, API)
-        if user is None:
-            raise NotAuthenticated("Jeton d'API invalide ou révoqué.")
-    else:
-        cookie = request.cookies.get(SESSION_COOKIE)
-        user = user_for_token(session, cookie, SESSION) if cookie else None
+    found = credential_of(request)
+    user = user_for_token(session, found[1], found[0]) if found else None
+    if found and found[0] == API and user is None:
+        raise NotAuthenticated("Jeton d'API invalide ou révoqué.")
     request.state.auth_user = user
     # A detached copy for the pages: an error page must render even after a rollback.
     request.state.user = UserPublic.model_validate(user) if user else None

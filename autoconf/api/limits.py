@@ -16,8 +16,8 @@ from starlette.middleware.body_limit import RequestBodyLimitResponder
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from autoconf.api.deps import SESSION_COOKIE, bearer_token
-from autoconf.auth.accounts import API, SESSION, user_for_token
+from autoconf.api.deps import credential_of
+from autoconf.auth.accounts import user_for_token
 
 SMALL_BODY_BYTES = 1024 * 1024
 # Room for the multipart framing and form fields around the file itself.
@@ -38,16 +38,14 @@ def _has_body(scope: Scope) -> bool:
 async def _signed_in(scope: Scope) -> bool:
     """One look-up of the sender's token or session cookie, in a worker thread."""
     request = Request(scope)
-    token = bearer_token(request)
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if token is None and not cookie:
+    found = credential_of(request)
+    if found is None:
         return False
+    kind, value = found
 
     def known() -> bool:
         with Session(request.app.state.engine) as session:
-            if token is not None:
-                return user_for_token(session, token, API) is not None
-            return user_for_token(session, cookie or "", SESSION) is not None
+            return user_for_token(session, value, kind) is not None
 
     return await anyio.to_thread.run_sync(known)
 

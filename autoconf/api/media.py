@@ -26,7 +26,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from autoconf.api.deps import SESSION_COOKIE, RecordingDep, SettingsDep, bearer_token
+from autoconf.api.deps import RecordingDep, SettingsDep, credential_of
 from autoconf.errors import Conflict, NotFound
 from autoconf.models import Recording
 from autoconf.settings import Settings
@@ -163,12 +163,14 @@ class MediaGrants:
 
 
 def credential(request: Request) -> str | None:
-    """The caller's bearer token or session cookie, as sent (the key of its grants)."""
-    token = bearer_token(request)
-    if token is not None:
-        return f"api:{token}"
-    cookie = request.cookies.get(SESSION_COOKIE)
-    return f"session:{cookie}" if cookie else None
+    """The caller's token or session cookie, as sent, with its kind (the key of its grants:
+    `session:<cookie>`, `api:<token>`)."""
+    found = credential_of(request)
+    return grant_key(*found) if found else None
+
+
+def grant_key(kind: str, value: str) -> str:
+    return f"{kind}:{value}"
 
 
 def deliver(settings: Settings, key: str, media_type: str) -> Response:
@@ -210,8 +212,13 @@ class MediaFastPath:
             state = request.app.state
             files = state.media_grants.get(credential(request), int(match[1]))
             if files is not None:
+                settings: Settings = state.settings
                 try:
-                    response = deliver(state.settings, *files.locate(match[2]))
+                    located = files.locate(match[2])
+                    if settings.media_accel_redirect:
+                        response = deliver(settings, *located)
+                    else:  # a stat: not on the event loop (storage may be slow)
+                        response = await anyio.to_thread.run_sync(deliver, settings, *located)
                 except (Conflict, NotFound):  # let the application answer, in full
                     response = None
                 if response is not None:

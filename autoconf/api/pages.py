@@ -20,6 +20,7 @@ from autoconf.api.deps import (
     StudyDep,
     write,
 )
+from autoconf.api.media import grant_key
 from autoconf.api.recordings import erase, public, reprocess, stop_processing, store_upload
 from autoconf.api.rendering import render
 from autoconf.auth import accounts
@@ -32,6 +33,10 @@ from autoconf.schemes.fields import STRUCTURED_FIELDS
 from autoconf.studies import access, recordings, service
 
 router = APIRouter(include_in_schema=False)
+
+# What the recording page's player (web/templates/_player.html) reads of the API's view.
+PLAYER_FIELDS = {"status", "progress", "stage", "kind", "media_url", "poster_url"}
+PLAYER_FIELDS |= {"waveform_url", "thumbnails_url"}
 
 
 def _safe_next(target: str | None) -> str:
@@ -81,7 +86,7 @@ async def logout_form(request: Request, session: SessionDep) -> Response:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         await write(request, session, accounts.revoke_token, session, cookie)
-        request.app.state.media_grants.forget_credential(f"session:{cookie}")
+        request.app.state.media_grants.forget_credential(grant_key(accounts.SESSION, cookie))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -201,19 +206,11 @@ async def transcript_form(
 @router.get("/recordings/{recording_id}", response_class=HTMLResponse)
 def recording_page(request: Request, recording: RecordingDep, session: SessionDep) -> Response:
     study = session.get(Study, recording.study_id)  # RecordingDep checked the access
-    job = jobs.jobs_by_recording(session, [recording.id or 0]).get(recording.id or 0)
-    view = public(recording, job)
+    view = public(recording, jobs.job_of(session, recording))
     base = f"/api/v1/recordings/{recording.id}"
     media = {
-        "status": view.status,
-        "progress": view.progress,
-        "stage": view.stage,
-        "kind": view.kind,
+        **view.model_dump(include=PLAYER_FIELDS),
         "api_url": base,
-        "media_url": view.media_url,
-        "poster_url": view.poster_url,
-        "waveform_url": view.waveform_url,
-        "thumbnails_url": view.thumbnails_url,
         "retry_url": f"{base}/retry",
         "cancel_url": f"{base}/cancel",
     }

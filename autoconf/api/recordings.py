@@ -126,8 +126,7 @@ def list_recordings(
 @router.get("/recordings/{recording_id}")
 def get_recording(recording: RecordingDep, session: SessionDep) -> RecordingPublic:
     """The recording, with its processing status, progress and media links."""
-    job = jobs.jobs_by_recording(session, [recording.id or 0]).get(recording.id or 0)
-    return public(recording, job)
+    return public(recording, jobs.job_of(session, recording))
 
 
 async def reprocess(request: Request, session: Session, recording: Recording) -> MediaJob:

@@ -52,6 +52,11 @@ def _metadata(raw: dict[str, Any]) -> recordings.NewRecording:
     )
 
 
+def _forget_upload(upload: Path) -> None:
+    upload.unlink(missing_ok=True)
+    upload.with_name(upload.name + ".info").unlink(missing_ok=True)
+
+
 def tus_router(settings: Settings) -> APIRouter:
     uploads = settings.media_dir / UPLOADS
 
@@ -123,13 +128,13 @@ def tus_router(settings: Settings) -> APIRouter:
                 stored = await anyio.to_thread.run_sync(receive)
                 recording = await register_stored(request, session, settings, stored, new, user)
             except BaseException:  # refused: this upload is over, it cannot be resumed
-                upload.unlink(missing_ok=True)
-                upload.with_name(upload.name + ".info").unlink(missing_ok=True)
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(_forget_upload, upload)
                 raise
             # The bytes moved to the recording. An empty placeholder keeps the upload known as
             # complete (its offset is in the .info), so a client whose last answer was lost
             # sees it finished on its next HEAD instead of starting again; swept later.
-            upload.touch()
+            await anyio.to_thread.run_sync(upload.touch)
             response.headers["X-Recording-Id"] = str(recording.id)
             response.headers["Access-Control-Expose-Headers"] = "X-Recording-Id"
 

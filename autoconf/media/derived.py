@@ -44,7 +44,6 @@ def poster(
 
 @dataclass(frozen=True)
 class Thumbnails:
-    interval_s: float
     times: list[float]  # time of each thumbnail, in order
     width: int
     height: int
@@ -88,7 +87,7 @@ def thumbnails(
         loglevel="info",  # showinfo's lines give each thumbnail's time
     )
     times = [float(t) for t in re.findall(r"\bpts_time:\s*([0-9.]+)", log)]
-    result = Thumbnails(interval, times, THUMB_WIDTH, thumb_height)
+    result = Thumbnails(times, THUMB_WIDTH, thumb_height)
     (folder / THUMBNAILS_VTT).write_text(thumbnails_vtt(result, duration_s), encoding="utf-8")
     return result
 

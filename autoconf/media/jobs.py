@@ -53,9 +53,14 @@ def worker_name(index: int = 0) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{index}"
 
 
+def job_of(session: Session, recording: Recording) -> MediaJob | None:
+    """The processing job of `recording`, if it was ever queued."""
+    return session.exec(select(MediaJob).where(MediaJob.recording_id == recording.id)).first()
+
+
 def enqueue(session: Session, recording: Recording) -> MediaJob:
     """Queue the processing of `recording` (again, for a retry); the caller commits."""
-    job = session.exec(select(MediaJob).where(MediaJob.recording_id == recording.id)).first()
+    job = job_of(session, recording)
     if job is not None and job.status == "running":
         raise Conflict("Le traitement de cet enregistrement est déjà en cours.")
     job = job or MediaJob(recording_id=recording.id or 0)
@@ -70,7 +75,7 @@ def enqueue(session: Session, recording: Recording) -> MediaJob:
 def cancel(session: Session, recording: Recording) -> None:
     """Stop the processing of `recording`: its worker sees it within a second and kills
     ffmpeg. The recording is left `failed`, ready to be processed again."""
-    job = session.exec(select(MediaJob).where(MediaJob.recording_id == recording.id)).first()
+    job = job_of(session, recording)
     if job is None or job.status not in ("queued", "running"):
         raise Conflict("Aucun traitement en cours pour cet enregistrement.")
     job.status, job.finished_at = "cancelled", _now()
@@ -250,11 +255,12 @@ def run_job(
             if outcome[0] == "stopped":
                 if beat.shutdown.is_set() and not beat.lost:
                     beat.give_back(session, recording_id)
-            elif not beat.finish(session, *outcome):
-                pass  # cancelled, deleted or given to another worker meanwhile
-            elif result is not None:
+                return
+            if not beat.finish(session, *outcome):
+                return  # cancelled, deleted or given to another worker meanwhile
+            if result is not None:
                 install(work, folder)
-                _record(session, recording_id, result, original)
+                _record(session, recording_id, result)
             else:
                 _fail(session, recording_id, outcome[1] or "", folder)
 
@@ -294,7 +300,7 @@ def _remove_abandoned_work(folder: Path, stale_s: float) -> None:
             continue
 
 
-def _record(session: Session, recording_id: int | None, result: Processed, original: Path) -> None:
+def _record(session: Session, recording_id: int | None, result: Processed) -> None:
     recording = session.get(Recording, recording_id)
     if recording is None:
         return
@@ -348,7 +354,7 @@ class JobRunner:
     def start(self) -> None:
         for index in range(self.workers):
             thread = threading.Thread(
-                target=self._loop, args=(worker_name(index),), name=f"media-{index}", daemon=True
+                target=self._loop, args=(index,), name=f"media-{index}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
@@ -362,10 +368,11 @@ class JobRunner:
         for thread in self._threads:
             thread.join(timeout)
 
-    def _loop(self, worker: str) -> None:
+    def _loop(self, index: int) -> None:
+        worker = worker_name(index)
         next_sweep = 0.0
         while not self._stop.is_set():
-            if worker.endswith(":0") and time.monotonic() > next_sweep:
+            if index == 0 and time.monotonic() > next_sweep:  # one thread sweeps uploads
                 next_sweep = time.monotonic() + SWEEP_EVERY_S
                 removed = remove_stale_uploads(self.settings.media_dir)
                 if removed:

@@ -64,19 +64,6 @@ class MediaInfo:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "MediaInfo":
-        video, audio = data.get("video"), data.get("audio")
-        return cls(
-            container=data["container"],
-            duration_ms=data["duration_ms"],
-            bit_rate=data.get("bit_rate"),
-            video=VideoStream(**video) if video else None,
-            audio=AudioStream(**audio) if audio else None,
-            streams=tuple(data.get("streams", ())),
-            warnings=data.get("warnings", ""),
-        )
-
 
 def probe(
     path: Path, ffprobe: str = "ffprobe", name: str = "", timeout_s: float = PROBE_TIMEOUT_S

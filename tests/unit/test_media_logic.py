@@ -93,12 +93,12 @@ def test_parse_reads_rotation_and_skips_cover_art() -> None:
     assert phone.video is not None
     assert phone.video.rotation == 270 and phone.video.display_size == (1080, 1920)
     assert phone.video.fps == 29.97
-    assert MediaInfo.from_dict(phone.as_dict()) == phone
+    assert phone.as_dict()["video"]["rotation"] == 270  # what the recording row keeps
 
 
 def test_thumbnails_track_points_into_the_sprite_grid() -> None:
     times = [0.0, 2.0, 4.0] + [6.0 + 2 * i for i in range(100)]
-    track = derived.thumbnails_vtt(derived.Thumbnails(2.0, times, 160, 90), 210.0)
+    track = derived.thumbnails_vtt(derived.Thumbnails(times, 160, 90), 210.0)
     cues = track.split("\n\n")[1:]
     assert track.startswith("WEBVTT\n")
     assert cues[0] == "00:00:00.000 --> 00:00:02.000\nthumbnails/sprite-001.jpg#xywh=0,0,160,90"
