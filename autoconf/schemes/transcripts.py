@@ -19,6 +19,12 @@ from autoconf.models import Annotation, Recording, utcnow
 from autoconf.schemes.timecode import format_ms, format_vtt
 
 FORMATS = {".vtt": "vtt", ".webvtt": "vtt", ".srt": "srt"}
+SHAPES = {  # what the user should find in the file, said when it is not there
+    "vtt": "un fichier WebVTT commence par « WEBVTT », puis chaque réplique par une ligne "
+    "« 00:00:01.000 --> 00:00:04.000 ».",
+    "srt": "dans un fichier SRT, chaque réplique a un numéro, une ligne "
+    "« 00:00:01,000 --> 00:00:04,000 », puis son texte.",
+}
 MAX_CUES = 20_000  # a 90-minute session has about 1,500
 
 
@@ -41,9 +47,9 @@ def parse_transcript(content: bytes, filename: str) -> list[Cue]:
         text = content.decode("cp1252", errors="replace")  # old SRT files from Windows tools
     try:
         captions = webvtt.from_buffer(io.StringIO(text), format=kind).captions
-    except (webvtt.errors.MalformedFileError, webvtt.errors.MalformedCaptionError) as error:
+    except (webvtt.errors.MalformedFileError, webvtt.errors.MalformedCaptionError):
         raise Invalid(
-            f"« {filename} » n'est pas une transcription {kind.upper()} lisible ({error})."
+            f"« {filename} » n'est pas une transcription lisible : {SHAPES[kind]}"
         ) from None
     cues = [
         Cue(

@@ -40,7 +40,12 @@ def test_srt_is_read_too() -> None:
     ("content", "name", "words"),
     [
         (b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nok\n", "notes.docx", "WebVTT (.vtt) ou SRT"),
-        (b"%PDF-1.4 binary", "transcription.vtt", "n'est pas une transcription VTT lisible"),
+        (b"%PDF-1.4 binary", "transcription.vtt", "commence par « WEBVTT »"),
+        (
+            b"bonjour\n",
+            "transcription.srt",
+            "n'est pas une transcription lisible : dans un fichier SRT",
+        ),
         (b"WEBVTT\n\n", "vide.vtt", "aucune réplique"),
     ],
 )
