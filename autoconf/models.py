@@ -28,6 +28,9 @@ CODEBOOK_KINDS = ("schemes", "categories", "phases", "principles")
 RECORDING_STATUSES = ("uploaded", "queued", "processing", "ready", "failed")
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 ANNOTATION_ORIGINS = ("prepared", "stop", "coding", "transcript", "import")
+# The tracks of a recording's timeline, top to bottom (ELAN's tiers): where an annotation is
+# drawn. A code of any codebook may be applied on any layer.
+LAYERS = ("prepared", "stops", "schemes", "phases", "categories", "transcript")
 
 
 def utcnow() -> datetime:
@@ -62,6 +65,8 @@ class User(SQLModel, table=True):
     role: str = Field(sa_type=String(16))
     password_hash: str = Field(max_length=255)
     language: str | None = Field(default=None, max_length=8)
+    # Marking a moment while playing lands this long before the key press (reaction time).
+    reaction_offset_ms: int = 0
     is_active: bool = True
     created_at: datetime = _timestamp()
 
@@ -218,6 +223,13 @@ class Annotation(SQLModel, table=True):
     speaker: str | None = Field(default=None, max_length=100)
     fields: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     origin: str = Field(default="coding", sa_type=String(16))
+    layer: str = Field(default="schemes", sa_type=String(16))
+    # A prepared mark stays private to its author until shared; everything else is shared.
+    shared: bool = True
+    # Quotes linked to a segment: [{"text", "speaker", "ms"}].
+    verbatims: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     author_id: int | None = Field(
         default=None, foreign_key="app_user.id", index=True, ondelete="SET NULL"
     )

@@ -17,12 +17,14 @@ Role = Literal["admin", "researcher", "counsellor"]
 StudyRole = Literal["researcher", "counsellor"]
 CodebookKind = Literal["schemes", "categories", "phases", "principles"]
 Origin = Literal["prepared", "stop", "coding", "transcript", "import"]
+Layer = Literal["prepared", "stops", "schemes", "phases", "categories", "transcript"]
 
 MAX_ID = 2**31 - 1  # INTEGER on PostgreSQL; larger ids cannot exist
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Position = Annotated[int, Field(ge=0, le=100_000)]
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 ShortCode = Annotated[
     str,
@@ -83,6 +85,16 @@ class UserPublic(_Output):
     display_name: str
     role: Role
     language: str | None
+    reaction_offset_ms: int
+
+
+class UserUpdate(_Input):
+    _not_null = frozenset({"display_name", "reaction_offset_ms"})
+    display_name: DisplayName | None = None
+    language: Literal["fr", "en"] | None = Field(default=None, description="Null: the default.")
+    reaction_offset_ms: Annotated[int, Field(ge=0, le=10_000)] | None = Field(
+        default=None, description="Marks made while playing land this long before the key press."
+    )
 
 
 class TokenCreate(_Input):
@@ -268,6 +280,15 @@ class CodeUpdate(_Input):
     _hotkey = field_validator("hotkey")(_check_hotkey)
 
 
+class Verbatim(BaseModel):
+    """A quote linked to a segment: what was said, by whom, when."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+    speaker: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+    ms: Milliseconds | None = None
+
+
 class AnnotationCreate(_Input):
     start_ms: Milliseconds
     end_ms: Milliseconds | None = Field(default=None, description="Null (or start_ms): a moment.")
@@ -278,10 +299,19 @@ class AnnotationCreate(_Input):
         default_factory=dict, description="Structured fields of the scheme (see /api/v1/fields)."
     )
     origin: Origin = "coding"
+    layer: Layer | None = Field(
+        default=None, description="Default: from the origin (prepared, stops, transcript) or codes."
+    )
+    shared: bool | None = Field(
+        default=None, description="Default: false for a prepared mark (private), else true."
+    )
+    verbatims: list[Verbatim] = Field(default_factory=list, max_length=50)
 
 
 class AnnotationUpdate(_Input):
-    _not_null = frozenset({"start_ms", "code_ids", "note", "fields"})
+    _not_null = frozenset(
+        {"start_ms", "code_ids", "note", "fields", "layer", "shared", "verbatims"}
+    )
     version: Id = Field(description="The version read; a stale one is refused with 409.")
     start_ms: Milliseconds | None = None
     end_ms: Milliseconds | None = None
@@ -289,6 +319,9 @@ class AnnotationUpdate(_Input):
     note: Text | None = None
     speaker: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
     fields: dict[str, Annotated[str, StringConstraints(max_length=10_000)]] | None = None
+    layer: Layer | None = None
+    shared: bool | None = None
+    verbatims: list[Verbatim] | None = Field(default=None, max_length=50)
 
 
 class AnnotationPublic(_Output):
@@ -301,6 +334,9 @@ class AnnotationPublic(_Output):
     speaker: str | None
     fields: dict[str, str]
     origin: Origin
+    layer: Layer
+    shared: bool
+    verbatims: list[Verbatim]
     author_id: int | None
     version: int
     created_at: datetime

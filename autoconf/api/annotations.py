@@ -29,9 +29,12 @@ router = APIRouter(prefix="/api/v1", tags=["annotations"])
 
 
 @router.get("/recordings/{recording_id}/annotations")
-def list_annotations(recording: RecordingDep, session: SessionDep) -> list[AnnotationPublic]:
-    """Every annotation of the recording, in time order."""
-    views = annotations.list_annotations(session, recording.id or 0)
+def list_annotations(
+    recording: RecordingDep, user: CurrentUser, session: SessionDep
+) -> list[AnnotationPublic]:
+    """The recording's annotations you may see (shared ones and your private marks), in
+    time order."""
+    views = annotations.list_annotations(session, recording.id or 0, user.id)
     return [AnnotationPublic.model_validate(view) for view in views]
 
 

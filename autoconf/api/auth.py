@@ -18,7 +18,14 @@ from autoconf.api.media import grant_key
 from autoconf.auth import accounts
 from autoconf.auth.accounts import API, SESSION
 from autoconf.models import User
-from autoconf.payloads import LoginRequest, TokenCreate, TokenCreated, TokenPublic, UserPublic
+from autoconf.payloads import (
+    LoginRequest,
+    TokenCreate,
+    TokenCreated,
+    TokenPublic,
+    UserPublic,
+    UserUpdate,
+)
 from autoconf.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -80,6 +87,16 @@ async def logout(request: Request, response: Response, session: SessionDep) -> N
 @router.get("/me")
 def me(user: CurrentUser) -> UserPublic:
     return UserPublic.model_validate(user)
+
+
+@router.patch("/me")
+async def update_me(
+    request: Request, body: UserUpdate, user: CurrentUser, session: SessionDep
+) -> UserPublic:
+    """Your display name, interface language (null: the default) and reaction offset."""
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    updated = await write(request, session, accounts.update_preferences, session, user, changes)
+    return UserPublic.model_validate(updated)
 
 
 def _new_token(session: Session, user: User, name: str) -> TokenCreated:

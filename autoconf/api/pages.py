@@ -153,7 +153,9 @@ def study_page(
         role=access.study_role(session, user, study_id),
         recordings=recording_list,
         recording_codes={r.id: r.code for r in recording_list},
-        counts=annotations.count_by_recording(session, [r.id or 0 for r in recording_list]),
+        counts=annotations.count_by_recording(
+            session, [r.id or 0 for r in recording_list], user.id
+        ),
         counsellors=counsellors,
         structures=structures,
         interviews=service.list_interviews(session, user, study_id),
@@ -228,7 +230,9 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
         media=media,
         can_manage=access.sees_everything(session, request.state.auth_user, recording.study_id),
         counsellor=counsellor,
-        annotations=annotations.list_annotations(session, recording.id or 0),
+        annotations=annotations.list_annotations(
+            session, recording.id or 0, request.state.auth_user.id
+        ),
         codes=codes,
         field_labels=STRUCTURED_FIELDS,
     )

@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
@@ -125,3 +126,16 @@ def delete_api_token(session: Session, user: User, token_id: int) -> None:
         raise NotFound(f"Aucun jeton n° {token_id}.")
     session.delete(token)
     session.flush()
+
+
+def update_preferences(session: Session, user: User, changes: dict[str, Any]) -> User:
+    """Apply what `changes` holds of display_name, language and reaction_offset_ms."""
+    stored = session.get(User, user.id, populate_existing=True)
+    if stored is None:
+        raise NotFound("Ce compte n'existe plus.")
+    for name in ("display_name", "language", "reaction_offset_ms"):
+        if name in changes:
+            setattr(stored, name, changes[name])
+    session.add(stored)
+    session.flush()
+    return stored

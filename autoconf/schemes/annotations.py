@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import ColumnElement, func, insert, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select, update
 
@@ -30,6 +30,9 @@ class AnnotationView:
     speaker: str | None
     fields: dict[str, str]
     origin: str
+    layer: str
+    shared: bool
+    verbatims: list[dict[str, Any]]
     author_id: int | None
     version: int
     created_at: datetime
@@ -45,6 +48,9 @@ _COLUMNS = [
     col(Annotation.speaker),
     col(Annotation.fields),
     col(Annotation.origin),
+    col(Annotation.layer),
+    col(Annotation.shared),
+    col(Annotation.verbatims),
     col(Annotation.author_id),
     col(Annotation.version),
     col(Annotation.created_at),
@@ -80,30 +86,42 @@ def _views(session: Session, rows: Sequence[Any]) -> list[AnnotationView]:
             speaker=r[5],
             fields=r[6] or {},
             origin=r[7],
-            author_id=r[8],
-            version=r[9],
-            created_at=r[10],
-            updated_at=r[11],
+            layer=r[8],
+            shared=r[9],
+            verbatims=r[10] or [],
+            author_id=r[11],
+            version=r[12],
+            created_at=r[13],
+            updated_at=r[14],
         )
         for r in rows
     ]
 
 
-def list_annotations(session: Session, recording_id: int) -> list[AnnotationView]:
-    """Every annotation of a recording, in time order."""
+def visible_to(viewer_id: int | None) -> ColumnElement[bool]:
+    """What a user may see: everything shared, and their own private marks."""
+    return or_(col(Annotation.shared).is_(True), col(Annotation.author_id) == viewer_id)
+
+
+def list_annotations(
+    session: Session, recording_id: int, viewer_id: int | None
+) -> list[AnnotationView]:
+    """The annotations of a recording that `viewer_id` may see, in time order."""
     rows = session.execute(
         sa_select(*_COLUMNS)
-        .where(col(Annotation.recording_id) == recording_id)
+        .where(col(Annotation.recording_id) == recording_id, visible_to(viewer_id))
         .order_by(col(Annotation.start_ms), col(Annotation.id))
     ).all()
     return _views(session, rows)
 
 
-def count_by_recording(session: Session, recording_ids: Sequence[int]) -> dict[int, int]:
-    """How many annotations each recording has (recordings without any are left out)."""
+def count_by_recording(
+    session: Session, recording_ids: Sequence[int], viewer_id: int | None
+) -> dict[int, int]:
+    """How many annotations each recording shows `viewer_id` (none: left out)."""
     rows = session.exec(
         select(Annotation.recording_id, func.count())
-        .where(col(Annotation.recording_id).in_(recording_ids))
+        .where(col(Annotation.recording_id).in_(recording_ids), visible_to(viewer_id))
         .group_by(col(Annotation.recording_id))
     ).all()
     return dict(rows)
@@ -145,6 +163,29 @@ def _check_codes(session: Session, recording: Recording, code_ids: Sequence[int]
     return unique
 
 
+_LAYER_OF_ORIGIN = {"prepared": "prepared", "stop": "stops", "transcript": "transcript"}
+
+
+def _default_layer(session: Session, origin: str, code_ids: Sequence[int]) -> str:
+    """The layer an annotation is drawn on when none is given: by its origin, else by the
+    kinds of its codes (schemes first)."""
+    if origin in _LAYER_OF_ORIGIN:
+        return _LAYER_OF_ORIGIN[origin]
+    kinds = set()
+    if code_ids:
+        kinds = set(
+            session.exec(
+                select(Codebook.kind)
+                .join(Code, col(Code.codebook_id) == Codebook.id)
+                .where(col(Code.id).in_(code_ids))
+            ).all()
+        )
+    for kind in ("schemes", "phases", "categories"):
+        if kind in kinds:
+            return kind
+    return "schemes"
+
+
 def create_annotation(
     session: Session,
     recording: Recording,
@@ -157,10 +198,17 @@ def create_annotation(
     speaker: str | None = None,
     fields: dict[str, str] | None = None,
     origin: str = "coding",
+    layer: str | None = None,
+    shared: bool | None = None,
+    verbatims: Sequence[dict[str, Any]] = (),
 ) -> AnnotationView:
-    """Store a new annotation; Core statements, not ORM objects: this is the hot write path."""
+    """Store a new annotation; Core statements, not ORM objects: this is the hot write path.
+
+    A prepared mark is private to its author unless `shared`; the layer defaults to the one
+    its origin (or its codes) imply."""
     assert recording.id is not None
     now = utcnow()
+    codes = _check_codes(session, recording, code_ids)
     values: dict[str, Any] = {
         "recording_id": recording.id,
         "start_ms": start_ms,
@@ -169,12 +217,14 @@ def create_annotation(
         "speaker": speaker or None,
         "fields": clean_fields(fields or {}),
         "origin": origin,
+        "layer": layer or _default_layer(session, origin, codes),
+        "shared": (origin != "prepared") if shared is None else shared,
+        "verbatims": [dict(v) for v in verbatims],
         "author_id": author_id,
         "version": 1,
         "created_at": now,
         "updated_at": now,
     }
-    codes = _check_codes(session, recording, code_ids)
     annotation_id = session.execute(
         insert(Annotation).values(**values).returning(col(Annotation.id))
     ).scalar_one()
@@ -223,6 +273,11 @@ def update_annotation(
         values["speaker"] = changes["speaker"] or None
     if changes.get("fields") is not None:
         values["fields"] = clean_fields(changes["fields"])
+    for name in ("layer", "shared"):
+        if changes.get(name) is not None:
+            values[name] = changes[name]
+    if changes.get("verbatims") is not None:
+        values["verbatims"] = [dict(v) for v in changes["verbatims"]]
     codes = None
     if changes.get("code_ids") is not None:
         codes = _check_codes(session, recording, changes["code_ids"])

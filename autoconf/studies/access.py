@@ -120,9 +120,10 @@ def require_code(session: Session, user: User, code_id: int, *, manage: bool = F
 def require_annotation(
     session: Session, user: User, annotation_id: int, *, edit: bool = False
 ) -> Annotation:
-    """The annotation; with `edit`, only its author or a researcher of the study."""
+    """The annotation; with `edit`, only its author or a researcher of the study. Someone
+    else's private mark is unknown (404), as if it did not exist."""
     annotation = session.get(Annotation, annotation_id)
-    if annotation is None:
+    if annotation is None or (not annotation.shared and annotation.author_id != user.id):
         raise NotFound(f"Aucune annotation n° {annotation_id}.")
     recording = require_recording(session, user, annotation.recording_id)
     if (

@@ -169,10 +169,15 @@ def test_counsellor_annotates_own_recording_but_edits_only_own_annotations(
         f"/api/v1/recordings/{other['id']}/annotations", json={"start_ms": 0}, headers=headers
     )
     assert elsewhere.status_code == 403
-    # The researcher may correct what the counsellor wrote.
-    fixed = rclient.patch(
-        f"/api/v1/annotations/{mine.json()['id']}", json={"version": 2, "note": "ok"}
-    )
+    # A prepared mark is private until its author shares it: unknown to the researcher.
+    mark = f"/api/v1/annotations/{mine.json()['id']}"
+    assert rclient.patch(mark, json={"version": 2, "note": "ok"}).status_code == 404
+    listed = rclient.get(f"/api/v1/recordings/{rec['id']}/annotations").json()
+    assert mine.json()["id"] not in [a["id"] for a in listed]
+    shared = client.patch(mark, json={"version": 2, "shared": True}, headers=headers)
+    assert shared.json()["shared"] is True
+    # Once shared, the researcher may correct what the counsellor wrote.
+    fixed = rclient.patch(mark, json={"version": 3, "note": "ok"})
     assert fixed.status_code == 200
 
 
