@@ -1,5 +1,6 @@
 """Server-rendered pages (French first): login, studies, a study, a recording."""
 
+from dataclasses import asdict
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -27,7 +28,7 @@ from autoconf.auth import accounts
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated
 from autoconf.media import jobs
 from autoconf.models import Counsellor, Study
-from autoconf.payloads import MAX_ID, ShortCode
+from autoconf.payloads import MAX_ID, AnnotationPublic, ShortCode, UserPublic
 from autoconf.schemes import annotations, codebooks
 from autoconf.schemes.fields import STRUCTURED_FIELDS
 from autoconf.studies import access, recordings, service
@@ -217,22 +218,32 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
         "cancel_url": f"{base}/cancel",
     }
     counsellor = session.get(Counsellor, recording.counsellor_id or 0)
-    codes = {
-        node.id: node
-        for _, nodes in codebooks.list_codebooks(session, recording.study_id)
-        for node in nodes
-    }
+    user = request.state.auth_user
+    books = codebooks.list_codebooks(session, recording.study_id)
+    codes = {node.id: node for _, nodes in books for node in nodes}
+    views = annotations.list_annotations(session, recording.id or 0, user.id)
     return render(
         request,
         "recording.html",
         study=study,
         recording=recording,
         media=media,
-        can_manage=access.sees_everything(session, request.state.auth_user, recording.study_id),
+        can_manage=access.sees_everything(session, user, recording.study_id),
         counsellor=counsellor,
-        annotations=annotations.list_annotations(
-            session, recording.id or 0, request.state.auth_user.id
-        ),
+        annotations=views,
         codes=codes,
         field_labels=STRUCTURED_FIELDS,
+        me=UserPublic.model_validate(user),
+        annotations_json=[AnnotationPublic.model_validate(v).model_dump(mode="json") for v in views],
+        codebooks_json=[
+            {**book.model_dump(mode="json"), "codes": [asdict(node) for node in nodes]}
+            for book, nodes in books
+        ],
+        members={
+            m.user_id: m.display_name or m.username
+            for m in service.list_members(session, user, recording.study_id)
+        }
+        | {user.id: user.display_name or user.username},
+        speakers=sorted({v.speaker for v in views if v.speaker}),
+        hotkey_codes=[node for node in codes.values() if node.hotkey and not node.archived],
     )

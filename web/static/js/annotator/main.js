@@ -1,0 +1,558 @@
+// The annotator of a recording (<div data-annotator>): wires the store (autosave, undo),
+// the timeline, the tagging panel, the list and the transcript, and the annotating keys.
+// The player's own keys (play, seek, speed, help) stay in ../shortcuts.js; the keys here run
+// first (capture) and mark the event as handled.
+
+import { fill as fillMessage, timecode } from "../format.js";
+import { AnnotationList } from "./list.js";
+import { Panel } from "./panel.js";
+import { Store } from "./store.js";
+import { Timeline } from "./timeline.js";
+import { Transcript } from "./transcript.js";
+
+const NUDGE_MS = 100;
+const LAYER_COLORS = { prepared: "#6f4ac2", stops: "#c2410c", schemes: "#5b6475", phases: "#0f766e", categories: "#7c5e10", transcript: "#8a94a6" };
+const SPEAKER_COLORS = ["#1f5f8b", "#9a3412", "#166534", "#6b21a8", "#854d0e", "#155e75"];
+
+function typing(target) {
+  return target instanceof HTMLElement && (target.isContentEditable || target.matches("input, textarea, select"));
+}
+
+class Annotator {
+  constructor(root) {
+    this.root = root;
+    const data = JSON.parse(root.parentElement.querySelector("[data-annotator-data]").textContent);
+    this.messages = data.messages;
+    this.layerLabels = data.layers;
+    this.members = data.members;
+    this.recordingId = Number(root.dataset.recordingId);
+    this.studyId = Number(root.dataset.studyId);
+    this.userId = Number(root.dataset.userId);
+    this.offsetMs = Number(root.dataset.offsetMs) || 0;
+    this.canManage = root.dataset.canManage === "1";
+    this.media = root.querySelector("[data-player-media]");
+    this.toastNode = root.parentElement.querySelector("[data-toast]");
+    this.selected = null;
+    this.activeLayerId = "schemes";
+    this.open = null;
+    this.speakerColors = new Map();
+    this.setCodebooks(data.codebooks);
+    this.store = new Store({
+      recordingId: this.recordingId,
+      userId: this.userId,
+      annotations: data.annotations,
+      storageKey: `autoconf.pending.${this.recordingId}.${this.userId}`,
+    });
+    this._groups = null;
+    this.timeline = new Timeline(root.querySelector("[data-timeline]"), {
+      media: this.media,
+      durationMs: Number(root.dataset.durationMs) || 0,
+      layers: () => this.layers(),
+      itemsOf: (id) => this.groups().get(id) || [],
+      colorOf: (item) => this.colorOf(item),
+      labelOf: (item) => this.labelOf(item),
+      activeLayer: () => this.activeLayerId,
+      canEdit: (item) => this.canEdit(item),
+      onSeek: (ms) => this.seek(ms),
+      onSelect: (key, seek) => this.select(key, { seek, focus: false }),
+      onCreate: (layerId, start, end) => this.createOnRow(layerId, start, end),
+      onEdit: (key, changes) => this.store.update(key, changes),
+      onLayer: (layerId) => this.setActiveLayer(layerId),
+      overviewLabel: this.messages.overview,
+    });
+    this.timeline.loadThumbnails(root.dataset.thumbnailsUrl);
+    this.panel = new Panel(root.querySelector("[data-panel]"), this);
+    this.list = new AnnotationList(root.querySelector('[data-tab-body="list"]'), this);
+    this.transcript = new Transcript(root.querySelector('[data-tab-body="transcript"]'), this);
+    this._bindStore();
+    this._bindToolbar();
+    this._bindTabs();
+    this._bindKeys();
+    this._bindCodebookUpdates();
+    this.list.render();
+    this.transcript.render();
+    this.media.addEventListener("seeked", () => this.timeline.render());
+    this.media.addEventListener("pause", () => this.timeline.render());
+  }
+
+  // ---- data helpers
+
+  setCodebooks(codebooks) {
+    this.codebooks = codebooks;
+    this.codes = new Map();
+    this.hotkeys = new Map();
+    for (const book of codebooks) {
+      for (const code of book.codes) {
+        this.codes.set(code.id, { ...code, kind: book.kind });
+        if (code.hotkey && !code.archived) this.hotkeys.set(code.hotkey, code.id);
+      }
+    }
+  }
+
+  fill(message, values) {
+    return fillMessage(message, values);
+  }
+
+  authorName(id) {
+    if (id == null) return this.messages.someone;
+    return this.members[String(id)] || this.messages.someone;
+  }
+
+  canEdit(item) {
+    return item.layer !== "transcript" && (item.author_id === this.userId || this.canManage);
+  }
+
+  rowOf(item) {
+    return item.layer === "prepared" ? `prepared:${item.author_id ?? ""}` : item.layer;
+  }
+
+  groups() {
+    if (!this._groups) {
+      this._groups = new Map();
+      for (const item of this.store.all()) {
+        const row = this.rowOf(item);
+        if (!this._groups.has(row)) this._groups.set(row, []);
+        this._groups.get(row).push(item);
+      }
+    }
+    return this._groups;
+  }
+
+  layers() {
+    const m = this.messages;
+    const rows = [{ id: `prepared:${this.userId}`, label: m.myMarks, editable: true, layer: "prepared" }];
+    for (const id of this.groups().keys()) {
+      if (!id.startsWith("prepared:") || id === `prepared:${this.userId}`) continue;
+      const author = id.slice("prepared:".length);
+      rows.push({ id, label: fillMessage(m.marksOf, { name: this.authorName(author === "" ? null : author) }), editable: false, layer: "prepared" });
+    }
+    for (const layer of ["stops", "schemes", "phases", "categories", "transcript"]) {
+      rows.push({ id: layer, label: this.layerLabels[layer], editable: layer !== "transcript", layer });
+    }
+    return rows;
+  }
+
+  colorOf(item) {
+    if (item.layer === "transcript") return this.speakerColor(item.speaker);
+    const kind = { schemes: "schemes", phases: "phases", categories: "categories", prepared: "principles" }[item.layer];
+    let first = null;
+    for (const id of item.code_ids) {
+      const code = this.codes.get(id);
+      if (!code) continue;
+      if (code.kind === kind) return code.color;
+      first = first || code.color;
+    }
+    return first || LAYER_COLORS[item.layer] || "#5b6475";
+  }
+
+  labelOf(item) {
+    if (item.layer === "transcript") return `${item.speaker ? `${item.speaker} : ` : ""}${item.note}`;
+    const labels = item.code_ids.map((id) => this.codes.get(id)).filter(Boolean).map((c) => c.label);
+    return labels.length ? labels.join(" · ") : item.note;
+  }
+
+  speakerColor(speaker) {
+    if (!speaker) return LAYER_COLORS.transcript;
+    if (!this.speakerColors.has(speaker)) {
+      this.speakerColors.set(speaker, SPEAKER_COLORS[this.speakerColors.size % SPEAKER_COLORS.length]);
+    }
+    return this.speakerColors.get(speaker);
+  }
+
+  now() {
+    return Math.round(this.media.currentTime * 1000);
+  }
+
+  // ---- actions
+
+  seek(ms) {
+    this.media.currentTime = Math.max(0, ms) / 1000;
+    this.timeline.render();
+  }
+
+  playFrom(ms) {
+    this.seek(ms);
+    this.media.play().catch(() => {});
+  }
+
+  select(key, { seek = false, focus = false } = {}) {
+    this.selected = key;
+    this.timeline.selected = key;
+    const item = key ? this.store.get(key) : null;
+    if (item && seek) {
+      this.seek(item.start_ms);
+      this.timeline.reveal(item.start_ms);
+    }
+    this.panel.show(key);
+    this.list.highlight();
+    this.timeline.render();
+    if (focus) this.panel.focusNote();
+  }
+
+  setActiveLayer(rowId) {
+    const layer = rowId.startsWith("prepared:") ? "schemes" : rowId;
+    if (layer === "transcript") return;
+    this.activeLayerId = layer;
+    this.root.querySelector("[data-active-layer]").value = layer;
+    this.timeline.render();
+  }
+
+  markMoment() {
+    const start = Math.max(0, this.now() - this.offsetMs);
+    const item = this.store.create({ start_ms: start, end_ms: null, origin: "prepared", layer: "prepared", shared: false });
+    this.select(item.key);
+    this.timeline.reveal(start);
+    this.toast(fillMessage(this.messages.marked, { time: timecode(start / 1000) }));
+    return item;
+  }
+
+  createSegment(start, end, extra = {}) {
+    const layer = extra.layer || this.activeLayerId;
+    const item = this.store.create({ start_ms: Math.round(start), end_ms: Math.round(end), origin: "coding", layer, ...extra });
+    this.select(item.key);
+    return item;
+  }
+
+  createOnRow(rowId, start, end) {
+    if (rowId.startsWith("prepared:")) {
+      const item = this.store.create({ start_ms: start, end_ms: end, origin: "prepared", layer: "prepared", shared: false });
+      this.select(item.key);
+      return;
+    }
+    this.createSegment(start, end, { layer: rowId, origin: rowId === "stops" ? "stop" : "coding" });
+  }
+
+  startSegment(codeIds = [], hotkey = null) {
+    const kind = codeIds.length ? this.codes.get(codeIds[0]).kind : null;
+    const layer = { schemes: "schemes", phases: "phases", categories: "categories" }[kind] || this.activeLayerId;
+    const color = codeIds.length ? this.codes.get(codeIds[0]).color : LAYER_COLORS[layer];
+    this.open = { start_ms: this.now(), layer, code_ids: codeIds, hotkey, color };
+    this.timeline.open = this.open;
+    this.select(null);
+    this.toast(fillMessage(this.messages.segmentStarted, { time: timecode(this.open.start_ms / 1000) }));
+  }
+
+  endSegment(extraCodes = []) {
+    const open = this.open;
+    if (!open) return;
+    this.open = null;
+    this.timeline.open = null;
+    const now = this.now();
+    let start = Math.min(open.start_ms, now);
+    let end = Math.max(open.start_ms, now);
+    if (end - start < 500) end = start + 500;
+    const codes = [...new Set([...open.code_ids, ...extraCodes])];
+    this.createSegment(start, end, { layer: open.layer, code_ids: codes });
+    this.toast(fillMessage(this.messages.segmentEnded, { from: timecode(start / 1000), to: timecode(end / 1000) }));
+  }
+
+  hotkey(codeId, key) {
+    const item = this.selected ? this.store.get(this.selected) : null;
+    const t = this.now();
+    // The selected annotation under the playhead takes the code; elsewhere a key starts (or
+    // ends) a coded segment, as BORIS's state events do.
+    const under = item && this.canEdit(item) && t >= item.start_ms - 1000 && t <= (item.end_ms ?? item.start_ms) + 1000;
+    if (under) {
+      const ids = new Set(item.code_ids);
+      if (ids.has(codeId)) ids.delete(codeId);
+      else ids.add(codeId);
+      this.store.update(item.key, { code_ids: [...ids].sort((a, b) => a - b) });
+      return;
+    }
+    if (this.open) {
+      if (this.open.hotkey === key || !this.open.code_ids.length) this.endSegment([codeId]);
+      else {
+        this.endSegment();
+        this.startSegment([codeId], key);
+      }
+      return;
+    }
+    this.startSegment([codeId], key);
+  }
+
+  nudge(edge, delta) {
+    const item = this.selected ? this.store.get(this.selected) : null;
+    if (!item || !this.canEdit(item)) return;
+    const duration = this.timeline.duration;
+    if (item.end_ms == null) {
+      this.store.update(item.key, { start_ms: Math.min(duration, Math.max(0, item.start_ms + delta)) });
+    } else if (edge === "start") {
+      this.store.update(item.key, { start_ms: Math.min(item.end_ms - NUDGE_MS, Math.max(0, item.start_ms + delta)) });
+    } else {
+      this.store.update(item.key, { end_ms: Math.max(item.start_ms + NUDGE_MS, Math.min(duration, item.end_ms + delta)) });
+    }
+  }
+
+  jump(step) {
+    const t = this.now();
+    const items = this.store.all().filter((a) => a.layer !== "transcript");
+    const target =
+      step > 0 ? items.find((a) => a.start_ms > t + 50) : [...items].reverse().find((a) => a.start_ms < t - 250);
+    if (target) {
+      this.select(target.key, { seek: true });
+    }
+  }
+
+  deleteSelected() {
+    const key = this.selected;
+    if (!key) return;
+    const item = this.store.get(key);
+    if (!item || !this.canEdit(item)) return;
+    this.select(null);
+    this.store.remove(key);
+    this.toast(this.messages.deleted);
+  }
+
+  undo() {
+    const entry = this.store.undo();
+    this.toast(entry ? this.messages.undone : this.messages.nothingToUndo);
+    this._afterHistory(entry);
+  }
+
+  redo() {
+    const entry = this.store.redo();
+    this.toast(entry ? this.messages.redone : this.messages.nothingToRedo);
+    this._afterHistory(entry);
+  }
+
+  _afterHistory(entry) {
+    if (!entry) return;
+    const exists = this.store.get(entry.key);
+    this.select(exists ? entry.key : null);
+  }
+
+  toast(message) {
+    const node = this.toastNode;
+    if (!node) return;
+    node.textContent = message;
+    node.hidden = false;
+    clearTimeout(this._toastTimer);
+    this._toastTimer = setTimeout(() => {
+      node.hidden = true;
+    }, 2500);
+  }
+
+  // ---- wiring
+
+  _bindStore() {
+    const state = this.root.querySelector("[data-save-state]");
+    const undo = this.root.querySelector("[data-undo]");
+    const redo = this.root.querySelector("[data-redo]");
+    const showHistory = () => {
+      undo.disabled = !this.store.undoStack.length;
+      redo.disabled = !this.store.redoStack.length;
+    };
+    this.store.addEventListener("change", (event) => {
+      this._groups = null;
+      this.timeline.render();
+      this.list.refresh();
+      if (event.detail.keys.some((key) => this.store.get(key)?.layer === "transcript" || !this.store.get(key))) {
+        this.transcript.render();
+      }
+      if (this.selected && !this.store.get(this.selected)) this.select(null);
+      else if (this.selected && event.detail.keys.includes(this.selected)) this.panel.render();
+      showHistory();
+    });
+    this.store.addEventListener("status", (event) => {
+      const { state: s, error, pending } = event.detail;
+      const m = this.messages;
+      state.dataset.state = s;
+      state.textContent =
+        s === "saved" ? m.saved : s === "saving" ? m.saving : s === "offline" ? fillMessage(m.offline, { count: pending }) : fillMessage(m.error, { message: error });
+      if (s === "saved") this.root.dataset.saved = "1";
+      else delete this.root.dataset.saved;
+    });
+    this.store.addEventListener("conflict", (event) => this._conflict(event.detail));
+    showHistory();
+    // The state as it is now (pending changes restored from this browser are being sent).
+    if (this.store.pendingCount()) this.store._setState("saving");
+    else this.root.dataset.saved = "1";
+  }
+
+  _conflict({ key, mine, theirs, message }) {
+    const dialog = this.root.querySelector("[data-conflict]");
+    const describe = (values) => {
+      const lines = [];
+      if ("start_ms" in values || "end_ms" in values) {
+        lines.push(`${timecode((values.start_ms ?? 0) / 1000)}${values.end_ms != null ? ` – ${timecode(values.end_ms / 1000)}` : ""}`);
+      }
+      if ("code_ids" in values) lines.push(values.code_ids.map((id) => this.codes.get(id)?.label || `#${id}`).join(", ") || this.messages.noCodes);
+      if ("note" in values) lines.push(`« ${values.note} »`);
+      for (const [name, value] of Object.entries(values.fields || {})) lines.push(`${name} : ${value}`);
+      return lines.join("\n");
+    };
+    dialog.querySelector("[data-conflict-message]").textContent = message;
+    dialog.querySelector("[data-conflict-mine]").textContent = describe(mine);
+    const theirsView = {};
+    for (const name of Object.keys(mine)) theirsView[name] = theirs[name];
+    if ("start_ms" in mine || "end_ms" in mine) Object.assign(theirsView, { start_ms: theirs.start_ms, end_ms: theirs.end_ms });
+    dialog.querySelector("[data-conflict-theirs]").textContent = describe(theirsView);
+    const choose = (event) => {
+      const button = event.target.closest("[data-conflict-choose]");
+      if (!button) return;
+      dialog.removeEventListener("click", choose);
+      dialog.close();
+      if (button.dataset.conflictChoose === "mine") {
+        this.store.keepMine(key, mine, theirs);
+        this.toast(this.messages.conflictMine);
+      } else {
+        this.store.takeTheirs(key, theirs);
+        this.toast(this.messages.conflictTheirs);
+      }
+    };
+    dialog.addEventListener("click", choose);
+    if (!dialog.open) dialog.showModal();
+  }
+
+  _bindToolbar() {
+    const root = this.root;
+    root.querySelector("[data-undo]").addEventListener("click", () => this.undo());
+    root.querySelector("[data-redo]").addEventListener("click", () => this.redo());
+    const zoomLabel = root.querySelector("[data-zoom-label]");
+    const showZoom = () => {
+      const t = this.timeline;
+      zoomLabel.textContent = t.viewSpan >= t.duration ? this.messages.zoomWhole : fillMessage(this.messages.zoomSpan, { span: timecode(t.viewSpan / 1000) });
+    };
+    const setView = this.timeline.setView.bind(this.timeline);
+    this.timeline.setView = (start, span) => {
+      setView(start, span);
+      showZoom();
+    };
+    for (const button of root.querySelectorAll("[data-zoom]")) {
+      button.addEventListener("click", () => {
+        const how = button.dataset.zoom;
+        if (how === "fit") this.timeline.fit();
+        else this.timeline.zoomAt(how === "in" ? 0.5 : 2);
+      });
+    }
+    showZoom();
+    const active = root.querySelector("[data-active-layer]");
+    active.value = this.activeLayerId;
+    active.addEventListener("change", () => this.setActiveLayer(active.value));
+    const offset = root.querySelector("[data-offset-input]");
+    offset.addEventListener("change", async () => {
+      const seconds = Math.min(10, Math.max(0, Number(offset.value.replace(",", ".")) || 0));
+      offset.value = String(seconds);
+      this.offsetMs = Math.round(seconds * 1000);
+      try {
+        const response = await fetch("/api/v1/me", {
+          method: "PATCH",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          body: JSON.stringify({ reaction_offset_ms: this.offsetMs }),
+        });
+        if (response.ok) this.toast(fillMessage(this.messages.offsetSaved, { seconds: String(seconds).replace(".", ",") }));
+      } catch {
+        // Kept for this page; saved next time.
+      }
+    });
+    const importForm = root.querySelector("[data-transcript-import]");
+    if (importForm) {
+      importForm.addEventListener("submit", (event) => {
+        if (this.transcript.cues.length && !window.confirm(importForm.dataset.confirmReplace)) event.preventDefault();
+      });
+    }
+  }
+
+  _bindTabs() {
+    const tabs = [...this.root.querySelectorAll("[data-tab]")];
+    const show = (name) => {
+      for (const tab of tabs) tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
+      for (const body of this.root.querySelectorAll("[data-tab-body]")) body.hidden = body.dataset.tabBody !== name;
+      this.root.dataset.tab = name;
+      if (name === "transcript") this.transcript.highlight();
+    };
+    for (const tab of tabs) tab.addEventListener("click", () => show(tab.dataset.tab));
+    this.showTab = show;
+    show(window.location.hash === "#transcription" ? "transcript" : "list");
+  }
+
+  _bindKeys() {
+    window.addEventListener(
+      "keydown",
+      (event) => {
+        if (event.defaultPrevented || event.isComposing) return;
+        const inField = typing(event.target);
+        const ctrl = event.ctrlKey || event.metaKey;
+        const key = event.key;
+        const lower = key.length === 1 ? key.toLowerCase() : key;
+        let handled = true;
+        if (ctrl && !event.altKey && lower === "m") this.markMoment();
+        else if (inField) handled = false;
+        else if (ctrl && !event.altKey && (lower === "z" || lower === "y")) {
+          if (lower === "y" || event.shiftKey) this.redo();
+          else this.undo();
+        } else if (event.shiftKey && !ctrl && (key === "ArrowLeft" || key === "ArrowRight")) {
+          this.nudge("start", key === "ArrowLeft" ? -NUDGE_MS : NUDGE_MS);
+        } else if (ctrl && !event.shiftKey && (key === "ArrowLeft" || key === "ArrowRight")) {
+          this.nudge("end", key === "ArrowLeft" ? -NUDGE_MS : NUDGE_MS);
+        } else if (ctrl || event.altKey) handled = false;
+        else if (lower === "m") this.markMoment();
+        else if (lower === "i") this.startSegment();
+        else if (lower === "o") this.endSegment();
+        else if (lower === "n") this.jump(1);
+        else if (lower === "p") this.jump(-1);
+        else if (key === "Delete" || key === "Backspace") this.deleteSelected();
+        else if (key === "Enter" && this.selected) this.panel.focusNote();
+        else if (lower === "z") this.timeline.zoomAt(event.shiftKey ? 2 : 0.5);
+        else {
+          const code = this._hotkeyOf(event);
+          if (code) this.hotkey(code.id, code.hotkey);
+          else handled = false;
+        }
+        if (handled) {
+          event.preventDefault();
+          event.stopPropagation();
+        }
+      },
+      true,
+    );
+  }
+
+  /** The code whose hotkey was pressed; digits also by their key position, so that 1-9
+   * work on an AZERTY keyboard without Shift. */
+  _hotkeyOf(event) {
+    const digit = /^(?:Digit|Numpad)(\d)$/.exec(event.code || "");
+    if (digit && this.hotkeys.has(digit[1])) return this.codes.get(this.hotkeys.get(digit[1]));
+    if (event.key.length === 1) {
+      const id = this.hotkeys.get(event.key) ?? this.hotkeys.get(event.key.toLowerCase());
+      if (id != null) return this.codes.get(id);
+    }
+    return null;
+  }
+
+  _bindCodebookUpdates() {
+    const reload = async () => {
+      try {
+        const response = await fetch(`/api/v1/studies/${this.studyId}/codebooks`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+        if (!response.ok) return;
+        this.setCodebooks(await response.json());
+        this._groups = null;
+        this.timeline.render();
+        this.list.fillFilters();
+        this.list.render();
+        this.panel.render();
+        this.toast(this.messages.codebooksUpdated);
+      } catch {
+        // Offline: the codes shown stay as they were.
+      }
+    };
+    if ("BroadcastChannel" in window) {
+      const channel = new BroadcastChannel("autoconf.codebooks");
+      channel.addEventListener("message", (event) => {
+        if (!event.data || Number(event.data.study_id) === this.studyId) reload();
+      });
+    }
+    // Another person's edit shows when the researcher comes back to this tab.
+    let hiddenAt = 0;
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) hiddenAt = Date.now();
+      else if (hiddenAt && Date.now() - hiddenAt > 5000) reload();
+    });
+  }
+}
+
+for (const root of document.querySelectorAll("[data-annotator]")) {
+  root.annotator = new Annotator(root);
+  document.documentElement.dataset.annotatorReady = "1";
+}
