@@ -30,3 +30,12 @@ def gettext(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return _catalogue(_current.get()).ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """`message` in a context, for one French word with two meanings ("Annuler": cancel, undo)."""
+    return _catalogue(_current.get()).pgettext(context, message)
+
+
+def npgettext(context: str, singular: str, plural: str, n: int) -> str:
+    return _catalogue(_current.get()).npgettext(context, singular, plural, n)

@@ -234,7 +234,9 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
         codes=codes,
         field_labels=STRUCTURED_FIELDS,
         me=UserPublic.model_validate(user),
-        annotations_json=[AnnotationPublic.model_validate(v).model_dump(mode="json") for v in views],
+        annotations_json=[
+            AnnotationPublic.model_validate(v).model_dump(mode="json") for v in views
+        ],
         codebooks_json=[
             {**book.model_dump(mode="json"), "codes": [asdict(node) for node in nodes]}
             for book, nodes in books
@@ -246,4 +248,33 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
         | {user.id: user.display_name or user.username},
         speakers=sorted({v.speaker for v in views if v.speaker}),
         hotkey_codes=[node for node in codes.values() if node.hotkey and not node.archived],
+    )
+
+
+@router.get("/recordings/{recording_id}/preparation", response_class=HTMLResponse)
+def preparation_page(request: Request, recording: RecordingDep, session: SessionDep) -> Response:
+    """The prepared moments you may see, as notes to print: `10’02 — il reformule…`."""
+    user = request.state.auth_user
+    views = annotations.list_annotations(session, recording.id or 0, user.id)
+    marks = [v for v in views if v.layer == "prepared"]
+    books = codebooks.list_codebooks(session, recording.study_id)
+    members = {
+        m.user_id: m.display_name or m.username
+        for m in service.list_members(session, user, recording.study_id)
+    }
+    members[user.id] = user.display_name or user.username
+    by_author: dict[int | None, list[annotations.AnnotationView]] = {}
+    for mark in marks:
+        by_author.setdefault(mark.author_id, []).append(mark)
+    # Mine first, then the others' shared marks.
+    authors = sorted(by_author, key=lambda a: (a != user.id, members.get(a or 0, "")))
+    return render(
+        request,
+        "preparation.html",
+        study=session.get(Study, recording.study_id),
+        recording=recording,
+        counsellor=session.get(Counsellor, recording.counsellor_id or 0),
+        groups=[(a, members.get(a or 0), by_author[a]) for a in authors],
+        me=user,
+        codes={node.id: node for _, nodes in books for node in nodes},
     )

@@ -153,9 +153,32 @@ def _check_label(session: Session, code: Code, label: str) -> None:
         raise Conflict(f"Un code « {label} » existe déjà à cet endroit du livre de codes.")
 
 
+# Keys the player and the annotator already use (web/static/js/shortcuts.js, annotator/main.js).
+RESERVED_KEYS = {
+    " ": "lecture / pause",
+    "k": "lecture / pause",
+    "j": "reculer de 10 s",
+    "l": "avancer de 10 s",
+    "m": "marquer un moment",
+    "i": "début d'un segment",
+    "o": "fin d'un segment",
+    "n": "annotation suivante",
+    "p": "annotation précédente",
+    "z": "zoom de la frise",
+    "<": "ralentir",
+    ">": "accélérer",
+    "?": "aide des raccourcis",
+}
+
+
 def _check_hotkey(session: Session, code: Code, hotkey: str | None) -> None:
     if hotkey is None:
         return
+    if hotkey.lower() in RESERVED_KEYS:
+        raise Invalid(
+            f"La touche « {hotkey} » sert déjà à l'annotateur ({RESERVED_KEYS[hotkey.lower()]}) ; "
+            "choisissez-en une autre (un chiffre, par exemple)."
+        )
     study_id = _study_of(session, code.codebook_id)
     clash = session.exec(
         select(Code.label)

@@ -82,15 +82,41 @@ def _upgrade_keeps_the_data(url: str) -> None:
                 "(1, 1, 'A8 - 1', 'uploaded', 'a.mp4', 10, '', '', 'recordings/x/original.mp4', "
                 f"'{now}')"
             )
-            for index in range(3):
+            origins = ["coding", "coding", "coding", "prepared", "stop", "transcript", "coding"]
+            for index, origin in enumerate(origins):
                 connection.exec_driver_sql(
-                    "INSERT INTO annotation (recording_id, start_ms, note, fields, origin, "
-                    "version, created_at, updated_at) "
-                    f"VALUES (1, {index * 1000}, 'n', '{{}}', 'coding', 1, '{now}', '{now}')"
+                    "INSERT INTO annotation (id, recording_id, start_ms, note, fields, origin, "
+                    "version, created_at, updated_at) VALUES "
+                    f"({index + 1}, 1, {index * 1000}, 'n', '{{}}', '{origin}', 1, '{now}', '{now}')"
                 )
+            # The last one carries a phase: 0003 puts it on the phases layer.
+            connection.exec_driver_sql(
+                "INSERT INTO codebook (id, study_id, kind, name, position) "
+                "VALUES (1, 1, 'phases', 'Phases', 0)"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO code (id, codebook_id, position, label, description, color, "
+                "archived) VALUES (1, 1, 0, 'Diagnostic', '', '#888888', false)"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO annotation_code (annotation_id, code_id) VALUES (7, 1)"
+            )
         migrate.upgrade(url)
         with engine.connect() as connection:
-            assert connection.exec_driver_sql("SELECT count(*) FROM annotation").scalar() == 3
+            assert connection.exec_driver_sql("SELECT count(*) FROM annotation").scalar() == 7
+            layers = connection.exec_driver_sql(
+                "SELECT layer, shared FROM annotation ORDER BY id"
+            ).all()
+            assert [layer for layer, _ in layers] == [
+                "schemes",
+                "schemes",
+                "schemes",
+                "prepared",
+                "stops",
+                "transcript",
+                "phases",
+            ]
+            assert all(shared for _, shared in layers)  # they were visible to all before
             recording = connection.exec_driver_sql(
                 "SELECT status, proxy_key, media_info FROM recording"
             ).one()

@@ -72,6 +72,18 @@ class Annotator {
     this.list.render();
     this.transcript.render();
     this.media.addEventListener("seeked", () => this.timeline.render());
+    // A link to a moment (`#t=602000`, from the preparation notes) opens the player there.
+    const at = /^#t=(\d+)$/.exec(window.location.hash);
+    if (at) {
+      const go = () => {
+        this.seek(Number(at[1]));
+        this.timeline.reveal(Number(at[1]));
+        const item = this.store.all().find((a) => a.start_ms === Number(at[1]) && a.layer !== "transcript");
+        if (item) this.select(item.key);
+      };
+      if (this.media.readyState >= 1) go();
+      else this.media.addEventListener("loadedmetadata", go, { once: true });
+    }
     this.media.addEventListener("pause", () => this.timeline.render());
   }
 

@@ -1,0 +1,161 @@
+"""What the annotator needs from the API: layers, private prepared marks, verbatims, the
+user's reaction offset, keys reserved for the annotator, the printable preparation notes."""
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from tests import factories
+
+HTML = {"accept": "text/html"}
+
+
+@pytest.fixture
+def recording(rclient: TestClient, study: dict) -> dict:
+    response = factories.upload(rclient, study["id"], "A8 - 1")
+    assert response.status_code == 201
+    result: dict = response.json()
+    return result
+
+
+def _url(recording: dict) -> str:
+    return f"/api/v1/recordings/{recording['id']}/annotations"
+
+
+def test_layer_follows_origin_and_codes_unless_given(
+    rclient: TestClient, study: dict, recording: dict
+) -> None:
+    phases = factories.codes_by_path(rclient, study["id"], "phases")
+    schemes = factories.codes_by_path(rclient, study["id"], "schemes")
+    cases = [
+        ({"start_ms": 0, "origin": "prepared"}, "prepared", False),
+        ({"start_ms": 0, "origin": "stop"}, "stops", True),
+        ({"start_ms": 0, "end_ms": 9000, "code_ids": [phases["Diagnostic"]]}, "phases", True),
+        (
+            {
+                "start_ms": 0,
+                "end_ms": 9000,
+                "code_ids": [phases["Diagnostic"], schemes["Se présenter"]],
+            },
+            "schemes",
+            True,
+        ),
+        ({"start_ms": 0, "end_ms": 500}, "schemes", True),
+        ({"start_ms": 0, "end_ms": 500, "layer": "categories"}, "categories", True),
+        ({"start_ms": 0, "origin": "prepared", "shared": True}, "prepared", True),
+    ]
+    for body, layer, shared in cases:
+        created = rclient.post(_url(recording), json=body)
+        assert created.status_code == 201, created.text
+        assert (created.json()["layer"], created.json()["shared"]) == (layer, shared), body
+    bad = rclient.post(_url(recording), json={"start_ms": 0, "layer": "nowhere"})
+    assert bad.status_code == 422
+
+
+def test_verbatims_are_kept_and_checked(rclient: TestClient, recording: dict) -> None:
+    quote = {"text": "Je suis fatiguée de ce métier", "speaker": "Bénéficiaire", "ms": 12_000}
+    created = rclient.post(
+        _url(recording), json={"start_ms": 10_000, "end_ms": 20_000, "verbatims": [quote]}
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["verbatims"] == [quote]
+    second = {"text": "On y va", "speaker": "", "ms": None}
+    changed = rclient.patch(
+        f"/api/v1/annotations/{created.json()['id']}",
+        json={"version": 1, "verbatims": [quote, second]},
+    )
+    assert changed.status_code == 200
+    stored = rclient.get(f"/api/v1/annotations/{created.json()['id']}").json()
+    assert stored["verbatims"] == [quote, second]
+    for bad in ({"text": ""}, {"text": "x", "who": "y"}, {"speaker": "x"}):
+        refused = rclient.post(_url(recording), json={"start_ms": 0, "verbatims": [bad]})
+        assert refused.status_code == 422, bad
+
+
+def test_private_marks_are_their_authors_until_shared(
+    engine: Engine, client: TestClient, rclient: TestClient, study: dict, recording: dict
+) -> None:
+    colleague = factories.account(engine, "collegue", "researcher")
+    rclient.post(
+        f"/api/v1/studies/{study['id']}/members",
+        json={"username": "collegue", "role": "researcher"},
+    )
+    headers = factories.token(engine, colleague)
+    private = rclient.post(
+        _url(recording), json={"start_ms": 602_000 % 60_000, "origin": "prepared", "note": "à moi"}
+    ).json()
+    shared = rclient.post(
+        _url(recording),
+        json={"start_ms": 3000, "origin": "prepared", "note": "pour tous", "shared": True},
+    ).json()
+    theirs = client.get(_url(recording), headers=headers).json()
+    assert [a["id"] for a in theirs] == [shared["id"]]
+    assert client.get(f"/api/v1/annotations/{private['id']}", headers=headers).status_code == 404
+    gone = client.delete(f"/api/v1/annotations/{private['id']}", headers=headers)
+    assert gone.status_code == 404
+    study_page = client.get(f"/studies/{study['id']}", headers=headers | HTML)
+    assert study_page.status_code == 200
+    rclient.patch(f"/api/v1/annotations/{private['id']}", json={"version": 1, "shared": True})
+    assert len(client.get(_url(recording), headers=headers).json()) == 2
+
+
+def test_preferences_of_the_signed_in_user(rclient: TestClient) -> None:
+    me = rclient.get("/api/v1/me").json()
+    assert me["reaction_offset_ms"] == 0 and me["language"] is None
+    changed = rclient.patch("/api/v1/me", json={"reaction_offset_ms": 2500, "language": "en"})
+    assert changed.status_code == 200, changed.text
+    assert rclient.get("/api/v1/me").json()["reaction_offset_ms"] == 2500
+    assert rclient.get("/api/v1/me").json()["language"] == "en"
+    back = rclient.patch("/api/v1/me", json={"language": None})
+    assert back.json()["language"] is None and back.json()["reaction_offset_ms"] == 2500
+    for bad in ({"reaction_offset_ms": -1}, {"reaction_offset_ms": 60_000}, {"language": "de"}):
+        assert rclient.patch("/api/v1/me", json=bad).status_code == 422, bad
+    assert rclient.patch("/api/v1/me", json={"reaction_offset_ms": None}).status_code == 422
+
+
+@pytest.mark.parametrize("key", ["m", "M", "k", "?", "z", "<"])
+def test_keys_of_the_annotator_cannot_be_code_hotkeys(
+    rclient: TestClient, study: dict, key: str
+) -> None:
+    books = rclient.get(f"/api/v1/studies/{study['id']}/codebooks").json()
+    schemes = next(b for b in books if b["kind"] == "schemes")
+    refused = rclient.post(
+        f"/api/v1/codebooks/{schemes['id']}/codes", json={"label": "Nouveau", "hotkey": key}
+    )
+    assert refused.status_code == 422
+    assert "annotateur" in refused.json()["detail"]
+    accepted = rclient.post(
+        f"/api/v1/codebooks/{schemes['id']}/codes", json={"label": "Nouveau", "hotkey": "q"}
+    )
+    assert accepted.status_code == 201
+
+
+def test_preparation_notes_read_like_the_researchers_notes(
+    engine: Engine, client: TestClient, rclient: TestClient, study: dict, recording: dict
+) -> None:
+    principles = factories.codes_by_path(rclient, study["id"], "principles")
+    autonomy = next(cid for path, cid in principles.items() if path.startswith("Autonomie"))
+    rclient.post(
+        _url(recording),
+        json={
+            "start_ms": 62_000,
+            "origin": "prepared",
+            "note": "il reformule sans vérifier",
+            "code_ids": [autonomy],
+        },
+    )
+    rclient.post(_url(recording), json={"start_ms": 5_000, "end_ms": 9_000, "note": "codage"})
+    page = rclient.get(f"/recordings/{recording['id']}/preparation", headers=HTML)
+    assert page.status_code == 200
+    assert "1’02</a>\n        — il reformule sans vérifier" in page.text
+    assert "Autonomie" in page.text and "privé" in page.text
+    assert "codage" not in page.text  # only prepared moments
+    colleague = factories.account(engine, "collegue", "researcher")
+    rclient.post(
+        f"/api/v1/studies/{study['id']}/members",
+        json={"username": "collegue", "role": "researcher"},
+    )
+    factories.login(client, colleague)
+    theirs = client.get(f"/recordings/{recording['id']}/preparation", headers=HTML)
+    assert theirs.status_code == 200 and "il reformule" not in theirs.text
+    assert "Aucun moment préparé" in theirs.text
