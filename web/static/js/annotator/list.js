@@ -113,6 +113,12 @@ export class AnnotationList {
     }
     const text = item.speaker ? `${item.speaker} : ${item.note}` : item.note;
     if (text) body.append(document.createTextNode(text));
+    else if (!item.code_ids.length) {
+      const none = document.createElement("em");
+      none.className = "muted";
+      none.textContent = this.app.messages.noNote;
+      body.append(none);
+    }
     li.append(body);
     const meta = document.createElement("small");
     meta.className = "muted";

@@ -11,6 +11,7 @@ import { Timeline } from "./timeline.js";
 import { Transcript } from "./transcript.js";
 
 const NUDGE_MS = 100;
+const MAX_LANES = 3;
 const LAYER_COLORS = { prepared: "#6f4ac2", stops: "#c2410c", schemes: "#5b6475", phases: "#0f766e", categories: "#7c5e10", transcript: "#8a94a6" };
 const SPEAKER_COLORS = ["#1f5f8b", "#9a3412", "#166534", "#6b21a8", "#854d0e", "#155e75"];
 
@@ -49,6 +50,8 @@ class Annotator {
       durationMs: Number(root.dataset.durationMs) || 0,
       layers: () => this.layers(),
       itemsOf: (id) => this.groups().get(id) || [],
+      laneOf: (item) => this.laneOf(item),
+      lanesOf: (id) => this.lanesOf(id),
       colorOf: (item) => this.colorOf(item),
       labelOf: (item) => this.labelOf(item),
       activeLayer: () => this.activeLayerId,
@@ -126,8 +129,37 @@ class Annotator {
         if (!this._groups.has(row)) this._groups.set(row, []);
         this._groups.get(row).push(item);
       }
+      this._lanes = new Map();
+      this._laneCount = new Map();
+      for (const [row, items] of this._groups) this._placeInLanes(row, items);
     }
     return this._groups;
+  }
+
+  /** Overlapping segments of one row go one under the other (at most MAX_LANES deep). */
+  _placeInLanes(row, items) {
+    const ends = [];
+    for (const item of items) {
+      if (item.end_ms == null) continue;
+      let lane = ends.findIndex((end) => end <= item.start_ms);
+      if (lane < 0) {
+        lane = Math.min(ends.length, MAX_LANES - 1);
+        if (lane === ends.length) ends.push(0);
+      }
+      ends[lane] = Math.max(ends[lane], item.end_ms);
+      this._lanes.set(item.key, lane);
+    }
+    this._laneCount.set(row, Math.max(1, ends.length));
+  }
+
+  laneOf(item) {
+    this.groups();
+    return this._lanes.get(item.key) || 0;
+  }
+
+  lanesOf(row) {
+    this.groups();
+    return this._laneCount.get(row) || 1;
   }
 
   layers() {
@@ -261,9 +293,13 @@ class Annotator {
   hotkey(codeId, key) {
     const item = this.selected ? this.store.get(this.selected) : null;
     const t = this.now();
-    // The selected annotation under the playhead takes the code; elsewhere a key starts (or
-    // ends) a coded segment, as BORIS's state events do.
-    const under = item && this.canEdit(item) && t >= item.start_ms - 1000 && t <= (item.end_ms ?? item.start_ms) + 1000;
+    // Paused, the selected annotation takes the code; while playing, only the selected
+    // segment under the playhead (or just ended) does. Otherwise the key starts (or ends) a
+    // coded segment, as BORIS's state events do.
+    const under =
+      item &&
+      this.canEdit(item) &&
+      (this.media.paused || (item.end_ms != null && t >= item.start_ms && t <= item.end_ms + 1000));
     if (under) {
       const ids = new Set(item.code_ids);
       if (ids.has(codeId)) ids.delete(codeId);

@@ -10,6 +10,7 @@ import { timecode } from "../format.js";
 const LABEL_W = 168;
 const RULER_H = 22;
 const ROW_H = 24;
+const LANE_H = 16;
 const EDGE_PX = 6;
 const MIN_SPAN_MS = 4000;
 const TICKS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
@@ -63,15 +64,41 @@ export class Timeline {
     return Math.round(Math.min(this.duration, Math.max(0, ms)));
   }
 
-  rowAt(y) {
+  /** The vertical middle of a layer's row, in canvas pixels (tests and benchmarks use it). */
+  /** The rows top to bottom: a row holding overlapping segments is taller (one lane each). */
+  rows() {
+    let top = RULER_H;
+    return this.o.layers().map((layer) => {
+      const lanes = this.o.lanesOf ? this.o.lanesOf(layer.id) : 1;
+      const height = lanes > 1 ? 6 + lanes * LANE_H : ROW_H;
+      const row = { layer, top, height, lanes };
+      top += height;
+      return row;
+    });
+  }
+
+  rowY(layerId, item = null) {
+    const row = this.rows().find((r) => r.layer.id === layerId);
+    if (!row) return null;
+    if (!item) return row.top + row.height / 2;
+    const { top, height } = this._lane(row, item);
+    return top + height / 2;
+  }
+
+  rowAtY(y) {
     if (y < RULER_H) return null;
-    const layers = this.o.layers();
-    return layers[Math.floor((y - RULER_H) / ROW_H)] || null;
+    return this.rows().find((r) => y >= r.top && y < r.top + r.height) || null;
+  }
+
+  rowAt(y) {
+    const row = this.rowAtY(y);
+    return row ? row.layer : null;
   }
 
   resize() {
-    const layers = this.o.layers();
-    const height = RULER_H + layers.length * ROW_H + 1;
+    const rows = this.rows();
+    const height = (rows.length ? rows[rows.length - 1].top + rows[rows.length - 1].height : RULER_H) + 1;
+    this.height = height;
     const ratio = window.devicePixelRatio || 1;
     const width = this.root.clientWidth;
     for (const [canvas, h] of [
@@ -146,8 +173,12 @@ export class Timeline {
   _draw() {
     const ctx = this.ctx;
     const width = this.width;
-    const layers = this.o.layers();
-    const height = RULER_H + layers.length * ROW_H;
+    const rows = this.rows();
+    const height = rows.length ? rows[rows.length - 1].top + rows[rows.length - 1].height : RULER_H;
+    if (height + 1 !== this.height) {
+      this.resize();
+      return;
+    }
     const ink = cssVar("--ink", "#1d2433");
     const muted = cssVar("--muted", "#5b6475");
     ctx.clearRect(0, 0, width, height + 1);
@@ -172,16 +203,16 @@ export class Timeline {
     ctx.stroke();
 
     // Rows.
-    layers.forEach((layer, index) => {
-      const y = RULER_H + index * ROW_H;
+    rows.forEach((row, index) => {
+      const y = row.top;
       ctx.fillStyle = index % 2 ? "rgba(240,243,248,0.55)" : "rgba(255,255,255,0.0)";
-      ctx.fillRect(LABEL_W, y, width - LABEL_W, ROW_H);
+      ctx.fillRect(LABEL_W, y, width - LABEL_W, row.height);
       ctx.strokeStyle = "#e1e5ec";
       ctx.beginPath();
       ctx.moveTo(0, y + 0.5);
       ctx.lineTo(width, y + 0.5);
       ctx.stroke();
-      this._drawItems(layer, y);
+      this._drawItems(row);
     });
 
     // Label column, over the items that scroll under it.
@@ -189,11 +220,10 @@ export class Timeline {
     ctx.fillRect(0, RULER_H, LABEL_W, height - RULER_H);
     ctx.fillStyle = "#eef1f6";
     ctx.fillRect(0, 0, LABEL_W, RULER_H);
-    layers.forEach((layer, index) => {
-      const y = RULER_H + index * ROW_H;
+    rows.forEach(({ layer, top: y, height: h }) => {
       ctx.fillStyle = layer.id === this.o.activeLayer() ? ink : muted;
       ctx.font = layer.id === this.o.activeLayer() ? "600 12px system-ui, sans-serif" : "12px system-ui, sans-serif";
-      ctx.fillText(this._fitText(layer.label, LABEL_W - 14), 8, y + ROW_H / 2);
+      ctx.fillText(this._fitText(layer.label, LABEL_W - 14), 8, y + Math.min(h, ROW_H) / 2);
     });
     ctx.font = "12px system-ui, sans-serif";
     ctx.strokeStyle = "#c5ccd8";
@@ -223,7 +253,15 @@ export class Timeline {
     return `${cut}…`;
   }
 
-  _drawItems(layer, y) {
+  /** Where a segment sits in its row: overlapping segments share the row in lanes. */
+  _lane(row, item) {
+    if (row.lanes <= 1) return { top: row.top + 4, height: row.height - 8 };
+    const lane = this.o.laneOf ? this.o.laneOf(item) : 0;
+    return { top: row.top + 3 + lane * LANE_H, height: LANE_H - 2 };
+  }
+
+  _drawItems(row) {
+    const { layer, top: y, height: rowH } = row;
     const ctx = this.ctx;
     const left = LABEL_W;
     const right = this.width;
@@ -245,7 +283,7 @@ export class Timeline {
         ctx.lineWidth = selected ? 3 : 2;
         ctx.beginPath();
         ctx.moveTo(x, y + 4);
-        ctx.lineTo(x, y + ROW_H - 3);
+        ctx.lineTo(x, y + rowH - 3);
         ctx.stroke();
         ctx.lineWidth = 1;
         ctx.fillStyle = color;
@@ -257,25 +295,28 @@ export class Timeline {
         ctx.fill();
         if (selected) {
           ctx.strokeStyle = "#1d2433";
-          ctx.strokeRect(x - 7, y + 1, 14, ROW_H - 3);
+          ctx.strokeRect(x - 7, y + 1, 14, rowH - 3);
         }
         continue;
       }
       const x1 = Math.min(right + 2, this.toX(end));
       const w = Math.max(2, x1 - x0);
+      const { top, height } = this._lane(row, item);
       ctx.globalAlpha = item.id == null ? 0.55 : 0.85;
       ctx.fillStyle = color;
-      ctx.fillRect(x0, y + 4, w, ROW_H - 8);
+      ctx.fillRect(x0, top, w, height);
       ctx.globalAlpha = 1;
       if (selected) {
         ctx.strokeStyle = "#1d2433";
         ctx.lineWidth = 2;
-        ctx.strokeRect(x0 + 1, y + 3, w - 2, ROW_H - 6);
+        ctx.strokeRect(x0 + 1, top, w - 2, height);
         ctx.lineWidth = 1;
       }
-      if (w > 36) {
+      if (w > 36 && height >= 9) {
         ctx.fillStyle = "#fff";
-        ctx.fillText(this._fitText(this.o.labelOf(item), w - 8), x0 + 4, y + ROW_H / 2);
+        if (height < 14) ctx.font = "9px system-ui, sans-serif";
+        ctx.fillText(this._fitText(this.o.labelOf(item), w - 8), x0 + 4, top + height / 2 + 0.5);
+        ctx.font = "12px system-ui, sans-serif";
       }
     }
     if (this.drag && this.drag.mode === "create" && this.drag.layer === layer.id && this.drag.preview) {
@@ -283,7 +324,7 @@ export class Timeline {
       const x0 = this.toX(start_ms);
       ctx.setLineDash([4, 3]);
       ctx.strokeStyle = "#1d2433";
-      ctx.strokeRect(x0, y + 4, Math.max(2, this.toX(end_ms) - x0), ROW_H - 8);
+      ctx.strokeRect(x0, y + 4, Math.max(2, this.toX(end_ms) - x0), rowH - 8);
       ctx.setLineDash([]);
     }
     if (this.open && this.open.layer === layer.id) {
@@ -292,11 +333,11 @@ export class Timeline {
       const x0 = this.toX(from);
       ctx.globalAlpha = 0.45;
       ctx.fillStyle = this.open.color;
-      ctx.fillRect(x0, y + 4, Math.max(2, this.toX(Math.max(now, this.open.start_ms)) - x0), ROW_H - 8);
+      ctx.fillRect(x0, y + 4, Math.max(2, this.toX(Math.max(now, this.open.start_ms)) - x0), rowH - 8);
       ctx.globalAlpha = 1;
       ctx.setLineDash([4, 3]);
       ctx.strokeStyle = this.open.color;
-      ctx.strokeRect(x0, y + 4, Math.max(2, this.toX(Math.max(now, this.open.start_ms)) - x0), ROW_H - 8);
+      ctx.strokeRect(x0, y + 4, Math.max(2, this.toX(Math.max(now, this.open.start_ms)) - x0), rowH - 8);
       ctx.setLineDash([]);
     }
   }
@@ -331,7 +372,8 @@ export class Timeline {
   // ---- hit testing
 
   hit(x, y) {
-    const layer = this.rowAt(y);
+    const row = this.rowAtY(y);
+    const layer = row ? row.layer : null;
     if (!layer || x < LABEL_W) return { layer };
     const items = this.o.itemsOf(layer.id);
     let best = null;
@@ -344,6 +386,8 @@ export class Timeline {
       }
       const x1 = this.toX(item.end_ms);
       if (x < x0 - EDGE_PX || x > x1 + EDGE_PX) continue;
+      const { top, height } = this._lane(row, item);
+      if (y < top - 1 || y > top + height + 1) continue;
       if (Math.abs(x - x1) <= EDGE_PX && x1 - x0 > EDGE_PX) return { layer, item, part: "end" };
       if (Math.abs(x - x0) <= EDGE_PX) return { layer, item, part: "start" };
       if (x >= x0 && x <= x1 && !best) best = { layer, item, part: "body" };

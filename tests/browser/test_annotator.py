@@ -1,0 +1,215 @@
+"""The annotator in Debian's Chromium, against the real server and the demo session: marks
+made with the keyboard while playing, a segment coded with a scheme key, its edge dragged,
+undo and redo, the transcript imported and clicked, and everything found again after a
+reload; then changes made offline, replayed after a reload, and a conflict resolved."""
+
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from autoconf.demo import TRANSCRIPT
+from tests.browser.conftest import LiveServer
+from tests.browser.test_pages import _login
+
+DEMO_VTT = Path(__file__).parents[2] / "autoconf" / "demo" / TRANSCRIPT
+APP = "document.querySelector('[data-annotator]').annotator"
+
+
+def _open_recording(page: Page, server: LiveServer) -> int:
+    _login(page, server)
+    page.goto(f"{server.url}/studies/{server.study_id}")
+    page.get_by_role("link", name="A8 - 1").first.click()
+    page.wait_for_function("document.documentElement.dataset.annotatorReady === '1'")
+    page.wait_for_function("document.querySelector('[data-player-media]').readyState >= 1")
+    recording_id = int(page.url.rstrip("/").split("/")[-1].split("#")[0])
+    return recording_id
+
+
+def _stored(page: Page, server: LiveServer, recording_id: int) -> list[dict[str, Any]]:
+    response = page.request.get(f"{server.url}/api/v1/recordings/{recording_id}/annotations")
+    assert response.ok
+    result: list[dict[str, Any]] = response.json()
+    return result
+
+
+def _saved(page: Page) -> None:
+    page.wait_for_function(
+        f"{APP}.panel.timers.size === 0 && {APP}.store.pendingCount() === 0"
+        f" && {APP}.store.state === 'saved'"
+    )
+
+
+def _media_time(page: Page) -> float:
+    return float(page.evaluate("document.querySelector('[data-player-media]').currentTime"))
+
+
+def test_mark_code_drag_undo_transcript_and_reload(
+    page: Page, live_server: LiveServer, screenshots: Path
+) -> None:
+    recording_id = _open_recording(page, live_server)
+    before = _stored(page, live_server, recording_id)
+    page.evaluate("document.querySelector('[data-player-media]').muted = true")
+    page.locator("body").click(position={"x": 5, "y": 5})
+
+    # Play, and mark three moments with M while it plays.
+    page.keyboard.press("k")
+    page.wait_for_function("!document.querySelector('[data-player-media]').paused")
+    marks_at = []
+    for _ in range(3):
+        page.wait_for_timeout(700)
+        marks_at.append(_media_time(page))
+        page.keyboard.press("m")
+    _saved(page)
+    stored = _stored(page, live_server, recording_id)
+    new_marks = [
+        a for a in stored if a["origin"] == "prepared" and a["id"] not in {b["id"] for b in before}
+    ]
+    assert len(new_marks) == 3
+    starts = sorted(a["start_ms"] for a in new_marks)
+    assert starts[0] < starts[1] < starts[2]
+    for start, seen in zip(starts, marks_at, strict=True):
+        assert abs(start / 1000 - seen) < 0.6
+    assert all(a["layer"] == "prepared" and not a["shared"] for a in new_marks)
+    assert page.locator("[data-list] li", has_text="Moments préparés").count() >= 3
+
+    # A scheme key (2: "Écouter / reformuler") starts a coded segment; the same key ends it.
+    page.keyboard.press("Digit2")
+    page.wait_for_timeout(1500)
+    page.keyboard.press("Digit2")
+    page.keyboard.press("k")  # pause
+    _saved(page)
+    segments = [
+        a
+        for a in _stored(page, live_server, recording_id)
+        if a["end_ms"] is not None and a["id"] not in {b["id"] for b in before}
+    ]
+    assert len(segments) == 1
+    segment = segments[0]
+    assert 1000 <= segment["end_ms"] - segment["start_ms"] <= 2500
+    books = page.request.get(f"{live_server.url}/api/v1/studies/{live_server.study_id}/codebooks")
+    listen = next(
+        c["id"] for b in books.json() for c in b["codes"] if c["label"] == "Écouter / reformuler"
+    )
+    assert segment["code_ids"] == [listen] and segment["layer"] == "schemes"
+    expect(page.locator("[data-panel-title]")).to_contain_text("Segment")
+
+    # Zoom in (Z) and drag the segment's end 80 px to the right.
+    for _ in range(4):
+        page.keyboard.press("z")
+    page.evaluate(f"{APP}.timeline.reveal({segment['start_ms']})")
+    page.wait_for_timeout(100)
+    canvas = page.locator("[data-timeline-canvas]")
+    box = canvas.bounding_box()
+    assert box is not None
+    x_end = page.evaluate(f"{APP}.timeline.toX({segment['end_ms']})")
+    y_row = page.evaluate(
+        f"{APP}.timeline.rowY('schemes', {APP}.store.get({APP}.store.byId.get({segment['id']})))"
+    )
+    page.mouse.move(box["x"] + x_end, box["y"] + y_row)
+    page.mouse.down()
+    page.mouse.move(box["x"] + x_end + 40, box["y"] + y_row, steps=4)
+    page.mouse.move(box["x"] + x_end + 80, box["y"] + y_row, steps=4)
+    expected_end = page.evaluate(f"Math.round({APP}.timeline.toMs({x_end + 80}))")
+    page.mouse.up()
+    _saved(page)
+    dragged = page.request.get(f"{live_server.url}/api/v1/annotations/{segment['id']}").json()
+    assert abs(dragged["end_ms"] - expected_end) <= 50
+    assert dragged["end_ms"] > segment["end_ms"] + 500
+    assert dragged["start_ms"] == segment["start_ms"]
+
+    # Undo puts the end back, redo moves it again.
+    page.keyboard.press("Control+z")
+    _saved(page)
+    undone = page.request.get(f"{live_server.url}/api/v1/annotations/{segment['id']}").json()
+    assert undone["end_ms"] == segment["end_ms"]
+    page.keyboard.press("Control+Shift+z")
+    _saved(page)
+    redone = page.request.get(f"{live_server.url}/api/v1/annotations/{segment['id']}").json()
+    assert redone["end_ms"] == dragged["end_ms"]
+
+    # A note typed in the panel is saved without a button.
+    page.locator("[data-panel-note]").fill("il reformule sans vérifier")
+    _saved(page)
+    noted = page.request.get(f"{live_server.url}/api/v1/annotations/{segment['id']}").json()
+    assert noted["note"] == "il reformule sans vérifier"
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.screenshot(path=screenshots / "annotator-1366x768.png")
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.wait_for_timeout(200)
+    page.screenshot(path=screenshots / "annotator-1920x1080.png")
+    page.set_viewport_size({"width": 1366, "height": 768})
+
+    # Import the transcript, then click a cue: the player goes there.
+    page.get_by_role("tab", name="Transcription").click()
+    page.locator("[data-transcript-import] input[type=file]").set_input_files(DEMO_VTT)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("[data-transcript-import] button[type=submit]").click()
+    page.wait_for_url("**#transcription")
+    page.wait_for_function("document.documentElement.dataset.annotatorReady === '1'")
+    cues = page.locator("[data-transcript] li")
+    expect(cues).to_have_count(20)
+    cue = cues.nth(5)
+    cue_start = int(cue.get_attribute("data-start") or "0")
+    cue.click()
+    page.wait_for_function(
+        f"Math.abs(document.querySelector('[data-player-media]').currentTime * 1000 - {cue_start}) < 300"
+    )
+    expect(cue).to_have_class("current")
+
+    # After the reload (the import's), everything is still there, as saved.
+    stored = {a["id"]: a for a in _stored(page, live_server, recording_id)}
+    for mark in new_marks:
+        assert stored[mark["id"]]["start_ms"] == mark["start_ms"]
+    assert stored[segment["id"]]["end_ms"] == dragged["end_ms"]
+    page.get_by_role("tab", name="Annotations").click()
+    expect(page.locator("[data-list] li", has_text="il reformule sans vérifier")).to_have_count(1)
+
+
+def test_offline_changes_wait_in_the_browser_and_conflicts_ask(
+    page: Page, live_server: LiveServer
+) -> None:
+    recording_id = _open_recording(page, live_server)
+    context = page.context
+
+    # Offline: a mark and its note stay in the browser, say so, and survive a new page.
+    context.set_offline(True)
+    page.evaluate("document.querySelector('[data-player-media]').currentTime = 100")
+    page.locator("[data-timeline-canvas]").focus()
+    page.keyboard.press("m")
+    page.locator("[data-panel-note]").fill("noté hors ligne")
+    page.locator("[data-panel-note]").blur()
+    expect(page.locator("[data-save-state]")).to_contain_text("Hors ligne")
+    pending = page.evaluate(
+        "Object.keys(localStorage).filter(k => k.startsWith('autoconf.pending'))"
+    )
+    assert pending
+    page.close()
+    context.set_offline(False)
+    again = context.new_page()
+    again.goto(f"{live_server.url}/recordings/{recording_id}")
+    again.wait_for_function("document.documentElement.dataset.annotatorReady === '1'")
+    _saved(again)
+    stored = _stored(again, live_server, recording_id)
+    offline = [a for a in stored if a["note"] == "noté hors ligne"]
+    assert len(offline) == 1 and offline[0]["start_ms"] == 100_000
+
+    # Someone else changes the note meanwhile: my edit is refused, I choose to keep mine.
+    mark_id = offline[0]["id"]
+    other = again.request.patch(
+        f"{live_server.url}/api/v1/annotations/{mark_id}",
+        data={"version": offline[0]["version"], "note": "changé ailleurs"},
+    )
+    assert other.ok
+    row = again.locator("[data-list] li", has_text="noté hors ligne")
+    row.click()
+    again.locator("[data-panel-note]").fill("ma version")
+    again.locator("[data-panel-note]").blur()
+    dialog = again.locator("[data-conflict]")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("[data-conflict-theirs]")).to_contain_text("changé ailleurs")
+    expect(dialog.locator("[data-conflict-mine]")).to_contain_text("ma version")
+    dialog.get_by_role("button", name="Garder ma version").click()
+    _saved(again)
+    final = again.request.get(f"{live_server.url}/api/v1/annotations/{mark_id}").json()
+    assert final["note"] == "ma version"
