@@ -82,12 +82,48 @@ export class AnnotationList {
 
   render() {
     const items = this.app.store.all().filter((item) => this.matches(item));
+    this.rows = new Map();
     const rows = [];
-    for (const item of items) rows.push(this.row(item));
+    for (const item of items) {
+      const row = this.row(item);
+      this.rows.set(item.key, row);
+      rows.push(row);
+    }
     this.list.replaceChildren(...rows);
-    this.emptyNote.hidden = rows.length > 0;
-    this.count.textContent = String(this.app.store.all().filter((a) => a.layer !== "transcript").length);
+    this.showCounts();
     this.highlight();
+  }
+
+  /** Re-render only the rows of `keys` (a mark while 2,000 rows are listed costs one row). */
+  update(keys) {
+    if (this.pending) return; // a full render is on its way
+    const all = this.app.store.all();
+    for (const key of new Set(keys)) {
+      const old = this.rows.get(key);
+      const item = this.app.store.get(key);
+      if (old) {
+        old.remove();
+        this.rows.delete(key);
+      }
+      if (!item || !this.matches(item)) continue;
+      const row = this.row(item);
+      // Before the next listed annotation in time order.
+      let next = null;
+      for (let index = all.indexOf(item) + 1; index < all.length && !next; index += 1) {
+        next = this.rows.get(all[index].key) || null;
+      }
+      this.list.insertBefore(row, next);
+      this.rows.set(key, row);
+    }
+    this.showCounts();
+    this.highlight();
+  }
+
+  showCounts() {
+    this.emptyNote.hidden = this.rows.size > 0;
+    let count = 0;
+    for (const item of this.app.store.all()) if (item.layer !== "transcript") count += 1;
+    this.count.textContent = String(count);
   }
 
   row(item) {
@@ -137,7 +173,9 @@ export class AnnotationList {
     const row = this.list.querySelector(`li[data-key="${CSS.escape(key)}"]`);
     if (row) {
       row.classList.add("selected");
-      row.scrollIntoView({ block: "nearest" });
+      // Only when the selection changes: the researcher may be scrolling the list meanwhile.
+      if (this.scrolledTo !== key) row.scrollIntoView({ block: "nearest" });
+      this.scrolledTo = key;
     }
   }
 }

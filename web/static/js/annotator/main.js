@@ -393,7 +393,7 @@ class Annotator {
     this.store.addEventListener("change", (event) => {
       this._groups = null;
       this.timeline.render();
-      this.list.refresh();
+      this.list.update(event.detail.keys);
       if (event.detail.keys.some((key) => this.store.get(key)?.layer === "transcript" || !this.store.get(key))) {
         this.transcript.render();
       }

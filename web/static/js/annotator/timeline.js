@@ -39,6 +39,7 @@ export class Timeline {
     this.dirty = true;
     this.frames = 0;
     this.thumbs = null;
+    this.colors = { ink: cssVar("--ink", "#1d2433"), muted: cssVar("--muted", "#5b6475") };
     this._bindEvents();
     new ResizeObserver(() => this.resize()).observe(root);
     this.resize();
@@ -48,8 +49,9 @@ export class Timeline {
 
   // ---- geometry
 
+  /** Kept from the last resize: reading clientWidth while drawing would force a layout. */
   get width() {
-    return this.canvas.clientWidth;
+    return this._width;
   }
 
   toX(ms) {
@@ -101,6 +103,7 @@ export class Timeline {
     this.height = height;
     const ratio = window.devicePixelRatio || 1;
     const width = this.root.clientWidth;
+    this._width = width;
     for (const [canvas, h] of [
       [this.canvas, height],
       [this.overview, 18],
@@ -165,6 +168,7 @@ export class Timeline {
       this._draw();
       this._drawOverview();
       this.frames += 1;
+      if (this.frames === 1) this.firstFrameAt = performance.now();
       if (this.o.onFrame) this.o.onFrame(now);
     }
     requestAnimationFrame(this._loop);
@@ -179,8 +183,7 @@ export class Timeline {
       this.resize();
       return;
     }
-    const ink = cssVar("--ink", "#1d2433");
-    const muted = cssVar("--muted", "#5b6475");
+    const { ink, muted } = this.colors;
     ctx.clearRect(0, 0, width, height + 1);
     ctx.font = "12px system-ui, sans-serif";
     ctx.textBaseline = "middle";
@@ -247,10 +250,14 @@ export class Timeline {
   }
 
   _fitText(text, max) {
-    if (this.ctx.measureText(text).width <= max) return text;
-    let cut = text;
-    while (cut.length > 1 && this.ctx.measureText(`${cut}…`).width > max) cut = cut.slice(0, -1);
-    return `${cut}…`;
+    const full = this.ctx.measureText(text).width;
+    if (full <= max) return text;
+    // Cut in proportion, then trim: a few measures, not one per character of a long cue.
+    let length = Math.max(0, Math.floor((text.length * max) / full) - 1);
+    while (length > 0 && this.ctx.measureText(`${text.slice(0, length)}…`).width > max) {
+      length = Math.floor(length * 0.85);
+    }
+    return length > 0 ? `${text.slice(0, length)}…` : "";
   }
 
   /** Where a segment sits in its row: overlapping segments share the row in lanes. */
@@ -344,7 +351,7 @@ export class Timeline {
 
   _drawOverview() {
     const ctx = this.octx;
-    const width = this.overview.clientWidth;
+    const width = this._width;
     const scale = (ms) => LABEL_W + (ms / this.duration) * (width - LABEL_W);
     ctx.clearRect(0, 0, width, 18);
     ctx.fillStyle = "#eef1f6";
