@@ -14,11 +14,13 @@ from autoconf import __version__, i18n
 from autoconf.api import (
     annotations,
     auth,
+    codebook_pages,
     codebooks,
     errors,
     media,
     meta,
     pages,
+    preferences,
     recordings,
     studies,
     uploads,
@@ -34,7 +36,18 @@ from autoconf.settings import Settings
 _PACKAGE = Path(__file__).parent
 ROUTERS = tuple(
     module.router
-    for module in (auth, studies, codebooks, recordings, media, annotations, meta, pages)
+    for module in (
+        auth,
+        studies,
+        codebooks,
+        recordings,
+        media,
+        annotations,
+        meta,
+        pages,
+        codebook_pages,
+        preferences,
+    )
 )
 
 
@@ -55,7 +68,11 @@ def make_templates(directory: Path) -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        i18n.gettext, i18n.ngettext, newstyle=True
+        i18n.gettext,
+        i18n.ngettext,
+        newstyle=True,
+        pgettext=i18n.pgettext,
+        npgettext=i18n.npgettext,
     )
     env.filters["timecode"] = format_ms
     env.filters["file_size"] = human_size

@@ -14,6 +14,7 @@ from tests.browser.test_pages import _login
 
 DEMO_VTT = Path(__file__).parents[2] / "autoconf" / "demo" / TRANSCRIPT
 APP = "document.querySelector('[data-annotator]').annotator"
+MEDIA = "document.querySelector('[data-player-media]')"
 
 
 def _open_recording(page: Page, server: LiveServer) -> int:
@@ -152,9 +153,7 @@ def test_mark_code_drag_undo_transcript_and_reload(
     cue = cues.nth(5)
     cue_start = int(cue.get_attribute("data-start") or "0")
     cue.click()
-    page.wait_for_function(
-        f"Math.abs(document.querySelector('[data-player-media]').currentTime * 1000 - {cue_start}) < 300"
-    )
+    page.wait_for_function(f"Math.abs({MEDIA}.currentTime * 1000 - {cue_start}) < 300")
     expect(cue).to_have_class("current")
 
     # After the reload (the import's), everything is still there, as saved.
@@ -213,3 +212,81 @@ def test_offline_changes_wait_in_the_browser_and_conflicts_ask(
     _saved(again)
     final = again.request.get(f"{live_server.url}/api/v1/annotations/{mark_id}").json()
     assert final["note"] == "ma version"
+
+
+def test_transcript_selection_thumbnails_and_live_codebooks(
+    page: Page, live_server: LiveServer
+) -> None:
+    recording_id = _open_recording(page, live_server)
+
+    # Hovering the ruler shows the frame at that time, from the thumbnail sprites.
+    page.wait_for_function(f"{APP}.timeline.thumbs && {APP}.timeline.thumbs.length > 0")
+    box = page.locator("[data-timeline-canvas]").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + 8)
+    tip = page.locator("[data-timeline-tip]")
+    expect(tip).to_be_visible()
+    expect(tip.locator("[data-tip-image]")).to_be_visible()
+    assert "sprite-" in (tip.locator("[data-tip-image]").get_attribute("style") or "")
+
+    # Text selected across two cues becomes a segment over their span, quoted as a verbatim.
+    page.get_by_role("tab", name="Transcription").click()
+    cues = page.locator("[data-transcript] li")
+    expect(cues).to_have_count(20)
+    first, second = cues.nth(2), cues.nth(3)
+    page.evaluate(
+        """([a, b]) => {
+            const range = document.createRange();
+            range.setStart(a.querySelector('.text').firstChild, 0);
+            range.setEnd(b.querySelector('.text').firstChild, 12);
+            const selection = window.getSelection();
+            selection.removeAllRanges();
+            selection.addRange(range);
+        }""",
+        [first.element_handle(), second.element_handle()],
+    )
+    button = page.locator("[data-selection-segment]")
+    expect(button).to_be_visible()
+    button.click()
+    _saved(page)
+    cue_a = page.evaluate(f"{APP}.store.get({first.get_attribute('data-key')!r})")
+    cue_b = page.evaluate(f"{APP}.store.get({second.get_attribute('data-key')!r})")
+    created = [
+        a
+        for a in _stored(page, live_server, recording_id)
+        if a["verbatims"] and a["start_ms"] == cue_a["start_ms"]
+    ]
+    assert len(created) == 1
+    assert created[0]["end_ms"] == cue_b["end_ms"]
+    quote = created[0]["verbatims"][0]
+    assert quote["text"].startswith(cue_a["note"][:20]) and quote["ms"] == cue_a["start_ms"]
+    assert cue_a["speaker"] in quote["speaker"]
+
+    # A code renamed and given a key in another tab shows here without a reload.
+    books = page.request.get(f"{live_server.url}/api/v1/studies/{live_server.study_id}/codebooks")
+    show = next(c for b in books.json() for c in b["codes"] if c["label"] == "Montrer / faire avec")
+    other = page.context.new_page()
+    other.goto(f"{live_server.url}/studies/{live_server.study_id}")
+    changed = other.evaluate(
+        """async ([id, study]) => {
+            const response = await fetch(`/api/v1/codes/${id}`, {
+                method: 'PATCH', credentials: 'same-origin',
+                headers: {'Content-Type': 'application/json'},
+                body: JSON.stringify({label: 'Montrer / faire faire', hotkey: 'q'}),
+            });
+            new BroadcastChannel('autoconf.codebooks').postMessage({study_id: study});
+            return response.status;
+        }""",
+        [show["id"], live_server.study_id],
+    )
+    assert changed == 200
+    page.bring_to_front()
+    page.get_by_role("tab", name="Annotations").click()
+    row = page.locator("[data-list] li", has_text="Écouter / reformuler").first
+    row.click()
+    expect(page.locator("[data-panel-codes]")).to_contain_text("Montrer / faire faire")
+    page.locator("[data-timeline-canvas]").focus()
+    page.keyboard.press("q")  # paused: the selected segment takes the code
+    _saved(page)
+    expect(row).to_contain_text("Montrer / faire faire")
+    other.close()

@@ -87,7 +87,8 @@ def _upgrade_keeps_the_data(url: str) -> None:
                 connection.exec_driver_sql(
                     "INSERT INTO annotation (id, recording_id, start_ms, note, fields, origin, "
                     "version, created_at, updated_at) VALUES "
-                    f"({index + 1}, 1, {index * 1000}, 'n', '{{}}', '{origin}', 1, '{now}', '{now}')"
+                    f"({index + 1}, 1, {index * 1000}, 'n', '{{}}', '{origin}', 1, "
+                    f"'{now}', '{now}')"
                 )
             # The last one carries a phase: 0003 puts it on the phases layer.
             connection.exec_driver_sql(
