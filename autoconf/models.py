@@ -214,7 +214,11 @@ class Code(SQLModel, table=True):
 class Annotation(SQLModel, table=True):
     """A moment (end_ms null or equal to start_ms) or a segment on a recording's timeline."""
 
-    __table_args__ = (Index("ix_annotation_recording_id_start_ms", "recording_id", "start_ms"),)
+    __table_args__ = (
+        Index("ix_annotation_recording_id_start_ms", "recording_id", "start_ms"),
+        # Ids never come back after a delete: a stale edit must not reach a newer annotation.
+        {"sqlite_autoincrement": True},
+    )
     id: int | None = Field(default=None, primary_key=True)
     recording_id: int = Field(foreign_key="recording.id", ondelete="CASCADE")
     start_ms: int
@@ -233,6 +237,8 @@ class Annotation(SQLModel, table=True):
     author_id: int | None = Field(
         default=None, foreign_key="app_user.id", index=True, ondelete="SET NULL"
     )
+    # Made up by the client for a create: a create sent twice is stored once.
+    client_key: str | None = Field(default=None, max_length=64, unique=True)
     version: int = 1
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()

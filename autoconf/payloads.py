@@ -18,6 +18,9 @@ StudyRole = Literal["researcher", "counsellor"]
 CodebookKind = Literal["schemes", "categories", "phases", "principles"]
 Origin = Literal["prepared", "stop", "coding", "transcript", "import"]
 Layer = Literal["prepared", "stops", "schemes", "phases", "categories", "transcript"]
+# The transcript is imported as a whole (POST /recordings/{id}/transcript), never annotated.
+EditableLayer = Literal["prepared", "stops", "schemes", "phases", "categories"]
+EditableOrigin = Literal["prepared", "stop", "coding", "import"]
 
 MAX_ID = 2**31 - 1  # INTEGER on PostgreSQL; larger ids cannot exist
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -298,14 +301,21 @@ class AnnotationCreate(_Input):
     fields: dict[str, Annotated[str, StringConstraints(max_length=10_000)]] = Field(
         default_factory=dict, description="Structured fields of the scheme (see /api/v1/fields)."
     )
-    origin: Origin = "coding"
-    layer: Layer | None = Field(
-        default=None, description="Default: from the origin (prepared, stops, transcript) or codes."
+    origin: EditableOrigin = "coding"
+    layer: EditableLayer | None = Field(
+        default=None, description="Default: from the origin (prepared, stops) or the codes."
     )
     shared: bool | None = Field(
-        default=None, description="Default: false for a prepared mark (private), else true."
+        default=None,
+        description="Default: false for a prepared mark (private), else true; only a prepared "
+        "mark can be private.",
     )
     verbatims: list[Verbatim] = Field(default_factory=list, max_length=50)
+    client_key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")] | None = Field(
+        default=None,
+        description="A key the client made up: sending the same create again (after a lost "
+        "answer) returns the annotation created the first time instead of a second one.",
+    )
 
 
 class AnnotationUpdate(_Input):
@@ -319,8 +329,8 @@ class AnnotationUpdate(_Input):
     note: Text | None = None
     speaker: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
     fields: dict[str, Annotated[str, StringConstraints(max_length=10_000)]] | None = None
-    layer: Layer | None = None
-    shared: bool | None = None
+    layer: EditableLayer | None = None
+    shared: bool | None = Field(default=None, description="Only its author may change it.")
     verbatims: list[Verbatim] | None = Field(default=None, max_length=50)
 
 

@@ -16,6 +16,7 @@ from autoconf.api.deps import (
     SessionDep,
     write,
 )
+from autoconf.errors import Invalid
 from autoconf.models import Annotation, Recording, User
 from autoconf.payloads import (
     AnnotationCreate,
@@ -26,6 +27,10 @@ from autoconf.payloads import (
 from autoconf.schemes import annotations, transcripts
 
 router = APIRouter(prefix="/api/v1", tags=["annotations"])
+_CUE_MESSAGE = (
+    "Une réplique de la transcription ne se modifie pas ici : corrigez le fichier "
+    "et importez-le de nouveau."
+)
 
 
 @router.get("/recordings/{recording_id}/annotations")
@@ -65,12 +70,13 @@ def get_annotation(annotation: AnnotationDep, session: SessionDep) -> Annotation
 
 
 def _update(
-    session: SessionDep, annotation: Annotation, body: AnnotationUpdate
+    session: SessionDep, annotation: Annotation, body: AnnotationUpdate, user: User
 ) -> annotations.AnnotationView:
     recording = session.get(Recording, annotation.recording_id)
     assert recording is not None
     changes = {name: getattr(body, name) for name in body.model_fields_set - {"version"}}
-    return annotations.update_annotation(session, annotation, recording, body.version, changes)
+    update = annotations.update_annotation
+    return update(session, annotation, recording, body.version, changes, user.id)
 
 
 @router.patch("/annotations/{annotation_id}")
@@ -78,10 +84,14 @@ async def update_annotation(
     request: Request,
     body: AnnotationUpdate,
     annotation: EditableAnnotationDep,
+    user: CurrentUser,
     session: SessionDep,
 ) -> AnnotationPublic:
-    """Change what is given; `version` must be the one read, else 409 with the current one."""
-    view = await write(request, session, _update, session, annotation, body)
+    """Change what is given; `version` must be the one read, else 409 with the current one.
+    The transcript's cues are not edited here (import the transcript again)."""
+    if annotation.origin == "transcript":
+        raise Invalid(_CUE_MESSAGE)
+    view = await write(request, session, _update, session, annotation, body, user)
     return AnnotationPublic.model_validate(view)
 
 
@@ -93,6 +103,8 @@ async def delete_annotation(
     version: int | None = None,
 ) -> None:
     """Delete; with `?version=`, only if nobody changed it since (else 409)."""
+    if annotation.origin == "transcript":
+        raise Invalid(_CUE_MESSAGE)
     await write(request, session, annotations.delete_annotation, session, annotation, version)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, func, insert, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select, update
 
-from autoconf.errors import Conflict, Invalid, NotFound
+from autoconf.errors import Conflict, Forbidden, Invalid, NotFound
 from autoconf.models import Annotation, AnnotationCode, Code, Codebook, Recording, utcnow
 from autoconf.schemes.fields import clean_fields
 from autoconf.schemes.timecode import format_ms
@@ -201,14 +201,26 @@ def create_annotation(
     layer: str | None = None,
     shared: bool | None = None,
     verbatims: Sequence[dict[str, Any]] = (),
+    client_key: str | None = None,
 ) -> AnnotationView:
     """Store a new annotation; Core statements, not ORM objects: this is the hot write path.
 
     A prepared mark is private to its author unless `shared`; the layer defaults to the one
-    its origin (or its codes) imply."""
+    its origin (or its codes) imply. A `client_key` already used by this author on this
+    recording returns the annotation it created (a create sent again after a lost answer)."""
     assert recording.id is not None
+    if client_key is not None:
+        known = _by_client_key(session, client_key)
+        if known is not None:
+            if (known.recording_id, known.author_id) != (recording.id, author_id):
+                raise Conflict("Cette clé client est déjà prise par une autre annotation.")
+            return known
     now = utcnow()
     codes = _check_codes(session, recording, code_ids)
+    layer = layer or _default_layer(session, origin, codes)
+    shared = (layer != "prepared") if shared is None else shared
+    if not shared and layer != "prepared":
+        raise Invalid("Seul un moment préparé peut rester privé ; les autres sont partagés.")
     values: dict[str, Any] = {
         "recording_id": recording.id,
         "start_ms": start_ms,
@@ -217,10 +229,11 @@ def create_annotation(
         "speaker": speaker or None,
         "fields": clean_fields(fields or {}),
         "origin": origin,
-        "layer": layer or _default_layer(session, origin, codes),
-        "shared": (origin != "prepared") if shared is None else shared,
+        "layer": layer,
+        "shared": shared,
         "verbatims": [dict(v) for v in verbatims],
         "author_id": author_id,
+        "client_key": client_key,
         "version": 1,
         "created_at": now,
         "updated_at": now,
@@ -233,7 +246,15 @@ def create_annotation(
             insert(AnnotationCode),
             [{"annotation_id": annotation_id, "code_id": code_id} for code_id in codes],
         )
+    values.pop("client_key")
     return AnnotationView(id=annotation_id, code_ids=codes, **values)
+
+
+def _by_client_key(session: Session, client_key: str) -> AnnotationView | None:
+    rows = session.execute(
+        sa_select(*_COLUMNS).where(col(Annotation.client_key) == client_key)
+    ).all()
+    return _views(session, rows)[0] if rows else None
 
 
 def _stale(session: Session, annotation_id: int) -> Conflict:
@@ -251,14 +272,27 @@ def update_annotation(
     recording: Recording,
     version: int,
     changes: dict[str, Any],
+    editor_id: int | None = None,
 ) -> AnnotationView:
     """Apply `changes` if `version` is still the stored one (else Conflict, nothing written).
 
     `annotation` may have been read before the write lock: the check is the UPDATE's WHERE.
+    Only its author shares or unshares an annotation, and only a prepared mark is private:
+    moved to another layer, it becomes shared.
     """
     assert annotation.id is not None
     if session.get(Annotation, annotation.id, populate_existing=True) is None:
         raise NotFound(f"Aucune annotation n° {annotation.id}.")
+    sharing = changes.get("shared") is not None and changes["shared"] != annotation.shared
+    if sharing and annotation.author_id != editor_id:
+        raise Forbidden("Seul l'auteur d'un moment peut le partager ou le rendre privé.")
+    layer = changes.get("layer") or annotation.layer
+    shared = changes["shared"] if changes.get("shared") is not None else annotation.shared
+    if layer != "prepared":
+        if changes.get("shared") is False:
+            raise Invalid("Seul un moment préparé peut rester privé ; les autres sont partagés.")
+        if not shared:
+            changes = {**changes, "shared": True}
     values: dict[str, Any] = {}
     if "start_ms" in changes or "end_ms" in changes:
         start = changes.get("start_ms", annotation.start_ms)

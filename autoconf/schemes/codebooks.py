@@ -185,7 +185,7 @@ def _check_hotkey(session: Session, code: Code, hotkey: str | None) -> None:
         .join(Codebook, col(Codebook.id) == Code.codebook_id)
         .where(
             Codebook.study_id == study_id,
-            Code.hotkey == hotkey,
+            func.lower(Code.hotkey) == hotkey.lower(),
             col(Code.archived).is_(False),
             Code.id != code.id if code.id is not None else true(),
         )

@@ -120,7 +120,11 @@ def transcript_vtt(session: Session, recording_id: int) -> str:
     """The recording's transcript as WebVTT, voices included."""
     rows = session.exec(
         select(Annotation.start_ms, Annotation.end_ms, Annotation.speaker, Annotation.note)
-        .where(col(Annotation.recording_id) == recording_id, col(Annotation.origin) == "transcript")
+        .where(
+            col(Annotation.recording_id) == recording_id,
+            col(Annotation.origin) == "transcript",
+            col(Annotation.shared).is_(True),
+        )
         .order_by(col(Annotation.start_ms), col(Annotation.id))
     ).all()
     lines = ["WEBVTT", ""]

@@ -159,3 +159,75 @@ def test_preparation_notes_read_like_the_researchers_notes(
     theirs = client.get(f"/recordings/{recording['id']}/preparation", headers=HTML)
     assert theirs.status_code == 200 and "il reformule" not in theirs.text
     assert "Aucun moment préparé" in theirs.text
+
+
+def test_only_the_author_shares_and_only_prepared_marks_are_private(
+    engine: Engine, client: TestClient, rclient: TestClient, study: dict, recording: dict
+) -> None:
+    colleague = factories.account(engine, "collegue", "researcher")
+    rclient.post(
+        f"/api/v1/studies/{study['id']}/members",
+        json={"username": "collegue", "role": "researcher"},
+    )
+    headers = factories.token(engine, colleague)
+    mark = rclient.post(
+        _url(recording), json={"start_ms": 1000, "origin": "prepared", "shared": True}
+    ).json()
+    hidden = client.patch(
+        f"/api/v1/annotations/{mark['id']}", json={"version": 1, "shared": False}, headers=headers
+    )
+    assert hidden.status_code == 403 and "auteur" in hidden.json()["detail"]
+    # A colleague may still correct its note; it stays shared.
+    noted = client.patch(
+        f"/api/v1/annotations/{mark['id']}", json={"version": 1, "note": "vu"}, headers=headers
+    )
+    assert noted.status_code == 200 and noted.json()["shared"] is True
+    refused = rclient.post(_url(recording), json={"start_ms": 0, "end_ms": 900, "shared": False})
+    assert refused.status_code == 422 and "privé" in refused.json()["detail"]
+    # A private mark moved to the schemes layer is shared with the team from then on.
+    private = rclient.post(_url(recording), json={"start_ms": 2000, "origin": "prepared"}).json()
+    moved = rclient.patch(
+        f"/api/v1/annotations/{private['id']}", json={"version": 1, "layer": "schemes"}
+    )
+    assert moved.status_code == 200 and moved.json()["shared"] is True
+    assert private["id"] in [a["id"] for a in client.get(_url(recording), headers=headers).json()]
+
+
+def test_the_transcript_is_imported_not_annotated(rclient: TestClient, recording: dict) -> None:
+    for body in ({"start_ms": 0, "origin": "transcript"}, {"start_ms": 0, "layer": "transcript"}):
+        assert rclient.post(_url(recording), json=body).status_code == 422, body
+    imported = rclient.post(
+        f"/api/v1/recordings/{recording['id']}/transcript",
+        files={"file": ("t.vtt", factories.DEMO_TRANSCRIPT.read_bytes(), "text/vtt")},
+    )
+    assert imported.status_code == 200, imported.text
+    cue = next(a for a in rclient.get(_url(recording)).json() if a["origin"] == "transcript")
+    edit = rclient.patch(f"/api/v1/annotations/{cue['id']}", json={"version": 1, "note": "x"})
+    assert edit.status_code == 422 and "importez" in edit.json()["detail"]
+    assert rclient.delete(f"/api/v1/annotations/{cue['id']}").status_code == 422
+
+
+def test_a_create_sent_twice_is_stored_once_and_ids_are_never_reused(
+    rclient: TestClient, recording: dict
+) -> None:
+    body = {"start_ms": 4000, "origin": "prepared", "client_key": "k1abc-def_9"}
+    first = rclient.post(_url(recording), json=body)
+    again = rclient.post(_url(recording), json=body)
+    assert first.status_code == 201 and again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert len(rclient.get(_url(recording)).json()) == 1
+    assert rclient.post(_url(recording), json={**body, "client_key": "no"}).status_code == 422
+    # Deleting the newest annotation never frees its id for the next one.
+    newest = rclient.post(_url(recording), json={"start_ms": 5000}).json()
+    assert rclient.delete(f"/api/v1/annotations/{newest['id']}").status_code == 204
+    after = rclient.post(_url(recording), json={"start_ms": 5000}).json()
+    assert after["id"] > newest["id"]
+
+
+def test_hotkeys_differ_whatever_the_case(rclient: TestClient, study: dict) -> None:
+    books = rclient.get(f"/api/v1/studies/{study['id']}/codebooks").json()
+    schemes = next(b for b in books if b["kind"] == "schemes")
+    url = f"/api/v1/codebooks/{schemes['id']}/codes"
+    assert rclient.post(url, json={"label": "Un", "hotkey": "a"}).status_code == 201
+    clash = rclient.post(url, json={"label": "Deux", "hotkey": "A"})
+    assert clash.status_code == 409 and "Un" in clash.json()["detail"]
