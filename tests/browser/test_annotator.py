@@ -290,3 +290,98 @@ def test_transcript_selection_thumbnails_and_live_codebooks(
     _saved(page)
     expect(row).to_contain_text("Montrer / faire faire")
     other.close()
+
+
+def test_lost_answers_refusals_and_stale_replays(page: Page, live_server: LiveServer) -> None:
+    recording_id = _open_recording(page, live_server)
+    canvas = page.locator("[data-timeline-canvas]")
+
+    # The server stores a mark but its answer is lost: the retry does not make a second one.
+    lost = {"count": 0}
+
+    def drop_first_answer(route: Any) -> None:
+        if route.request.method == "POST" and lost["count"] == 0:
+            lost["count"] += 1
+            route.fetch()  # reaches the server, which stores it
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route(f"**/api/v1/recordings/{recording_id}/annotations", drop_first_answer)
+    page.evaluate(f"{MEDIA}.currentTime = 70")
+    page.get_by_label("Partager ce moment avec l'équipe").focus()  # a checkbox, not a text field
+    page.keyboard.press("m")
+    _saved(page)
+    page.unroute(f"**/api/v1/recordings/{recording_id}/annotations")
+    at_70 = [a for a in _stored(page, live_server, recording_id) if a["start_ms"] == 70_000]
+    assert lost["count"] == 1 and len(at_70) == 1
+
+    # A change the server refuses is said, and the screen goes back to what is stored.
+    page.locator('[data-time-input="start_ms"]').fill("9:00")
+    page.locator('[data-time-input="start_ms"]').press("Tab")
+    state = page.locator("[data-save-state]")
+    expect(state).to_contain_text("Modification refusée")
+    expect(state).to_contain_text("durée")
+    expect(page.locator('[data-time-input="start_ms"]')).to_have_value("1’10")
+    page.wait_for_timeout(1200)
+    expect(state).to_contain_text("Modification refusée")  # not "saved" a moment later
+
+    # Offline, I change the note; a colleague changes it too; back online, my change is not
+    # written over theirs: the conflict is asked.
+    context = page.context
+    context.set_offline(True)
+    canvas.focus()
+    page.locator("[data-panel-note]").fill("ma note hors ligne")
+    page.locator("[data-panel-note]").blur()
+    expect(state).to_contain_text("Hors ligne")
+    page.close()
+    context.set_offline(False)
+    colleague = context.request.patch(
+        f"{live_server.url}/api/v1/annotations/{at_70[0]['id']}",
+        data={"version": at_70[0]["version"], "note": "la note d'un collègue"},
+    )
+    assert colleague.ok
+    again = context.new_page()
+    again.goto(f"{live_server.url}/recordings/{recording_id}")
+    dialog = again.locator("[data-conflict]")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("[data-conflict-theirs]")).to_contain_text("la note d'un collègue")
+    stored = again.request.get(f"{live_server.url}/api/v1/annotations/{at_70[0]['id']}").json()
+    assert stored["note"] == "la note d'un collègue"
+    count = len(_stored(again, live_server, recording_id))
+    again.keyboard.press("m")  # the dialog has the keyboard: no mark behind it
+    dialog.get_by_role("button", name="Prendre l'autre version").focus()
+    again.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
+    _saved(again)
+    after = _stored(again, live_server, recording_id)
+    assert len([a for a in after if a["note"] == "la note d'un collègue"]) == 1
+    assert len(after) == count
+    assert not again.evaluate(
+        "Object.keys(localStorage).filter(k => k.startsWith('autoconf.pending'))"
+    )
+
+
+def test_two_tabs_keep_their_own_waiting_changes(page: Page, live_server: LiveServer) -> None:
+    recording_id = _open_recording(page, live_server)
+    page.route("**/api/v1/annotations/**", lambda route: route.abort())
+    page.route(f"**/api/v1/recordings/{recording_id}/annotations", lambda route: route.abort())
+    page.evaluate(f"{MEDIA}.currentTime = 80")
+    page.locator("[data-timeline-canvas]").focus()
+    page.keyboard.press("m")
+    expect(page.locator("[data-save-state]")).to_contain_text("Hors ligne")
+    other = page.context.new_page()
+    other.goto(f"{live_server.url}/recordings/{recording_id}")
+    other.wait_for_function("document.documentElement.dataset.annotatorReady === '1'")
+    other.evaluate(f"{MEDIA}.currentTime = 90")
+    other.locator("[data-timeline-canvas]").focus()
+    other.keyboard.press("m")
+    _saved(other)
+    # The other tab saved and emptied its own queue, not this one's.
+    assert page.evaluate(f"localStorage.getItem({APP}.store.tabKey)")
+    page.unroute("**/api/v1/annotations/**")
+    page.unroute(f"**/api/v1/recordings/{recording_id}/annotations")
+    page.evaluate(f"{APP}.store._kick(true)")
+    _saved(page)
+    starts = [a["start_ms"] for a in _stored(page, live_server, recording_id)]
+    assert starts.count(80_000) == 1 and starts.count(90_000) == 1

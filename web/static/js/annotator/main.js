@@ -15,8 +15,11 @@ const MAX_LANES = 3;
 const LAYER_COLORS = { prepared: "#6f4ac2", stops: "#c2410c", schemes: "#5b6475", phases: "#0f766e", categories: "#7c5e10", transcript: "#8a94a6" };
 const SPEAKER_COLORS = ["#1f5f8b", "#9a3412", "#166534", "#6b21a8", "#854d0e", "#155e75"];
 
+const TEXT_INPUTS = "textarea, select, input:not([type=checkbox], [type=radio], [type=range], [type=button], [type=submit], [type=color], [type=file])";
+
+/** A field where keys type text: there, only Escape and Ctrl+M act (a checkbox is not one). */
 function typing(target) {
-  return target instanceof HTMLElement && (target.isContentEditable || target.matches("input, textarea, select"));
+  return target instanceof HTMLElement && (target.isContentEditable || target.matches(TEXT_INPUTS));
 }
 
 class Annotator {
@@ -64,6 +67,17 @@ class Annotator {
       overviewLabel: this.messages.overview,
     });
     this.timeline.loadThumbnails(root.dataset.thumbnailsUrl);
+    if (!(Number(root.dataset.durationMs) > 0)) {
+      // Duration unknown to the server: the player's own tells the timeline its length.
+      const known = () => {
+        if (Number.isFinite(this.media.duration) && this.media.duration > 0) {
+          this.timeline.duration = Math.round(this.media.duration * 1000);
+          this.timeline.fit();
+        }
+      };
+      if (this.media.readyState >= 1) known();
+      else this.media.addEventListener("loadedmetadata", known, { once: true });
+    }
     this.panel = new Panel(root.querySelector("[data-panel]"), this);
     this.list = new AnnotationList(root.querySelector('[data-tab-body="list"]'), this);
     this.transcript = new Transcript(root.querySelector('[data-tab-body="transcript"]'), this);
@@ -285,6 +299,12 @@ class Annotator {
     let start = Math.min(open.start_ms, now);
     let end = Math.max(open.start_ms, now);
     if (end - start < 500) end = start + 500;
+    // Never past the end of the recording (the server would refuse it).
+    const duration = this.timeline.duration;
+    if (end > duration) {
+      end = duration;
+      start = Math.max(0, Math.min(start, end - 500));
+    }
     const codes = [...new Set([...open.code_ids, ...extraCodes])];
     this.createSegment(start, end, { layer: open.layer, code_ids: codes });
     this.toast(fillMessage(this.messages.segmentEnded, { from: timecode(start / 1000), to: timecode(end / 1000) }));
@@ -346,9 +366,12 @@ class Annotator {
     if (!key) return;
     const item = this.store.get(key);
     if (!item || !this.canEdit(item)) return;
+    // Undo would give a colleague's annotation back as mine: ask instead.
+    const mine = item.author_id === this.userId;
+    if (!mine && !window.confirm(this.messages.deleteOthers)) return;
     this.select(null);
-    this.store.remove(key);
-    this.toast(this.messages.deleted);
+    this.store.remove(key, { undoable: mine });
+    this.toast(mine ? this.messages.deleted : this.messages.deletedForGood);
   }
 
   undo() {
@@ -405,51 +428,79 @@ class Annotator {
       const { state: s, error, pending } = event.detail;
       const m = this.messages;
       state.dataset.state = s;
-      state.textContent =
-        s === "saved" ? m.saved : s === "saving" ? m.saving : s === "offline" ? fillMessage(m.offline, { count: pending }) : fillMessage(m.error, { message: error });
+      const texts = {
+        saved: m.saved,
+        saving: m.saving,
+        offline: fillMessage(m.offline, { count: pending }),
+        signedOut: m.signedOut,
+        conflict: m.conflictWaiting,
+        error: fillMessage(m.error, { message: error }),
+      };
+      state.textContent = texts[s] || s;
       if (s === "saved") this.root.dataset.saved = "1";
       else delete this.root.dataset.saved;
     });
-    this.store.addEventListener("conflict", (event) => this._conflict(event.detail));
+    this.conflicts = [];
+    this.store.addEventListener("conflict", (event) => {
+      this.conflicts.push(event.detail);
+      if (this.conflicts.length === 1) this._showConflict();
+    });
+    this._bindConflictDialog();
     showHistory();
     // The state as it is now (pending changes restored from this browser are being sent).
     if (this.store.pendingCount()) this.store._setState("saving");
     else this.root.dataset.saved = "1";
   }
 
-  _conflict({ key, mine, theirs, message }) {
+  /** Conflicts are shown one at a time; each waits, stored, for the user's choice. */
+  _showConflict() {
+    const conflict = this.conflicts[0];
+    if (!conflict) return;
+    const { op, theirs, message } = conflict;
     const dialog = this.root.querySelector("[data-conflict]");
-    const describe = (values) => {
+    const m = this.messages;
+    const describe = (values, names) => {
       const lines = [];
-      if ("start_ms" in values || "end_ms" in values) {
+      if (names.includes("start_ms") || names.includes("end_ms")) {
         lines.push(`${timecode((values.start_ms ?? 0) / 1000)}${values.end_ms != null ? ` – ${timecode(values.end_ms / 1000)}` : ""}`);
       }
-      if ("code_ids" in values) lines.push(values.code_ids.map((id) => this.codes.get(id)?.label || `#${id}`).join(", ") || this.messages.noCodes);
-      if ("note" in values) lines.push(`« ${values.note} »`);
-      for (const [name, value] of Object.entries(values.fields || {})) lines.push(`${name} : ${value}`);
+      if (names.includes("code_ids")) lines.push((values.code_ids || []).map((id) => this.codes.get(id)?.label || `#${id}`).join(", ") || m.noCodes);
+      if (names.includes("note")) lines.push(`« ${values.note || ""} »`);
+      if (names.includes("fields")) for (const [name, value] of Object.entries(values.fields || {})) lines.push(`${name} : ${value}`);
+      if (names.includes("verbatims")) for (const v of values.verbatims || []) lines.push(`« ${v.text} »`);
+      if (names.includes("layer")) lines.push(this.layerLabels[values.layer] || values.layer);
+      if (names.includes("shared")) lines.push(values.shared ? m.shared : m.private);
       return lines.join("\n");
     };
-    dialog.querySelector("[data-conflict-message]").textContent = message;
-    dialog.querySelector("[data-conflict-mine]").textContent = describe(mine);
-    const theirsView = {};
-    for (const name of Object.keys(mine)) theirsView[name] = theirs[name];
-    if ("start_ms" in mine || "end_ms" in mine) Object.assign(theirsView, { start_ms: theirs.start_ms, end_ms: theirs.end_ms });
-    dialog.querySelector("[data-conflict-theirs]").textContent = describe(theirsView);
-    const choose = (event) => {
+    const deleting = op.type === "delete";
+    const names = deleting ? ["start_ms", "end_ms", "code_ids", "note"] : Object.keys(op.changes);
+    dialog.querySelector("[data-conflict-message]").textContent = deleting ? m.conflictDelete : message;
+    dialog.querySelector("[data-conflict-mine]").textContent = deleting ? m.conflictMineDelete : describe(op.changes, names);
+    dialog.querySelector("[data-conflict-theirs]").textContent = describe(theirs, names);
+    dialog.querySelector('[data-conflict-choose="mine"]').textContent = deleting ? m.deleteAnyway : m.keepMine;
+    dialog.querySelector('[data-conflict-choose="theirs"]').textContent = deleting ? m.keepTheirs : m.takeTheirs;
+    if (!dialog.open) dialog.showModal();
+  }
+
+  _bindConflictDialog() {
+    const dialog = this.root.querySelector("[data-conflict]");
+    // Escape must not close it: the change waits for a choice.
+    dialog.addEventListener("cancel", (event) => event.preventDefault());
+    dialog.addEventListener("click", (event) => {
       const button = event.target.closest("[data-conflict-choose]");
-      if (!button) return;
-      dialog.removeEventListener("click", choose);
+      const conflict = this.conflicts[0];
+      if (!button || !conflict) return;
+      this.conflicts.shift();
       dialog.close();
       if (button.dataset.conflictChoose === "mine") {
-        this.store.keepMine(key, mine, theirs);
+        this.store.keepMine(conflict.op, conflict.theirs);
         this.toast(this.messages.conflictMine);
       } else {
-        this.store.takeTheirs(key, theirs);
+        this.store.takeTheirs(conflict.op, conflict.theirs);
         this.toast(this.messages.conflictTheirs);
       }
-    };
-    dialog.addEventListener("click", choose);
-    if (!dialog.open) dialog.showModal();
+      this._showConflict();
+    });
   }
 
   _bindToolbar() {
@@ -520,6 +571,8 @@ class Annotator {
       "keydown",
       (event) => {
         if (event.defaultPrevented || event.isComposing) return;
+        // A dialog (help, conflict) has the keyboard; Escape and ? stay with shortcuts.js.
+        if (document.querySelector("dialog[open]")) return;
         const inField = typing(event.target);
         const ctrl = event.ctrlKey || event.metaKey;
         const key = event.key;
@@ -541,7 +594,7 @@ class Annotator {
         else if (lower === "n") this.jump(1);
         else if (lower === "p") this.jump(-1);
         else if (key === "Delete" || key === "Backspace") this.deleteSelected();
-        else if (key === "Enter" && this.selected) this.panel.focusNote();
+        else if (key === "Enter" && this.selected && this._onSurface(event.target)) this.panel.focusNote();
         else if (lower === "z") this.timeline.zoomAt(event.shiftKey ? 2 : 0.5);
         else {
           const code = this._hotkeyOf(event);
@@ -555,6 +608,12 @@ class Annotator {
       },
       true,
     );
+  }
+
+  /** The page itself, the timeline or the list: where Enter means "write the note" rather
+   * than pressing the focused button or link. */
+  _onSurface(target) {
+    return target === document.body || target === document.documentElement || target.matches("canvas, li[data-key]");
   }
 
   /** The code whose hotkey was pressed; digits also by their key position, so that 1-9

@@ -244,7 +244,11 @@ export class Panel {
         this._update({ start_ms: start, end_ms: end === start ? null : end });
       });
     }
-    this.layer.addEventListener("change", () => this._update({ layer: this.layer.value }));
+    this.layer.addEventListener("change", () => {
+      // Only a prepared moment stays private: on another layer it is the team's.
+      const layer = this.layer.value;
+      this._update(layer === "prepared" ? { layer } : { layer, shared: true });
+    });
     this.shared.addEventListener("change", () => this._update({ shared: this.shared.checked }));
     this.codesBox.addEventListener("change", (event) => {
       const box = event.target.closest("input[data-code]");

@@ -1,20 +1,33 @@
 // The annotations of one recording as the annotator edits them: every change is applied
 // here at once (the screen never waits for the network), queued, saved in order through the
 // API, and kept in localStorage until the server has it, so a reload or a dropped
-// connection loses nothing. Edits carry the version they were based on; a 409 becomes a
-// "conflict" event with both versions, for the user to choose. Undo and redo replay the
-// inverse of the user's last changes through the same queue.
+// connection loses nothing.
 //
-// Items are keyed locally ("k…"): a new annotation has a key before the server gives it an
-// id, so undo, redo and the queue can refer to it across a reload.
+// - Each change carries the version it was based on, recorded when it is made (and moved on
+//   when one of our own earlier changes of the same annotation is accepted), so a change
+//   replayed after a reload can never overwrite someone else's newer edit: it gets a 409.
+// - A 409 becomes a "conflict" event with both versions; the change stays stored until the
+//   user chooses (keepMine / takeTheirs). A refused change (422, 403…) puts the server's
+//   version back on screen and says why; the state stays "error" until the next change.
+// - A create carries a client key (the item's local key): sent again after a lost answer,
+//   the server returns the annotation it created the first time.
+// - Each tab keeps its own queue (key + tab id, with a heartbeat); a tab adopts the queues of
+//   tabs closed with changes still waiting.
+// - Undo and redo replay the inverse of the user's last changes through the same queue.
 
 const EDITABLE = ["start_ms", "end_ms", "code_ids", "note", "speaker", "fields", "layer", "shared", "verbatims"];
 const RETRY_MAX_MS = 10000;
+const HEARTBEAT_MS = 4000;
+const ORPHAN_MS = 15000;
 
-let counter = 0;
+function randomPart() {
+  const bytes = new Uint8Array(6);
+  crypto.getRandomValues(bytes);
+  return [...bytes].map((b) => b.toString(36).padStart(2, "0")).join("");
+}
+
 function newKey() {
-  counter += 1;
-  return `k${Date.now().toString(36)}${counter}`;
+  return `k${Date.now().toString(36)}${randomPart()}`;
 }
 
 function pick(item, names) {
@@ -23,19 +36,32 @@ function pick(item, names) {
   return out;
 }
 
+function same(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function detailText(json, status) {
+  const detail = json && json.detail;
+  if (typeof detail === "string" && detail) return detail;
+  if (Array.isArray(detail) && detail.length) return detail.map((issue) => issue.msg).join(" ; ");
+  return `HTTP ${status}`;
+}
+
 export class Store extends EventTarget {
   constructor({ recordingId, userId, annotations, storageKey }) {
     super();
     this.recordingId = recordingId;
     this.userId = userId;
-    this.storageKey = storageKey;
+    this.baseKey = storageKey;
+    this.tabKey = `${storageKey}.${randomPart()}`;
     this.items = new Map();
     this.byId = new Map();
     this.queue = [];
+    this.conflicts = [];
     this.inFlight = null;
     this.undoStack = [];
     this.redoStack = [];
-    this.state = "saved"; // saved | saving | offline | error
+    this.state = "saved"; // saved | saving | offline | signedOut | error
     this.lastError = "";
     this.retryDelay = 1000;
     this.retryTimer = null;
@@ -43,6 +69,14 @@ export class Store extends EventTarget {
     for (const annotation of annotations) this._put({ ...annotation, key: `s${annotation.id}` });
     this._restorePending();
     window.addEventListener("online", () => this._kick(true));
+    setInterval(() => {
+      if (this.pendingCount()) this._persist();
+    }, HEARTBEAT_MS);
+    // Closing (or leaving) the tab leaves its waiting changes to the next tab that opens.
+    window.addEventListener("pagehide", () => this._persist(0));
+    window.addEventListener("pageshow", (event) => {
+      if (event.persisted) this._persist();
+    });
     this._kick();
   }
 
@@ -63,16 +97,17 @@ export class Store extends EventTarget {
   }
 
   pendingCount() {
-    return this.queue.length + (this.inFlight ? 1 : 0);
+    return this.queue.length + this.conflicts.length + (this.inFlight ? 1 : 0);
   }
 
-  // ---- user changes (each one undoable)
+  // ---- user changes
 
   create(data) {
     const item = { ...this._blank(), ...structuredClone(data), key: newKey(), id: null, version: 0 };
     this._put(item);
-    this._enqueue({ type: "create", key: item.key, data: pick(item, [...EDITABLE, "origin"]) });
-    this._record({ type: "create", key: item.key, data: pick(item, [...EDITABLE, "origin"]) });
+    const saved = pick(item, [...EDITABLE, "origin"]);
+    this._enqueue({ type: "create", key: item.key, data: saved });
+    this._record({ type: "create", key: item.key, data: saved });
     this._changed([item.key]);
     return item;
   }
@@ -82,17 +117,18 @@ export class Store extends EventTarget {
     if (!item) return;
     const before = pick(item, Object.keys(changes));
     const after = structuredClone(changes);
-    if (JSON.stringify(before) === JSON.stringify(pick(after, Object.keys(changes)))) return;
+    if (same(before, pick(after, Object.keys(changes)))) return;
     this._apply(key, after);
     this._record({ type: "update", key, before, after });
   }
 
-  remove(key) {
+  /** Delete; `undoable` false when undo could not give it back as it was (someone else's). */
+  remove(key, { undoable = true } = {}) {
     const item = this.items.get(key);
     if (!item) return;
     const data = pick(item, [...EDITABLE, "origin"]);
     this._delete(key);
-    this._record({ type: "remove", key, data });
+    if (undoable) this._record({ type: "remove", key, data });
   }
 
   undo() {
@@ -111,23 +147,25 @@ export class Store extends EventTarget {
     return entry;
   }
 
-  // ---- conflicts
+  // ---- conflicts (the op stays stored until one of these is called)
 
-  /** Keep my version: send my values again over the other version. */
-  keepMine(key, mine, theirs) {
-    const item = this.items.get(key);
-    if (!item) return;
-    item.version = theirs.version;
-    this._enqueue({ type: "update", key, changes: structuredClone(mine) });
-    this._changed([key]);
+  /** Keep my version: my change is sent again over the other version (or deleted anyway). */
+  keepMine(op, theirs) {
+    this._resolved(op);
+    if (op.type === "delete") {
+      this._enqueue({ type: "delete", key: op.key, id: theirs.id, version: theirs.version });
+      return;
+    }
+    const item = this.items.get(op.key);
+    if (item) item.version = theirs.version;
+    this._enqueue({ type: "update", key: op.key, id: theirs.id, version: theirs.version, changes: structuredClone(op.changes) });
+    this._changed([op.key]);
   }
 
-  /** Take the other version: it replaces mine on screen. */
-  takeTheirs(key, theirs) {
-    const item = this.items.get(key);
-    if (!item) return;
-    Object.assign(item, pick(theirs, [...EDITABLE, "origin", "author_id", "version", "updated_at"]));
-    this._changed([key]);
+  /** Take the other version: it replaces mine on screen (a deleted one comes back). */
+  takeTheirs(op, theirs) {
+    this._resolved(op);
+    this._restoreFromServer(op.key, theirs);
   }
 
   // ---- internals
@@ -154,12 +192,21 @@ export class Store extends EventTarget {
     this._sorted = null;
   }
 
+  _restoreFromServer(key, current) {
+    const item = this.items.get(key) || { key };
+    Object.assign(item, pick(current, [...EDITABLE, "origin", "author_id", "version", "updated_at"]));
+    item.id = current.id;
+    item.code_ids = current.code_ids || [];
+    this._put(item);
+    this._changed([key]);
+  }
+
   _apply(key, changes) {
     const item = this.items.get(key);
     if (!item) return;
     Object.assign(item, structuredClone(changes));
     this._sorted = null;
-    this._enqueue({ type: "update", key, changes: structuredClone(changes) });
+    this._enqueue({ type: "update", key, id: item.id, version: item.id != null ? item.version : null, changes: structuredClone(changes) });
     this._changed([key]);
   }
 
@@ -175,7 +222,7 @@ export class Store extends EventTarget {
       this.queue = this.queue.filter((op) => op.key !== key);
       this._persist();
     } else {
-      this._enqueue({ type: "delete", key, id: item.id, version: item.version });
+      this._enqueue({ type: "delete", key, id: item.id, version: item.id != null ? item.version : null });
     }
     this._changed([key]);
   }
@@ -186,10 +233,14 @@ export class Store extends EventTarget {
     } else if ((entry.type === "create") === backwards) {
       this._delete(entry.key);
     } else {
-      const item = { ...this._blank(), ...structuredClone(entry.data), key: entry.key, id: null, version: 0 };
+      // Given back under a new key: the server may still hold the old one's client key.
+      const key = newKey();
+      for (const stack of [this.undoStack, this.redoStack]) for (const other of stack) if (other.key === entry.key) other.key = key;
+      entry.key = key;
+      const item = { ...this._blank(), ...structuredClone(entry.data), key, id: null, version: 0 };
       this._put(item);
-      this._enqueue({ type: "create", key: item.key, data: structuredClone(entry.data) });
-      this._changed([item.key]);
+      this._enqueue({ type: "create", key, data: structuredClone(entry.data) });
+      this._changed([key]);
     }
   }
 
@@ -200,8 +251,10 @@ export class Store extends EventTarget {
   }
 
   _enqueue(op) {
+    if (this.state === "error") this._setState("saving");
     const last = this.queue[this.queue.length - 1];
-    // Typing in a note sends one request per pause, not one per key.
+    // Typing in a note sends one request per pause, not one per key; the merged change keeps
+    // the version the first one was based on.
     if (op.type === "update" && last && last.key === op.key && last.type === "update") {
       Object.assign(last.changes, op.changes);
     } else if (op.type === "update" && last && last.key === op.key && last.type === "create") {
@@ -213,48 +266,51 @@ export class Store extends EventTarget {
     this._kick();
   }
 
-  _persist() {
+  _persist(at = Date.now()) {
     try {
-      if (this.queue.length || this.inFlight) {
-        const ops = this.inFlight ? [this.inFlight, ...this.queue] : this.queue;
-        window.localStorage.setItem(this.storageKey, JSON.stringify(ops));
-      } else {
-        window.localStorage.removeItem(this.storageKey);
-      }
+      const ops = [...this.conflicts, ...(this.inFlight ? [this.inFlight] : []), ...this.queue];
+      if (ops.length) window.localStorage.setItem(this.tabKey, JSON.stringify({ at, ops }));
+      else window.localStorage.removeItem(this.tabKey);
     } catch {
       // Storage full or disabled: changes still go to the server, only a reload would lose them.
     }
   }
 
+  /** This tab's queue is new; adopt the ones left by closed tabs (and the older format). */
   _restorePending() {
-    let ops = [];
+    const ops = [];
     try {
-      ops = JSON.parse(window.localStorage.getItem(this.storageKey) || "[]");
+      for (let index = window.localStorage.length - 1; index >= 0; index -= 1) {
+        const name = window.localStorage.key(index);
+        if (name !== this.baseKey && !(name && name.startsWith(`${this.baseKey}.`))) continue;
+        const stored = JSON.parse(window.localStorage.getItem(name) || "null");
+        const entry = Array.isArray(stored) ? { at: 0, ops: stored } : stored;
+        if (!entry || Date.now() - (entry.at || 0) < ORPHAN_MS) continue; // a live tab's
+        ops.push(...(entry.ops || []));
+        window.localStorage.removeItem(name);
+      }
     } catch {
-      ops = [];
+      return;
     }
     for (const op of ops) {
       if (op.type === "create") {
-        if (op.id != null && this.byId.has(op.id)) continue; // it reached the server after all
-        this._put({ ...this._blank(), ...op.data, key: op.key, id: null, version: 0 });
-      } else {
-        const key = op.id != null ? this.byId.get(op.id) : op.key;
-        const item = key && this.items.get(key);
-        if (op.type === "update" && item) {
-          op.key = key;
-          Object.assign(item, op.changes);
-          if (op.version != null) item.version = op.version;
-        } else if (op.type === "delete" && item) {
-          op.key = key;
-          this.items.delete(key);
-          this.byId.delete(item.id);
-        } else if (!item && op.type === "update" && !this.items.has(op.key)) {
-          continue; // deleted on the server meanwhile
-        }
+        if (!this.items.has(op.key)) this._put({ ...this._blank(), ...op.data, key: op.key, id: null, version: 0 });
+        this.queue.push(op);
+        continue;
+      }
+      const key = op.id != null && this.byId.has(op.id) ? this.byId.get(op.id) : op.key;
+      const item = this.items.get(key);
+      if (!item) continue; // deleted on the server meanwhile, or its creation was refused
+      op.key = key;
+      if (op.type === "update") Object.assign(item, op.changes);
+      else if (op.type === "delete") {
+        this.items.delete(key);
+        if (item.id != null) this.byId.delete(item.id);
       }
       this.queue.push(op);
     }
     this._sorted = null;
+    this._persist();
   }
 
   _setState(state, error = "") {
@@ -267,17 +323,26 @@ export class Store extends EventTarget {
     this.dispatchEvent(new CustomEvent("change", { detail: { keys } }));
   }
 
+  _resolved(op) {
+    this.conflicts = this.conflicts.filter((other) => other !== op);
+    this._persist();
+    if (!this.pendingCount() && this.state !== "error") this._setState("saved");
+  }
+
   _kick(now = false) {
     if (now && this.retryTimer) {
       clearTimeout(this.retryTimer);
       this.retryTimer = null;
     }
-    if (this.inFlight || this.retryTimer || !this.queue.length) {
-      if (!this.inFlight && !this.queue.length && this.state !== "saved") this._setState("saved");
+    if (this.inFlight || this.retryTimer) return;
+    if (!this.queue.length) {
+      if (this.state === "saving" || this.state === "offline" || this.state === "signedOut") {
+        this._setState(this.conflicts.length ? "conflict" : "saved");
+      }
       return;
     }
     this.inFlight = this.queue.shift();
-    this._setState("saving");
+    if (this.state !== "error") this._setState("saving");
     this._send(this.inFlight).then(
       () => {
         this.inFlight = null;
@@ -286,22 +351,24 @@ export class Store extends EventTarget {
         this._kick();
       },
       (failure) => {
+        const op = this.inFlight;
+        this.inFlight = null;
         if (failure && failure.retry) {
-          // Offline or the server restarting: keep the change first in line and try again.
-          this.queue.unshift(this.inFlight);
-          this.inFlight = null;
-          this._setState("offline");
+          // Offline, signed out or the server restarting: keep the change first in line.
+          this.queue.unshift(op);
+          this._persist();
+          this._setState(failure.signedOut ? "signedOut" : "offline");
           this.retryTimer = setTimeout(() => {
             this.retryTimer = null;
             this._kick();
           }, this.retryDelay);
           this.retryDelay = Math.min(RETRY_MAX_MS, this.retryDelay * 2);
-        } else {
-          this.inFlight = null;
-          this._persist();
-          this._setState("error", failure ? failure.message : "");
-          this._kick();
+          return;
         }
+        this._persist();
+        if (failure && failure.conflict) this._setState("conflict");
+        else this._setState("error", failure ? failure.message : "");
+        this._kick();
       },
     );
   }
@@ -319,6 +386,8 @@ export class Store extends EventTarget {
       throw { retry: true };
     }
     if (response.status >= 500 || response.status === 408 || response.status === 429) throw { retry: true };
+    // Signed out (session expired): keep the change for after the next login.
+    if (response.status === 401) throw { retry: true, signedOut: true };
     const text = await response.text();
     let json = null;
     try {
@@ -329,19 +398,29 @@ export class Store extends EventTarget {
     return { status: response.status, ok: response.ok, json };
   }
 
+  /** Our own later changes of `key` were based on `from`: they now build on `to`. */
+  _rebase(key, from, to) {
+    for (const op of this.queue) {
+      if (op.key === key && (op.version === from || op.version == null)) op.version = to;
+    }
+  }
+
   async _send(op) {
     if (op.type === "create") {
-      const answer = await this._request("POST", `/api/v1/recordings/${this.recordingId}/annotations`, op.data);
+      const answer = await this._request("POST", `/api/v1/recordings/${this.recordingId}/annotations`, { ...op.data, client_key: op.key });
       if (!answer.ok) return this._refused(op, answer);
       op.id = answer.json.id;
       const item = this.items.get(op.key);
+      for (const other of this.queue) if (other.key === op.key) other.id = answer.json.id;
+      this._rebase(op.key, null, answer.json.version);
       if (item) {
         item.id = answer.json.id;
         item.version = answer.json.version;
         item.author_id = answer.json.author_id;
+        item.shared = answer.json.shared;
         this.byId.set(item.id, item.key);
         this._changed([item.key]);
-      } else {
+      } else if (!this.queue.some((other) => other.key === op.key && other.type === "delete")) {
         // Deleted while its creation was on the way.
         this.queue.unshift({ type: "delete", key: op.key, id: answer.json.id, version: answer.json.version });
       }
@@ -350,52 +429,61 @@ export class Store extends EventTarget {
     const item = this.items.get(op.key);
     const id = op.id ?? (item ? item.id : null);
     if (id == null) return; // its creation was refused
+    op.id = id;
+    if (op.version == null) op.version = item ? item.version : null;
     if (op.type === "update") {
-      if (!item) return;
-      op.id = id;
-      op.version = item.version;
-      const answer = await this._request("PATCH", `/api/v1/annotations/${id}`, { ...op.changes, version: item.version });
+      const answer = await this._request("PATCH", `/api/v1/annotations/${id}`, { ...op.changes, version: op.version });
       if (answer.ok) {
-        item.version = answer.json.version;
+        this._rebase(op.key, op.version, answer.json.version);
+        if (item) {
+          item.version = answer.json.version;
+          item.shared = answer.json.shared;
+        }
         return;
       }
       return this._refused(op, answer);
     }
-    const version = item ? item.version : op.version;
-    const answer = await this._request("DELETE", `/api/v1/annotations/${id}?version=${version}`);
+    const answer = await this._request("DELETE", `/api/v1/annotations/${id}${op.version != null ? `?version=${op.version}` : ""}`);
     if (answer.ok || answer.status === 404) return;
     return this._refused(op, answer);
   }
 
-  _refused(op, answer) {
-    const detail = answer.json && typeof answer.json.detail === "string" ? answer.json.detail : "";
-    if (answer.status === 409 && answer.json && answer.json.current) {
-      this.dispatchEvent(
-        new CustomEvent("conflict", {
-          detail: { key: op.key, op, mine: op.changes || {}, theirs: answer.json.current, message: detail },
-        }),
-      );
-      throw { retry: false, message: detail };
+  async _refused(op, answer) {
+    const message = detailText(answer.json, answer.status);
+    const current = answer.json && answer.json.current;
+    if (answer.status === 409 && current) {
+      // Our own change whose answer was lost, sent again: it is already there.
+      if (op.type === "update" && Object.keys(op.changes).every((name) => same(op.changes[name], current[name]))) {
+        const item = this.items.get(op.key);
+        if (item) item.version = current.version;
+        this._rebase(op.key, op.version, current.version);
+        return;
+      }
+      this.conflicts.push(op);
+      this._persist();
+      this.dispatchEvent(new CustomEvent("conflict", { detail: { op, theirs: current, message } }));
+      throw { retry: false, conflict: true, message };
     }
-    if (answer.status === 404 && op.type === "update") {
-      // Deleted by someone else: it goes from this screen too.
-      const item = this.items.get(op.key);
-      if (item) {
-        this.items.delete(op.key);
-        this.byId.delete(item.id);
+    if (op.type === "create") {
+      // Refused (e.g. outside the recording): it cannot exist, it leaves the screen.
+      if (this.items.delete(op.key)) {
         this._sorted = null;
         this._changed([op.key]);
       }
+      this.queue = this.queue.filter((other) => other.key !== op.key);
+      throw { retry: false, message };
     }
-    if (answer.status === 401) {
-      // Signed out (session expired): keep the change for after the next login.
-      throw { retry: true };
-    }
-    if (op.type === "create" && this.items.has(op.key)) {
+    // Refused or gone: the screen goes back to what the server holds.
+    const fresh = await this._request("GET", `/api/v1/annotations/${op.id}`).catch(() => null);
+    if (fresh && fresh.ok) this._restoreFromServer(op.key, fresh.json);
+    else if (fresh && fresh.status === 404 && this.items.has(op.key)) {
+      const item = this.items.get(op.key);
       this.items.delete(op.key);
+      this.byId.delete(item.id);
       this._sorted = null;
       this._changed([op.key]);
     }
-    throw { retry: false, message: detail || `HTTP ${answer.status}` };
+    if (answer.status === 404) return; // deleted by someone else: nothing more to say
+    throw { retry: false, message };
   }
 }
