@@ -98,9 +98,8 @@ def setup(url: str, headers: dict[str, str], media: Path, count: int) -> tuple[i
         ("schemes", "schemes"),
         ("phases", "phases"),
         ("categories", "categories"),
-        ("transcript", None),
     ]
-    for index in range(count):
+    for index in range(count - count // 8):
         layer, kind = kinds[index % len(kinds)]
         start = rng.randrange(0, duration - 20_000)
         body: dict[str, object] = {"start_ms": start, "layer": layer, "note": f"note {index}"}
@@ -114,7 +113,21 @@ def setup(url: str, headers: dict[str, str], media: Path, count: int) -> tuple[i
             body["code_ids"] = [rng.choice([c["id"] for c in books[kind]])]
         response = http.post(f"/api/v1/recordings/{long_id}/annotations", json=body)
         assert response.status_code == 201, response.text
+    # An eighth of them as transcript cues, imported as researchers do (a WebVTT file).
+    cues = ["WEBVTT", ""]
+    for index in range(count // 8):
+        start = index * (duration - 10_000) // max(1, count // 8)
+        cues += [f"{vtt(start)} --> {vtt(start + 6000)}", f"<v Conseillère>Réplique {index}", ""]
+    imported = http.post(
+        f"/api/v1/recordings/{long_id}/transcript",
+        files={"file": ("t.vtt", "\n".join(cues).encode(), "text/vtt")},
+    )
+    assert imported.status_code == 200, imported.text
     return long_id, empty_id
+
+
+def vtt(ms: int) -> str:
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
 
 
 def interactive_ms(page: Page, url: str, recording: int) -> float:
