@@ -348,6 +348,7 @@ class AnnotationPublic(_Output):
     shared: bool
     verbatims: list[Verbatim]
     author_id: int | None
+    client_key: str | None = Field(description="The key the client gave when creating it.")
     version: int
     created_at: datetime
     updated_at: datetime

@@ -34,6 +34,7 @@ class AnnotationView:
     shared: bool
     verbatims: list[dict[str, Any]]
     author_id: int | None
+    client_key: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -52,6 +53,7 @@ _COLUMNS = [
     col(Annotation.shared),
     col(Annotation.verbatims),
     col(Annotation.author_id),
+    col(Annotation.client_key),
     col(Annotation.version),
     col(Annotation.created_at),
     col(Annotation.updated_at),
@@ -90,9 +92,10 @@ def _views(session: Session, rows: Sequence[Any]) -> list[AnnotationView]:
             shared=r[9],
             verbatims=r[10] or [],
             author_id=r[11],
-            version=r[12],
-            created_at=r[13],
-            updated_at=r[14],
+            client_key=r[12],
+            version=r[13],
+            created_at=r[14],
+            updated_at=r[15],
         )
         for r in rows
     ]
@@ -246,7 +249,6 @@ def create_annotation(
             insert(AnnotationCode),
             [{"annotation_id": annotation_id, "code_id": code_id} for code_id in codes],
         )
-    values.pop("client_key")
     return AnnotationView(id=annotation_id, code_ids=codes, **values)
 
 

@@ -385,3 +385,48 @@ def test_two_tabs_keep_their_own_waiting_changes(page: Page, live_server: LiveSe
     _saved(page)
     starts = [a["start_ms"] for a in _stored(page, live_server, recording_id)]
     assert starts.count(80_000) == 1 and starts.count(90_000) == 1
+
+
+def test_what_is_typed_or_undone_while_a_lost_create_retries(
+    page: Page, live_server: LiveServer
+) -> None:
+    recording_id = _open_recording(page, live_server)
+    url = f"**/api/v1/recordings/{recording_id}/annotations"
+    lost = {"count": 0}
+
+    def lose_answers(route: Any) -> None:
+        if route.request.method == "POST" and lost["count"] < 2:
+            lost["count"] += 1
+            route.fetch()
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route(url, lose_answers)
+    canvas = page.locator("[data-timeline-canvas]")
+
+    # A note typed while the mark's creation waits for its retry reaches the server.
+    page.evaluate(f"{MEDIA}.currentTime = 101")
+    canvas.focus()
+    page.keyboard.press("m")
+    page.locator("[data-panel-note]").fill("tapé pendant la reprise")
+    page.locator("[data-panel-note]").blur()
+
+    # A mark undone while its creation waits is deleted on the server too.
+    page.evaluate(f"{MEDIA}.currentTime = 111")
+    canvas.focus()
+    page.keyboard.press("m")
+    page.wait_for_function(f"{APP}.store.all().some((a) => a.start_ms === 111000)")
+    page.keyboard.press("Control+z")
+    _saved(page)
+    page.unroute(url)
+    assert lost["count"] == 2
+    stored = _stored(page, live_server, recording_id)
+    at_101 = [a for a in stored if a["start_ms"] == 101_000]
+    assert len(at_101) == 1 and at_101[0]["note"] == "tapé pendant la reprise"
+    assert not [a for a in stored if a["start_ms"] == 111_000]
+    # After a reload, one of each, as stored.
+    page.reload()
+    page.wait_for_function("document.documentElement.dataset.annotatorReady === '1'")
+    listed = page.evaluate(f"{APP}.store.all().filter((a) => a.start_ms === 101000).length")
+    assert listed == 1

@@ -152,20 +152,32 @@ export class Store extends EventTarget {
   /** Keep my version: my change is sent again over the other version (or deleted anyway). */
   keepMine(op, theirs) {
     this._resolved(op);
-    if (op.type === "delete") {
-      this._enqueue({ type: "delete", key: op.key, id: theirs.id, version: theirs.version });
-      return;
-    }
+    // Changes made while the question was open build on my version over theirs: first mine,
+    // then them, all on the other version.
+    for (const other of this.queue) if (other.key === op.key) other.version = theirs.version;
     const item = this.items.get(op.key);
     if (item) item.version = theirs.version;
-    this._enqueue({ type: "update", key: op.key, id: theirs.id, version: theirs.version, changes: structuredClone(op.changes) });
+    const again =
+      op.type === "delete"
+        ? { type: "delete", key: op.key, id: theirs.id, version: theirs.version }
+        : { type: "update", key: op.key, id: theirs.id, version: theirs.version, changes: structuredClone(op.changes) };
+    this.queue.unshift(again);
+    this._persist();
+    this._kick();
     this._changed([op.key]);
   }
 
-  /** Take the other version: it replaces mine on screen (a deleted one comes back). */
-  takeTheirs(op, theirs) {
+  /** Take the other version, as the server holds it now: it replaces mine on screen (a
+   * deleted one comes back, and undo no longer deletes it again). */
+  async takeTheirs(op, theirs) {
     this._resolved(op);
-    this._restoreFromServer(op.key, theirs);
+    if (op.type === "delete") {
+      for (const stack of [this.undoStack, this.redoStack]) {
+        for (let index = stack.length - 1; index >= 0; index -= 1) if (stack[index].key === op.key) stack.splice(index, 1);
+      }
+    }
+    const fresh = await this._request("GET", `/api/v1/annotations/${theirs.id}`).catch(() => null);
+    this._restoreFromServer(op.key, fresh && fresh.ok && fresh.json ? fresh.json : theirs);
   }
 
   // ---- internals
@@ -192,11 +204,13 @@ export class Store extends EventTarget {
     this._sorted = null;
   }
 
+  /** The server's version on screen, with my changes still waiting applied over it. */
   _restoreFromServer(key, current) {
     const item = this.items.get(key) || { key };
     Object.assign(item, pick(current, [...EDITABLE, "origin", "author_id", "version", "updated_at"]));
     item.id = current.id;
     item.code_ids = current.code_ids || [];
+    for (const op of this.queue) if (op.key === key && op.type === "update") Object.assign(item, structuredClone(op.changes));
     this._put(item);
     this._changed([key]);
   }
@@ -217,7 +231,7 @@ export class Store extends EventTarget {
     if (item.id != null) this.byId.delete(item.id);
     this._sorted = null;
     // Not yet created on the server: forget its queued create and edits instead.
-    const waiting = this.queue.findIndex((op) => op.key === key && op.type === "create");
+    const waiting = this.queue.findIndex((op) => op.key === key && op.type === "create" && !op.sent);
     if (waiting >= 0) {
       this.queue = this.queue.filter((op) => op.key !== key);
       this._persist();
@@ -253,11 +267,15 @@ export class Store extends EventTarget {
   _enqueue(op) {
     if (this.state === "error") this._setState("saving");
     const last = this.queue[this.queue.length - 1];
-    // Typing in a note sends one request per pause, not one per key; the merged change keeps
-    // the version the first one was based on.
-    if (op.type === "update" && last && last.key === op.key && last.type === "update") {
+    // Typing in a note sends one request per pause, not one per key: a change of the same
+    // fields joins the one waiting (keeping the version it was based on). Never one already
+    // sent (its answer may have been lost: the server may hold it as sent), never other
+    // fields (a refusal of one must not take the other with it).
+    const mergeable = op.type === "update" && last && last.key === op.key && !last.sent;
+    const sameFields = (changes) => same(Object.keys(changes).sort(), Object.keys(op.changes).sort());
+    if (mergeable && last.type === "update" && sameFields(last.changes)) {
       Object.assign(last.changes, op.changes);
-    } else if (op.type === "update" && last && last.key === op.key && last.type === "create") {
+    } else if (mergeable && last.type === "create") {
       Object.assign(last.data, op.changes);
     } else {
       this.queue.push(op);
@@ -292,8 +310,18 @@ export class Store extends EventTarget {
     } catch {
       return;
     }
+    const byClientKey = new Map();
+    for (const item of this.items.values()) if (item.client_key) byClientKey.set(item.client_key, item);
     for (const op of ops) {
       if (op.type === "create") {
+        const stored = byClientKey.get(op.key);
+        if (stored) {
+          // It reached the server before the reload: the listed one takes the local key.
+          this.items.delete(stored.key);
+          stored.key = op.key;
+          this._put(stored);
+          continue;
+        }
         if (!this.items.has(op.key)) this._put({ ...this._blank(), ...op.data, key: op.key, id: null, version: 0 });
         this.queue.push(op);
         continue;
@@ -342,8 +370,13 @@ export class Store extends EventTarget {
       return;
     }
     this.inFlight = this.queue.shift();
+    this.inFlight.sent = true;
     if (this.state !== "error") this._setState("saving");
-    this._send(this.inFlight).then(
+    this._send(this.inFlight).catch((failure) => {
+      // Anything unexpected (an answer that is not the API's: a captive portal, a proxy
+      // page) keeps the change and tries again, as when offline.
+      throw failure && "retry" in failure ? failure : { retry: true };
+    }).then(
       () => {
         this.inFlight = null;
         this.retryDelay = 1000;
@@ -395,6 +428,10 @@ export class Store extends EventTarget {
     } catch {
       json = null;
     }
+    // A success must be the API's answer (an annotation); anything else is not a save.
+    if (response.ok && method !== "DELETE" && !(json && Number.isInteger(json.id) && Number.isInteger(json.version))) {
+      throw { retry: true };
+    }
     return { status: response.status, ok: response.ok, json };
   }
 
@@ -412,6 +449,13 @@ export class Store extends EventTarget {
       op.id = answer.json.id;
       const item = this.items.get(op.key);
       for (const other of this.queue) if (other.key === op.key) other.id = answer.json.id;
+      // Created before a reload whose page already listed it: one item, not two.
+      const twin = this.byId.get(answer.json.id);
+      if (twin && twin !== op.key) {
+        this.items.delete(twin);
+        this._sorted = null;
+        this._changed([twin]);
+      }
       this._rebase(op.key, null, answer.json.version);
       if (item) {
         item.id = answer.json.id;
@@ -453,10 +497,11 @@ export class Store extends EventTarget {
     const current = answer.json && answer.json.current;
     if (answer.status === 409 && current) {
       // Our own change whose answer was lost, sent again: it is already there.
-      if (op.type === "update" && Object.keys(op.changes).every((name) => same(op.changes[name], current[name]))) {
+      if (op.type === "update" && op.sent && Object.keys(op.changes).every((name) => same(op.changes[name], current[name]))) {
+        // Mine made version+1; if someone wrote after it, my later changes must meet theirs.
         const item = this.items.get(op.key);
-        if (item) item.version = current.version;
-        this._rebase(op.key, op.version, current.version);
+        if (item) item.version = op.version + 1;
+        this._rebase(op.key, op.version, op.version + 1);
         return;
       }
       this.conflicts.push(op);
