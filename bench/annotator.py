@@ -26,20 +26,12 @@ import httpx2 as httpx
 from playwright.sync_api import Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.support import researcher_token, serve, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench" / ".cache"
 DEMO = ROOT / "autoconf" / "demo" / "seance-demo.mp4"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 APP = "document.querySelector('[data-annotator]').annotator"
 MEDIA = "document.querySelector('[data-player-media]')"
 
@@ -221,7 +213,7 @@ def main() -> None:
         with serve(data) as url:
             long_id, empty_id = setup(url, headers, media, args.annotations)
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 context = browser.new_context(viewport={"width": 1366, "height": 768})
                 page = context.new_page()
                 page.goto(f"{url}/login")

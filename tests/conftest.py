@@ -64,3 +64,12 @@ def study(rclient: TestClient) -> dict[str, object]:
     assert response.status_code == 201, response.text
     result: dict[str, object] = response.json()
     return result
+
+
+@pytest.fixture
+def recording(rclient: TestClient, study: dict[str, object]) -> dict[str, object]:
+    """A recording (the demo session, not processed) in the study, as the API shows it."""
+    response = factories.upload(rclient, int(str(study["id"])), "A8 - 1")
+    assert response.status_code == 201, response.text
+    result: dict[str, object] = response.json()
+    return result

@@ -103,3 +103,7 @@ def processed(
     jobs.run_until_idle(engine, settings)
     recording: dict[str, Any] = client.get(f"/api/v1/recordings/{response.json()['id']}").json()
     return recording
+
+
+def annotations_url(recording: dict[str, Any]) -> str:
+    return f"/api/v1/recordings/{recording['id']}/annotations"

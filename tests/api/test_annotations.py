@@ -5,25 +5,13 @@ from sqlalchemy import Engine
 from tests import factories
 
 
-@pytest.fixture
-def recording(rclient: TestClient, study: dict) -> dict:
-    response = factories.upload(rclient, study["id"], "A8 - 1")
-    assert response.status_code == 201
-    result: dict = response.json()
-    return result
-
-
-def _url(recording: dict) -> str:
-    return f"/api/v1/recordings/{recording['id']}/annotations"
-
-
 def test_moments_and_segments_in_time_order(
     rclient: TestClient, study: dict, recording: dict
 ) -> None:
     schemes = factories.codes_by_path(rclient, study["id"], "schemes")
     listen = schemes["Écouter / reformuler"]
     segment = rclient.post(
-        _url(recording),
+        factories.annotations_url(recording),
         json={
             "start_ms": 34_878,
             "end_ms": 41_245,
@@ -38,7 +26,7 @@ def test_moments_and_segments_in_time_order(
     assert body["fields"] == {"but": "Faire préciser"}
     assert body["origin"] == "coding" and body["version"] == 1
     moment = rclient.post(
-        _url(recording),
+        factories.annotations_url(recording),
         json={
             "start_ms": 2_000,
             "origin": "prepared",
@@ -46,9 +34,11 @@ def test_moments_and_segments_in_time_order(
         },
     )
     assert moment.status_code == 201 and moment.json()["end_ms"] is None
-    same = rclient.post(_url(recording), json={"start_ms": 5_000, "end_ms": 5_000})
+    same = rclient.post(
+        factories.annotations_url(recording), json={"start_ms": 5_000, "end_ms": 5_000}
+    )
     assert same.json()["end_ms"] is None
-    listed = rclient.get(_url(recording)).json()
+    listed = rclient.get(factories.annotations_url(recording)).json()
     assert [a["start_ms"] for a in listed] == [2_000, 5_000, 34_878]
     assert listed[2]["author_id"] is not None
 
@@ -69,17 +59,19 @@ def test_moments_and_segments_in_time_order(
 def test_bad_annotations_are_refused_clearly(
     rclient: TestClient, recording: dict, body: dict, status: int, words: str | None
 ) -> None:
-    response = rclient.post(_url(recording), json=body)
+    response = rclient.post(factories.annotations_url(recording), json=body)
     assert response.status_code == status
     if words:
         assert words in response.json()["detail"]
-    assert rclient.get(_url(recording)).json() == []
+    assert rclient.get(factories.annotations_url(recording)).json() == []
 
 
 def test_codes_of_another_study_are_refused(rclient: TestClient, recording: dict) -> None:
     other = rclient.post("/api/v1/studies", json={"name": "Autre"}).json()
     foreign = next(iter(factories.codes_by_path(rclient, other["id"], "schemes").values()))
-    response = rclient.post(_url(recording), json={"start_ms": 0, "code_ids": [foreign]})
+    response = rclient.post(
+        factories.annotations_url(recording), json={"start_ms": 0, "code_ids": [foreign]}
+    )
     assert response.status_code == 422 and "autre étude" in response.json()["detail"]
 
 
@@ -88,13 +80,17 @@ def test_archived_codes_cannot_be_applied(
 ) -> None:
     code = next(iter(factories.codes_by_path(rclient, study["id"], "schemes").values()))
     rclient.patch(f"/api/v1/codes/{code}", json={"archived": True})
-    response = rclient.post(_url(recording), json={"start_ms": 0, "code_ids": [code]})
+    response = rclient.post(
+        factories.annotations_url(recording), json={"start_ms": 0, "code_ids": [code]}
+    )
     assert response.status_code == 422 and "archivé" in response.json()["detail"]
 
 
 def test_patch_with_version_and_conflict(rclient: TestClient, study: dict, recording: dict) -> None:
     schemes = factories.codes_by_path(rclient, study["id"], "schemes")
-    created = rclient.post(_url(recording), json={"start_ms": 1000, "end_ms": 2000}).json()
+    created = rclient.post(
+        factories.annotations_url(recording), json={"start_ms": 1000, "end_ms": 2000}
+    ).json()
     url = f"/api/v1/annotations/{created['id']}"
     first = rclient.patch(
         url,
@@ -123,7 +119,7 @@ def test_patch_with_version_and_conflict(rclient: TestClient, study: dict, recor
 
 
 def test_delete_with_optional_version(rclient: TestClient, recording: dict) -> None:
-    created = rclient.post(_url(recording), json={"start_ms": 0}).json()
+    created = rclient.post(factories.annotations_url(recording), json={"start_ms": 0}).json()
     url = f"/api/v1/annotations/{created['id']}"
     assert rclient.delete(f"{url}?version=7").status_code == 409
     assert rclient.delete(f"{url}?version=1").status_code == 204

@@ -10,16 +10,15 @@ from tests import factories
 HTML = {"accept": "text/html"}
 
 
-@pytest.fixture
-def recording(rclient: TestClient, study: dict) -> dict:
-    response = factories.upload(rclient, study["id"], "A8 - 1")
-    assert response.status_code == 201
-    result: dict = response.json()
-    return result
-
-
-def _url(recording: dict) -> str:
-    return f"/api/v1/recordings/{recording['id']}/annotations"
+def _colleague(engine: Engine, rclient: TestClient, study: dict) -> factories.Account:
+    """Another researcher of the study."""
+    colleague = factories.account(engine, "collegue", "researcher")
+    added = rclient.post(
+        f"/api/v1/studies/{study['id']}/members",
+        json={"username": "collegue", "role": "researcher"},
+    )
+    assert added.status_code == 201, added.text
+    return colleague
 
 
 def test_layer_follows_origin_and_codes_unless_given(
@@ -45,17 +44,20 @@ def test_layer_follows_origin_and_codes_unless_given(
         ({"start_ms": 0, "origin": "prepared", "shared": True}, "prepared", True),
     ]
     for body, layer, shared in cases:
-        created = rclient.post(_url(recording), json=body)
+        created = rclient.post(factories.annotations_url(recording), json=body)
         assert created.status_code == 201, created.text
         assert (created.json()["layer"], created.json()["shared"]) == (layer, shared), body
-    bad = rclient.post(_url(recording), json={"start_ms": 0, "layer": "nowhere"})
+    bad = rclient.post(
+        factories.annotations_url(recording), json={"start_ms": 0, "layer": "nowhere"}
+    )
     assert bad.status_code == 422
 
 
 def test_verbatims_are_kept_and_checked(rclient: TestClient, recording: dict) -> None:
     quote = {"text": "Je suis fatiguée de ce métier", "speaker": "Bénéficiaire", "ms": 12_000}
     created = rclient.post(
-        _url(recording), json={"start_ms": 10_000, "end_ms": 20_000, "verbatims": [quote]}
+        factories.annotations_url(recording),
+        json={"start_ms": 10_000, "end_ms": 20_000, "verbatims": [quote]},
     )
     assert created.status_code == 201, created.text
     assert created.json()["verbatims"] == [quote]
@@ -68,27 +70,26 @@ def test_verbatims_are_kept_and_checked(rclient: TestClient, recording: dict) ->
     stored = rclient.get(f"/api/v1/annotations/{created.json()['id']}").json()
     assert stored["verbatims"] == [quote, second]
     for bad in ({"text": ""}, {"text": "x", "who": "y"}, {"speaker": "x"}):
-        refused = rclient.post(_url(recording), json={"start_ms": 0, "verbatims": [bad]})
+        refused = rclient.post(
+            factories.annotations_url(recording), json={"start_ms": 0, "verbatims": [bad]}
+        )
         assert refused.status_code == 422, bad
 
 
 def test_private_marks_are_their_authors_until_shared(
     engine: Engine, client: TestClient, rclient: TestClient, study: dict, recording: dict
 ) -> None:
-    colleague = factories.account(engine, "collegue", "researcher")
-    rclient.post(
-        f"/api/v1/studies/{study['id']}/members",
-        json={"username": "collegue", "role": "researcher"},
-    )
+    colleague = _colleague(engine, rclient, study)
     headers = factories.token(engine, colleague)
     private = rclient.post(
-        _url(recording), json={"start_ms": 602_000 % 60_000, "origin": "prepared", "note": "à moi"}
+        factories.annotations_url(recording),
+        json={"start_ms": 602_000 % 60_000, "origin": "prepared", "note": "à moi"},
     ).json()
     shared = rclient.post(
-        _url(recording),
+        factories.annotations_url(recording),
         json={"start_ms": 3000, "origin": "prepared", "note": "pour tous", "shared": True},
     ).json()
-    theirs = client.get(_url(recording), headers=headers).json()
+    theirs = client.get(factories.annotations_url(recording), headers=headers).json()
     assert [a["id"] for a in theirs] == [shared["id"]]
     assert client.get(f"/api/v1/annotations/{private['id']}", headers=headers).status_code == 404
     gone = client.delete(f"/api/v1/annotations/{private['id']}", headers=headers)
@@ -96,7 +97,7 @@ def test_private_marks_are_their_authors_until_shared(
     study_page = client.get(f"/studies/{study['id']}", headers=headers | HTML)
     assert study_page.status_code == 200
     rclient.patch(f"/api/v1/annotations/{private['id']}", json={"version": 1, "shared": True})
-    assert len(client.get(_url(recording), headers=headers).json()) == 2
+    assert len(client.get(factories.annotations_url(recording), headers=headers).json()) == 2
 
 
 def test_preferences_of_the_signed_in_user(rclient: TestClient) -> None:
@@ -136,7 +137,7 @@ def test_preparation_notes_read_like_the_researchers_notes(
     principles = factories.codes_by_path(rclient, study["id"], "principles")
     autonomy = next(cid for path, cid in principles.items() if path.startswith("Autonomie"))
     rclient.post(
-        _url(recording),
+        factories.annotations_url(recording),
         json={
             "start_ms": 62_000,
             "origin": "prepared",
@@ -144,17 +145,16 @@ def test_preparation_notes_read_like_the_researchers_notes(
             "code_ids": [autonomy],
         },
     )
-    rclient.post(_url(recording), json={"start_ms": 5_000, "end_ms": 9_000, "note": "codage"})
+    rclient.post(
+        factories.annotations_url(recording),
+        json={"start_ms": 5_000, "end_ms": 9_000, "note": "codage"},
+    )
     page = rclient.get(f"/recordings/{recording['id']}/preparation", headers=HTML)
     assert page.status_code == 200
     assert "1’02</a>\n        — il reformule sans vérifier" in page.text
     assert "Autonomie" in page.text and "privé" in page.text
     assert "codage" not in page.text  # only prepared moments
-    colleague = factories.account(engine, "collegue", "researcher")
-    rclient.post(
-        f"/api/v1/studies/{study['id']}/members",
-        json={"username": "collegue", "role": "researcher"},
-    )
+    colleague = _colleague(engine, rclient, study)
     factories.login(client, colleague)
     theirs = client.get(f"/recordings/{recording['id']}/preparation", headers=HTML)
     assert theirs.status_code == 200 and "il reformule" not in theirs.text
@@ -164,14 +164,11 @@ def test_preparation_notes_read_like_the_researchers_notes(
 def test_only_the_author_shares_and_only_prepared_marks_are_private(
     engine: Engine, client: TestClient, rclient: TestClient, study: dict, recording: dict
 ) -> None:
-    colleague = factories.account(engine, "collegue", "researcher")
-    rclient.post(
-        f"/api/v1/studies/{study['id']}/members",
-        json={"username": "collegue", "role": "researcher"},
-    )
+    colleague = _colleague(engine, rclient, study)
     headers = factories.token(engine, colleague)
     mark = rclient.post(
-        _url(recording), json={"start_ms": 1000, "origin": "prepared", "shared": True}
+        factories.annotations_url(recording),
+        json={"start_ms": 1000, "origin": "prepared", "shared": True},
     ).json()
     hidden = client.patch(
         f"/api/v1/annotations/{mark['id']}", json={"version": 1, "shared": False}, headers=headers
@@ -182,26 +179,38 @@ def test_only_the_author_shares_and_only_prepared_marks_are_private(
         f"/api/v1/annotations/{mark['id']}", json={"version": 1, "note": "vu"}, headers=headers
     )
     assert noted.status_code == 200 and noted.json()["shared"] is True
-    refused = rclient.post(_url(recording), json={"start_ms": 0, "end_ms": 900, "shared": False})
+    refused = rclient.post(
+        factories.annotations_url(recording), json={"start_ms": 0, "end_ms": 900, "shared": False}
+    )
     assert refused.status_code == 422 and "privé" in refused.json()["detail"]
     # A private mark moved to the schemes layer is shared with the team from then on.
-    private = rclient.post(_url(recording), json={"start_ms": 2000, "origin": "prepared"}).json()
+    private = rclient.post(
+        factories.annotations_url(recording), json={"start_ms": 2000, "origin": "prepared"}
+    ).json()
     moved = rclient.patch(
         f"/api/v1/annotations/{private['id']}", json={"version": 1, "layer": "schemes"}
     )
     assert moved.status_code == 200 and moved.json()["shared"] is True
-    assert private["id"] in [a["id"] for a in client.get(_url(recording), headers=headers).json()]
+    assert private["id"] in [
+        a["id"] for a in client.get(factories.annotations_url(recording), headers=headers).json()
+    ]
 
 
 def test_the_transcript_is_imported_not_annotated(rclient: TestClient, recording: dict) -> None:
     for body in ({"start_ms": 0, "origin": "transcript"}, {"start_ms": 0, "layer": "transcript"}):
-        assert rclient.post(_url(recording), json=body).status_code == 422, body
+        assert rclient.post(factories.annotations_url(recording), json=body).status_code == 422, (
+            body
+        )
     imported = rclient.post(
         f"/api/v1/recordings/{recording['id']}/transcript",
         files={"file": ("t.vtt", factories.DEMO_TRANSCRIPT.read_bytes(), "text/vtt")},
     )
     assert imported.status_code == 200, imported.text
-    cue = next(a for a in rclient.get(_url(recording)).json() if a["origin"] == "transcript")
+    cue = next(
+        a
+        for a in rclient.get(factories.annotations_url(recording)).json()
+        if a["origin"] == "transcript"
+    )
     edit = rclient.patch(f"/api/v1/annotations/{cue['id']}", json={"version": 1, "note": "x"})
     assert edit.status_code == 422 and "importez" in edit.json()["detail"]
     assert rclient.delete(f"/api/v1/annotations/{cue['id']}").status_code == 422
@@ -211,16 +220,21 @@ def test_a_create_sent_twice_is_stored_once_and_ids_are_never_reused(
     rclient: TestClient, recording: dict
 ) -> None:
     body = {"start_ms": 4000, "origin": "prepared", "client_key": "k1abc-def_9"}
-    first = rclient.post(_url(recording), json=body)
-    again = rclient.post(_url(recording), json=body)
+    first = rclient.post(factories.annotations_url(recording), json=body)
+    again = rclient.post(factories.annotations_url(recording), json=body)
     assert first.status_code == 201 and again.status_code == 201
     assert again.json()["id"] == first.json()["id"]
-    assert len(rclient.get(_url(recording)).json()) == 1
-    assert rclient.post(_url(recording), json={**body, "client_key": "no"}).status_code == 422
+    assert len(rclient.get(factories.annotations_url(recording)).json()) == 1
+    assert (
+        rclient.post(
+            factories.annotations_url(recording), json={**body, "client_key": "no"}
+        ).status_code
+        == 422
+    )
     # Deleting the newest annotation never frees its id for the next one.
-    newest = rclient.post(_url(recording), json={"start_ms": 5000}).json()
+    newest = rclient.post(factories.annotations_url(recording), json={"start_ms": 5000}).json()
     assert rclient.delete(f"/api/v1/annotations/{newest['id']}").status_code == 204
-    after = rclient.post(_url(recording), json={"start_ms": 5000}).json()
+    after = rclient.post(factories.annotations_url(recording), json={"start_ms": 5000}).json()
     assert after["id"] > newest["id"]
 
 
