@@ -5,6 +5,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from autoconf.media import jobs
+from autoconf.settings import Settings
 from tests import factories
 
 HTML = {"accept": "text/html"}
@@ -245,3 +247,30 @@ def test_hotkeys_differ_whatever_the_case(rclient: TestClient, study: dict) -> N
     assert rclient.post(url, json={"label": "Un", "hotkey": "a"}).status_code == 201
     clash = rclient.post(url, json={"label": "Deux", "hotkey": "A"})
     assert clash.status_code == 409 and "Un" in clash.json()["detail"]
+
+
+def test_the_annotator_page_as_a_counsellor_sees_it(
+    engine: Engine, client: TestClient, rclient: TestClient, study: dict, settings: Settings
+) -> None:
+    counsellor, counsellor_id = factories.counsellor_member(
+        engine, rclient, study["id"], "a8", "A8"
+    )
+    uploaded = factories.upload(rclient, study["id"], "A8 - 1", counsellor_id=counsellor_id)
+    assert uploaded.status_code == 201, uploaded.text
+    jobs.run_until_idle(engine, settings)
+    recording = rclient.get(f"/api/v1/recordings/{uploaded.json()['id']}").json()
+    assert recording["status"] == "ready"
+    secret = rclient.post(
+        factories.annotations_url(recording),
+        json={"start_ms": 1000, "origin": "prepared", "note": "secret-du-chercheur"},
+    )
+    assert secret.status_code == 201
+    mine = rclient.get(f"/recordings/{recording['id']}", headers=HTML)
+    assert 'data-can-manage="1"' in mine.text and "secret-du-chercheur" in mine.text
+    assert "data-transcript-import" in mine.text
+    factories.login(client, counsellor)
+    page = client.get(f"/recordings/{recording['id']}", headers=HTML)
+    assert page.status_code == 200
+    assert "data-annotator" in page.text and 'data-can-manage="0"' in page.text
+    assert "secret-du-chercheur" not in page.text
+    assert "data-transcript-import" not in page.text
