@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
 
 from autoconf.api.annotations import import_transcript_file
 from autoconf.api.auth import log_in, open_session
@@ -27,7 +28,7 @@ from autoconf.api.rendering import render
 from autoconf.auth import accounts
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated
 from autoconf.media import jobs
-from autoconf.models import Counsellor, Study
+from autoconf.models import Counsellor, Study, User
 from autoconf.payloads import MAX_ID, AnnotationPublic, ShortCode, UserPublic
 from autoconf.schemes import annotations, codebooks
 from autoconf.schemes.fields import STRUCTURED_FIELDS
@@ -241,14 +242,20 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
             {**book.model_dump(mode="json"), "codes": [asdict(node) for node in nodes]}
             for book, nodes in books
         ],
-        members={
-            m.user_id: m.display_name or m.username
-            for m in service.list_members(session, user, recording.study_id)
-        }
-        | {user.id: user.display_name or user.username},
+        members=_member_names(session, user, recording.study_id),
         speakers=sorted({v.speaker for v in views if v.speaker}),
         hotkey_codes=[node for node in codes.values() if node.hotkey and not node.archived],
     )
+
+
+def _member_names(session: Session, user: User, study_id: int) -> dict[int, str]:
+    """The names of the members `user` may see (themselves included), by user id."""
+    names = {
+        m.user_id: m.display_name or m.username
+        for m in service.list_members(session, user, study_id)
+    }
+    names[user.id or 0] = user.display_name or user.username
+    return names
 
 
 @router.get("/recordings/{recording_id}/preparation", response_class=HTMLResponse)
@@ -258,11 +265,7 @@ def preparation_page(request: Request, recording: RecordingDep, session: Session
     views = annotations.list_annotations(session, recording.id or 0, user.id)
     marks = [v for v in views if v.layer == "prepared"]
     books = codebooks.list_codebooks(session, recording.study_id)
-    members = {
-        m.user_id: m.display_name or m.username
-        for m in service.list_members(session, user, recording.study_id)
-    }
-    members[user.id] = user.display_name or user.username
+    members = _member_names(session, user, recording.study_id)
     by_author: dict[int | None, list[annotations.AnnotationView]] = {}
     for mark in marks:
         by_author.setdefault(mark.author_id, []).append(mark)

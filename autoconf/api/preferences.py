@@ -5,12 +5,11 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import Session
 
 from autoconf.api.deps import CurrentUser, SessionDep, write
+from autoconf.auth import accounts
 from autoconf.errors import Invalid
 from autoconf.i18n import LANGUAGES
-from autoconf.models import User
 
 router = APIRouter(include_in_schema=False)
 
@@ -19,11 +18,6 @@ UNKNOWN_LANGUAGE = (
     "Langue inconnue : choisissez Français ou English. "
     "/ Unknown language: choose Français or English."
 )
-
-
-def set_language(session: Session, user: User, language: str) -> None:
-    user.language = language
-    session.add(user)
 
 
 def _back(request: Request) -> str:
@@ -48,5 +42,6 @@ async def language_form(
     """The header's language switch: remembered for the account, then back to the page."""
     if language not in LANGUAGES:
         raise Invalid(UNKNOWN_LANGUAGE)
-    await write(request, session, set_language, session, user, language)
+    changes = {"language": language}
+    await write(request, session, accounts.update_preferences, session, user, changes)
     return RedirectResponse(_back(request), status_code=303)
