@@ -145,16 +145,20 @@ def _check_times(recording: Recording, start_ms: int, end_ms: int | None) -> int
     return None if end_ms == start_ms else end_ms
 
 
-def _check_codes(session: Session, recording: Recording, code_ids: Sequence[int]) -> list[int]:
+def _check_codes(
+    session: Session, recording: Recording, code_ids: Sequence[int]
+) -> tuple[list[int], set[str]]:
+    """The codes to store (each once, in order) and the kinds of their codebooks; refuses
+    unknown codes, other studies' codes and archived ones."""
     unique = sorted(set(code_ids))
     if not unique:
-        return []
+        return [], set()
     rows = session.exec(
-        select(Code.id, Code.archived, Codebook.study_id)
+        select(Code.id, Code.archived, Codebook.study_id, Codebook.kind)
         .join(Codebook, col(Codebook.id) == Code.codebook_id)
         .where(col(Code.id).in_(unique))
     ).all()
-    found = {code_id: (archived, study_id) for code_id, archived, study_id in rows}
+    found = {code_id: (archived, study_id) for code_id, archived, study_id, _ in rows}
     for code_id in unique:
         if code_id not in found:
             raise Invalid(f"Le code n° {code_id} n'existe pas.")
@@ -163,26 +167,17 @@ def _check_codes(session: Session, recording: Recording, code_ids: Sequence[int]
             raise Invalid(f"Le code n° {code_id} appartient à une autre étude.")
         if archived:
             raise Invalid(f"Le code n° {code_id} est archivé ; on ne peut plus l'appliquer.")
-    return unique
+    return unique, {kind for *_, kind in rows}
 
 
 _LAYER_OF_ORIGIN = {"prepared": "prepared", "stop": "stops", "transcript": "transcript"}
 
 
-def _default_layer(session: Session, origin: str, code_ids: Sequence[int]) -> str:
+def _default_layer(origin: str, kinds: set[str]) -> str:
     """The layer an annotation is drawn on when none is given: by its origin, else by the
     kinds of its codes (schemes first)."""
     if origin in _LAYER_OF_ORIGIN:
         return _LAYER_OF_ORIGIN[origin]
-    kinds = set()
-    if code_ids:
-        kinds = set(
-            session.exec(
-                select(Codebook.kind)
-                .join(Code, col(Code.codebook_id) == Codebook.id)
-                .where(col(Code.id).in_(code_ids))
-            ).all()
-        )
     for kind in ("schemes", "phases", "categories"):
         if kind in kinds:
             return kind
@@ -219,8 +214,8 @@ def create_annotation(
                 raise Conflict("Cette clé client est déjà prise par une autre annotation.")
             return known
     now = utcnow()
-    codes = _check_codes(session, recording, code_ids)
-    layer = layer or _default_layer(session, origin, codes)
+    codes, kinds = _check_codes(session, recording, code_ids)
+    layer = layer or _default_layer(origin, kinds)
     shared = (layer != "prepared") if shared is None else shared
     if not shared and layer != "prepared":
         raise Invalid("Seul un moment préparé peut rester privé ; les autres sont partagés.")
@@ -316,7 +311,7 @@ def update_annotation(
         values["verbatims"] = [dict(v) for v in changes["verbatims"]]
     codes = None
     if changes.get("code_ids") is not None:
-        codes = _check_codes(session, recording, changes["code_ids"])
+        codes, _ = _check_codes(session, recording, changes["code_ids"])
     # The WHERE on version makes the check and the write one atomic step.
     result = session.exec(
         update(Annotation)
