@@ -16,6 +16,11 @@ def _catalogue(language: str) -> _gettext.NullTranslations:
     return _gettext.translation("autoconf", LOCALE_DIR, languages=[language], fallback=True)
 
 
+def N_(message: str) -> str:
+    """Marks a message for extraction; it is translated where it is shown."""
+    return message
+
+
 def set_language(language: str) -> None:
     _current.set(language if language in LANGUAGES else "fr")
 

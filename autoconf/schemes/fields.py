@@ -1,19 +1,20 @@
 """Structured fields a segment may carry, from the theory of the scheme and the analysis grid."""
 
 from autoconf.errors import Invalid
+from autoconf.i18n import N_
 
 STRUCTURED_FIELDS: dict[str, str] = {
-    "but": "But / sous-but",
-    "invariants": "Invariants opératoires (concepts et principes d'action)",
-    "regles": "Règles d'action",
-    "inferences": "Inférences",
-    "indicateurs": "Indicateurs / indices prélevés",
-    "actions_outils": "Actions et outils",
-    "difficultes": "Difficultés",
-    "contraintes_ressources": "Contraintes et ressources",
-    "evaluation": "Évaluation",
-    "prise_de_conscience": "Prise de conscience",
-    "regret": "Regret (« ce que j'aurais voulu faire »)",
+    "but": N_("But / sous-but"),
+    "invariants": N_("Invariants opératoires (concepts et principes d'action)"),
+    "regles": N_("Règles d'action"),
+    "inferences": N_("Inférences"),
+    "indicateurs": N_("Indicateurs / indices prélevés"),
+    "actions_outils": N_("Actions et outils"),
+    "difficultes": N_("Difficultés"),
+    "contraintes_ressources": N_("Contraintes et ressources"),
+    "evaluation": N_("Évaluation"),
+    "prise_de_conscience": N_("Prise de conscience"),
+    "regret": N_("Regret (« ce que j'aurais voulu faire »)"),
 }
 
 
