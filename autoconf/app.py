@@ -23,6 +23,7 @@ from autoconf.api import (
     preferences,
     recordings,
     studies,
+    synthesis,
     uploads,
 )
 from autoconf.api.limits import BodySizeLimit
@@ -47,6 +48,7 @@ ROUTERS = tuple(
         pages,
         codebook_pages,
         preferences,
+        synthesis,
     )
 )
 

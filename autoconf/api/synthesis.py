@@ -1,0 +1,146 @@
+"""The tables researchers publish, computed from the coding: the scheme synthesis and the
+sources/references of a codebook, as JSON or as a file in any report format."""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from autoconf.api.deps import ManagedCodebookDep, ManagedStudyDep, SessionDep
+from autoconf.errors import Invalid
+from autoconf.i18n import gettext as _
+from autoconf.payloads import MAX_ID
+from autoconf.schemes import synthesis, writers
+from autoconf.schemes.tables import Table
+
+router = APIRouter(prefix="/api/v1", tags=["synthesis"])
+
+Format = Literal["json", "csv", "xlsx", "ods", "docx", "html", "md", "tex"]
+
+
+class SynthesisColumn(BaseModel):
+    recording_id: int
+    code: str
+
+
+class SynthesisRow(BaseModel):
+    code_id: int
+    label: str
+    path: str
+    depth: int
+    cells: list[str | int | float | None]
+
+
+class SynthesisPublic(BaseModel):
+    value: synthesis.Value
+    columns: list[SynthesisColumn]
+    rows: list[SynthesisRow]
+
+
+class TablePublic(BaseModel):
+    title: str
+    header: list[str]
+    rows: list[list[str | int | float | None]]
+
+
+def _ids(text: str | None) -> list[int] | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        ids = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise Invalid(
+            "recordings : des numéros d'enregistrements séparés par des virgules."
+        ) from None
+    if any(not 0 < rid <= MAX_ID for rid in ids):
+        raise Invalid("recordings : un numéro d'enregistrement est hors limites.")
+    return ids
+
+
+def _coder(text: str | None) -> int | None:
+    if text is None or text == "" or text == "all":
+        return synthesis.ALL_CODERS
+    if text == "consensus":
+        raise Invalid(
+            "Le codage de consensus n'existe pas encore dans cette version : "
+            "choisissez un codeur (son numéro) ou tous."
+        )
+    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+        raise Invalid("coder : le numéro d'un utilisateur, « all » ou « consensus ».")
+    return int(text)
+
+
+def _file(table: Table, fmt: str, name: str) -> Response:
+    media_type, extension = writers.FORMATS[fmt]
+    return Response(
+        writers.write(table, fmt),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}.{extension}"'},
+    )
+
+
+@router.get(
+    "/studies/{study_id}/synthesis",
+    response_model=SynthesisPublic,
+    responses={200: {"content": {t: {} for t, _ in writers.FORMATS.values()}}},
+)
+def scheme_synthesis(
+    study: ManagedStudyDep,
+    session: SessionDep,
+    recordings: Annotated[
+        str | None, Query(description="Column recording ids, in order (default: all, by code).")
+    ] = None,
+    phase: Annotated[
+        int | None, Query(gt=0, le=MAX_ID, description="Only segments overlapping this phase.")
+    ] = None,
+    coder: Annotated[str | None, Query(description="A user id, or all (default).")] = None,
+    value: synthesis.Value = "mark",
+    format: Format = "json",
+) -> Any:
+    """Schemes (codebook order; parents aggregate their children; archived codes drop out)
+    × recordings (their codes as headers): X, number of segments, seconds, share of the
+    recording's (or phase's) duration, or time of first use."""
+    result = synthesis.scheme_synthesis(
+        session,
+        study.id or 0,
+        recording_ids=_ids(recordings),
+        phase_code_id=phase,
+        coder=_coder(coder),
+        value=value,
+    )
+    if format == "json":
+        return SynthesisPublic(
+            value=result.value,
+            columns=[
+                SynthesisColumn(recording_id=c.recording_id, code=c.code) for c in result.columns
+            ],
+            rows=[
+                SynthesisRow(
+                    code_id=row.code_id,
+                    label=row.label,
+                    path=row.path,
+                    depth=row.depth,
+                    cells=cells,
+                )
+                for row, cells in zip(result.rows, result.cells, strict=True)
+            ],
+        )
+    table = result.table(_("Synthèse des schèmes d'action"), _("Schèmes d'action"))
+    return _file(table, format, f"synthese-schemes-etude-{study.id}")
+
+
+@router.get(
+    "/codebooks/{codebook_id}/sources",
+    response_model=TablePublic,
+    responses={200: {"content": {t: {} for t, _ in writers.FORMATS.values()}}},
+)
+def sources_references(
+    codebook: ManagedCodebookDep, session: SessionDep, format: Format = "json"
+) -> Any:
+    """Per code, parents aggregating their descendants: sources (distinct interviews with a
+    segment of the code) and references (segments), with the codes' descriptions."""
+    table = synthesis.sources_references(session, codebook)
+    if format == "json":
+        return TablePublic(title=table.title, header=table.header, rows=table.rows)
+    return _file(table, format, f"sources-references-{codebook.kind}-etude-{codebook.study_id}")

@@ -1,0 +1,194 @@
+"""The report's tables rebuilt from segments through the API: the synthesis of the schemes
+used during the diagnostic (byte for byte against the reference CSV, and the same cells in
+XLSX, ODS and DOCX), and the sources/references of ACCOMPAGNEMENT/Actions over 35
+interviews."""
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from docx import Document
+from fastapi.testclient import TestClient
+from odf import opendocument, table, teletype
+from openpyxl import load_workbook
+from sqlalchemy import Engine
+
+from tests import factories
+
+DATA = Path(__file__).parents[1] / "data"
+REFERENCE = (DATA / "synthesis-diagnostic.csv").read_bytes()
+SOURCES = (DATA / "sources-references-actions.csv").read_bytes()
+TINY = b"not processed in these tests"  # the synthesis needs no media
+
+
+def _reference() -> list[list[str]]:
+    return list(csv.reader(io.StringIO(REFERENCE.decode())))
+
+
+@pytest.fixture
+def report(rclient: TestClient, study: dict) -> dict:
+    """Seven recordings coded like the report: each X is a scheme segment inside the
+    recording's "Diagnostic" phase; every empty cell gets a distractor segment outside it."""
+    sid = study["id"]
+    reference = _reference()
+    codes = reference[0][1:]
+    recordings = {}
+    for code in reversed(codes):  # created in another order than the columns
+        response = factories.upload(rclient, sid, code, TINY, filename="a.mp4")
+        assert response.status_code == 201, response.text
+        recordings[code] = response.json()["id"]
+    schemes = factories.codes_by_path(rclient, sid, "schemes")
+    phases = factories.codes_by_path(rclient, sid, "phases")
+    # The report's table has the 9 schemes of its list: the case study's 3 are archived.
+    wanted = [row[0] for row in reference[1:]]
+    for path, code_id in schemes.items():
+        if path not in wanted:
+            assert rclient.patch(f"/api/v1/codes/{code_id}", json={"archived": True}).is_success
+    for column, code in enumerate(codes):
+        url = f"/api/v1/recordings/{recordings[code]}/annotations"
+        phase = {"start_ms": 60_000, "end_ms": 600_000, "code_ids": [phases["Diagnostic"]]}
+        assert rclient.post(url, json=phase).status_code == 201
+        for index, row in enumerate(reference[1:]):
+            scheme = schemes[row[0]]
+            if row[column + 1] == "X":  # inside, or straddling the phase's start
+                start = 30_000 if index % 3 == 0 else 100_000 + index * 10_000
+                body = {"start_ms": start, "end_ms": start + 40_000, "code_ids": [scheme]}
+            else:  # before it, touching it, or after it: outside
+                start = [0, 20_000, 600_000][index % 3]
+                body = {"start_ms": start, "end_ms": start + 40_000, "code_ids": [scheme]}
+                if index % 3 == 1:
+                    body["end_ms"] = 60_000
+            assert rclient.post(url, json=body).status_code == 201
+    return {"study": sid, "recordings": recordings, "codes": codes, "phase": phases["Diagnostic"]}
+
+
+def _url(report: dict, **params: str) -> str:
+    ids = ",".join(str(report["recordings"][code]) for code in report["codes"])
+    query = "&".join(f"{k}={v}" for k, v in {"recordings": ids, **params}.items())
+    return f"/api/v1/studies/{report['study']}/synthesis?{query}"
+
+
+def test_the_diagnostic_synthesis_is_the_reports_byte_for_byte(
+    rclient: TestClient, report: dict
+) -> None:
+    response = rclient.get(_url(report, phase=str(report["phase"]), format="csv"))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.content == REFERENCE  # UTF-8, "\n" line ends, no BOM
+    # Without the phase, the distractors count: the table is no longer the report's.
+    whole = rclient.get(_url(report, format="csv")).content
+    assert whole != REFERENCE and whole.count(b"X") > REFERENCE.count(b"X")
+    as_json = rclient.get(_url(report, phase=str(report["phase"]))).json()
+    assert [c["code"] for c in as_json["columns"]] == report["codes"]
+    assert [[r["label"], *r["cells"]] for r in as_json["rows"]] == _reference()[1:]
+    counts = rclient.get(_url(report, phase=str(report["phase"]), value="count")).json()
+    assert {cell for row in counts["rows"] for cell in row["cells"]} == {0, 1}
+
+
+def test_the_spreadsheets_and_the_document_hold_the_same_cells(
+    rclient: TestClient, report: dict
+) -> None:
+    expected = _reference()
+    phase = str(report["phase"])
+    xlsx = rclient.get(_url(report, phase=phase, format="xlsx"))
+    assert xlsx.status_code == 200
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None
+    assert [[cell or "" for cell in row] for row in sheet.iter_rows(values_only=True)] == expected
+    ods = rclient.get(_url(report, phase=phase, format="ods"))
+    document = opendocument.load(io.BytesIO(ods.content))
+    rows = [
+        [teletype.extractText(cell) for cell in row.getElementsByType(table.TableCell)]
+        for row in document.spreadsheet.getElementsByType(table.TableRow)
+    ]
+    assert rows == expected
+    docx = rclient.get(_url(report, phase=phase, format="docx"))
+    grid = Document(io.BytesIO(docx.content)).tables[0]
+    assert [[cell.text for cell in row.cells] for row in grid.rows] == expected
+    for fmt, marker in (("html", b"<table>"), ("md", b"| Se pr"), ("tex", b"\\begin{tabular}")):
+        text = rclient.get(_url(report, phase=phase, format=fmt))
+        assert text.status_code == 200 and marker in text.content, fmt
+        assert "Écouter / reformuler".encode() in text.content
+
+
+def test_values_coder_and_bad_parameters(rclient: TestClient, report: dict) -> None:
+    phase = str(report["phase"])
+    first = rclient.get(_url(report, phase=phase, value="first")).json()
+    cells = [cell for row in first["rows"] for cell in row["cells"] if cell is not None]
+    assert cells and min(cells) == 30_000  # the segment straddling the phase's start
+    share = rclient.get(_url(report, phase=phase, value="share")).json()
+    assert all(0 <= c <= 1 for row in share["rows"] for c in row["cells"] if c is not None)
+    me = rclient.get("/api/v1/me").json()["id"]
+    assert rclient.get(_url(report, coder=str(me))).json() == rclient.get(_url(report)).json()
+    nobody = rclient.get(_url(report, coder="999", value="count")).json()
+    assert all(cell == 0 for row in nobody["rows"] for cell in row["cells"])
+    sid = report["study"]
+    for query, words in (
+        ("recordings=1,x", "virgules"),
+        ("recordings=999999", "inconnu"),
+        ("phase=1", "phase"),
+        ("value=mean", None),
+        ("format=pdf", None),
+        ("coder=consensus", "consensus"),
+    ):
+        response = rclient.get(f"/api/v1/studies/{sid}/synthesis?{query}")
+        assert response.status_code == 422, query
+        if words:
+            assert words in str(response.json()["detail"]), query
+
+
+def test_only_the_studys_researchers_get_the_tables(
+    engine: Engine, client: TestClient, rclient: TestClient, study: dict
+) -> None:
+    who, _ = factories.counsellor_member(engine, rclient, study["id"], "a8", "A8")
+    factories.login(client, who)
+    assert client.get(f"/api/v1/studies/{study['id']}/synthesis").status_code == 403
+
+
+def test_sources_and_references_of_the_actions_over_35_interviews(
+    rclient: TestClient, study: dict
+) -> None:
+    """Each child's segments spread over its number of interviews; the parent's sources
+    are their union (35), its references their sum (281)."""
+    sid = study["id"]
+    expected = list(csv.reader(io.StringIO(SOURCES.decode())))
+    categories = factories.codes_by_path(rclient, sid, "categories")
+    recordings = []
+    for number in range(35):
+        created = factories.upload(rclient, sid, f"R{number}", TINY, filename="a.mp4").json()
+        interview = rclient.post(
+            f"/api/v1/studies/{sid}/interviews",
+            json={"code": f"E{number}", "recording_ids": [created["id"]]},
+        )
+        assert interview.status_code == 201, interview.text
+        recordings.append(created["id"])
+    offset = 0
+    for path, _, sources, references in expected[2:]:  # the children of Actions
+        chosen = [recordings[(offset + i) % 35] for i in range(int(sources))]
+        offset += int(sources)
+        for index in range(int(references)):
+            recording = chosen[index % len(chosen)]
+            created = rclient.post(
+                f"/api/v1/recordings/{recording}/annotations",
+                json={
+                    "start_ms": index * 1000,
+                    "end_ms": index * 1000 + 500,
+                    "code_ids": [categories[path]],
+                },
+            )
+            assert created.status_code == 201
+    books = rclient.get(f"/api/v1/studies/{sid}/codebooks").json()
+    book = next(b for b in books if b["kind"] == "categories")
+    result = rclient.get(f"/api/v1/codebooks/{book['id']}/sources").json()
+    assert result["header"] == expected[0]
+    actions = [
+        [str(cell) for cell in row]
+        for row in result["rows"]
+        if row[0] == "ACCOMPAGNEMENT/Actions" or row[0].startswith("ACCOMPAGNEMENT/Actions/")
+    ]
+    assert actions == expected[1:]
+    as_csv = rclient.get(f"/api/v1/codebooks/{book['id']}/sources?format=csv").content
+    lines = as_csv.decode().splitlines(keepends=True)
+    kept = [lines[0]] + [line for line in lines[1:] if line.startswith("ACCOMPAGNEMENT/Actions")]
+    assert "".join(kept).encode() == SOURCES
