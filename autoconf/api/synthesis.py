@@ -44,7 +44,7 @@ class TablePublic(BaseModel):
     rows: list[list[str | int | float | None]]
 
 
-def _ids(text: str | None) -> list[int] | None:
+def parse_ids(text: str | None) -> list[int] | None:
     if text is None or not text.strip():
         return None
     try:
@@ -58,7 +58,7 @@ def _ids(text: str | None) -> list[int] | None:
     return ids
 
 
-def _coder(text: str | None) -> int | None:
+def parse_coder(text: str | None) -> int | None:
     if text is None or text == "" or text == "all":
         return synthesis.ALL_CODERS
     if text == "consensus":
@@ -104,9 +104,9 @@ def scheme_synthesis(
     result = synthesis.scheme_synthesis(
         session,
         study.id or 0,
-        recording_ids=_ids(recordings),
+        recording_ids=parse_ids(recordings),
         phase_code_id=phase,
-        coder=_coder(coder),
+        coder=parse_coder(coder),
         value=value,
     )
     if format == "json":

@@ -192,3 +192,46 @@ def test_sources_and_references_of_the_actions_over_35_interviews(
     lines = as_csv.decode().splitlines(keepends=True)
     kept = [lines[0]] + [line for line in lines[1:] if line.startswith("ACCOMPAGNEMENT/Actions")]
     assert "".join(kept).encode() == SOURCES
+
+
+def test_the_synthesis_page_shows_the_table_and_its_downloads(
+    rclient: TestClient, report: dict
+) -> None:
+    ids = ",".join(str(report["recordings"][code]) for code in report["codes"])
+    page = rclient.get(
+        f"/studies/{report['study']}/synthesis?recordings={ids}&phase={report['phase']}",
+        headers={"accept": "text/html"},
+    )
+    assert page.status_code == 200, page.text
+    text = page.text
+    header = text.index("<thead>")
+    positions = [text.index(f">{code}</th>", header) for code in report["codes"]]
+    assert positions == sorted(positions)  # the columns in the order asked for
+    assert text.count('<td class="num">X</td>') == REFERENCE.count(b"X")
+    for fmt in ("csv", "xlsx", "ods", "docx", "html", "md", "tex"):
+        assert f"format={fmt}" in text
+    link = text[text.index("/api/v1/studies/") :].split('"')[0].replace("&amp;", "&")
+    assert "format=csv" in link and rclient.get(link).content == REFERENCE
+    # Fewer columns, another value: the page follows.
+    two = ",".join(str(report["recordings"][code]) for code in report["codes"][:2])
+    counted = rclient.get(f"/studies/{report['study']}/synthesis?recordings={two}&value=count")
+    assert counted.status_code == 200 and counted.text.count('<td class="num">') == 2 * 9
+    bad = rclient.get(
+        f"/studies/{report['study']}/synthesis?recordings=x", headers={"accept": "text/html"}
+    )
+    assert bad.status_code == 422 and "virgules" in bad.text
+
+
+def test_the_synthesis_form_as_a_browser_sends_it(rclient: TestClient, report: dict) -> None:
+    """Empty fields mean "all": the whole session, every coder."""
+    ids = ",".join(str(report["recordings"][code]) for code in report["codes"])
+    page = rclient.get(
+        f"/studies/{report['study']}/synthesis?recordings={ids}&phase=&coder=&value=duration",
+        headers={"accept": "text/html"},
+    )
+    assert page.status_code == 200, page.text
+    assert "0’40" in page.text  # a 40-second segment, written as the researchers write it
+    bad = rclient.get(
+        f"/studies/{report['study']}/synthesis?phase=abc", headers={"accept": "text/html"}
+    )
+    assert bad.status_code == 422 and "phase" in bad.text
