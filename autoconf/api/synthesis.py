@@ -10,8 +10,9 @@ from pydantic import BaseModel
 from autoconf.api.deps import ManagedCodebookDep, ManagedStudyDep, SessionDep
 from autoconf.errors import Invalid
 from autoconf.i18n import gettext as _
+from autoconf.models import Codebook
 from autoconf.payloads import MAX_ID
-from autoconf.schemes import synthesis, writers
+from autoconf.schemes import crosstabs, synthesis, writers
 from autoconf.schemes.tables import Table
 
 router = APIRouter(prefix="/api/v1", tags=["synthesis"])
@@ -144,3 +145,36 @@ def sources_references(
     if format == "json":
         return TablePublic(title=table.title, header=table.header, rows=table.rows)
     return _file(table, format, f"sources-references-{codebook.kind}-etude-{codebook.study_id}")
+
+
+@router.get(
+    "/codebooks/{codebook_id}/crosstab",
+    response_model=TablePublic,
+    responses={200: {"content": {t: {} for t, _ in writers.FORMATS.values()}}},
+)
+def crosstab(
+    codebook: ManagedCodebookDep,
+    session: SessionDep,
+    by: crosstabs.By = "recordings",
+    value: crosstabs.Measure = "count",
+    other: Annotated[
+        int | None,
+        Query(
+            gt=0,
+            le=MAX_ID,
+            description="With by=codes: the codebook in columns (default: this one).",
+        ),
+    ] = None,
+    format: Format = "json",
+) -> Any:
+    """The codes (parents aggregating descendants) × recordings, counsellors, structures, or
+    the codes of a codebook (co-occurrence by time overlap): segments or seconds."""
+    columns = None
+    if other is not None:
+        columns = session.get(Codebook, other)
+        if columns is None or columns.study_id != codebook.study_id:
+            raise Invalid(f"other : le livre de codes n° {other} n'est pas dans cette étude.")
+    table = crosstabs.crosstab(session, codebook, by, value, columns)
+    if format == "json":
+        return TablePublic(title=table.title, header=table.header, rows=table.rows)
+    return _file(table, format, f"croisement-{codebook.kind}-{by}-etude-{codebook.study_id}")

@@ -235,3 +235,57 @@ def test_the_synthesis_form_as_a_browser_sends_it(rclient: TestClient, report: d
         f"/studies/{report['study']}/synthesis?phase=abc", headers={"accept": "text/html"}
     )
     assert bad.status_code == 422 and "phase" in bad.text
+
+
+def test_cross_tables_by_counsellor_structure_and_code(rclient: TestClient, study: dict) -> None:
+    sid = study["id"]
+    apec = rclient.post(f"/api/v1/studies/{sid}/structures", json={"code": "APEC"}).json()
+    ml = rclient.post(f"/api/v1/studies/{sid}/structures", json={"code": "ML"}).json()
+    a4 = rclient.post(
+        f"/api/v1/studies/{sid}/counsellors", json={"code": "A4", "structure_id": apec["id"]}
+    ).json()
+    a8 = rclient.post(
+        f"/api/v1/studies/{sid}/counsellors", json={"code": "A8", "structure_id": ml["id"]}
+    ).json()
+    schemes = factories.codes_by_path(rclient, sid, "schemes")
+    listen, ask = schemes["Écouter / reformuler"], schemes["Questionner / vérifier"]
+    plan = {
+        ("A4 - 1", a4["id"]): [(listen, 0, 10), (ask, 5, 15)],
+        ("A8 - 1", a8["id"]): [(listen, 0, 4)],
+    }
+    for (code, counsellor), segments in plan.items():
+        rec = factories.upload(rclient, sid, code, TINY, filename="a.mp4", counsellor_id=counsellor)
+        for scheme, start, end in segments:
+            rclient.post(
+                f"/api/v1/recordings/{rec.json()['id']}/annotations",
+                json={"start_ms": start * 1000, "end_ms": end * 1000, "code_ids": [scheme]},
+            )
+    books = {b["kind"]: b["id"] for b in rclient.get(f"/api/v1/studies/{sid}/codebooks").json()}
+    url = f"/api/v1/codebooks/{books['schemes']}/crosstab"
+
+    def row(table: dict, label: str) -> list:
+        return next(r[1:] for r in table["rows"] if r[0] == label)
+
+    by_counsellor = rclient.get(f"{url}?by=counsellors").json()
+    assert by_counsellor["header"][1:] == ["A4", "A8"]
+    assert row(by_counsellor, "Écouter / reformuler") == [1, 1]
+    by_structure = rclient.get(f"{url}?by=structures&value=duration").json()
+    assert by_structure["header"][1:] == ["APEC", "ML"]
+    assert row(by_structure, "Écouter / reformuler") == [10.0, 4.0]
+    together = rclient.get(f"{url}?by=codes&value=duration").json()
+    assert (
+        row(together, "Écouter / reformuler")[
+            together["header"].index("Questionner / vérifier") - 1
+        ]
+        == 5.0
+    )
+    assert rclient.get(f"{url}?by=recordings").json()["header"][1:] == ["A4 - 1", "A8 - 1"]
+    sheet = rclient.get(f"{url}?by=structures&format=xlsx")
+    assert sheet.status_code == 200 and sheet.content[:2] == b"PK"
+    other = rclient.post("/api/v1/studies", json={"name": "Autre"}).json()
+    elsewhere = next(
+        b["id"] for b in rclient.get(f"/api/v1/studies/{other['id']}/codebooks").json()
+    )
+    refused = rclient.get(f"{url}?by=codes&other={elsewhere}")
+    assert refused.status_code == 422 and "cette étude" in refused.json()["detail"]
+    assert rclient.get(f"{url}?by=planets").status_code == 422

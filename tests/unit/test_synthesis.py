@@ -4,6 +4,7 @@ codes, archived codes, empty columns, every value."""
 import pytest
 
 from autoconf.schemes.codebooks import CodeNode
+from autoconf.schemes.crosstabs import cooccurrence, grouped
 from autoconf.schemes.synthesis import Column, Row, compute, overlaps, rows_of
 from autoconf.schemes.tables import Table, neutralised
 from autoconf.schemes.writers import text_of, to_csv
@@ -88,3 +89,31 @@ def test_cells_are_safe_in_a_spreadsheet_and_read_as_researchers_write() -> None
     assert text_of(65.2, "duration") == "1’05" and text_of(602_000, "first") == "10’02"
     table = Table("T", ["Schèmes", "@A1"], [["+x", "X"], ["y", ""]], kind="mark")
     assert to_csv(table) == "Schèmes,'@A1\n'+x,X\ny,\n".encode()
+
+
+def test_grouped_by_counsellor_counts_and_seconds() -> None:
+    # Recordings 10 and 11 belong to the first group, 12 to the second.
+    segments = [
+        (10, 0, 4000, 1, 100),
+        (10, 2000, 6000, 1, 101),  # overlaps the first: 6 s of union in recording 10
+        (11, 0, 3000, 1, 102),  # another recording of the same group: adds 3 s
+        (12, 0, 1000, 2, 103),
+    ]
+    group_of = {10: 0, 11: 0, 12: 1}
+    assert grouped([LISTEN, ASK], segments, group_of, 2, "count") == [[3, 0], [0, 1]]
+    assert grouped([LISTEN, ASK], segments, group_of, 2, "duration") == [[9.0, 0.0], [0.0, 1.0]]
+
+
+def test_cooccurrence_by_time_overlap_in_the_same_recording() -> None:
+    segments = [
+        (10, 0, 10_000, 1, 100),  # Écouter 0-10 s
+        (10, 5000, 15_000, 2, 101),  # Questionner 5-15 s: 5 s together
+        (10, 10_000, 20_000, 2, 102),  # starts when the first ends: not together
+        (11, 0, 10_000, 2, 103),  # another recording: never together
+        (10, 30_000, 31_000, 1, 104),
+        (10, 30_000, 31_000, 2, 104),  # one segment with both codes: together with itself
+    ]
+    rows = [LISTEN, ASK]
+    assert cooccurrence(rows, rows, segments, "count") == [[2, 2], [2, 4]]
+    # Questionner with itself: 5-20 s and 30-31 s in one recording, 0-10 s in the other.
+    assert cooccurrence(rows, rows, segments, "duration") == [[11.0, 6.0], [6.0, 26.0]]
