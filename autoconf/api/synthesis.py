@@ -1,9 +1,10 @@
 """The tables researchers publish, computed from the coding: the scheme synthesis and the
 sources/references of a codebook, as JSON or as a file in any report format."""
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -12,7 +13,8 @@ from autoconf.errors import Invalid
 from autoconf.i18n import gettext as _
 from autoconf.models import Codebook
 from autoconf.payloads import MAX_ID
-from autoconf.schemes import crosstabs, synthesis, writers
+from autoconf.schemes import crosstabs, segment_report, synthesis, writers
+from autoconf.schemes.fields import STRUCTURED_FIELDS
 from autoconf.schemes.tables import Table
 
 router = APIRouter(prefix="/api/v1", tags=["synthesis"])
@@ -178,3 +180,45 @@ def crosstab(
     if format == "json":
         return TablePublic(title=table.title, header=table.header, rows=table.rows)
     return _file(table, format, f"croisement-{codebook.kind}-{by}-etude-{codebook.study_id}")
+
+
+@router.get(
+    "/codebooks/{codebook_id}/segments",
+    responses={200: {"content": {"text/html": {}, writers.FORMATS["docx"][0]: {}}}},
+)
+def segments_by_code(
+    request: Request,
+    codebook: ManagedCodebookDep,
+    session: SessionDep,
+    format: Literal["json", "html", "docx"] = "json",
+) -> Any:
+    """Every segment grouped by code (a parent gathers its descendants'), with its recording's
+    code, time, note, structured fields and verbatims, each linked to the player there."""
+    groups = segment_report.segments_by_code(session, codebook)
+    base = str(request.base_url).rstrip("/")
+    if format == "json":
+        return [
+            {
+                "code_id": row.code_id,
+                "path": row.path,
+                "segments": [
+                    {
+                        **dataclasses.asdict(entry),
+                        "time": entry.time,
+                        "url": f"{base}/recordings/{entry.recording_id}#t={entry.start_ms}",
+                    }
+                    for entry in entries
+                ],
+            }
+            for row, entries in groups
+        ]
+    labels = {key: _(label) for key, label in STRUCTURED_FIELDS.items()}
+    title = _("Segments regroupés par code — %(book)s") % {"book": codebook.name}
+    write = segment_report.to_html if format == "html" else segment_report.to_docx
+    media_type, extension = writers.FORMATS[format]
+    name = f"segments-{codebook.kind}-etude-{codebook.study_id}.{extension}"
+    return Response(
+        write(title, groups, labels, base),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -289,3 +289,50 @@ def test_cross_tables_by_counsellor_structure_and_code(rclient: TestClient, stud
     refused = rclient.get(f"{url}?by=codes&other={elsewhere}")
     assert refused.status_code == 422 and "cette étude" in refused.json()["detail"]
     assert rclient.get(f"{url}?by=planets").status_code == 422
+
+
+def test_segments_grouped_by_code_with_their_links(rclient: TestClient, study: dict) -> None:
+    sid = study["id"]
+    rec = factories.upload(rclient, sid, "A8 - 1", TINY, filename="a.mp4").json()
+    categories = factories.codes_by_path(rclient, sid, "categories")
+    cv, stage = categories["ACCOMPAGNEMENT/Actions/CV"], categories["ACCOMPAGNEMENT/Actions/Stage"]
+    url = f"/api/v1/recordings/{rec['id']}/annotations"
+    rclient.post(
+        url,
+        json={
+            "start_ms": 602_000,
+            "end_ms": 615_000,
+            "code_ids": [cv, stage],
+            "note": "Elle propose de <refaire> le CV",
+            "fields": {"but": "Valoriser les compétences"},
+            "verbatims": [
+                {"text": "Je n'ai jamais fait de CV", "speaker": "Bénéficiaire", "ms": 603_000}
+            ],
+        },
+    )
+    rclient.post(url, json={"start_ms": 1000, "end_ms": 2000, "code_ids": [stage]})
+    rclient.post(url, json={"start_ms": 3000, "origin": "prepared", "code_ids": [cv]})  # private
+    books = {b["kind"]: b["id"] for b in rclient.get(f"/api/v1/studies/{sid}/codebooks").json()}
+    report = rclient.get(f"/api/v1/codebooks/{books['categories']}/segments").json()
+    by_path = {group["path"]: group["segments"] for group in report}
+    assert len(by_path["ACCOMPAGNEMENT/Actions"]) == 2  # the parent gathers both, once each
+    assert [s["time"] for s in by_path["ACCOMPAGNEMENT/Actions/Stage"]] == [
+        "0’01 – 0’02",
+        "10’02 – 10’15",
+    ]
+    first = by_path["ACCOMPAGNEMENT/Actions/CV"][0]
+    assert first["recording"] == "A8 - 1" and first["url"].endswith(
+        f"/recordings/{rec['id']}#t=602000"
+    )
+    html = rclient.get(f"/api/v1/codebooks/{books['categories']}/segments?format=html")
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    page = html.text
+    assert "Elle propose de &lt;refaire&gt; le CV" in page  # escaped
+    assert "But / sous-but" in page and "Je n&#x27;ai jamais fait de CV" in page
+    assert f'href="http://testserver/recordings/{rec["id"]}#t=602000"' in page
+    docx = rclient.get(f"/api/v1/codebooks/{books['categories']}/segments?format=docx")
+    document = Document(io.BytesIO(docx.content))
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert "ACCOMPAGNEMENT/Actions/CV (1)" in text and "Elle propose de <refaire> le CV" in text
+    links = [rel.target_ref for rel in document.part.rels.values() if rel.is_external]
+    assert f"http://testserver/recordings/{rec['id']}#t=602000" in links
