@@ -13,6 +13,7 @@ from autoconf.errors import Invalid
 from autoconf.i18n import gettext as _
 from autoconf.models import Codebook
 from autoconf.payloads import MAX_ID
+from autoconf.schemes import counts as counts_module
 from autoconf.schemes import crosstabs, segment_report, synthesis, writers
 from autoconf.schemes.fields import STRUCTURED_FIELDS
 from autoconf.schemes.tables import Table
@@ -222,3 +223,24 @@ def segments_by_code(
         media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+@router.get(
+    "/studies/{study_id}/counts",
+    response_model=TablePublic,
+    responses={200: {"content": {t: {} for t, _ in writers.FORMATS.values()}}},
+)
+def counts(
+    study: ManagedStudyDep,
+    session: SessionDep,
+    by: counts_module.CountsBy = "structures",
+    format: Format = "json",
+) -> Any:
+    """Recorded sessions, counsellors and auto-confrontations per structure, centre or
+    researcher (who recorded the sessions), with a total."""
+    first = {"structures": _("Structure"), "centres": _("Centre"), "researchers": _("Chercheur·e")}
+    headers = [first[by], _("Séances enregistrées"), _("Conseillers"), _("Auto-confrontations")]
+    table = counts_module.counts_table(session, study.id or 0, by, headers, _("Total"))
+    if format == "json":
+        return TablePublic(title=table.title, header=table.header, rows=table.rows)
+    return _file(table, format, f"effectifs-{by}-etude-{study.id}")

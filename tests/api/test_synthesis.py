@@ -336,3 +336,42 @@ def test_segments_grouped_by_code_with_their_links(rclient: TestClient, study: d
     assert "ACCOMPAGNEMENT/Actions/CV (1)" in text and "Elle propose de <refaire> le CV" in text
     links = [rel.target_ref for rel in document.part.rels.values() if rel.is_external]
     assert f"http://testserver/recordings/{rec['id']}#t=602000" in links
+
+
+def test_counts_per_structure_centre_and_researcher(rclient: TestClient, study: dict) -> None:
+    sid = study["id"]
+    apec = rclient.post(
+        f"/api/v1/studies/{sid}/structures",
+        json={"code": "APEC", "name": "Apec Lyon", "centre": "Part-Dieu", "city": "Lyon"},
+    ).json()
+    a4 = rclient.post(
+        f"/api/v1/studies/{sid}/counsellors", json={"code": "A4", "structure_id": apec["id"]}
+    ).json()
+    a8 = rclient.post(f"/api/v1/studies/{sid}/counsellors", json={"code": "A8"}).json()
+    recs = [
+        factories.upload(rclient, sid, code, TINY, filename="a.mp4", counsellor_id=who).json()["id"]
+        for code, who in (("A4 - 1", a4["id"]), ("A4 - 2", a4["id"]), ("A8 - 1", a8["id"]))
+    ]
+    rclient.post(
+        f"/api/v1/studies/{sid}/interviews",
+        json={"code": "A4", "counsellor_id": a4["id"], "recording_ids": recs[:2]},
+    )
+    by_structure = rclient.get(f"/api/v1/studies/{sid}/counts?by=structures").json()
+    assert by_structure["header"] == [
+        "Structure",
+        "Séances enregistrées",
+        "Conseillers",
+        "Auto-confrontations",
+    ]
+    assert by_structure["rows"] == [
+        ["APEC — Apec Lyon", 2, 1, 1],
+        ["—", 1, 1, 0],
+        ["Total", 3, 2, 1],
+    ]
+    by_centre = rclient.get(f"/api/v1/studies/{sid}/counts?by=centres").json()
+    assert by_centre["rows"][0] == ["Part-Dieu, Lyon", 2, 1, 1]
+    by_researcher = rclient.get(f"/api/v1/studies/{sid}/counts?by=researchers").json()
+    me = rclient.get("/api/v1/me").json()
+    assert by_researcher["rows"][0] == [me["display_name"] or me["username"], 3, 2, 1]
+    as_csv = rclient.get(f"/api/v1/studies/{sid}/counts?format=csv").text
+    assert as_csv.splitlines()[-1] == "Total,3,2,1"
