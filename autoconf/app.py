@@ -14,6 +14,8 @@ from autoconf import __version__, i18n
 from autoconf.api import (
     annotations,
     auth,
+    chronogram,
+    clips,
     codebook_pages,
     codebooks,
     errors,
@@ -24,6 +26,7 @@ from autoconf.api import (
     recordings,
     studies,
     synthesis,
+    synthesis_pages,
     uploads,
 )
 from autoconf.api.limits import BodySizeLimit
@@ -49,6 +52,9 @@ ROUTERS = tuple(
         codebook_pages,
         preferences,
         synthesis,
+        synthesis_pages,
+        chronogram,
+        clips,
     )
 )
 

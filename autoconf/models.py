@@ -145,6 +145,9 @@ class Recording(SQLModel, table=True):
     media_info: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # The browser-ready files, relative to the media folder; empty until processed.
     proxy_key: str = Field(default="", max_length=500)
+    # The consent covers training use: clips of its segments may be exported. A stand-in
+    # until consent is recorded in full (who, scope, date, withdrawal).
+    training_consent: bool = False
     created_by: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
     created_at: datetime = _timestamp()
 

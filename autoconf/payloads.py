@@ -8,6 +8,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -203,6 +204,9 @@ class RecordingPublic(_Output):
     original_sha256: str
     media_type: str
     duration_ms: int | None
+    training_consent: bool = Field(
+        description="The consent covers training use: clips of its segments may be exported."
+    )
     created_at: datetime
     progress: float | None = Field(
         default=None, description="Percent done while `queued` or `processing`."
@@ -221,6 +225,14 @@ class RecordingPublic(_Output):
     )
     thumbnails_url: str | None = Field(
         default=None, description="WebVTT track of `sprite-NNN.jpg#xywh=…` scrub previews."
+    )
+
+
+class RecordingUpdate(_Input):
+    _not_null = frozenset({"training_consent"})
+    training_consent: StrictBool | None = Field(
+        default=None,
+        description="The consent covers training use (until consent is recorded in full).",
     )
 
 

@@ -281,3 +281,24 @@ def preparation_page(request: Request, recording: RecordingDep, session: Session
         me=user,
         codes={node.id: node for _, nodes in books for node in nodes},
     )
+
+
+@router.post("/recordings/{recording_id}/training-consent")
+async def training_consent_form(
+    request: Request,
+    recording: ManagedRecordingDep,
+    session: SessionDep,
+    training_consent: Annotated[str, Form()],
+) -> Response:
+    """The recording page's consent switch for training use."""
+    if training_consent not in ("true", "false"):
+        raise Invalid("training_consent : true ou false.")
+    await write(
+        request,
+        session,
+        recordings.update_recording,
+        session,
+        recording.id or 0,
+        training_consent=training_consent == "true",
+    )
+    return RedirectResponse(f"/recordings/{recording.id}", status_code=303)

@@ -20,7 +20,7 @@ from autoconf.api.deps import (
 from autoconf.media import jobs
 from autoconf.media.storage import StoredFile, remove_tree
 from autoconf.models import MediaJob, Recording, User
-from autoconf.payloads import MAX_ID, RecordingPublic, ShortCode
+from autoconf.payloads import MAX_ID, RecordingPublic, RecordingUpdate, ShortCode
 from autoconf.settings import Settings
 from autoconf.studies import recordings
 
@@ -176,3 +176,22 @@ async def delete_recording(
     """Delete the recording, its annotations and every file (original, proxy, derived);
     a running job stops."""
     await erase(request, session, settings, recording)
+
+
+def _update(session: Session, recording_id: int, changes: RecordingUpdate) -> RecordingPublic:
+    updated = recordings.update_recording(
+        session, recording_id, training_consent=changes.training_consent
+    )
+    return public(updated, jobs.job_of(session, updated))
+
+
+@router.patch("/recordings/{recording_id}")
+async def patch_recording(
+    request: Request, recording: ManagedRecordingDep, changes: RecordingUpdate, session: SessionDep
+) -> RecordingPublic:
+    """Change a recording: for now whether its consent covers training use (the study's
+    researchers only; training clips need it)."""
+    result: RecordingPublic = await write(
+        request, session, _update, session, recording.id or 0, changes
+    )
+    return result

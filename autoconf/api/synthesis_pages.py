@@ -51,14 +51,8 @@ def synthesis_page(
     )
     every = synthesis.study_columns(session, study_id, None)
     shown = {column.recording_id for column in result.columns}
-    phases = next(
-        (
-            nodes
-            for book, nodes in codebooks.list_codebooks(session, study_id)
-            if book.kind == "phases"
-        ),
-        [],
-    )
+    books = codebooks.list_codebooks(session, study_id)
+    phases = next((nodes for book, nodes in books if book.kind == "phases"), [])
     params = {
         "recordings": ",".join(str(c.recording_id) for c in result.columns),
         "value": value,
@@ -80,4 +74,5 @@ def synthesis_page(
         value=value,
         query=urlencode(params),
         formats=[name for name in writers.FORMATS],
+        books=[book for book, _ in books if book.kind != "principles"],
     )

@@ -7,7 +7,7 @@ from typing import BinaryIO
 
 from sqlmodel import Session, col, select
 
-from autoconf.errors import Conflict
+from autoconf.errors import Conflict, NotFound
 from autoconf.media import jobs
 from autoconf.media.storage import (
     StoredFile,
@@ -139,3 +139,17 @@ def list_recordings(session: Session, user: User, study_id: int) -> list[Recordi
     if allowed is not None:
         query = query.where(col(Recording.counsellor_id).in_(allowed))
     return list(session.exec(query.order_by(col(Recording.code))).all())
+
+
+def update_recording(
+    session: Session, recording_id: int, *, training_consent: bool | None = None
+) -> Recording:
+    """Change what is given (re-read here, under the write lock); the caller commits."""
+    recording = session.get(Recording, recording_id, populate_existing=True)
+    if recording is None:
+        raise NotFound(f"Aucun enregistrement n° {recording_id}.")
+    if training_consent is not None:
+        recording.training_consent = training_consent
+    session.add(recording)
+    session.flush()
+    return recording

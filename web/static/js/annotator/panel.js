@@ -101,6 +101,13 @@ export class Panel {
       input.readOnly = !editable;
     }
     this.fieldsCount.textContent = filled ? `(${filled})` : "";
+    const clipRow = this.form.querySelector("[data-panel-clip-row]");
+    if (clipRow) {
+      // A clip is a segment's, once stored.
+      clipRow.hidden = isMoment || item.id == null || item.layer === "transcript";
+      const clip = clipRow.querySelector("[data-panel-clip]");
+      if (clip && item.id != null) clip.href = `/api/v1/annotations/${item.id}/clip`;
+    }
     this._renderCodes(item, editable);
     this._renderVerbatims(item, editable);
     for (const button of this.form.querySelectorAll("[data-panel-delete], [data-verbatim-add]")) {
