@@ -30,7 +30,7 @@ JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 ANNOTATION_ORIGINS = ("prepared", "stop", "coding", "transcript", "import")
 # The tracks of a recording's timeline, top to bottom (ELAN's tiers): where an annotation is
 # drawn. A code of any codebook may be applied on any layer.
-LAYERS = ("prepared", "stops", "schemes", "phases", "categories", "transcript")
+LAYERS = ("prepared", "stops", "schemes", "consensus", "phases", "categories", "transcript")
 
 
 def utcnow() -> datetime:

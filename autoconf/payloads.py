@@ -18,9 +18,9 @@ Role = Literal["admin", "researcher", "counsellor"]
 StudyRole = Literal["researcher", "counsellor"]
 CodebookKind = Literal["schemes", "categories", "phases", "principles"]
 Origin = Literal["prepared", "stop", "coding", "transcript", "import"]
-Layer = Literal["prepared", "stops", "schemes", "phases", "categories", "transcript"]
+Layer = Literal["prepared", "stops", "schemes", "consensus", "phases", "categories", "transcript"]
 # The transcript is imported as a whole (POST /recordings/{id}/transcript), never annotated.
-EditableLayer = Literal["prepared", "stops", "schemes", "phases", "categories"]
+EditableLayer = Literal["prepared", "stops", "schemes", "consensus", "phases", "categories"]
 EditableOrigin = Literal["prepared", "stop", "coding", "import"]
 
 MAX_ID = 2**31 - 1  # INTEGER on PostgreSQL; larger ids cannot exist

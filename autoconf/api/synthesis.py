@@ -62,14 +62,12 @@ def parse_ids(text: str | None) -> list[int] | None:
     return ids
 
 
-def parse_coder(text: str | None) -> int | None:
+def parse_coder(text: str | None) -> synthesis.Coder:
+    """All coders together (empty, `all`), one coder (a user id), or the consensus layer."""
     if text is None or text == "" or text == "all":
         return synthesis.ALL_CODERS
-    if text == "consensus":
-        raise Invalid(
-            "Le codage de consensus n'existe pas encore dans cette version : "
-            "choisissez un codeur (son numéro) ou tous."
-        )
+    if text == synthesis.CONSENSUS:
+        return synthesis.CONSENSUS
     if not text.isdigit() or not 0 < int(text) <= MAX_ID:
         raise Invalid("coder : le numéro d'un utilisateur, « all » ou « consensus ».")
     return int(text)
@@ -98,7 +96,10 @@ def scheme_synthesis(
     phase: Annotated[
         int | None, Query(gt=0, le=MAX_ID, description="Only segments overlapping this phase.")
     ] = None,
-    coder: Annotated[str | None, Query(description="A user id, or all (default).")] = None,
+    coder: Annotated[
+        str | None,
+        Query(description="A user id, all (default: the coders together) or consensus."),
+    ] = None,
     value: synthesis.Value = "mark",
     format: Format = "json",
 ) -> Any:

@@ -25,7 +25,7 @@ from autoconf.schemes.codebooks import CodeNode, codebook_tree
 from autoconf.schemes.synthesis import (
     Column,
     SegmentRow,
-    _coded,
+    coded_segments,
     rows_of,
     scheme_codebook,
     study_columns,
@@ -182,8 +182,8 @@ def study_chronogram(
         schemes,
         phases,
         columns,
-        _coded(session, codes, ids, None) if codes and ids else [],
-        _coded(session, phase_codes, ids, None) if phase_codes and ids else [],
+        coded_segments(session, codes, ids, None) if codes and ids else [],
+        coded_segments(session, phase_codes, ids, None) if phase_codes and ids else [],
         title=title,
         phase_label=phase_label,
     )

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from autoconf.models import Codebook, Counsellor, Recording, Structure
 from autoconf.schemes.codebooks import codebook_tree
-from autoconf.schemes.synthesis import Interval, Row, SegmentRow, _coded, _union_ms, rows_of
+from autoconf.schemes.synthesis import Interval, Row, SegmentRow, coded_segments, rows_of, union_ms
 from autoconf.schemes.tables import CellKind, Table
 
 By = Literal["recordings", "counsellors", "structures", "codes"]
@@ -55,7 +55,7 @@ def grouped(
             by_recording: dict[int, list[Interval]] = {}
             for recording_id, interval in items.values():
                 by_recording.setdefault(recording_id, []).append(interval)
-            line.append(sum(_union_ms(parts) for parts in by_recording.values()) / 1000)
+            line.append(sum(union_ms(parts) for parts in by_recording.values()) / 1000)
         table.append(line)
     return table
 
@@ -104,7 +104,7 @@ def cooccurrence(
         ]
     return [
         [
-            sum(_union_ms(parts) for parts in shared.get((r, c), {}).values()) / 1000
+            sum(union_ms(parts) for parts in shared.get((r, c), {}).values()) / 1000
             for c in range(len(columns))
         ]
         for r in range(len(rows))
@@ -129,7 +129,7 @@ def crosstab(
     kind: CellKind = "count" if measure == "count" else "duration"
     columns = rows_of(codebook_tree(session, (other or codebook).id or 0)) if by == "codes" else []
     codes = sorted({code for row in [*rows, *columns] for code in row.members})
-    segments = _coded(session, codes, ids, None) if codes and ids else []
+    segments = coded_segments(session, codes, ids, None) if codes and ids else []
     first = codebook.name
     if by == "codes":
         cells = cooccurrence(rows, columns, segments, measure)

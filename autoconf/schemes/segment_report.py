@@ -58,7 +58,7 @@ def segments_by_code(session: Session, codebook: Codebook) -> list[tuple[Row, li
             col(AnnotationCode.code_id).in_(codes),
             col(Recording.study_id) == codebook.study_id,
             col(Annotation.shared).is_(True),
-            col(Annotation.layer) != "prepared",
+            col(Annotation.layer).not_in(("prepared", "consensus")),
         )
     ).all()
     by_code: dict[int, list[Entry]] = {}

@@ -30,6 +30,12 @@ from autoconf.schemes.tables import Table
 Value = Literal["mark", "count", "duration", "share", "first"]
 VALUES: tuple[Value, ...] = ("mark", "count", "duration", "share", "first")
 ALL_CODERS = None
+# The agreed coding, on its own layer; never mixed with the coders' own (it would count twice).
+CONSENSUS: Literal["consensus"] = "consensus"
+Coder = int | Literal["consensus"] | None
+# Layers whose segments are no one's coding: the preparation's notes, and the consensus
+# (asked for on its own).
+_NOT_CODING = ("prepared", "consensus")
 
 # (recording id, start ms, end ms or None, code id, annotation id)
 SegmentRow = tuple[int, int, int | None, int, int]
@@ -80,7 +86,7 @@ def overlaps(segment: Interval, phase: Interval) -> bool:
     return start < phase[1] and phase[0] < end
 
 
-def _union_ms(intervals: Iterable[Interval]) -> int:
+def union_ms(intervals: Iterable[Interval]) -> int:
     total, current_start, current_end = 0, None, None
     for start, end in sorted(intervals):
         if current_end is None or start > current_end:
@@ -151,10 +157,10 @@ def _cell(
     scope = phases.get(column.recording_id, []) if phases is not None else None
     if scope is not None:
         intervals = [piece for interval in intervals for piece in _clip(interval, scope)]
-    seconds = _union_ms(intervals) / 1000
+    seconds = union_ms(intervals) / 1000
     if value == "duration":
         return seconds
-    whole = _union_ms(scope) if scope is not None else column.duration_ms
+    whole = union_ms(scope) if scope is not None else column.duration_ms
     return round(seconds * 1000 / whole, 4) if whole else None
 
 
@@ -189,8 +195,8 @@ def study_columns(
     return [by_id[rid] for rid in recording_ids]
 
 
-def _coded(
-    session: Session, code_ids: Sequence[int], recording_ids: Sequence[int], coder: int | None
+def coded_segments(
+    session: Session, code_ids: Sequence[int], recording_ids: Sequence[int], coder: Coder
 ) -> list[SegmentRow]:
     query = (
         sa_select(
@@ -205,11 +211,14 @@ def _coded(
             col(AnnotationCode.code_id).in_(code_ids),
             col(Annotation.recording_id).in_(recording_ids),
             col(Annotation.shared).is_(True),
-            col(Annotation.layer) != "prepared",
         )
     )
-    if coder is not None:
-        query = query.where(col(Annotation.author_id) == coder)
+    if coder == CONSENSUS:
+        query = query.where(col(Annotation.layer) == CONSENSUS)
+    else:
+        query = query.where(col(Annotation.layer).not_in(_NOT_CODING))
+        if coder is not None:
+            query = query.where(col(Annotation.author_id) == coder)
     return [tuple(row) for row in session.execute(query).all()]
 
 
@@ -223,11 +232,13 @@ def _phase_codes(session: Session, study_id: int, phase_code_id: int) -> frozens
     return next((row.members for row in members if row.code_id == phase_code_id), frozenset())
 
 
-def _phases(
+def phase_intervals(
     session: Session, phase_codes: frozenset[int], recording_ids: Sequence[int]
 ) -> dict[int, list[Interval]]:
     phases: dict[int, list[Interval]] = {}
-    for recording_id, start, end, _, _ in _coded(session, list(phase_codes), recording_ids, None):
+    for recording_id, start, end, _, _ in coded_segments(
+        session, list(phase_codes), recording_ids, None
+    ):
         phases.setdefault(recording_id, []).append((start, end if end is not None else start))
     return phases
 
@@ -239,7 +250,7 @@ _PHASES_SQL = """, ph(recording_id, s, e) AS MATERIALIZED (
         SELECT p.recording_id, p.start_ms, COALESCE(p.end_ms, p.start_ms)
         FROM annotation p JOIN annotation_code pc ON pc.annotation_id = p.id
         WHERE pc.code_id IN ({phase_codes}) AND p.recording_id IN ({recordings})
-          AND p.shared AND p.layer != 'prepared')"""
+          AND p.shared AND p.layer NOT IN ('prepared', 'consensus'))"""
 _OVERLAP_SQL = """ph.recording_id = a.recording_id AND a.start_ms < ph.e
         AND CASE WHEN COALESCE(a.end_ms, a.start_ms) = a.start_ms
                  THEN ph.s <= a.start_ms
@@ -257,7 +268,7 @@ def counted(
     rows: Sequence[Row],
     columns: Sequence[Column],
     value: Value,
-    coder: int | None,
+    coder: Coder,
     phase_codes: frozenset[int] | None,
 ) -> list[list[str | int | float | None]]:
     """`mark` and `count` in one GROUP BY (the covering index on annotation_code does the
@@ -269,9 +280,13 @@ def counted(
     if not mapping or not columns:
         return [["" if value == "mark" else 0 for _ in columns] for _ in rows]
     recordings = _ints(c.recording_id for c in columns)
-    where = [f"a.recording_id IN ({recordings})", "a.shared", "a.layer != 'prepared'"]
-    if coder is not None:
-        where.append(f"a.author_id = {int(coder)}")
+    where = [f"a.recording_id IN ({recordings})", "a.shared"]
+    if coder == CONSENSUS:
+        where.append("a.layer = 'consensus'")
+    else:
+        where.append("a.layer NOT IN ('prepared', 'consensus')")
+        if coder is not None:
+            where.append(f"a.author_id = {int(coder)}")
     if phase_codes is None:
         sql = (
             f"WITH m(code_id, r) AS (VALUES {mapping}) "
@@ -326,7 +341,7 @@ def scheme_synthesis(
     *,
     recording_ids: Sequence[int] | None = None,
     phase_code_id: int | None = None,
-    coder: int | None = ALL_CODERS,
+    coder: Coder = ALL_CODERS,
     value: Value = "mark",
 ) -> Synthesis:
     """Schemes (codebook order, parents aggregating children) × recordings."""
@@ -339,8 +354,8 @@ def scheme_synthesis(
         cells = counted(session, rows, columns, value, coder, phase_codes)
         return Synthesis(rows, columns, cells, value)
     codes = sorted({code for row in rows for code in row.members})
-    segments = _coded(session, codes, ids, coder) if codes and ids else []
-    phases = _phases(session, phase_codes, ids) if phase_codes is not None else None
+    segments = coded_segments(session, codes, ids, coder) if codes and ids else []
+    phases = phase_intervals(session, phase_codes, ids) if phase_codes is not None else None
     return Synthesis(rows, columns, compute(rows, columns, segments, value, phases), value)
 
 
@@ -356,7 +371,7 @@ def sources_references(session: Session, codebook: Codebook) -> Table:
         select(Recording.id).where(Recording.study_id == codebook.study_id)
     ).all()
     ids = [rid for rid in recordings if rid is not None]
-    segments = _coded(session, codes, ids, None) if codes and ids else []
+    segments = coded_segments(session, codes, ids, None) if codes and ids else []
     interview_of: dict[int, str] = {}
     for interview_id, recording_id in session.exec(
         select(InterviewRecording.interview_id, InterviewRecording.recording_id).where(

@@ -130,7 +130,7 @@ def test_values_coder_and_bad_parameters(rclient: TestClient, report: dict) -> N
         ("phase=1", "phase"),
         ("value=mean", None),
         ("format=pdf", None),
-        ("coder=consensus", "consensus"),
+        ("coder=someone", "consensus"),
     ):
         response = rclient.get(f"/api/v1/studies/{sid}/synthesis?{query}")
         assert response.status_code == 422, query
@@ -375,3 +375,30 @@ def test_counts_per_structure_centre_and_researcher(rclient: TestClient, study: 
     assert by_researcher["rows"][0] == [me["display_name"] or me["username"], 3, 2, 1]
     as_csv = rclient.get(f"/api/v1/studies/{sid}/counts?format=csv").text
     assert as_csv.splitlines()[-1] == "Total,3,2,1"
+
+
+def test_the_consensus_is_its_own_coder(rclient: TestClient, study: dict) -> None:
+    """The agreed coding lives on the consensus layer: counted with coder=consensus only,
+    never added to the coders' own coding."""
+    sid = study["id"]
+    rec = factories.upload(rclient, sid, "A4", TINY, filename="a.mp4").json()
+    schemes = factories.codes_by_path(rclient, sid, "schemes")
+    listen, inform = schemes["Écouter / reformuler"], schemes["Informer / expliquer"]
+    url = f"/api/v1/recordings/{rec['id']}/annotations"
+    rclient.post(url, json={"start_ms": 0, "end_ms": 5000, "code_ids": [listen]})
+    agreed = rclient.post(
+        url, json={"start_ms": 0, "end_ms": 5000, "code_ids": [inform], "layer": "consensus"}
+    )
+    assert agreed.status_code == 201 and agreed.json()["layer"] == "consensus"
+    synthesis_url = f"/api/v1/studies/{sid}/synthesis?value=count"
+
+    def counts(table: dict) -> dict[str, int]:
+        return {row["label"]: row["cells"][0] for row in table["rows"] if row["cells"][0]}
+
+    assert counts(rclient.get(synthesis_url).json()) == {"Écouter / reformuler": 1}
+    consensus = rclient.get(f"{synthesis_url}&coder=consensus").json()
+    assert counts(consensus) == {"Informer / expliquer": 1}
+    marked = rclient.get(f"/api/v1/studies/{sid}/synthesis?coder=consensus").json()
+    assert [row["label"] for row in marked["rows"] if row["cells"] == ["X"]] == [
+        "Informer / expliquer"
+    ]

@@ -69,9 +69,9 @@ def _check(url: str) -> None:
             columns = synthesis.study_columns(session, study.id, None)
             ids = [column.recording_id for column in columns]
             codes = sorted({code for row in rows for code in row.members})
-            segments = synthesis._coded(session, codes, ids, None)
+            segments = synthesis.coded_segments(session, codes, ids, None)
             phase_codes = frozenset({phases[0]})
-            by_phase = synthesis._phases(session, phase_codes, ids)
+            by_phase = synthesis.phase_intervals(session, phase_codes, ids)
             for value in ("mark", "count"):
                 for scope, phase in ((None, None), (phase_codes, by_phase)):
                     in_sql = synthesis.counted(session, rows, columns, value, None, scope)

@@ -12,7 +12,7 @@ import { Transcript } from "./transcript.js";
 
 const NUDGE_MS = 100;
 const MAX_LANES = 3;
-const LAYER_COLORS = { prepared: "#6f4ac2", stops: "#c2410c", schemes: "#5b6475", phases: "#0f766e", categories: "#7c5e10", transcript: "#8a94a6" };
+const LAYER_COLORS = { prepared: "#6f4ac2", stops: "#c2410c", schemes: "#5b6475", consensus: "#5b6475", phases: "#0f766e", categories: "#7c5e10", transcript: "#8a94a6" };
 const SPEAKER_COLORS = ["#1f5f8b", "#9a3412", "#166534", "#6b21a8", "#854d0e", "#155e75"];
 
 const TEXT_INPUTS = "textarea, select, input:not([type=checkbox], [type=radio], [type=range], [type=button], [type=submit], [type=color], [type=file])";
@@ -184,7 +184,7 @@ class Annotator {
       const author = id.slice("prepared:".length);
       rows.push({ id, label: fillMessage(m.marksOf, { name: this.authorName(author === "" ? null : author) }), editable: false, layer: "prepared" });
     }
-    for (const layer of ["stops", "schemes", "phases", "categories", "transcript"]) {
+    for (const layer of ["stops", "schemes", "consensus", "phases", "categories", "transcript"]) {
       rows.push({ id: layer, label: this.layerLabels[layer], editable: layer !== "transcript", layer });
     }
     return rows;
@@ -192,7 +192,7 @@ class Annotator {
 
   colorOf(item) {
     if (item.layer === "transcript") return this.speakerColor(item.speaker);
-    const kind = { schemes: "schemes", phases: "phases", categories: "categories", prepared: "principles" }[item.layer];
+    const kind = { schemes: "schemes", consensus: "schemes", phases: "phases", categories: "categories", prepared: "principles" }[item.layer];
     let first = null;
     for (const id of item.code_ids) {
       const code = this.codes.get(id);
