@@ -16,7 +16,8 @@ for (const form of document.querySelectorAll("[data-synthesis-form]")) {
     input.value = [...list.querySelectorAll("li[data-id]")].map((li) => li.dataset.id).join(",");
     form.requestSubmit();
   };
-  Sortable.create(list, { handle: ".code-handle", animation: 150, onEnd: apply });
+  // The pointer-driven drag (not the browser's native one): the same with a mouse, a pen or a finger.
+  Sortable.create(list, { handle: ".code-handle", animation: 150, forceFallback: true, onEnd: apply });
   list.addEventListener("click", (event) => {
     const button = event.target.closest("[data-remove]");
     if (!button) return;
