@@ -45,8 +45,11 @@ def wants_json(request: Request) -> bool:
 def _back_link(request: Request) -> str:
     """Where "back" goes: the page the user came from on this site, else the studies."""
     referer = urlsplit(request.headers.get("referer", ""))
-    if referer.netloc == request.url.netloc and referer.path.startswith("/"):
-        return referer.path + (f"?{referer.query}" if referer.query else "")
+    path = referer.path
+    # "//other.site" and "/\\other.site" are other sites to a browser.
+    local = path.startswith("/") and not path.startswith("//") and "\\" not in path
+    if referer.netloc == request.url.netloc and local:
+        return path + (f"?{referer.query}" if referer.query else "")
     return "/studies"
 
 
@@ -77,9 +80,52 @@ async def domain_error(request: Request, error: Exception) -> Response:
     return respond(request, status, str(error), **extra)
 
 
+# Pydantic's messages, by error type, for French users (its own are in English).
+_FRENCH = {
+    "missing": "ce champ est obligatoire",
+    "int_parsing": "un nombre entier est attendu",
+    "int_type": "un nombre entier est attendu",
+    "float_parsing": "un nombre est attendu",
+    "float_type": "un nombre est attendu",
+    "bool_parsing": "vrai ou faux (true ou false) est attendu",
+    "bool_type": "vrai ou faux (true ou false) est attendu",
+    "string_type": "un texte est attendu",
+    "list_type": "une liste est attendue",
+    "dict_type": "un objet est attendu",
+    "model_type": "un objet est attendu",
+    "json_invalid": "le corps de la requête n'est pas du JSON valide",
+    "extra_forbidden": "ce champ n'est pas prévu",
+    "string_too_short": "au moins {min_length} caractère(s)",
+    "string_too_long": "au plus {max_length} caractères",
+    "too_short": "au moins {min_length} élément(s)",
+    "too_long": "au plus {max_length} éléments",
+    "greater_than": "doit être supérieur à {gt}",
+    "greater_than_equal": "doit être supérieur ou égal à {ge}",
+    "less_than": "doit être inférieur à {lt}",
+    "less_than_equal": "doit être inférieur ou égal à {le}",
+    "literal_error": "valeurs possibles : {expected}",
+    "enum": "valeurs possibles : {expected}",
+    "string_pattern_mismatch": "le format n'est pas le bon",
+}
+
+
+def _french(issue: dict[str, Any]) -> str:
+    kind = str(issue.get("type", ""))
+    message = str(issue.get("msg", ""))
+    if kind == "value_error":  # our own validators' messages, already French
+        return message.removeprefix("Value error, ")
+    template = _FRENCH.get(kind)
+    if template is None:
+        return message
+    try:
+        return template.format(**(issue.get("ctx") or {}))
+    except (KeyError, IndexError):
+        return template
+
+
 def _readable(issue: dict[str, Any]) -> dict[str, Any]:
     # The submitted value is left out: it may be a password.
-    return {"loc": list(issue.get("loc", ())), "msg": issue.get("msg"), "type": issue.get("type")}
+    return {"loc": list(issue.get("loc", ())), "msg": _french(issue), "type": issue.get("type")}
 
 
 async def integrity_error(request: Request, error: Exception) -> Response:

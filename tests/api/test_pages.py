@@ -81,3 +81,27 @@ def test_recording_page_groups_annotations(rclient: TestClient, study: dict) -> 
     assert "10’02" in page.text
     assert "&lt;b&gt;ici&lt;/b&gt;" in page.text  # escaped, never rendered as HTML
     assert "Moments préparés" in page.text
+
+
+def test_invalid_forms_and_requests_are_explained_in_french(
+    rclient: TestClient, study: dict
+) -> None:
+    page = rclient.get(f"/studies/{study['id']}/synthesis?phase=abc", headers=HTML)
+    assert page.status_code == 422
+    api = rclient.post("/api/v1/studies", json={"name": ""})
+    assert api.status_code == 422
+    assert api.json()["detail"][0]["msg"] == "au moins 1 caractère(s)"
+    number = rclient.get(f"/api/v1/studies/{study['id']}/synthesis?phase=x")
+    assert number.json()["detail"][0]["msg"] == "un nombre entier est attendu"
+    choice = rclient.get(f"/api/v1/studies/{study['id']}/synthesis?value=mean")
+    assert choice.json()["detail"][0]["msg"].startswith("valeurs possibles : 'mark'")
+
+
+def test_the_back_link_of_an_error_page_stays_on_this_site(rclient: TestClient) -> None:
+    for referer, back in (
+        ("http://testserver/studies/1", 'href="/studies/1"'),
+        ("http://testserver//evil.example/x", 'href="/studies"'),
+        ("http://evil.example/studies/1", 'href="/studies"'),
+    ):
+        page = rclient.get("/studies/999999", headers={**HTML, "referer": referer})
+        assert page.status_code == 404 and back in page.text, referer
