@@ -68,7 +68,7 @@ def parse_coder(text: str | None) -> synthesis.Coder:
         return synthesis.ALL_CODERS
     if text == synthesis.CONSENSUS:
         return synthesis.CONSENSUS
-    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
         raise Invalid("coder : le numéro d'un utilisateur, « all » ou « consensus ».")
     return int(text)
 

@@ -22,7 +22,7 @@ def _phase(text: str | None) -> int | None:
     """The form's phase: empty means the whole session."""
     if not text:
         return None
-    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
         raise Invalid("phase : le numéro d'une phase de l'étude.")
     return int(text)
 

@@ -7,7 +7,7 @@ from typing import Literal
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from autoconf.models import Counsellor, Interview, InterviewRecording, Recording, Structure, User
+from autoconf.models import Counsellor, Interview, InterviewRecording, Recording, Structure
 from autoconf.schemes.tables import Table
 
 CountsBy = Literal["structures", "centres", "researchers"]
@@ -19,6 +19,7 @@ def counts_table(
 ) -> Table:
     """Rows of `by` (sorted, unknown last), columns: sessions, counsellors, interviews, then
     a `total` row. `headers` are the four column titles, in the user's language."""
+    researcher = headers[0]
     structures = {
         sid: (code, name, centre, city)
         for sid, code, name, centre, city in session.execute(
@@ -36,11 +37,14 @@ def counts_table(
             select(Counsellor.id, Counsellor.structure_id).where(Counsellor.study_id == study_id)
         ).all()
     )
+    # Exports are pseudonymised: researchers by letter (in the order of their accounts),
+    # structures by code.
+    creators = session.exec(
+        select(Recording.created_by).where(Recording.study_id == study_id)
+    ).all()
     names = {
-        uid: display or username
-        for uid, username, display in session.exec(
-            select(User.id, User.username, User.display_name)
-        ).all()
+        uid: f"{researcher} {chr(65 + i) if i < 26 else i + 1}"
+        for i, uid in enumerate(sorted({uid for uid in creators if uid is not None}))
     }
 
     def group(counsellor_id: int | None, creator: int | None) -> str:
@@ -49,9 +53,9 @@ def counts_table(
         structure = counsellors.get(counsellor_id) if counsellor_id is not None else None
         if structure is None or structure not in structures:
             return NONE_LABEL
-        code, name, centre, city = structures[structure]
+        code, _, centre, city = structures[structure]
         if by == "structures":
-            return f"{code} — {name}" if name else code
+            return str(code)
         return ", ".join(part for part in (centre, city) if part) or code
 
     sessions: dict[str, int] = defaultdict(int)

@@ -14,6 +14,7 @@ from sqlmodel import Session, col
 from autoconf.models import Annotation, AnnotationCode, Codebook, Recording
 from autoconf.schemes.codebooks import codebook_tree
 from autoconf.schemes.synthesis import Row, rows_of
+from autoconf.schemes.tables import xml_safe
 from autoconf.schemes.timecode import format_ms
 
 
@@ -136,7 +137,7 @@ def to_docx(
     from docx.oxml.ns import qn
 
     document = Document()
-    document.add_heading(title, level=0)
+    document.add_heading(xml_safe(title), level=0)
 
     def link(paragraph: Any, url: str, text: str) -> None:
         """A real hyperlink (python-docx has no API for it: the relationship and the run)."""
@@ -153,27 +154,28 @@ def to_docx(
         props.append(underline)
         run.append(props)
         text_element = OxmlElement("w:t")
-        text_element.text = text
+        text_element.text = xml_safe(text)
         run.append(text_element)
         hyperlink.append(run)
         paragraph._p.append(hyperlink)
 
     for row, entries in groups:
-        document.add_heading(f"{row.path} ({len(entries)})", level=min(1 + row.depth, 9))
+        document.add_heading(xml_safe(f"{row.path} ({len(entries)})"), level=min(1 + row.depth, 9))
         for entry in entries:
             meta = document.add_paragraph()
-            meta.add_run(f"{entry.recording} · ").bold = True
+            meta.add_run(xml_safe(f"{entry.recording} · ")).bold = True
             link(meta, f"{base_url}/recordings/{entry.recording_id}#t={entry.start_ms}", entry.time)
             if entry.note:
-                document.add_paragraph(entry.note)
+                document.add_paragraph(xml_safe(entry.note))
             for key, value in entry.fields.items():
                 paragraph = document.add_paragraph(style="List Bullet")
-                paragraph.add_run(labels.get(key, key)).italic = True
-                paragraph.add_run(f" : {value}")
+                paragraph.add_run(xml_safe(labels.get(key, key))).italic = True
+                paragraph.add_run(xml_safe(f" : {value}"))
             for verbatim in entry.verbatims:
                 who = verbatim.get("speaker") or ""
                 quote = document.add_paragraph(style="Quote")
-                quote.add_run(f"« {verbatim.get('text', '')} »" + (f" — {who}" if who else ""))
+                text = f"« {verbatim.get('text', '')} »" + (f" — {who}" if who else "")
+                quote.add_run(xml_safe(text))
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()

@@ -59,9 +59,21 @@ class Column:
 
 
 def rows_of(nodes: Sequence[CodeNode]) -> list[Row]:
-    """The active codes in codebook order, each with the ids it aggregates."""
-    active = [node for node in nodes if not node.archived]
-    archived = {node.id for node in nodes if node.archived}
+    """The active codes in codebook order, each with the ids it aggregates. An archived code
+    takes what is under it out too: no row, no count (the tables and the chronogram agree,
+    and no row is listed under a parent that is gone)."""
+    parent_of = {node.id: node.parent_id for node in nodes}
+    flagged = {node.id for node in nodes if node.archived}
+
+    def retired(code_id: int | None) -> bool:
+        while code_id is not None:
+            if code_id in flagged:
+                return True
+            code_id = parent_of.get(code_id)
+        return False
+
+    archived = {node.id for node in nodes if retired(node.id)}
+    active = [node for node in nodes if node.id not in archived]
     children: dict[int | None, list[int]] = {}
     for node in nodes:
         children.setdefault(node.parent_id, []).append(node.id)
@@ -155,12 +167,14 @@ def _cell(
     if value == "first":
         return min(start for start, _ in intervals) if intervals else None
     scope = phases.get(column.recording_id, []) if phases is not None else None
+    if scope is None and column.duration_ms:
+        scope = [(0, column.duration_ms)]  # never more than the recording (share ≤ 100 %)
     if scope is not None:
         intervals = [piece for interval in intervals for piece in _clip(interval, scope)]
     seconds = union_ms(intervals) / 1000
     if value == "duration":
         return seconds
-    whole = union_ms(scope) if scope is not None else column.duration_ms
+    whole = union_ms(scope) if scope is not None else None
     return round(seconds * 1000 / whole, 4) if whole else None
 
 

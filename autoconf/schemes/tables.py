@@ -1,6 +1,7 @@
 """A table as the reports print it: a header row, then rows of cells. Computed once (the
 synthesis, sources/references…), then written in any format by `schemes.writers`."""
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,6 +21,15 @@ class Table:
     depths: list[int] = field(default_factory=list)
     # Where a cell links to (segments by code: the player at that time), by (row, column).
     links: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+# What XML 1.0 (XLSX, ODS, DOCX, SVG) cannot hold: a vertical tab pasted from Word would
+# make the whole export fail.
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    return NOT_XML.sub("", text)
 
 
 # Spreadsheets run a cell starting with these as a formula (CSV injection).

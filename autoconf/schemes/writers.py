@@ -9,7 +9,7 @@ from collections.abc import Callable
 from html import escape
 from typing import Literal
 
-from autoconf.schemes.tables import Cell, Table, neutralised
+from autoconf.schemes.tables import Cell, Table, neutralised, xml_safe
 from autoconf.schemes.timecode import format_ms
 
 Format = Literal["csv", "xlsx", "ods", "docx", "html", "md", "tex"]
@@ -158,7 +158,7 @@ def to_xlsx(table: Table) -> bytes:
     for r, row in enumerate(_sheet_cells(table)):
         line = []
         for c, value in enumerate(row):
-            cell = WriteOnlyCell(sheet, value=value)
+            cell = WriteOnlyCell(sheet, value=xml_safe(value) if isinstance(value, str) else value)
             if r == 0:
                 cell.font = Font(bold=True)
             elif c == 0 and r - 1 < len(table.depths):
@@ -194,7 +194,7 @@ def to_ods(table: Table) -> bytes:
                 cell.addElement(P(text=text_of(value, table.kind)))
             else:
                 cell = TableCell(valuetype="string")
-                cell.addElement(P(text="" if value is None else str(value)))
+                cell.addElement(P(text="" if value is None else xml_safe(str(value))))
             line.addElement(cell)
         sheet.addElement(line)
     document.spreadsheet.addElement(sheet)
@@ -214,13 +214,14 @@ def to_docx(table: Table) -> bytes:
         section = document.sections[0]
         section.orientation = WD_ORIENT.LANDSCAPE
         section.page_width, section.page_height = section.page_height, section.page_width
-    document.add_heading(table.title, level=1)
+    document.add_heading(xml_safe(table.title), level=1)
     grid = document.add_table(rows=len(rows), cols=len(rows[0]))
     grid.style = "Table Grid"
-    for r, row in enumerate(rows):
-        for c, text in enumerate(row):
-            cell = grid.cell(r, c)
-            cell.text = text
+    # Row by row, cell by cell: `grid.cell(r, c)` rebuilds the cell list on every call
+    # (minutes for a few hundred columns).
+    for r, (line, texts) in enumerate(zip(grid.rows, rows, strict=True)):
+        for cell, text in zip(line.cells, texts, strict=True):
+            cell.text = xml_safe(text)
             run = cell.paragraphs[0].runs[0] if cell.paragraphs[0].runs else None
             if run is not None:
                 run.font.size = Pt(9)

@@ -364,15 +364,14 @@ def test_counts_per_structure_centre_and_researcher(rclient: TestClient, study: 
         "Auto-confrontations",
     ]
     assert by_structure["rows"] == [
-        ["APEC — Apec Lyon", 2, 1, 1],
+        ["APEC", 2, 1, 1],  # pseudonymised: the code, not the name
         ["—", 1, 1, 0],
         ["Total", 3, 2, 1],
     ]
     by_centre = rclient.get(f"/api/v1/studies/{sid}/counts?by=centres").json()
     assert by_centre["rows"][0] == ["Part-Dieu, Lyon", 2, 1, 1]
     by_researcher = rclient.get(f"/api/v1/studies/{sid}/counts?by=researchers").json()
-    me = rclient.get("/api/v1/me").json()
-    assert by_researcher["rows"][0] == [me["display_name"] or me["username"], 3, 2, 1]
+    assert by_researcher["rows"][0] == ["Chercheur·e A", 3, 2, 1]  # never a user name
     as_csv = rclient.get(f"/api/v1/studies/{sid}/counts?format=csv").text
     assert as_csv.splitlines()[-1] == "Total,3,2,1"
 
@@ -402,3 +401,36 @@ def test_the_consensus_is_its_own_coder(rclient: TestClient, study: dict) -> Non
     assert [row["label"] for row in marked["rows"] if row["cells"] == ["X"]] == [
         "Informer / expliquer"
     ]
+
+
+def test_odd_input_is_refused_or_exported_safely(rclient: TestClient, study: dict) -> None:
+    sid = study["id"]
+    for query in ("coder=%C2%B2", "recordings=%C2%B2"):
+        assert rclient.get(f"/api/v1/studies/{sid}/synthesis?{query}").status_code == 422, query
+    page = rclient.get(f"/studies/{sid}/synthesis?phase=%C2%B2", headers={"accept": "text/html"})
+    assert page.status_code == 422
+    # A vertical tab pasted from Word in a code and a recording code: every format still works.
+    books = {b["kind"]: b for b in rclient.get(f"/api/v1/studies/{sid}/codebooks").json()}
+    first = books["schemes"]["codes"][0]
+    assert rclient.patch(
+        f"/api/v1/codes/{first['id']}", json={"label": "Se\x0bprésenter"}
+    ).is_success
+    rec = factories.upload(rclient, sid, "A\x0b1", TINY, filename="a.mp4").json()
+    rclient.post(
+        f"/api/v1/recordings/{rec['id']}/annotations",
+        json={"start_ms": 0, "end_ms": 1000, "code_ids": [first["id"]], "note": "un\x0bdeux"},
+    )
+    for fmt in ("csv", "xlsx", "ods", "docx", "html", "md", "tex"):
+        response = rclient.get(f"/api/v1/studies/{sid}/synthesis?format={fmt}")
+        assert response.status_code == 200, fmt
+    for fmt in ("xlsx", "docx"):
+        sources = rclient.get(f"/api/v1/codebooks/{books['schemes']['id']}/sources?format={fmt}")
+        assert sources.status_code == 200, fmt
+    segments = rclient.get(f"/api/v1/codebooks/{books['schemes']['id']}/segments?format=docx")
+    assert segments.status_code == 200
+    assert "Seprésenter" in "\n".join(
+        p.text for p in Document(io.BytesIO(segments.content)).paragraphs
+    )
+    # No column: the page says so instead of bringing every recording back.
+    empty = rclient.get(f"/studies/{sid}/synthesis?recordings=,", headers={"accept": "text/html"})
+    assert empty.status_code == 200 and "Aucune situation en colonne" in empty.text

@@ -69,17 +69,18 @@ def test_parents_aggregate_children_once_and_archived_codes_drop_out() -> None:
         node(5, "Sous-ancien", parent=4, depth=2),
     ]
     rows = rows_of(nodes)
-    assert [row.label for row in rows] == ["Actions", "CV", "Stage", "Sous-ancien"]
+    # Under an archived code nothing is listed any more (no orphan row under a gone parent).
+    assert [row.label for row in rows] == ["Actions", "CV", "Stage"]
     assert rows[0].members == frozenset({1, 2, 3})
     segments = [
         (10, 0, 1000, 2, 100),
         (10, 0, 1000, 3, 100),  # the same segment coded CV and Stage
         (10, 5000, 6000, 3, 101),
         (10, 7000, 8000, 4, 102),  # archived: no longer counts, not even for the parent
-        (10, 9000, 9500, 5, 103),  # under an archived code: its own row only
+        (10, 9000, 9500, 5, 103),  # under an archived code: no longer counts either
     ]
     counts = compute(rows, [A4], segments, "count")
-    assert counts == [[2], [1], [2], [1]]
+    assert counts == [[2], [1], [2]]
 
 
 def test_cells_are_safe_in_a_spreadsheet_and_read_as_researchers_write() -> None:
@@ -117,3 +118,14 @@ def test_cooccurrence_by_time_overlap_in_the_same_recording() -> None:
     assert cooccurrence(rows, rows, segments, "count") == [[2, 2], [2, 4]]
     # Questionner with itself: 5-20 s and 30-31 s in one recording, 0-10 s in the other.
     assert cooccurrence(rows, rows, segments, "duration") == [[11.0, 6.0], [6.0, 26.0]]
+
+
+def test_durations_never_exceed_the_recording() -> None:
+    # A segment stored before the recording was known to be shorter (60 s of a 30 s file).
+    short = Column(12, "A12", 30_000)
+    segments = [(12, 0, 60_000, 1, 100)]
+    assert compute([LISTEN], [short], segments, "duration") == [[30.0]]
+    assert compute([LISTEN], [short], segments, "share") == [[1.0]]
+    unknown = Column(13, "A13", None)  # duration unknown: seconds as coded, no share
+    assert compute([LISTEN], [unknown], [(13, 0, 60_000, 1, 101)], "duration") == [[60.0]]
+    assert compute([LISTEN], [unknown], [(13, 0, 60_000, 1, 101)], "share") == [[None]]

@@ -13,7 +13,8 @@ for (const form of document.querySelectorAll("[data-synthesis-form]")) {
   form.querySelector("[data-submit]").hidden = true;
 
   const apply = () => {
-    input.value = [...list.querySelectorAll("li[data-id]")].map((li) => li.dataset.id).join(",");
+    // "," is "no column"; an empty value would mean "every recording".
+    input.value = [...list.querySelectorAll("li[data-id]")].map((li) => li.dataset.id).join(",") || ",";
     form.requestSubmit();
   };
   // The pointer-driven drag (not the browser's native one): the same with a mouse, a pen or a finger.
@@ -27,7 +28,7 @@ for (const form of document.querySelectorAll("[data-synthesis-form]")) {
   if (add) {
     add.addEventListener("change", () => {
       if (!add.value) return;
-      input.value = [input.value, add.value].filter(Boolean).join(",");
+      input.value = [...input.value.split(","), add.value].filter(Boolean).join(",");
       form.requestSubmit();
     });
   }
