@@ -164,9 +164,13 @@ def _cell(
         return "X" if intervals else ""
     if value == "count":
         return len(intervals)
-    if value == "first":
-        return min(start for start, _ in intervals) if intervals else None
     scope = phases.get(column.recording_id, []) if phases is not None else None
+    if value == "first":
+        if scope is None:
+            return min(start for start, _ in intervals) if intervals else None
+        # The first moment inside the phase: a segment begun before it counts from its start.
+        starts = [max(s, p[0]) for s, e in intervals for p in scope if overlaps((s, e), p)]
+        return min(starts) if starts else None
     if scope is None and column.duration_ms:
         scope = [(0, column.duration_ms)]  # never more than the recording (share ≤ 100 %)
     if scope is not None:
@@ -210,8 +214,16 @@ def study_columns(
 
 
 def coded_segments(
-    session: Session, code_ids: Sequence[int], recording_ids: Sequence[int], coder: Coder
+    session: Session,
+    code_ids: Sequence[int],
+    recording_ids: Sequence[int],
+    coder: Coder,
+    *,
+    any_layer: bool = False,
 ) -> list[SegmentRow]:
+    """The shared segments carrying these codes: one coder's, all coders', or the consensus;
+    with `any_layer` (the phases, which frame everyone's coding), from every layer but the
+    preparation's."""
     query = (
         sa_select(
             col(Annotation.recording_id),
@@ -227,7 +239,9 @@ def coded_segments(
             col(Annotation.shared).is_(True),
         )
     )
-    if coder == CONSENSUS:
+    if any_layer:
+        query = query.where(col(Annotation.layer) != "prepared")
+    elif coder == CONSENSUS:
         query = query.where(col(Annotation.layer) == CONSENSUS)
     else:
         query = query.where(col(Annotation.layer).not_in(_NOT_CODING))
@@ -242,6 +256,8 @@ def _phase_codes(session: Session, study_id: int, phase_code_id: int) -> frozens
     book = session.get(Codebook, code.codebook_id) if code else None
     if code is None or book is None or book.study_id != study_id or book.kind != "phases":
         raise Invalid(f"Le code n° {phase_code_id} n'est pas une phase de cette étude.")
+    if code.archived:
+        raise Invalid(f"La phase « {code.label} » est archivée : désarchivez-la pour l'utiliser.")
     members = rows_of(codebook_tree(session, book.id or 0))
     return next((row.members for row in members if row.code_id == phase_code_id), frozenset())
 
@@ -251,7 +267,7 @@ def phase_intervals(
 ) -> dict[int, list[Interval]]:
     phases: dict[int, list[Interval]] = {}
     for recording_id, start, end, _, _ in coded_segments(
-        session, list(phase_codes), recording_ids, None
+        session, list(phase_codes), recording_ids, None, any_layer=True
     ):
         phases.setdefault(recording_id, []).append((start, end if end is not None else start))
     return phases
@@ -264,7 +280,7 @@ _PHASES_SQL = """, ph(recording_id, s, e) AS MATERIALIZED (
         SELECT p.recording_id, p.start_ms, COALESCE(p.end_ms, p.start_ms)
         FROM annotation p JOIN annotation_code pc ON pc.annotation_id = p.id
         WHERE pc.code_id IN ({phase_codes}) AND p.recording_id IN ({recordings})
-          AND p.shared AND p.layer NOT IN ('prepared', 'consensus'))"""
+          AND p.shared AND p.layer != 'prepared')"""
 _OVERLAP_SQL = """ph.recording_id = a.recording_id AND a.start_ms < ph.e
         AND CASE WHEN COALESCE(a.end_ms, a.start_ms) = a.start_ms
                  THEN ph.s <= a.start_ms

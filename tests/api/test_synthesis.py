@@ -116,7 +116,10 @@ def test_values_coder_and_bad_parameters(rclient: TestClient, report: dict) -> N
     phase = str(report["phase"])
     first = rclient.get(_url(report, phase=phase, value="first")).json()
     cells = [cell for row in first["rows"] for cell in row["cells"] if cell is not None]
-    assert cells and min(cells) == 30_000  # the segment straddling the phase's start
+    # The segment straddling the phase's start (at 30 s) is used from the phase's start, 60 s.
+    assert cells and min(cells) == 60_000
+    whole = rclient.get(_url(report, value="first")).json()
+    assert min(c for row in whole["rows"] for c in row["cells"] if c is not None) == 0
     share = rclient.get(_url(report, phase=phase, value="share")).json()
     assert all(0 <= c <= 1 for row in share["rows"] for c in row["cells"] if c is not None)
     me = rclient.get("/api/v1/me").json()["id"]
@@ -397,6 +400,22 @@ def test_the_consensus_is_its_own_coder(rclient: TestClient, study: dict) -> Non
     assert counts(rclient.get(synthesis_url).json()) == {"Écouter / reformuler": 1}
     consensus = rclient.get(f"{synthesis_url}&coder=consensus").json()
     assert counts(consensus) == {"Informer / expliquer": 1}
+    # Phases frame everyone's coding, the consensus too: one agreed on the consensus layer.
+    phases = factories.codes_by_path(rclient, sid, "phases")
+    rclient.post(
+        url,
+        json={
+            "start_ms": 0,
+            "end_ms": 9000,
+            "code_ids": [phases["Diagnostic"]],
+            "layer": "consensus",
+        },
+    )
+    in_phase = rclient.get(f"{synthesis_url}&coder=consensus&phase={phases['Diagnostic']}").json()
+    assert counts(in_phase) == {"Informer / expliquer": 1}
+    rclient.patch(f"/api/v1/codes/{phases['3ème partie']}", json={"archived": True})
+    archived = rclient.get(f"{synthesis_url}&phase={phases['3ème partie']}")
+    assert archived.status_code == 422 and "archivée" in archived.json()["detail"]
     marked = rclient.get(f"/api/v1/studies/{sid}/synthesis?coder=consensus").json()
     assert [row["label"] for row in marked["rows"] if row["cells"] == ["X"]] == [
         "Informer / expliquer"

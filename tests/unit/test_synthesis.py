@@ -129,3 +129,10 @@ def test_durations_never_exceed_the_recording() -> None:
     unknown = Column(13, "A13", None)  # duration unknown: seconds as coded, no share
     assert compute([LISTEN], [unknown], [(13, 0, 60_000, 1, 101)], "duration") == [[60.0]]
     assert compute([LISTEN], [unknown], [(13, 0, 60_000, 1, 101)], "share") == [[None]]
+
+
+def test_first_use_inside_a_phase_counts_from_the_phase() -> None:
+    segments = [(10, 2000, 8000, 1, 100), (10, 9000, 9000, 1, 101)]
+    assert compute([LISTEN], [A4], segments, "first") == [[2000]]
+    assert compute([LISTEN], [A4], segments, "first", {10: [(5000, 20_000)]}) == [[5000]]
+    assert compute([LISTEN], [A4], segments, "first", {10: [(8500, 20_000)]}) == [[9000]]
