@@ -28,7 +28,9 @@ class LiveHub:
     def __init__(self, engine: Engine, poll_seconds: float = POLL_SECONDS) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
-        self.subscribers: dict[int, set[asyncio.Queue[Event]]] = {}
+        # Each queue with the event loop it belongs to: delivered through that loop, so a
+        # subscriber on another loop (another thread) is woken up too.
+        self.subscribers: dict[int, dict[asyncio.Queue[Event], asyncio.AbstractEventLoop]] = {}
         self.last_id: int | None = None
         self.task: asyncio.Task[None] | None = None
 
@@ -36,8 +38,8 @@ class LiveHub:
         """A queue of the session's events from now on (subscribe, then read the state: an
         event in between is in both, and the browser skips what its state already has)."""
         queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=1000)
-        self.subscribers.setdefault(session_id, set()).add(queue)
-        if self.task is None or self.task.done():
+        self.subscribers.setdefault(session_id, {})[queue] = asyncio.get_running_loop()
+        if self.task is None or self.task.done() or self.task.get_loop().is_closed():
             self.task = asyncio.get_running_loop().create_task(self._run())
         return queue
 
@@ -50,7 +52,7 @@ class LiveHub:
     def unsubscribe(self, session_id: int, queue: "asyncio.Queue[Event]") -> None:
         queues = self.subscribers.get(session_id)
         if queues is not None:
-            queues.discard(queue)
+            queues.pop(queue, None)
             if not queues:
                 del self.subscribers[session_id]
 
@@ -76,10 +78,10 @@ class LiveHub:
                 self.last_id, rows = await anyio.to_thread.run_sync(self._fetch, self.last_id, ids)
                 for event_id, session_id, seq, kind, payload in rows:
                     event = {"type": kind, "event_id": event_id, **payload, "seq": seq}
-                    for queue in list(self.subscribers.get(session_id, ())):
+                    for queue, loop in list(self.subscribers.get(session_id, {}).items()):
                         if queue.full():  # a browser that stopped reading: it reloads
                             continue
-                        queue.put_nowait(event)
+                        loop.call_soon_threadsafe(queue.put_nowait, event)
             except Exception:  # the database restarting: keep following
                 log.exception("live events could not be read; retrying")
             await asyncio.sleep(self.poll_seconds)
