@@ -19,6 +19,7 @@ from autoconf.api import (
     codebook_pages,
     codebooks,
     errors,
+    live,
     media,
     meta,
     pages,
@@ -32,6 +33,7 @@ from autoconf.api import (
 from autoconf.api.limits import BodySizeLimit
 from autoconf.api.media import MediaFastPath, MediaGrants
 from autoconf.db import MAX_SESSIONS, is_sqlite, make_engine
+from autoconf.live.hub import LiveHub
 from autoconf.media.jobs import JobRunner
 from autoconf.media.storage import human_size
 from autoconf.schemes.timecode import format_ms
@@ -55,6 +57,7 @@ ROUTERS = tuple(
         synthesis_pages,
         chronogram,
         clips,
+        live,
     )
 )
 
@@ -102,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runner.start()
         app.state.job_runner = runner
         yield
+        await app.state.live_hub.stop()
         if runner is not None:
             await anyio.to_thread.run_sync(runner.stop)
         engine.dispose()
@@ -123,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.write_lock = anyio.Lock() if is_sqlite(engine) else None
     app.state.session_slots = anyio.Semaphore(MAX_SESSIONS)
+    app.state.live_hub = LiveHub(engine)
     # argon2 takes 64 MiB and ~50 ms per check: a login flood must not take every thread.
     app.state.password_limiter = anyio.CapacityLimiter(2)
     web = web_dir()

@@ -255,3 +255,44 @@ class AnnotationCode(SQLModel, table=True):
     )
     annotation_id: int = Field(foreign_key="annotation.id", primary_key=True, ondelete="CASCADE")
     code_id: int = Field(foreign_key="code.id", primary_key=True, ondelete="CASCADE")
+
+
+class LiveSession(SQLModel, table=True):
+    """An auto-confrontation replayed together: one shared playhead (playing, position at a
+    moment of the server's clock, rate), changed only through its events."""
+
+    __tablename__ = "live_session"
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True, ondelete="CASCADE")
+    interview_id: int | None = Field(
+        default=None, foreign_key="interview.id", index=True, ondelete="SET NULL"
+    )
+    recording_id: int = Field(foreign_key="recording.id", index=True, ondelete="CASCADE")
+    # What the counsellor types to join (short, unambiguous letters and digits).
+    code: str = Field(sa_column=Column(String(12), nullable=False, unique=True))
+    created_by: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    playing: bool = False
+    position_ms: int = 0
+    position_at: datetime = _timestamp()
+    rate: float = 1.0
+    seq: int = 0
+    created_at: datetime = _timestamp()
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LiveEvent(SQLModel, table=True):
+    """What happened in a live session, in order: the stream every browser follows (through
+    the database, so that two app processes share it)."""
+
+    __tablename__ = "live_event"
+    __table_args__ = (
+        Index("ix_live_event_session_id_id", "session_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="live_session.id", ondelete="CASCADE")
+    seq: int
+    kind: str = Field(sa_type=String(16))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    author_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    created_at: datetime = _timestamp()

@@ -9,6 +9,7 @@ import anyio
 import anyio.to_thread
 from fastapi import Depends, Path, Request
 from sqlmodel import Session
+from starlette.requests import HTTPConnection
 
 from autoconf.auth.accounts import API, SESSION, user_for_token
 from autoconf.errors import NotAuthenticated
@@ -59,7 +60,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @asynccontextmanager
-async def write_lock(request: Request) -> AsyncIterator[None]:
+async def write_lock(request: HTTPConnection) -> AsyncIterator[None]:
     """SQLite's one-writer-at-a-time, taken on the event loop (PostgreSQL needs none).
 
     Writers left to SQLite's busy handler sleep in steps of up to 100 ms (seconds at p99
@@ -75,7 +76,11 @@ async def write_lock(request: Request) -> AsyncIterator[None]:
 
 
 async def write(
-    request: Request, session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+    request: HTTPConnection,
+    session: Session,
+    work: Callable[P, T],
+    *args: P.args,
+    **kwargs: P.kwargs,
 ) -> T:
     """Run `work(*args, **kwargs)`, which writes through `session`, and commit it: in one
     worker thread, under the write lock. The lock is held for that one step only; the

@@ -1,0 +1,1 @@
+"""Live auto-confrontations: the shared playhead and its event stream."""

@@ -1,0 +1,87 @@
+"""The live event stream delivered to the browsers connected to this process.
+
+Events are rows of `live_event`, written by whichever process received the control; each
+process follows the table (a query on the primary key every 50 ms, only while someone is
+connected) and hands new events to its subscribers. So two browsers on two app processes
+see the same stream, with no broker to run; a PostgreSQL LISTEN/NOTIFY or Redis follower
+can replace `_fetch` for team deployments without changing the subscribers.
+"""
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from autoconf.live import sessions
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 0.05
+
+Event = dict[str, Any]
+
+
+class LiveHub:
+    def __init__(self, engine: Engine, poll_seconds: float = POLL_SECONDS) -> None:
+        self.engine = engine
+        self.poll_seconds = poll_seconds
+        # Each queue with the event loop it belongs to: delivered through that loop, so a
+        # subscriber on another loop (another thread) is woken up too.
+        self.subscribers: dict[int, dict[asyncio.Queue[Event], asyncio.AbstractEventLoop]] = {}
+        self.last_id: int | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def subscribe(self, session_id: int) -> "asyncio.Queue[Event]":
+        """A queue of the session's events from now on (subscribe, then read the state: an
+        event in between is in both, and the browser skips what its state already has)."""
+        queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=1000)
+        self.subscribers.setdefault(session_id, {})[queue] = asyncio.get_running_loop()
+        if self.task is None or self.task.done() or self.task.get_loop().is_closed():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+        return queue
+
+    def follow_from(self, event_id: int) -> None:
+        """Deliver every event after `event_id` (read with a subscriber's state): the first
+        poll must not skip what happened between that read and its own."""
+        if self.last_id is None or self.last_id > event_id:
+            self.last_id = event_id
+
+    def unsubscribe(self, session_id: int, queue: "asyncio.Queue[Event]") -> None:
+        queues = self.subscribers.get(session_id)
+        if queues is not None:
+            queues.pop(queue, None)
+            if not queues:
+                del self.subscribers[session_id]
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    def _fetch(self, after_id: int | None, session_ids: list[int]) -> tuple[int, list[Any]]:
+        with Session(self.engine) as session:
+            if after_id is None:
+                return sessions.last_event_id(session), []
+            rows = sessions.events_after(session, session_ids, after_id)
+            last = rows[-1][0] if rows else after_id
+            # Events of sessions nobody here follows are skipped, not re-read forever.
+            return max(last, sessions.last_event_id(session) if not rows else last), rows
+
+    async def _run(self) -> None:
+        while self.subscribers:
+            try:
+                ids = list(self.subscribers)
+                self.last_id, rows = await anyio.to_thread.run_sync(self._fetch, self.last_id, ids)
+                for event_id, session_id, seq, kind, payload in rows:
+                    event = {"type": kind, "event_id": event_id, **payload, "seq": seq}
+                    for queue, loop in list(self.subscribers.get(session_id, {}).items()):
+                        if queue.full():  # a browser that stopped reading: it reloads
+                            continue
+                        loop.call_soon_threadsafe(queue.put_nowait, event)
+            except Exception:  # the database restarting: keep following
+                log.exception("live events could not be read; retrying")
+            await asyncio.sleep(self.poll_seconds)

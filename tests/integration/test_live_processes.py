@@ -1,0 +1,56 @@
+"""Two app processes on one database: a browser on each follows the same live session,
+because the events go through the database."""
+
+import json
+from pathlib import Path
+
+import httpx2 as httpx
+from websockets.sync.client import connect
+
+from tests.support import researcher_token, start_server, stop_server
+
+
+def _socket_url(base: str, session_id: int) -> str:
+    return base.replace("http://", "ws://") + f"/api/v1/live/{session_id}/ws"
+
+
+def _next(socket, kind: str) -> dict:  # type: ignore[no-untyped-def]
+    while True:
+        message = json.loads(socket.recv(timeout=10))
+        if message["type"] == kind:
+            return message
+
+
+def test_two_processes_share_the_playhead(tmp_path: Path) -> None:
+    headers = researcher_token(tmp_path)
+    first = start_server(tmp_path)
+    second = start_server(tmp_path, {"AUTOCONF_MEDIA_WORKERS": "0"})
+    try:
+        media = Path(__file__).parents[2] / "autoconf" / "demo" / "seance-demo.mp4"
+        study = httpx.post(
+            f"{first.url}/api/v1/studies", json={"name": "S"}, headers=headers
+        ).json()
+        recording = httpx.post(
+            f"{first.url}/api/v1/studies/{study['id']}/recordings",
+            headers=headers,
+            data={"code": "A8 - 1"},
+            files={"file": ("a.mp4", media.read_bytes(), "video/mp4")},
+        ).json()
+        live = httpx.post(
+            f"{first.url}/api/v1/recordings/{recording['id']}/live", headers=headers
+        ).json()
+        auth = {"Authorization": headers["Authorization"]}
+        with (
+            connect(_socket_url(first.url, live["id"]), additional_headers=auth) as one,
+            connect(_socket_url(second.url, live["id"]), additional_headers=auth) as two,
+        ):
+            assert _next(one, "state")["playing"] is False
+            assert _next(two, "state")["playing"] is False
+            one.send(json.dumps({"type": "seek", "position_ms": 30_000}))
+            assert _next(two, "seek")["position_ms"] == 30_000
+            two.send(json.dumps({"type": "play"}))
+            played = _next(one, "play")
+            assert played["playing"] is True and played["position_ms"] == 30_000
+    finally:
+        stop_server(second)
+        stop_server(first)
