@@ -3,10 +3,11 @@ and drive its shared playhead through a WebSocket."""
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import Path as FastAPIPath
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
@@ -32,10 +33,6 @@ class LiveStarted(BaseModel):
     id: int
     code: str = Field(description="What the counsellor types to join.")
     recording_id: int
-
-
-class LiveJoin(BaseModel):
-    code: str = Field(min_length=4, max_length=12)
 
 
 class LiveStatePublic(BaseModel):
@@ -72,10 +69,15 @@ async def start_live(
     return LiveStarted(id=live.id or 0, code=live.code, recording_id=live.recording_id)
 
 
-@router.post("/live/join")
-def join_live(body: LiveJoin, user: CurrentUser, session: SessionDep) -> LiveStarted:
-    """The session of a code, if its recording is one the user may see."""
-    live = sessions.by_code(session, body.code)
+@router.get("/live/code/{code}")
+def join_live(
+    code: Annotated[str, FastAPIPath(min_length=4, max_length=12)],
+    user: CurrentUser,
+    session: SessionDep,
+) -> LiveStarted:
+    """The session a join code opens (case does not matter), if its recording is one the user
+    may see."""
+    live = sessions.by_code(session, code)
     _visible(session, user, live.id or 0)
     return LiveStarted(id=live.id or 0, code=live.code, recording_id=live.recording_id)
 

@@ -38,7 +38,7 @@ def test_two_browsers_share_one_playhead(
     assert len(code) == 6 and code.isalnum() and code == code.upper()
     other = TestClient(app)
     factories.login(other, live["counsellor"])
-    joined = other.post("/api/v1/live/join", json={"code": code.lower()})
+    joined = other.get(f"/api/v1/live/code/{code.lower()}")
     assert joined.status_code == 200 and joined.json()["id"] == live["id"]
     url = f"/api/v1/live/{live['id']}/ws"
     with rclient.websocket_connect(url) as researcher, other.websocket_connect(url) as counsellor:
@@ -78,7 +78,7 @@ def test_who_may_start_join_and_follow(
 ) -> None:
     stranger = TestClient(app)
     factories.login(stranger, factories.account(engine, "ailleurs", "researcher"))
-    assert stranger.post("/api/v1/live/join", json={"code": live["code"]}).status_code == 403
+    assert stranger.get(f"/api/v1/live/code/{live['code']}").status_code == 403
     with (
         pytest.raises(WebSocketDisconnect) as closed,
         stranger.websocket_connect(f"/api/v1/live/{live['id']}/ws") as socket,
@@ -95,5 +95,5 @@ def test_who_may_start_join_and_follow(
     factories.login(counsellor, live["counsellor"])
     refused = counsellor.post(f"/api/v1/recordings/{live['recording']['id']}/live")
     assert refused.status_code == 403
-    unknown = rclient.post("/api/v1/live/join", json={"code": "ZZZZZZ"})
+    unknown = rclient.get("/api/v1/live/code/ZZZZZZ")
     assert unknown.status_code == 404 and "code" in unknown.json()["detail"]
