@@ -20,6 +20,7 @@ from autoconf.api import (
     codebooks,
     errors,
     live,
+    live_pages,
     media,
     meta,
     pages,
@@ -58,6 +59,7 @@ ROUTERS = tuple(
         chronogram,
         clips,
         live,
+        live_pages,
     )
 )
 

@@ -51,7 +51,7 @@ def _public(state: sessions.LiveState) -> LiveStatePublic:
     return LiveStatePublic(**state.public(), now_ms=state.now_ms())
 
 
-def _visible(session: Session, user: User, session_id: int) -> LiveSession:
+def visible(session: Session, user: User, session_id: int) -> LiveSession:
     """The live session, if the user may see its recording (the same rule)."""
     live = session.get(LiveSession, session_id)
     if live is None:
@@ -78,14 +78,14 @@ def join_live(
     """The session a join code opens (case does not matter), if its recording is one the user
     may see."""
     live = sessions.by_code(session, code)
-    _visible(session, user, live.id or 0)
+    visible(session, user, live.id or 0)
     return LiveStarted(id=live.id or 0, code=live.code, recording_id=live.recording_id)
 
 
 @router.get("/live/{session_id}")
 def live_state(session_id: PathId, user: CurrentUser, session: SessionDep) -> LiveStatePublic:
     """The shared playhead now."""
-    _visible(session, user, session_id)
+    visible(session, user, session_id)
     return _public(sessions.state(session, session_id))
 
 
@@ -105,7 +105,7 @@ def _opened(socket: WebSocket, session_id: int) -> tuple[User, sessions.LiveStat
     if user is None:
         raise PermissionError
     with Session(socket.app.state.engine) as session:
-        _visible(session, user, session_id)
+        visible(session, user, session_id)
         last = sessions.last_event_id(session)
         return user, sessions.state(session, session_id), last
 
