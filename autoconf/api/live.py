@@ -4,6 +4,7 @@ and drive its shared playhead through a WebSocket."""
 import asyncio
 import contextlib
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect, status
@@ -96,6 +97,10 @@ def _socket_user(socket: WebSocket) -> User | None:
         if scheme.lower() == "bearer" and token.strip():
             return accounts.user_for_token(session, token.strip(), accounts.API)
         cookie = socket.cookies.get(SESSION_COOKIE)
+        # A page of another site must not drive a session with this browser's cookie.
+        origin = urlsplit(socket.headers.get("origin", ""))
+        if cookie and origin.netloc and origin.netloc != socket.headers.get("host", ""):
+            return None
         return accounts.user_for_token(session, cookie, accounts.SESSION) if cookie else None
 
 

@@ -85,6 +85,15 @@ def test_who_may_start_join_and_follow(
     ):
         socket.receive_json()
     assert closed.value.code == 4403
+    # Another site's page cannot use this browser's cookie.
+    with (
+        pytest.raises(WebSocketDisconnect) as foreign,
+        rclient.websocket_connect(
+            f"/api/v1/live/{live['id']}/ws", headers={"origin": "https://evil.example"}
+        ) as socket,
+    ):
+        socket.receive_json()
+    assert foreign.value.code == 4403
     anonymous = TestClient(app)
     with (
         pytest.raises(WebSocketDisconnect),
