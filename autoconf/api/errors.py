@@ -42,20 +42,22 @@ def wants_json(request: Request) -> bool:
     )
 
 
-def _back_link(request: Request) -> str:
-    """Where "back" goes: the page the user came from on this site, else the studies."""
+def back_to(request: Request) -> str:
+    """The page the user came from, if it is on this site (its path), else the studies."""
     referer = urlsplit(request.headers.get("referer", ""))
     path = referer.path
+    same_site = (referer.scheme, referer.netloc) == ("", "") or (
+        referer.scheme in ("http", "https") and referer.netloc == request.url.netloc
+    )
     # "//other.site" and "/\\other.site" are other sites to a browser.
-    local = path.startswith("/") and not path.startswith("//") and "\\" not in path
-    if referer.netloc == request.url.netloc and local:
-        return path + (f"?{referer.query}" if referer.query else "")
-    return "/studies"
+    if not same_site or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/studies"
+    return path + (f"?{referer.query}" if referer.query else "")
 
 
 def _page(request: Request, status: int, message: str) -> Response:
     return render(
-        request, "error.html", status, status=status, message=message, back=_back_link(request)
+        request, "error.html", status, status=status, message=message, back=back_to(request)
     )
 
 

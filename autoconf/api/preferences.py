@@ -1,12 +1,12 @@
 """The signed-in user's preferences, set from the pages: the interface language."""
 
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from autoconf.api.deps import CurrentUser, SessionDep, write
+from autoconf.api.errors import back_to
 from autoconf.auth import accounts
 from autoconf.errors import Invalid
 from autoconf.i18n import LANGUAGES
@@ -18,18 +18,6 @@ UNKNOWN_LANGUAGE = (
     "Langue inconnue : choisissez Français ou English. "
     "/ Unknown language: choose Français or English."
 )
-
-
-def _back(request: Request) -> str:
-    """The page the choice was made on (this site's paths only), else the studies."""
-    referer = urlsplit(request.headers.get("referer", ""))
-    path = referer.path
-    same_site = (referer.scheme, referer.netloc) == ("", "") or (
-        referer.scheme in ("http", "https") and referer.netloc == request.url.netloc
-    )
-    if not same_site or not path.startswith("/") or path.startswith("//") or "\\" in path:
-        return "/studies"
-    return path + (f"?{referer.query}" if referer.query else "")
 
 
 @router.post("/me/language")
@@ -44,4 +32,4 @@ async def language_form(
         raise Invalid(UNKNOWN_LANGUAGE)
     changes = {"language": language}
     await write(request, session, accounts.update_preferences, session, user, changes)
-    return RedirectResponse(_back(request), status_code=303)
+    return RedirectResponse(back_to(request), status_code=303)
