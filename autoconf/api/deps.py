@@ -41,7 +41,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 @asynccontextmanager
-async def request_session(request: Request) -> AsyncIterator[Session]:
+async def request_session(request: HTTPConnection) -> AsyncIterator[Session]:
     """A session in one of the MAX_SESSIONS slots (see `get_session`), for code that needs
     one for a moment only, not for the whole request."""
     slots: anyio.Semaphore = request.app.state.session_slots
@@ -99,7 +99,7 @@ def _commit(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.k
     return result
 
 
-def bearer_token(request: Request) -> str | None:
+def bearer_token(request: HTTPConnection) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
@@ -108,7 +108,7 @@ def bearer_token(request: Request) -> str | None:
 _UNKNOWN = object()
 
 
-def credential_of(request: Request) -> tuple[str, str] | None:
+def credential_of(request: HTTPConnection) -> tuple[str, str] | None:
     """What the caller signs in with: (API, the Bearer token), else (SESSION, the cookie)."""
     token = bearer_token(request)
     if token is not None:

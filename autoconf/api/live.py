@@ -13,14 +13,16 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from autoconf.api.deps import (
-    SESSION_COOKIE,
     CurrentUser,
     ManagedRecordingDep,
     PathId,
     SessionDep,
+    credential_of,
+    request_session,
     write,
 )
 from autoconf.auth import accounts
+from autoconf.auth.accounts import SESSION
 from autoconf.errors import DomainError, NotFound
 from autoconf.live import sessions
 from autoconf.live.hub import LiveHub
@@ -90,34 +92,21 @@ def live_state(session_id: PathId, user: CurrentUser, session: SessionDep) -> Li
     return _public(sessions.state(session, session_id))
 
 
-def _socket_user(socket: WebSocket) -> User | None:
-    header = socket.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    with Session(socket.app.state.engine) as session:
-        if scheme.lower() == "bearer" and token.strip():
-            return accounts.user_for_token(session, token.strip(), accounts.API)
-        cookie = socket.cookies.get(SESSION_COOKIE)
-        # A page of another site must not drive a session with this browser's cookie.
-        origin = urlsplit(socket.headers.get("origin", ""))
-        if cookie and origin.netloc and origin.netloc != socket.headers.get("host", ""):
-            return None
-        return accounts.user_for_token(session, cookie, accounts.SESSION) if cookie else None
-
-
-def _opened(socket: WebSocket, session_id: int) -> tuple[User, sessions.LiveState, int]:
-    """The user, the state and the last event id (read before the state)."""
-    user = _socket_user(socket)
+def _opened(
+    socket: WebSocket, session: Session, session_id: int
+) -> tuple[User, sessions.LiveState, int]:
+    """The user, the state and the last event id (read before the state); PermissionError
+    for no valid credential, or a session cookie sent by a page of another site."""
+    found = credential_of(socket)
+    origin = urlsplit(socket.headers.get("origin", "")).netloc
+    if found is None or (found[0] == SESSION and origin and origin != socket.headers.get("host")):
+        raise PermissionError
+    user = accounts.user_for_token(session, found[1], found[0])
     if user is None:
         raise PermissionError
-    with Session(socket.app.state.engine) as session:
-        visible(session, user, session_id)
-        last = sessions.last_event_id(session)
-        return user, sessions.state(session, session_id), last
-
-
-def hub_of(socket: WebSocket) -> LiveHub:
-    hub: LiveHub = socket.app.state.live_hub
-    return hub
+    visible(session, user, session_id)
+    last = sessions.last_event_id(session)
+    return user, sessions.state(session, session_id), last
 
 
 @router.websocket("/live/{session_id}/ws")
@@ -126,11 +115,13 @@ async def live_socket(socket: WebSocket, session_id: int) -> None:
     seq, playing, position_ms, rate, at, now_ms…}`; from the browser: `{"type": "play" |
     "pause" | "seek" | "rate", "position_ms"?, "rate"?}`; an `{"type": "error", "detail"}`
     answers a refused one."""
-    hub = hub_of(socket)
+    hub: LiveHub = socket.app.state.live_hub
     queue = hub.subscribe(session_id)  # before the state: nothing falls in between
     try:
         try:
-            user, state, last = await anyio.to_thread.run_sync(_opened, socket, session_id)
+            async with request_session(socket) as session:
+                opened = await anyio.to_thread.run_sync(_opened, socket, session, session_id)
+            user, state, last = opened
         except (PermissionError, DomainError):
             await socket.close(code=4403)
             return
@@ -139,11 +130,11 @@ async def live_socket(socket: WebSocket, session_id: int) -> None:
         await socket.send_json({"type": "state", **state.public(), "now_ms": state.now_ms()})
         sender = asyncio.create_task(_send(socket, queue))
         try:
-            while True:
-                message = await socket.receive_json()
-                await _control(socket, session_id, user, message)
-        except (WebSocketDisconnect, RuntimeError):
-            pass
+            # Until the browser leaves (RuntimeError: a receive after the close).
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                while True:
+                    message = await socket.receive_json()
+                    await _control(socket, session_id, user, message)
         finally:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -166,7 +157,7 @@ async def _control(socket: WebSocket, session_id: int, user: User, message: Any)
     position = message.get("position_ms")
     rate = message.get("rate")
     try:
-        with Session(socket.app.state.engine) as session:
+        async with request_session(socket) as session:
             await write(
                 socket,
                 session,

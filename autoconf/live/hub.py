@@ -63,13 +63,13 @@ class LiveHub:
                 await self.task
 
     def _fetch(self, after_id: int | None, session_ids: list[int]) -> tuple[int, list[Any]]:
+        """The followed sessions' events after `after_id` (the index on session and id makes
+        it one short range per session), and the id to follow from next."""
         with Session(self.engine) as session:
-            if after_id is None:
+            if after_id is None:  # nobody told where to start: from now
                 return sessions.last_event_id(session), []
             rows = sessions.events_after(session, session_ids, after_id)
-            last = rows[-1][0] if rows else after_id
-            # Events of sessions nobody here follows are skipped, not re-read forever.
-            return max(last, sessions.last_event_id(session) if not rows else last), rows
+            return (rows[-1][0] if rows else after_id), rows
 
     async def _run(self) -> None:
         while self.subscribers:
