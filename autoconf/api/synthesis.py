@@ -68,9 +68,21 @@ def parse_coder(text: str | None) -> synthesis.Coder:
         return synthesis.ALL_CODERS
     if text == synthesis.CONSENSUS:
         return synthesis.CONSENSUS
+    return parse_id(text, "coder : le numéro d'un utilisateur, « all » ou « consensus ».")
+
+
+def parse_id(text: str, message: str) -> int:
+    """An id typed in a form or a query ("²" is a digit to Python, not to `int`)."""
     if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
-        raise Invalid("coder : le numéro d'un utilisateur, « all » ou « consensus ».")
+        raise Invalid(message)
     return int(text)
+
+
+def _table(table: Table, fmt: str, name: str) -> Any:
+    """A table as JSON, or as a file named `name` in the format asked for."""
+    if fmt == "json":
+        return TablePublic(title=table.title, header=table.header, rows=table.rows)
+    return _file(table, fmt, name)
 
 
 def _file(table: Table, fmt: str, name: str) -> Response:
@@ -146,9 +158,7 @@ def sources_references(
     """Per code, parents aggregating their descendants: sources (distinct interviews with a
     segment of the code) and references (segments), with the codes' descriptions."""
     table = synthesis.sources_references(session, codebook)
-    if format == "json":
-        return TablePublic(title=table.title, header=table.header, rows=table.rows)
-    return _file(table, format, f"sources-references-{codebook.kind}-etude-{codebook.study_id}")
+    return _table(table, format, f"sources-references-{codebook.kind}-etude-{codebook.study_id}")
 
 
 @router.get(
@@ -179,9 +189,7 @@ def crosstab(
         if columns is None or columns.study_id != codebook.study_id:
             raise Invalid(f"other : le livre de codes n° {other} n'est pas dans cette étude.")
     table = crosstabs.crosstab(session, codebook, by, value, columns)
-    if format == "json":
-        return TablePublic(title=table.title, header=table.header, rows=table.rows)
-    return _file(table, format, f"croisement-{codebook.kind}-{by}-etude-{codebook.study_id}")
+    return _table(table, format, f"croisement-{codebook.kind}-{by}-etude-{codebook.study_id}")
 
 
 @router.get(
@@ -242,6 +250,4 @@ def counts(
     first = {"structures": _("Structure"), "centres": _("Centre"), "researchers": _("Chercheur·e")}
     headers = [first[by], _("Séances enregistrées"), _("Conseillers"), _("Auto-confrontations")]
     table = counts_module.counts_table(session, study.id or 0, by, headers, _("Total"))
-    if format == "json":
-        return TablePublic(title=table.title, header=table.header, rows=table.rows)
-    return _file(table, format, f"effectifs-{by}-etude-{study.id}")
+    return _table(table, format, f"effectifs-{by}-etude-{study.id}")

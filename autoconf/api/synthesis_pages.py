@@ -9,9 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from autoconf.api.deps import ManagedStudyDep, SessionDep
 from autoconf.api.rendering import render
-from autoconf.api.synthesis import parse_coder, parse_ids
-from autoconf.errors import Invalid
-from autoconf.payloads import MAX_ID
+from autoconf.api.synthesis import parse_coder, parse_id, parse_ids
 from autoconf.schemes import codebooks, synthesis, writers
 from autoconf.studies import service
 
@@ -22,9 +20,7 @@ def _phase(text: str | None) -> int | None:
     """The form's phase: empty means the whole session."""
     if not text:
         return None
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
-        raise Invalid("phase : le numéro d'une phase de l'étude.")
-    return int(text)
+    return parse_id(text, "phase : le numéro d'une phase de l'étude.")
 
 
 @router.get("/studies/{study_id}/synthesis", response_class=HTMLResponse)

@@ -30,6 +30,7 @@ from autoconf.schemes.synthesis import (
     scheme_codebook,
     study_columns,
 )
+from autoconf.schemes.tables import xml_safe
 from autoconf.schemes.timecode import format_ms
 
 MAX_RECORDINGS = 40  # ~12,000 px of rows already; more is no longer read at a glance
@@ -38,7 +39,6 @@ FONT_FAMILY = "DejaVu Sans, Verdana, sans-serif"
 _FONTS = Path("/usr/share/fonts/truetype/dejavu")
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 # Characters XML 1.0 cannot hold, even escaped: a label typed with one must not break the file.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 14400)
 MARGIN, LANE_H, LANE_GAP, PHASE_H, LABEL_MAX = 16, 16, 4, 13, 330
 INK, GREY, FAINT, GROUND = "#1F2933", "#5F6B7A", "#C9CED6", "#EEF1F4"
@@ -455,11 +455,11 @@ def _n(value: float) -> str:
 
 
 def _text(value: str) -> str:
-    return escape(_NOT_XML.sub("", value))
+    return escape(xml_safe(value))
 
 
 def _attr(value: str) -> str:
-    return quoteattr(_NOT_XML.sub("", value))
+    return quoteattr(xml_safe(value))
 
 
 def to_svg(frame: Layout) -> str:
