@@ -1,10 +1,11 @@
 """The live event stream delivered to the browsers connected to this process.
 
-Events are rows of `live_event`, written by whichever process received the control; each
-process follows the table (a query on the primary key every 50 ms, only while someone is
-connected) and hands new events to its subscribers. So two browsers on two app processes
-see the same stream, with no broker to run; a PostgreSQL LISTEN/NOTIFY or Redis follower
-can replace `_fetch` for team deployments without changing the subscribers.
+Events are rows of `live_event`, written by whichever process received the control. Each
+process follows the table (every 50 ms, only while someone is connected, the followed
+sessions' new events through the index on session and id) and hands them to its
+subscribers. So two browsers on two app processes see the same stream, with no broker to
+run; a PostgreSQL LISTEN/NOTIFY or Redis follower can replace `_fetch` for team deployments
+without changing the subscribers.
 """
 
 import asyncio
