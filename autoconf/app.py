@@ -21,6 +21,7 @@ from autoconf.api import (
     errors,
     live,
     live_pages,
+    live_stops,
     media,
     meta,
     pages,
@@ -60,6 +61,7 @@ ROUTERS = tuple(
         clips,
         live,
         live_pages,
+        live_stops,
     )
 )
 

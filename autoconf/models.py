@@ -133,6 +133,9 @@ class Recording(SQLModel, table=True):
     counsellor_id: int | None = Field(
         default=None, foreign_key="counsellor.id", index=True, ondelete="SET NULL"
     )
+    # "session": a counselling session (a column of the tables); "autoconfrontation": the
+    # recording of an interview itself (kept out of the tables of the sessions).
+    category: str = Field(default="session", sa_type=String(16))
     status: str = Field(default="uploaded", sa_type=String(16))
     error: str | None = None
     original_filename: str = Field(default="", max_length=255)
@@ -180,6 +183,12 @@ class Interview(SQLModel, table=True):
         default=None, foreign_key="counsellor.id", index=True, ondelete="SET NULL"
     )
     notes: str = ""
+    # The interview's own recording, and the wall-clock time its 0 corresponds to: a stop at
+    # wall-clock time w is at w - ac_started_at in it.
+    ac_recording_id: int | None = Field(
+        default=None, foreign_key="recording.id", ondelete="SET NULL"
+    )
+    ac_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _timestamp()
 
 
@@ -296,3 +305,55 @@ class LiveEvent(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     author_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
     created_at: datetime = _timestamp()
+
+
+class LiveStop(SQLModel, table=True):
+    """What a stop of a live session adds to its annotation (a moment on the stops layer, by
+    who stopped): when on the wall clock, until when, which prepared moment it answers."""
+
+    __tablename__ = "live_stop"
+    annotation_id: int = Field(foreign_key="annotation.id", primary_key=True, ondelete="CASCADE")
+    session_id: int = Field(foreign_key="live_session.id", index=True, ondelete="CASCADE")
+    role: str = Field(sa_type=String(16))  # "counsellor" | "researcher": who stopped
+    stopped_at: datetime = Field(sa_type=UTCDateTime)
+    resumed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    prepared_id: int | None = Field(default=None, foreign_key="annotation.id", ondelete="SET NULL")
+
+
+class LiveComment(SQLModel, table=True):
+    """Something said at a stop, as typed during the session: a researcher's note or the
+    counsellor's words (`speaker`), by `author_id` (who typed it)."""
+
+    __tablename__ = "live_comment"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+    id: int | None = Field(default=None, primary_key=True)
+    stop_id: int = Field(foreign_key="live_stop.annotation_id", index=True, ondelete="CASCADE")
+    author_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    speaker: str = Field(sa_type=String(16))  # "researcher" | "counsellor"
+    text: str
+    said_at: datetime = Field(sa_type=UTCDateTime)  # wall clock, when typed
+    version: int = 1
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class LiveAgendaItem(SQLModel, table=True):
+    """The status of a prepared moment in a live session (planned when there is no row)."""
+
+    __tablename__ = "live_agenda_item"
+    session_id: int = Field(foreign_key="live_session.id", primary_key=True, ondelete="CASCADE")
+    prepared_id: int = Field(foreign_key="annotation.id", primary_key=True, ondelete="CASCADE")
+    status: str = Field(sa_type=String(16))
+    updated_at: datetime = _timestamp()
+
+
+class LivePresence(SQLModel, table=True):
+    """A browser connected to a live session, on any app process; refreshed while connected,
+    forgotten when it leaves or stops answering."""
+
+    __tablename__ = "live_presence"
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    session_id: int = Field(foreign_key="live_session.id", index=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="app_user.id", ondelete="CASCADE")
+    role: str = Field(sa_type=String(16))
+    seen_at: datetime = Field(sa_type=UTCDateTime)

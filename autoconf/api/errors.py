@@ -79,6 +79,8 @@ async def domain_error(request: Request, error: Exception) -> Response:
     current = getattr(error, "current", None)
     if dataclasses.is_dataclass(current) and not isinstance(current, type):
         extra["current"] = dataclasses.asdict(current)
+    elif isinstance(current, dict):
+        extra["current"] = current
     return respond(request, status, str(error), **extra)
 
 

@@ -24,7 +24,7 @@ from autoconf.api.deps import (
 from autoconf.auth import accounts
 from autoconf.auth.accounts import SESSION
 from autoconf.errors import DomainError, NotFound
-from autoconf.live import sessions
+from autoconf.live import presence, sessions, stops
 from autoconf.live.hub import LiveHub
 from autoconf.models import LiveSession, User
 from autoconf.studies import access
@@ -69,6 +69,7 @@ async def start_live(
 ) -> LiveStarted:
     """Start a live session on the recording (the study's researchers): its join code."""
     live = await write(request, session, sessions.start, session, recording, user.id)
+    request.app.state.live_hub.poke()
     return LiveStarted(id=live.id or 0, code=live.code, recording_id=live.recording_id)
 
 
@@ -92,11 +93,27 @@ def live_state(session_id: PathId, user: CurrentUser, session: SessionDep) -> Li
     return _public(sessions.state(session, session_id))
 
 
+def snapshot(session: Session, user: User, live: LiveSession) -> dict[str, Any]:
+    """What a screen needs on (re)connecting, besides the playhead: who it is, the stops, the
+    agenda (researchers) and who is connected."""
+    assert live.id is not None
+    role = stops.role_of(session, user, live.study_id)
+    stop_list = [s.public() for s in stops.list_stops(session, [live.id])]
+    log: dict[str, Any] = {"stops": stop_list, "presence": presence.present(session, live.id)}
+    if role == "researcher":
+        log["agenda"] = [i.public() for i in stops.agenda(session, live, user.id)]
+    else:
+        for stop in stop_list:
+            stop["comments"] = []
+    return {"role": role, "user_id": user.id, "log": log}
+
+
 def _opened(
     socket: WebSocket, session: Session, session_id: int
-) -> tuple[User, sessions.LiveState, int]:
-    """The user, the state and the last event id (read before the state); PermissionError
-    for no valid credential, or a session cookie sent by a page of another site."""
+) -> tuple[User, sessions.LiveState, int, dict[str, Any]]:
+    """The user, the state, the last event id (read before the state) and the snapshot;
+    PermissionError for no valid credential, or a session cookie sent by a page of another
+    site."""
     found = credential_of(socket)
     origin = urlsplit(socket.headers.get("origin", "")).netloc
     if found is None or (found[0] == SESSION and origin and origin != socket.headers.get("host")):
@@ -104,70 +121,122 @@ def _opened(
     user = accounts.user_for_token(session, found[1], found[0])
     if user is None:
         raise PermissionError
-    visible(session, user, session_id)
+    live = visible(session, user, session_id)
     last = sessions.last_event_id(session)
-    return user, sessions.state(session, session_id), last
+    return user, sessions.state(session, session_id), last, snapshot(session, user, live)
 
 
 @router.websocket("/live/{session_id}/ws")
 async def live_socket(socket: WebSocket, session_id: int) -> None:
-    """Messages from the server: `{"type": "state" | "play" | "pause" | "seek" | "rate",
-    seq, playing, position_ms, rate, at, now_ms…}`; from the browser: `{"type": "play" |
-    "pause" | "seek" | "rate", "position_ms"?, "rate"?}`; an `{"type": "error", "detail"}`
-    answers a refused one."""
+    """Messages from the server: first `{"type": "state", seq, playing, position_ms, rate, at,
+    now_ms, role, log: {stops, agenda, presence}}`, then the session's events: the playhead's
+    (`play`, `pause`, `seek`, `rate`, `switch`, `stop`, `end`, with its new state; a `stop`
+    also carries the stop), `comment`, `comment_deleted`, `stop_edit`, `agenda`, `presence`.
+    From the browser: `{"type": "play" | "pause" | "seek" | "rate" | "switch" | "stop",
+    "position_ms"?, "rate"?, "recording_id"?}` or `{"type": "goto", "prepared_id"}`; an
+    `{"type": "error", "detail"}` answers a refused one."""
     hub: LiveHub = socket.app.state.live_hub
     queue = hub.subscribe(session_id)  # before the state: nothing falls in between
+    presence_id: str | None = None
     try:
         try:
             async with request_session(socket) as session:
                 opened = await anyio.to_thread.run_sync(_opened, socket, session, session_id)
-            user, state, last = opened
+            user, state, last, known = opened
         except (PermissionError, DomainError):
             await socket.close(code=4403)
             return
         hub.follow_from(last)
         await socket.accept()
-        await socket.send_json({"type": "state", **state.public(), "now_ms": state.now_ms()})
-        sender = asyncio.create_task(_send(socket, queue))
+        await socket.send_json(
+            {"type": "state", **state.public(), "now_ms": state.now_ms(), **known}
+        )
+        async with request_session(socket) as session:
+            presence_id = await write(
+                socket, session, presence.join, session, session_id, user, known["role"]
+            )
+        hub.poke()
+        tasks = [
+            asyncio.create_task(_send(socket, queue, known["role"])),
+            asyncio.create_task(_keep_present(socket, presence_id)),
+        ]
         try:
             # Until the browser leaves (RuntimeError: a receive after the close).
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
                 while True:
                     message = await socket.receive_json()
-                    await _control(socket, session_id, user, message)
+                    await _receive(socket, session_id, user, message)
+                    hub.poke()
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     finally:
         hub.unsubscribe(session_id, queue)
+        if presence_id is not None:
+            with contextlib.suppress(Exception):  # a database gone: the row goes stale
+                async with request_session(socket) as session:
+                    await write(socket, session, presence.leave, session, presence_id)
+                hub.poke()
 
 
-async def _send(socket: WebSocket, queue: "asyncio.Queue[dict[str, Any]]") -> None:
+# What a counsellor's screen is not sent: the researchers' notes and agenda.
+_RESEARCHERS_ONLY = ("comment", "comment_deleted", "agenda")
+
+
+async def _send(socket: WebSocket, queue: "asyncio.Queue[dict[str, Any]]", role: str) -> None:
     while True:
         event = await queue.get()
+        if role != "researcher":
+            if event["type"] in _RESEARCHERS_ONLY:
+                continue
+            event = {k: v for k, v in event.items() if k != "agenda"}  # shared: a copy
+            if "stop" in event:
+                event["stop"] = {**event["stop"], "comments": []}
         await socket.send_json(event)
 
 
-async def _control(socket: WebSocket, session_id: int, user: User, message: Any) -> None:
+async def _keep_present(socket: WebSocket, presence_id: str) -> None:
+    while True:
+        await asyncio.sleep(presence.TOUCH_SECONDS)
+        with contextlib.suppress(Exception):  # the database restarting: next time
+            async with request_session(socket) as session:
+                await write(socket, session, presence.touch, session, [presence_id])
+            socket.app.state.live_hub.poke()
+
+
+def _number(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+async def _receive(socket: WebSocket, session_id: int, user: User, message: Any) -> None:
     kind = message.get("type") if isinstance(message, dict) else None
-    if kind not in sessions.CONTROLS:
+    if kind not in (*sessions.CONTROLS, "stop", "goto"):
         await socket.send_json({"type": "error", "detail": "Message inconnu."})
         return
-    position = message.get("position_ms")
+    position = _number(message.get("position_ms"))
     rate = message.get("rate")
     try:
         async with request_session(socket) as session:
-            await write(
-                socket,
-                session,
-                sessions.control,
-                session,
-                session_id,
-                user.id,
-                kind,
-                int(position) if isinstance(position, int | float) else None,
-                float(rate) if isinstance(rate, int | float) else None,
-            )
+            if kind == "stop":
+                await write(socket, session, stops.stop_here, session, session_id, user, position)
+            elif kind == "goto":
+                prepared_id = _number(message.get("prepared_id")) or 0
+                await write(socket, session, stops.go_to, session, session_id, user, prepared_id)
+            else:
+                await write(
+                    socket,
+                    session,
+                    sessions.control,
+                    session,
+                    session_id,
+                    user.id,
+                    kind,
+                    position,
+                    float(rate) if isinstance(rate, int | float) else None,
+                    _number(message.get("recording_id")),
+                )
     except DomainError as error:
         await socket.send_json({"type": "error", "detail": str(error)})

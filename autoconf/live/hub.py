@@ -3,9 +3,10 @@
 Events are rows of `live_event`, written by whichever process received the control. Each
 process follows the table (every 50 ms, only while someone is connected, the followed
 sessions' new events through the index on session and id) and hands them to its
-subscribers. So two browsers on two app processes see the same stream, with no broker to
-run; a PostgreSQL LISTEN/NOTIFY or Redis follower can replace `_fetch` for team deployments
-without changing the subscribers.
+subscribers; a write made by this process `poke`s the follower so that it reads at once. So
+two browsers on two app processes see the same stream, with no broker to run; a PostgreSQL
+LISTEN/NOTIFY or Redis follower can replace `_fetch` for team deployments without changing
+the subscribers.
 """
 
 import asyncio
@@ -34,6 +35,7 @@ class LiveHub:
         self.subscribers: dict[int, dict[asyncio.Queue[Event], asyncio.AbstractEventLoop]] = {}
         self.last_id: int | None = None
         self.task: asyncio.Task[None] | None = None
+        self.wake: asyncio.Event | None = None
 
     def subscribe(self, session_id: int) -> "asyncio.Queue[Event]":
         """A queue of the session's events from now on (subscribe, then read the state: an
@@ -41,8 +43,17 @@ class LiveHub:
         queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=1000)
         self.subscribers.setdefault(session_id, {})[queue] = asyncio.get_running_loop()
         if self.task is None or self.task.done() or self.task.get_loop().is_closed():
+            self.wake = asyncio.Event()
             self.task = asyncio.get_running_loop().create_task(self._run())
         return queue
+
+    def poke(self) -> None:
+        """An event was just written by this process: read it now rather than at the next
+        poll (events written by other processes wait for the poll)."""
+        if self.wake is not None and self.task is not None and not self.task.done():
+            loop = self.task.get_loop()
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self.wake.set)
 
     def follow_from(self, event_id: int) -> None:
         """Deliver every event after `event_id` (read with a subscriber's state): the first
@@ -73,7 +84,9 @@ class LiveHub:
             return (rows[-1][0] if rows else after_id), rows
 
     async def _run(self) -> None:
+        assert self.wake is not None
         while self.subscribers:
+            self.wake.clear()  # a poke from now on wakes the wait below
             try:
                 ids = list(self.subscribers)
                 self.last_id, rows = await anyio.to_thread.run_sync(self._fetch, self.last_id, ids)
@@ -85,4 +98,5 @@ class LiveHub:
                         loop.call_soon_threadsafe(queue.put_nowait, event)
             except Exception:  # the database restarting: keep following
                 log.exception("live events could not be read; retrying")
-            await asyncio.sleep(self.poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.poll_seconds)

@@ -15,10 +15,21 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select, update
 
 from autoconf.errors import Conflict, Invalid, NotFound
-from autoconf.models import LiveEvent, LiveSession, Recording, utcnow
+from autoconf.models import (
+    Interview,
+    InterviewRecording,
+    LiveEvent,
+    LiveSession,
+    LiveStop,
+    Recording,
+    utcnow,
+)
 
-Control = Literal["play", "pause", "seek", "rate"]
-CONTROLS: tuple[Control, ...] = ("play", "pause", "seek", "rate")
+Control = Literal["play", "pause", "seek", "rate", "switch"]
+CONTROLS: tuple[Control, ...] = ("play", "pause", "seek", "rate", "switch")
+# The events that move the playhead (they carry its new state); the others (stops' comments,
+# agenda, presence) carry their own payload.
+PLAYHEAD_EVENTS = (*CONTROLS, "stop", "end")
 RATES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 # No 0/O, 1/I/L: the counsellor reads the code aloud or types it.
 _CODE_LETTERS = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -67,14 +78,63 @@ def new_code() -> str:
     return "".join(secrets.choice(_CODE_LETTERS) for _ in range(6))
 
 
-def start(
-    session: Session,
-    recording: Recording,
-    user_id: int | None,
-    interview_id: int | None = None,
-) -> LiveSession:
-    """A new live session on `recording`, paused at the start, with a fresh join code."""
+def interview_of(session: Session, recording: Recording) -> Interview:
+    """The interview (auto-confrontation) that covers `recording`: the newest one, else a
+    new one named after the recording, so that every live session has its report."""
     assert recording.id is not None
+    found = session.exec(
+        select(Interview)
+        .join(InterviewRecording, col(InterviewRecording.interview_id) == Interview.id)
+        .where(InterviewRecording.recording_id == recording.id)
+        .order_by(col(Interview.id).desc())
+    ).first()
+    if found is not None:
+        return found
+    code = recording.code
+    taken = set(
+        session.exec(
+            select(Interview.code).where(
+                Interview.study_id == recording.study_id, col(Interview.code).startswith(code)
+            )
+        ).all()
+    )
+    number = 2
+    while code in taken:
+        code, number = f"{recording.code} ({number})", number + 1
+    counsellor_id = recording.counsellor_id
+    interview = Interview(study_id=recording.study_id, code=code, counsellor_id=counsellor_id)
+    session.add(interview)
+    session.flush()
+    assert interview.id is not None
+    session.add(InterviewRecording(interview_id=interview.id, recording_id=recording.id))
+    session.flush()
+    return interview
+
+
+def interview_recordings(session: Session, interview_id: int | None) -> list[Recording]:
+    """The interview's recordings of counselling sessions, in the interview's order."""
+    if interview_id is None:
+        return []
+    return list(
+        session.exec(
+            select(Recording)
+            .join(InterviewRecording, col(InterviewRecording.recording_id) == Recording.id)
+            .where(InterviewRecording.interview_id == interview_id)
+            .order_by(col(InterviewRecording.position), col(Recording.code))
+        ).all()
+    )
+
+
+def start(session: Session, recording: Recording, user_id: int | None) -> LiveSession:
+    """A new live session on `recording` (within its interview, made if there is none),
+    paused at the start, with a fresh join code."""
+    assert recording.id is not None
+    if recording.category != "session":
+        raise Invalid(
+            "Cet enregistrement est celui d'une auto-confrontation : la séance en direct se "
+            "fait sur l'enregistrement de la séance de conseil."
+        )
+    interview_id = interview_of(session, recording).id
     for _ in range(5):
         code = new_code()
         taken = session.exec(select(LiveSession.id).where(LiveSession.code == code)).first()
@@ -101,6 +161,24 @@ def by_code(session: Session, code: str) -> LiveSession:
     return live
 
 
+def end(session: Session, session_id: int, author_id: int | None) -> LiveEvent:
+    """End the session: paused where it is, its code no longer opens it; the stops stay."""
+    live = open_session(session, session_id)
+    now = utcnow()
+    position = _state(live).now_ms(now)
+    session.exec(
+        update(LiveStop)
+        .where(col(LiveStop.session_id) == session_id, col(LiveStop.resumed_at).is_(None))
+        .values(resumed_at=now)
+    )
+    live.playing, live.position_ms, live.position_at = False, position, now
+    live.seq, live.ended_at = live.seq + 1, now
+    session.add(live)
+    session.flush()
+    new = _state(live)
+    return append(session, session_id, new.seq, "end", new.public(), author_id, now)
+
+
 def state(session: Session, session_id: int) -> LiveState:
     live = session.get(LiveSession, session_id, populate_existing=True)
     if live is None:
@@ -108,34 +186,63 @@ def state(session: Session, session_id: int) -> LiveState:
     return _state(live)
 
 
-def control(
-    session: Session,
-    session_id: int,
-    author_id: int | None,
-    kind: Control,
-    position_ms: int | None = None,
-    rate: float | None = None,
-) -> LiveEvent:
-    """Apply a control (play, pause, seek, rate) from the playhead as it is now, store the new
-    state and append it as an event. The caller commits."""
-    if kind not in CONTROLS:
-        raise Invalid(f"Commande inconnue : {kind}.")
+def open_session(session: Session, session_id: int) -> LiveSession:
+    """The session, read again (not from the identity map), if it is still going on."""
     live = session.get(LiveSession, session_id, populate_existing=True)
     if live is None:
         raise NotFound(f"Aucune session n° {session_id}.")
     if live.ended_at is not None:
         raise Conflict("Cette session est terminée.")
+    return live
+
+
+def control(
+    session: Session,
+    session_id: int,
+    author_id: int | None,
+    kind: Control | Literal["stop"],
+    position_ms: int | None = None,
+    rate: float | None = None,
+    recording_id: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> LiveEvent:
+    """Apply a control (play, pause, seek, rate, switch to another recording of the interview;
+    "stop" is a pause that `stops.stop_here` records) from the playhead as it is now, store
+    the new state and append it as an event with `extra`. The caller commits."""
+    if kind not in (*CONTROLS, "stop"):
+        raise Invalid(f"Commande inconnue : {kind}.")
+    live = open_session(session, session_id)
     now = utcnow()
     current = _state(live).now_ms(now)
-    recording = session.get(Recording, live.recording_id)
+    values: dict[str, Any] = {"position_at": now, "seq": live.seq + 1}
+    target = live.recording_id
+    if kind == "switch":
+        allowed = {r.id for r in interview_recordings(session, live.interview_id)}
+        if recording_id not in allowed | {live.recording_id}:
+            raise Invalid("Cet enregistrement n'appartient pas à cet entretien.")
+        assert recording_id is not None
+        target = recording_id
+        values.update(recording_id=target, playing=False)
+        current = 0
+    recording = session.get(Recording, target)
     limit = recording.duration_ms if recording and recording.duration_ms else None
     position = current if position_ms is None else position_ms
     if position < 0 or (limit is not None and position > limit):
         raise Invalid("Ce temps est en dehors de l'enregistrement.")
-    values: dict[str, Any] = {"position_ms": position, "position_at": now, "seq": live.seq + 1}
+    values["position_ms"] = position
+    extra = dict(extra or {})
     if kind == "play":
         values["playing"] = True
-    elif kind == "pause":
+        # Playing again ends the pause of the stops still open: their length is known.
+        resumed = session.exec(
+            update(LiveStop)
+            .where(col(LiveStop.session_id) == session_id, col(LiveStop.resumed_at).is_(None))
+            .values(resumed_at=now)
+            .returning(col(LiveStop.annotation_id))
+        ).all()
+        if resumed:
+            extra["resumed"] = [row[0] for row in resumed]
+    elif kind in ("pause", "stop"):
         values["playing"] = False
     elif kind == "rate":
         if rate not in RATES:
@@ -151,13 +258,26 @@ def control(
         raise Conflict("La session a changé au même moment ; la commande est à refaire.")
     session.expire(live)
     new = state(session, session_id)
+    return append(session, session_id, new.seq, kind, {**new.public(), **extra}, author_id, now)
+
+
+def append(
+    session: Session,
+    session_id: int,
+    seq: int,
+    kind: str,
+    payload: dict[str, Any],
+    author_id: int | None,
+    at: datetime | None = None,
+) -> LiveEvent:
+    """Append an event to the session's stream (the caller commits)."""
     event = LiveEvent(
         session_id=session_id,
-        seq=new.seq,
+        seq=seq,
         kind=kind,
-        payload=new.public(),
+        payload=payload,
         author_id=author_id,
-        created_at=now,
+        created_at=at or utcnow(),
     )
     session.add(event)
     session.flush()

@@ -1,0 +1,183 @@
+"""A live session's stops, their comments and the agenda of prepared moments, over HTTP (the
+page uses these; every change also reaches the other screens as an event)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from autoconf.api.deps import CurrentUser, PathId, SessionDep, write
+from autoconf.api.live import snapshot, visible
+from autoconf.errors import NotFound
+from autoconf.live import sessions, stops
+from autoconf.models import LiveComment, LiveStop, User
+
+router = APIRouter(prefix="/api/v1", tags=["live"])
+
+Speaker = Annotated[str, Field(pattern="^(researcher|counsellor)$")]
+Text = Annotated[str, Field(min_length=1, max_length=stops.MAX_COMMENT)]
+
+
+class StopCreate(BaseModel):
+    position_ms: int | None = Field(
+        default=None, ge=0, description="Where the stopping screen was; default: the playhead."
+    )
+
+
+class StopLink(BaseModel):
+    prepared_id: int | None = Field(description="The prepared moment answered; null: added live.")
+
+
+class CommentCreate(BaseModel):
+    speaker: Speaker = Field(description="Who said it: researcher (a note) or counsellor.")
+    text: Text
+
+
+class CommentUpdate(BaseModel):
+    version: int
+    speaker: Speaker | None = None
+    text: Text | None = None
+
+
+class StatusUpdate(BaseModel):
+    status: str = Field(pattern="^(planned|brought_up|discussed|skipped)$")
+
+
+def _poke(request: Request) -> None:
+    request.app.state.live_hub.poke()
+
+
+def _stop_session(session: Session, user: User, stop_id: int) -> int:
+    stop = session.get(LiveStop, stop_id)
+    if stop is None:
+        raise NotFound(f"Aucun arrêt n° {stop_id}.")
+    visible(session, user, stop.session_id)
+    return stop.session_id
+
+
+@router.get("/live/{session_id}/log")
+def live_log(session_id: PathId, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    """The stops (with their comments, for researchers), the agenda (researchers) and who is
+    connected: what a screen shows besides the player."""
+    live = visible(session, user, session_id)
+    return snapshot(session, user, live)
+
+
+@router.post("/live/{session_id}/stops", status_code=status.HTTP_201_CREATED)
+async def stop_here(
+    request: Request, session_id: PathId, body: StopCreate, user: CurrentUser, session: SessionDep
+) -> dict[str, Any]:
+    """ "Arrêter ici": everyone pauses, and the stop is recorded (by who, when, where)."""
+    visible(session, user, session_id)
+    event = await write(
+        request, session, stops.stop_here, session, session_id, user, body.position_ms
+    )
+    _poke(request)
+    stop: dict[str, Any] = event.payload["stop"]
+    return stop
+
+
+@router.patch("/live/stops/{stop_id}")
+async def link_stop(
+    request: Request, stop_id: PathId, body: StopLink, user: CurrentUser, session: SessionDep
+) -> dict[str, Any]:
+    """Say which prepared moment the stop answers (researchers)."""
+    _stop_session(session, user, stop_id)
+    view, _ = await write(request, session, stops.link, session, stop_id, user, body.prepared_id)
+    _poke(request)
+    return view.public()
+
+
+@router.post("/live/stops/{stop_id}/comments", status_code=status.HTTP_201_CREATED)
+async def add_comment(
+    request: Request,
+    stop_id: PathId,
+    body: CommentCreate,
+    user: CurrentUser,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """Type what was said at the stop (researchers): a note, or the counsellor's words."""
+    _stop_session(session, user, stop_id)
+    view = await write(
+        request, session, stops.add_comment, session, stop_id, user, body.speaker, body.text
+    )
+    _poke(request)
+    return view.public()
+
+
+def _comment_session(session: Session, user: User, comment_id: int) -> None:
+    comment = session.get(LiveComment, comment_id)
+    if comment is None:
+        raise NotFound(f"Aucun commentaire n° {comment_id}.")
+    _stop_session(session, user, comment.stop_id)
+
+
+@router.patch("/live/comments/{comment_id}")
+async def edit_comment(
+    request: Request,
+    comment_id: PathId,
+    body: CommentUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """Change a comment; `version` must be the one read, else 409 with the current text."""
+    _comment_session(session, user, comment_id)
+    view = await write(
+        request,
+        session,
+        stops.edit_comment,
+        session,
+        comment_id,
+        user,
+        body.version,
+        body.text,
+        body.speaker,
+    )
+    _poke(request)
+    return view.public()
+
+
+@router.delete("/live/comments/{comment_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_comment(
+    request: Request,
+    comment_id: PathId,
+    version: Annotated[int, Query()],
+    user: CurrentUser,
+    session: SessionDep,
+) -> Response:
+    _comment_session(session, user, comment_id)
+    await write(request, session, stops.delete_comment, session, comment_id, user, version)
+    _poke(request)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/live/{session_id}/agenda/{prepared_id}")
+async def set_status(
+    request: Request,
+    session_id: PathId,
+    prepared_id: PathId,
+    body: StatusUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """Set a prepared moment's status in this session (researchers)."""
+    visible(session, user, session_id)
+    await write(
+        request, session, stops.set_status, session, session_id, user, prepared_id, body.status
+    )
+    _poke(request)
+    return {"prepared_id": prepared_id, "status": body.status}
+
+
+@router.post("/live/{session_id}/end")
+async def end_session(
+    request: Request, session_id: PathId, user: CurrentUser, session: SessionDep
+) -> dict[str, Any]:
+    """End the session (researchers): everyone is paused, the code no longer opens it; the
+    stops and comments stay, and the report shows them."""
+    live = visible(session, user, session_id)
+    stops.require_researcher(session, user, live)
+    await write(request, session, sessions.end, session, session_id, user.id)
+    _poke(request)
+    return {"session_id": session_id, "ended": True}
