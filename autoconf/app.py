@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 import anyio
@@ -21,6 +22,7 @@ from autoconf.api import (
     errors,
     live,
     live_pages,
+    live_report,
     live_stops,
     media,
     meta,
@@ -61,9 +63,15 @@ ROUTERS = tuple(
         clips,
         live,
         live_pages,
+        live_report,
         live_stops,
     )
 )
+
+
+def _local_time(moment: datetime) -> str:
+    """A stored (UTC) time as the server's clock reads it: `26/11/2026 15:32:05`."""
+    return moment.astimezone().strftime("%d/%m/%Y %H:%M:%S")
 
 
 def web_dir() -> Path:
@@ -91,6 +99,7 @@ def make_templates(directory: Path) -> Jinja2Templates:
     )
     env.filters["timecode"] = format_ms
     env.filters["file_size"] = human_size
+    env.filters["datetime"] = _local_time
     env.globals["version"] = __version__
     env.globals["language"] = i18n.current_language
     return Jinja2Templates(env=env)

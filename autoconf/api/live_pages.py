@@ -1,17 +1,30 @@
 """The live session's page: the shared player, for the researcher (with the join code) and
 the counsellor (a calm view: the video and "Arrêter ici"); starting and joining from forms."""
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from typing import Annotated, Any
 
-from autoconf.api.deps import CurrentUser, ManagedRecordingDep, PathId, SessionDep, write
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session, col, select
+
+from autoconf.api.deps import (
+    CurrentUser,
+    InterviewDep,
+    ManagedRecordingDep,
+    PathId,
+    SessionDep,
+    write,
+)
 from autoconf.api.live import visible
+from autoconf.api.live_report import researcher_only
 from autoconf.api.pages import PLAYER_FIELDS
 from autoconf.api.recordings import public
 from autoconf.api.rendering import render
-from autoconf.live import sessions
+from autoconf.api.synthesis import parse_id
+from autoconf.live import report, sessions, stops
 from autoconf.media import jobs
-from autoconf.models import Recording, Study
+from autoconf.models import Interview, InterviewRecording, Recording, Study
+from autoconf.schemes.timecode import parse_time
 from autoconf.studies import access
 
 router = APIRouter(include_in_schema=False)
@@ -44,16 +57,103 @@ def live_page(
     live = visible(session, user, session_id)
     recording = session.get(Recording, live.recording_id)
     assert recording is not None
-    view = public(recording, jobs.job_of(session, recording))
-    base = f"/api/v1/recordings/{recording.id}"
-    media = {**view.model_dump(include=PLAYER_FIELDS), "api_url": base}
+    media = _media(session, recording)
+    # The interview's recordings the user may see: the playhead can move to another one.
+    others = [
+        r
+        for r in sessions.interview_recordings(session, live.interview_id)
+        if access.sees_everything(session, user, r.study_id)
+        or r.counsellor_id in access.own_counsellor_ids(session, user, r.study_id)
+    ]
+    recordings_media = [
+        {"id": r.id, "code": r.code, **_media(session, r)} for r in others or [recording]
+    ]
     return render(
         request,
         "live.html",
         live=live,
         recording=recording,
+        interview=session.get(Interview, live.interview_id) if live.interview_id else None,
+        recordings_media=recordings_media,
         study=session.get(Study, recording.study_id),
         media=media,
         can_manage=False,
         researcher=access.sees_everything(session, user, recording.study_id),
     )
+
+
+def _media(session: Session, recording: Recording) -> dict[str, Any]:
+    view = public(recording, jobs.job_of(session, recording))
+    base = f"/api/v1/recordings/{recording.id}"
+    return {**view.model_dump(include=PLAYER_FIELDS), "api_url": base}
+
+
+@router.post("/live/{session_id}/end")
+async def end_form(
+    request: Request, session_id: PathId, user: CurrentUser, session: SessionDep
+) -> Response:
+    """ "Terminer la séance": everyone is paused; the report of the interview opens."""
+    live = visible(session, user, session_id)
+    stops.require_researcher(session, user, live)
+    if live.ended_at is None:
+        await write(request, session, sessions.end, session, session_id, user.id)
+        request.app.state.live_hub.poke()
+    target = f"/interviews/{live.interview_id}/report" if live.interview_id else f"/live/{live.id}"
+    return RedirectResponse(target, status_code=303)
+
+
+def _candidates(session: Session, interview: Interview) -> list[Recording]:
+    """The study's recordings that are not sessions replayed in an interview."""
+    replayed = select(InterviewRecording.recording_id)
+    return list(
+        session.exec(
+            select(Recording)
+            .where(Recording.study_id == interview.study_id, col(Recording.id).not_in(replayed))
+            .order_by(col(Recording.code))
+        ).all()
+    )
+
+
+@router.get("/interviews/{interview_id}/report", response_class=HTMLResponse)
+def report_page(
+    request: Request, interview: InterviewDep, user: CurrentUser, session: SessionDep
+) -> Response:
+    researcher_only(session, user, interview)
+    built = report.build(session, interview, user.id)
+    ac = session.get(Recording, built.ac_recording_id) if built.ac_recording_id else None
+    media = None
+    if ac is not None:
+        view = public(ac, jobs.job_of(session, ac))
+        media = {**view.model_dump(include=PLAYER_FIELDS), "api_url": f"/api/v1/recordings/{ac.id}"}
+    return render(
+        request,
+        "live_report.html",
+        interview=interview,
+        study=session.get(Study, interview.study_id),
+        report=built,
+        ac=ac,
+        media=media,
+        candidates=_candidates(session, interview),
+        live_sessions=report.interview_sessions(session, interview.id or 0),
+    )
+
+
+@router.post("/interviews/{interview_id}/recording")
+async def choose_recording_form(
+    request: Request,
+    interview: InterviewDep,
+    user: CurrentUser,
+    session: SessionDep,
+    recording_id: Annotated[str, Form()] = "",
+    stop_id: Annotated[str, Form()] = "",
+    stop_at: Annotated[str, Form()] = "",
+) -> Response:
+    """The report page's "Enregistrement de l'auto-confrontation" form."""
+    researcher_only(session, user, interview)
+    chosen = parse_id(recording_id, "Choisissez un enregistrement.") if recording_id else None
+    stop = parse_id(stop_id, "Choisissez un arrêt.") if stop_id else None
+    at = None
+    if stop_at.strip():
+        at = parse_time(stop_at)
+    await write(request, session, report.set_recording, session, interview, chosen, stop, at)
+    return RedirectResponse(f"/interviews/{interview.id}/report", status_code=303)

@@ -166,17 +166,19 @@ def end(session: Session, session_id: int, author_id: int | None) -> LiveEvent:
     live = open_session(session, session_id)
     now = utcnow()
     position = _state(live).now_ms(now)
-    session.exec(
+    resumed = session.exec(
         update(LiveStop)
         .where(col(LiveStop.session_id) == session_id, col(LiveStop.resumed_at).is_(None))
         .values(resumed_at=now)
-    )
+        .returning(col(LiveStop.annotation_id))
+    ).all()
     live.playing, live.position_ms, live.position_at = False, position, now
     live.seq, live.ended_at = live.seq + 1, now
     session.add(live)
     session.flush()
     new = _state(live)
-    return append(session, session_id, new.seq, "end", new.public(), author_id, now)
+    payload = {**new.public(), "resumed": [row[0] for row in resumed]}
+    return append(session, session_id, new.seq, "end", payload, author_id, now)
 
 
 def state(session: Session, session_id: int) -> LiveState:

@@ -63,7 +63,7 @@ def counts_table(
     interviews: dict[str, set[int]] = defaultdict(set)
     recordings = session.exec(
         select(Recording.id, Recording.counsellor_id, Recording.created_by).where(
-            Recording.study_id == study_id
+            Recording.study_id == study_id, Recording.category == "session"
         )
     ).all()
     creator_of = {rid: creator for rid, _, creator in recordings}

@@ -21,6 +21,7 @@ from autoconf.models import (
     AnnotationCode,
     Code,
     Codebook,
+    Interview,
     InterviewRecording,
     Recording,
 )
@@ -199,7 +200,7 @@ def study_columns(
     """The recordings as columns: those asked for, in that order, else all by code."""
     found = session.exec(
         select(Recording.id, Recording.code, Recording.duration_ms).where(
-            Recording.study_id == study_id
+            Recording.study_id == study_id, Recording.category == "session"
         )
     ).all()
     by_id = {rid: Column(rid, code, duration) for rid, code, duration in found if rid}
@@ -409,6 +410,14 @@ def sources_references(session: Session, codebook: Codebook) -> Table:
         )
     ).all():
         interview_of.setdefault(recording_id, f"i{interview_id}")
+    # An interview's own recording (coded thematically, often) is a source of that interview.
+    for interview_id, ac_id in session.exec(
+        select(Interview.id, Interview.ac_recording_id).where(
+            col(Interview.ac_recording_id).in_(ids)
+        )
+    ).all():
+        if ac_id is not None:
+            interview_of.setdefault(ac_id, f"i{interview_id}")
     row_of_code: dict[int, list[int]] = {}
     for index, row in enumerate(rows):
         for code_id in row.members:

@@ -50,3 +50,27 @@ export async function post(url, fallback) {
     throw new Error(detailOf(await response.text(), `${fallback} (${response.status})`));
   }
 }
+
+/** Send a JSON body (POST, PATCH, PUT, DELETE): `{ok, status, data}`, the body parsed when
+ * it is JSON; throws an Error(`fallback`) only when the server could not be reached. */
+export async function sendJSON(method, url, body, fallback) {
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers: { Accept: "application/json", "Content-Type": "application/json" },
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new Error(fallback);
+  }
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  return { ok: response.ok, status: response.status, data, detail: detailOf(text, `${fallback} (${response.status})`) };
+}

@@ -3,25 +3,47 @@
 // seek, speed; the keys and the native controls included) is sent; what the server says is
 // applied. Between messages the playhead is kept where it should be (corrected when it
 // drifts more than 250 ms). The connection comes back by itself after a drop or a restart.
+//
+// "Arrêter ici" (and the space bar) stops everyone and records the stop; pressed again, it
+// plays on. Every server message is also dispatched on the root as a `live:message` event
+// (live-log.js draws the stops, the agenda and who is connected from them), and
+// `root.live.send(type, extra)` sends one.
 
 const DRIFT_MS = 250;
 const QUIET_MS = 400; // changes made by applying the server's state are not sent back
+const PLAYHEAD = new Set(["state", "play", "pause", "seek", "rate", "switch", "stop", "end"]);
+
+function typing(target) {
+  return target instanceof HTMLElement && (target.isContentEditable || target.matches("input, textarea, select"));
+}
 
 function bind(root) {
   const media = root.querySelector("[data-player-media]");
   const status = root.querySelector("[data-live-status]");
   const stop = root.querySelector("[data-live-stop]");
+  const switcher = root.querySelector("[data-live-switch]");
+  const error = root.querySelector("[data-live-error]");
   if (!media) return;
   const sessionId = root.dataset.sessionId;
+  const recordings = JSON.parse(root.dataset.recordings || "[]");
+  let recordingId = Number(switcher ? switcher.value : recordings[0] && recordings[0].id);
   let socket = null;
   let seq = -1;
   let anchor = null; // {position_ms, playing, rate, at: performance.now()}
   let quietUntil = 0;
   let retry = 500;
+  let ended = false;
 
   function say(state, text) {
     status.dataset.state = state;
     status.textContent = text;
+    root.dataset.connection = state;
+  }
+
+  function showError(text) {
+    if (!error) return;
+    error.textContent = text || "";
+    error.hidden = !text;
   }
 
   function expected() {
@@ -30,33 +52,73 @@ function bind(root) {
     return anchor.position_ms + (performance.now() - anchor.at) * anchor.rate;
   }
 
+  function showStopButton() {
+    if (!stop) return;
+    const stopped = anchor ? !anchor.playing : media.paused;
+    stop.textContent = stopped ? root.dataset.msgResume : root.dataset.msgStop;
+    stop.classList.toggle("resume", stopped);
+    stop.disabled = ended;
+  }
+
+  // Another recording of the interview: its media, then the playhead once it can seek.
+  function switchTo(id) {
+    const target = recordings.find((r) => r.id === id);
+    if (!target) return;
+    recordingId = id;
+    if (switcher) switcher.value = String(id);
+    const code = root.querySelector("[data-live-recording-code]");
+    if (code) code.textContent = target.code;
+    quietUntil = performance.now() + 5000;
+    media.addEventListener(
+      "loadedmetadata",
+      () => {
+        quietUntil = 0;
+        sync();
+      },
+      { once: true },
+    );
+    media.src = target.media_url;
+    if (target.poster_url) media.poster = target.poster_url;
+  }
+
   function apply(message) {
     if (typeof message.seq === "number" && message.seq <= seq) return; // already applied
     seq = message.seq;
+    if (message.ended) ended = true;
     const position = message.type === "state" ? message.now_ms : message.position_ms;
     anchor = { position_ms: position, playing: message.playing, rate: message.rate, at: performance.now() };
-    const rate = media.playbackRate !== message.rate;
+    root.dataset.seq = String(seq);
+    root.dataset.playing = String(message.playing);
+    showStopButton();
+    if (message.recording_id && message.recording_id !== recordingId) switchTo(message.recording_id);
+    else sync();
+  }
+
+  // Bring the player to the shared playhead.
+  function sync() {
+    const position = expected();
+    const rate = media.playbackRate !== anchor.rate;
     // Our own change coming back is already here: nothing to do, and nothing to silence
     // (the user's next action must still be sent).
     // Paused, both screens show the same frame; playing, a small difference is left to the
     // drift correction rather than a visible jump.
-    const seek = Math.abs(media.currentTime * 1000 - position) > (message.playing ? DRIFT_MS : 50);
-    const play = message.playing && media.paused;
-    const pause = !message.playing && !media.paused;
+    const seek = Math.abs(media.currentTime * 1000 - position) > (anchor.playing ? DRIFT_MS : 50);
+    const play = anchor.playing && media.paused;
+    const pause = !anchor.playing && !media.paused;
     if (rate || seek || play || pause) quietUntil = performance.now() + QUIET_MS;
     if (rate) {
-      media.defaultPlaybackRate = message.rate;
-      media.playbackRate = message.rate;
+      media.defaultPlaybackRate = anchor.rate;
+      media.playbackRate = anchor.rate;
     }
     if (seek) media.currentTime = position / 1000;
     if (play) media.play().catch(() => {});
     if (pause) media.pause();
-    root.dataset.seq = String(seq);
   }
 
   function send(type, extra = {}) {
-    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
     socket.send(JSON.stringify({ type, position_ms: Math.round(media.currentTime * 1000), ...extra }));
+    return true;
   }
 
   function mine() {
@@ -67,10 +129,37 @@ function bind(root) {
   media.addEventListener("pause", () => mine() && !media.ended && send("pause"));
   media.addEventListener("seeked", () => mine() && send("seek"));
   media.addEventListener("ratechange", () => mine() && send("rate", { rate: media.playbackRate }));
-  if (stop) {
-    stop.addEventListener("click", () => {
-      media.pause(); // sent as a pause; the stop as data comes with the stops layer
-    });
+
+  // Stop here, or play on: the same button and the same key.
+  function stopOrResume() {
+    if (ended) return;
+    const stopped = anchor ? !anchor.playing : media.paused;
+    if (stopped) {
+      media.play().catch(() => {}); // sent as a play
+      return;
+    }
+    quietUntil = performance.now() + QUIET_MS; // the stop is the message, not a pause
+    media.pause();
+    send("stop");
+  }
+  if (stop) stop.addEventListener("click", stopOrResume);
+  // Before the player's own shortcuts (capture): Space is "stop here" on this page.
+  window.addEventListener(
+    "keydown",
+    (event) => {
+      if (event.key !== " " || event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+      if (event.target instanceof HTMLElement && event.target.closest("button, a, summary")) {
+        if (event.target !== stop) return; // Space on a focused button presses that button
+      }
+      event.preventDefault();
+      event.stopPropagation();
+      if (event.target !== stop) stopOrResume();
+      else stop.click();
+    },
+    true,
+  );
+  if (switcher) {
+    switcher.addEventListener("change", () => send("switch", { recording_id: Number(switcher.value), position_ms: 0 }));
   }
 
   // Keep this screen on the shared playhead.
@@ -101,11 +190,15 @@ function bind(root) {
         return;
       }
       if (message.type === "error") {
-        say("open", message.detail);
+        showError(message.detail);
         return;
       }
-      if (message.ended) say("ended", root.dataset.msgEnded);
-      apply(message);
+      if (PLAYHEAD.has(message.type)) {
+        showError("");
+        apply(message);
+      }
+      if (ended) say("ended", root.dataset.msgEnded);
+      root.dispatchEvent(new CustomEvent("live:message", { detail: message }));
     });
     socket.addEventListener("close", () => {
       say("lost", root.dataset.msgLost);
@@ -113,6 +206,16 @@ function bind(root) {
       retry = Math.min(5000, retry * 2);
     });
   }
+
+  root.live = {
+    send,
+    role: root.dataset.role,
+    seek(positionMs) {
+      media.currentTime = positionMs / 1000; // sent as a seek
+    },
+    showError,
+  };
+  showStopButton();
   connect();
 }
 
