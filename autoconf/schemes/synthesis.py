@@ -411,13 +411,13 @@ def sources_references(session: Session, codebook: Codebook) -> Table:
     ).all():
         interview_of.setdefault(recording_id, f"i{interview_id}")
     # An interview's own recording (coded thematically, often) is a source of that interview.
-    for interview_id, ac_id in session.exec(
+    for ac_interview, ac_id in session.exec(
         select(Interview.id, Interview.ac_recording_id).where(
             col(Interview.ac_recording_id).in_(ids)
         )
     ).all():
         if ac_id is not None:
-            interview_of.setdefault(ac_id, f"i{interview_id}")
+            interview_of.setdefault(ac_id, f"i{ac_interview}")
     row_of_code: dict[int, list[int]] = {}
     for index, row in enumerate(rows):
         for code_id in row.members:
