@@ -99,7 +99,10 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
         "Étude de démonstration prête.\n"
         f"  Identifiant : {login.username}\n"
         f"  Mot de passe : {login.password}\n"
-        f"  Étude : /studies/{login.study_id}"
+        f"  Étude : /studies/{login.study_id}\n"
+        "Compte de la conseillère (pour l'auto-confrontation en direct) :\n"
+        f"  Identifiant conseillère : {login.counsellor_username}\n"
+        f"  Mot de passe conseillère : {login.counsellor_password}"
     )
     return 0
 

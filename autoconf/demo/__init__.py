@@ -2,6 +2,7 @@
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -11,17 +12,30 @@ from sqlmodel import Session, select
 from autoconf.auth import accounts
 from autoconf.db import session_scope
 from autoconf.errors import DomainError
+from autoconf.live import report, sessions, stops
 from autoconf.media import jobs
 from autoconf.media.probe import probe_duration_ms
-from autoconf.models import Study
+from autoconf.models import (
+    Counsellor,
+    Interview,
+    LiveComment,
+    LiveStop,
+    Recording,
+    Study,
+    utcnow,
+)
 from autoconf.schemes import annotations, codebooks, transcripts
 from autoconf.settings import Settings
 from autoconf.studies import recordings, service
 
 STUDY_NAME = "Démo — conseil en évolution professionnelle"
 USERNAME = "demo"
+COUNSELLOR_USERNAME = "a8"
 MEDIA = "seance-demo.mp4"
 TRANSCRIPT = "seance-demo.vtt"
+# The auto-confrontation's own recording (audio) and its transcript.
+AC_MEDIA = "autoconfrontation-demo.m4a"
+AC_TRANSCRIPT = "autoconfrontation-demo.vtt"
 
 # (start, end, scheme path, extra code paths, note, structured fields)
 CODING: tuple[tuple[str, str, str, tuple[str, ...], str, dict[str, str]], ...] = (
@@ -129,11 +143,43 @@ PREPARED: tuple[tuple[str, str, str], ...] = (
 PHASES = (("0:00.000", "1:24.053", "Diagnostic"), ("1:24.053", "2:15.358", "1ère partie"))
 
 
+# A live session already held: (stop in the session, who stopped, time of the stop in the
+# auto-confrontation's recording, comments (speaker, text)), as the researcher typed them.
+STOPS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "0:41",
+        "counsellor",
+        "0:00",
+        (
+            ("counsellor", "Là, j'entends le mot fatigué : c'est un mot déclencheur."),
+            ("researcher", "Reformule pour vérifier : la place, pas le métier."),
+        ),
+    ),
+    (
+        "1:20",
+        "researcher",
+        "0:13.5",
+        (("counsellor", "Je cherche le lien avec ses compétences."),),
+    ),
+    (
+        "1:06",
+        "researcher",
+        "0:24.9",
+        (
+            ("counsellor", "J'aurais pu lui demander ce qui l'attire chez les douaniers."),
+            ("researcher", "Regret : une seule piste explorée sur trois."),
+        ),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class DemoLogin:
     username: str
     password: str
     study_id: int
+    counsellor_username: str = COUNSELLOR_USERNAME
+    counsellor_password: str = ""
 
 
 def _ms(text: str) -> int:
@@ -141,7 +187,9 @@ def _ms(text: str) -> int:
     return round((int(minutes) * 60 + float(seconds)) * 1000)
 
 
-def _fill(session: Session, settings: Settings, study: Study, author_id: int) -> None:
+def _fill(
+    session: Session, settings: Settings, study: Study, author_id: int, counsellor_user: str
+) -> None:
     assert study.id is not None
     structure = service.create_structure(
         session,
@@ -151,7 +199,10 @@ def _fill(session: Session, settings: Settings, study: Study, author_id: int) ->
         city="Lyon",
         centre="Lyon Part-Dieu",
     )
-    counsellor = service.create_counsellor(session, study.id, "A8", structure_id=structure.id)
+    service.add_member(session, study.id, counsellor_user, "counsellor")
+    counsellor = service.create_counsellor(
+        session, study.id, "A8", structure_id=structure.id, username=counsellor_user
+    )
     package = resources.files("autoconf.demo")
     with resources.as_file(package.joinpath(MEDIA)) as media:
         with media.open("rb") as source:
@@ -161,7 +212,7 @@ def _fill(session: Session, settings: Settings, study: Study, author_id: int) ->
             )
         recording.duration_ms = _duration(Path(media), settings)
     session.add(recording)
-    service.create_interview(
+    interview, _ = service.create_interview(
         session,
         study.id,
         "A8",
@@ -206,6 +257,78 @@ def _fill(session: Session, settings: Settings, study: Study, author_id: int) ->
             end_ms=_ms(end_text),
             code_ids=[paths[phase]],
         )
+    _auto_confrontation(session, settings, interview, recording, author_id)
+
+
+def _auto_confrontation(
+    session: Session, settings: Settings, interview: Interview, recording: Recording, author: int
+) -> None:
+    """The interview's own recording, and the live session it records: its stops and what
+    was said there, so that the session report has something to show."""
+    package = resources.files("autoconf.demo")
+    with resources.as_file(package.joinpath(AC_MEDIA)) as media:
+        with media.open("rb") as source:
+            new = recordings.NewRecording(
+                interview.study_id, "A8 - AC", interview.counsellor_id, AC_MEDIA, "audio/mp4"
+            )
+            ac = recordings.create_recording(
+                session, settings.media_dir, settings.max_upload_bytes, new, source, None
+            )
+        ac.duration_ms = _duration(Path(media), settings)
+    cues = transcripts.parse_transcript(package.joinpath(AC_TRANSCRIPT).read_bytes(), AC_TRANSCRIPT)
+    transcripts.replace_transcript(session, ac, cues, None)
+    counsellor_user = session.exec(
+        select(Counsellor.user_id).where(Counsellor.id == interview.counsellor_id)
+    ).first()
+    live = sessions.start(session, recording, author)
+    assert live.id is not None
+    began = utcnow() - timedelta(days=1)
+    started = began + timedelta(seconds=20)
+    interview.ac_started_at = started
+    session.add(interview)
+    report.set_recording(session, interview, ac.id)
+    for at, role, ac_time, comments in STOPS:
+        stopped_at = started + timedelta(milliseconds=_ms(ac_time))
+        stop = annotations.create_annotation(
+            session,
+            recording,
+            counsellor_user if role == "counsellor" else author,
+            start_ms=_ms(at),
+            origin="stop",
+        )
+        prepared = stops.agenda(session, live, author)
+        answered = next(
+            (m.prepared_id for m in prepared if abs(m.position_ms - _ms(at)) <= stops.NEAR_MS),
+            None,
+        )
+        session.add(
+            LiveStop(
+                annotation_id=stop.id,
+                session_id=live.id,
+                role=role,
+                stopped_at=stopped_at,
+                resumed_at=stopped_at + timedelta(seconds=9),
+                prepared_id=answered,
+            )
+        )
+        session.flush()  # the stop before its comments (no ORM relationship orders them)
+        for number, (speaker, text) in enumerate(comments):
+            said_at = stopped_at + timedelta(seconds=2 + number * 3)
+            session.add(
+                LiveComment(
+                    stop_id=stop.id,
+                    author_id=author,
+                    speaker=speaker,
+                    text=text,
+                    said_at=said_at,
+                    created_at=said_at,
+                    updated_at=said_at,
+                )
+            )
+        session.flush()
+    live.created_at = began
+    live.ended_at = began + timedelta(minutes=5)
+    session.add(live)
 
 
 def _duration(media: Path, settings: Settings) -> int | None:
@@ -227,6 +350,18 @@ def load_demo(engine: Engine, settings: Settings) -> DemoLogin:
         else:
             accounts.set_password(session, user, password)
         assert user.id is not None
+        counsellor_password = secrets.token_urlsafe(9)
+        counsellor = accounts.find_user(session, COUNSELLOR_USERNAME)
+        if counsellor is None:
+            accounts.create_user(
+                session,
+                COUNSELLOR_USERNAME,
+                counsellor_password,
+                "counsellor",
+                display_name="Conseillère A8",
+            )
+        else:
+            accounts.set_password(session, counsellor, counsellor_password)
         study = session.exec(select(Study).where(Study.name == STUDY_NAME)).first()
         if study is None:
             study = service.create_study(
@@ -236,9 +371,9 @@ def load_demo(engine: Engine, settings: Settings) -> DemoLogin:
                 "Une séance de conseil synthétique de 2 minutes (A8 - 1), sa transcription, "
                 "des moments préparés et un premier codage en schèmes d'action.",
             )
-            _fill(session, settings, study, user.id)
+            _fill(session, settings, study, user.id, COUNSELLOR_USERNAME)
         else:
             service.add_member(session, study.id or 0, USERNAME, "researcher")
         assert study.id is not None
     jobs.run_until_idle(engine, settings)  # the demo recording plays as soon as it is served
-    return DemoLogin(USERNAME, password, study.id)
+    return DemoLogin(USERNAME, password, study.id, COUNSELLOR_USERNAME, counsellor_password)

@@ -62,11 +62,10 @@ function bind(root) {
     const P = presence.dataset;
     const others = people.filter((p) => p.user_id !== userId);
     const names = people.map((p) => `${p.name} (${p.role === "counsellor" ? P.labelCounsellor : P.labelResearcher})`);
-    presence.replaceChildren(
-      el("span", { text: `${P.msgHere} ${names.join(" · ")}` }),
-      others.length ? null : el("span", { class: "muted", text: ` — ${P.msgAlone}` }),
-      leftNotice ? el("strong", { class: "warn", "data-live-left": true, text: ` ${leftNotice}` }) : null,
-    );
+    const parts = [el("span", { text: `${P.msgHere} ${names.join(" · ")}` })];
+    if (!others.length) parts.push(el("span", { class: "muted", text: ` — ${P.msgAlone}` }));
+    if (leftNotice) parts.push(el("strong", { class: "warn", "data-live-left": true, text: ` ${leftNotice}` }));
+    presence.replaceChildren(...parts);
     presence.dataset.count = String(people.length);
   }
 
@@ -110,7 +109,7 @@ function bind(root) {
       item.append(area, el("span", { class: "comment-actions" }, save, cancel));
     } else {
       item.append(
-        el("span", { class: "speaker", text: speakerLabel(comment.speaker) }),
+        el("span", { class: "speaker", text: `${speakerLabel(comment.speaker)} :` }),
         el("span", { class: "comment-text", text: comment.text }),
         el("small", { class: "muted", text: ` — ${comment.author}, ${clock(comment.said_at)}` }),
       );
