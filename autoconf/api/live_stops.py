@@ -61,7 +61,8 @@ def live_log(session_id: PathId, user: CurrentUser, session: SessionDep) -> dict
     """The stops (with their comments, for researchers), the agenda (researchers) and who is
     connected: what a screen shows besides the player."""
     live = visible(session, user, session_id)
-    return snapshot(session, user, live)
+    known = snapshot(session, user, live)
+    return {"role": known["role"], **known["log"]}
 
 
 @router.post("/live/{session_id}/stops", status_code=status.HTTP_201_CREATED)

@@ -195,7 +195,7 @@ def build(session: Session, interview: Interview, viewer_id: int | None) -> Repo
             schemes=_schemes(session, stop.recording_id, stop.position_ms),
             comments=[Said(c.speaker, c.text) for c in stop.comments],
         )
-        if start is not None:
+        if start is not None and ac is not None:
             ms = round((stop.stopped_at - start).total_seconds() * 1000)
             if ms >= 0 and (ac_duration is None or ms <= ac_duration):
                 row.ac_ms = ms

@@ -1,0 +1,350 @@
+"""A live session's stops as data, the comments typed there, the agenda of prepared moments,
+presence, and the session report of the interview (with its own recording)."""
+
+import csv
+import io
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docx import Document
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from autoconf.models import Annotation, Interview, LiveStop
+from tests import factories
+
+DEMO = Path(__file__).resolve().parents[2] / "autoconf" / "demo"
+AC_AUDIO = Path(__file__).resolve().parents[1] / "data" / "autoconfrontation-demo.m4a"
+
+
+def _receive(socket: Any, kind: str) -> dict[str, Any]:
+    while True:
+        message: dict[str, Any] = socket.receive_json()
+        if message["type"] == kind:
+            return message
+
+
+@pytest.fixture
+def live(rclient: TestClient, study: dict, engine: Engine, app: Any) -> dict[str, Any]:
+    """A live session on A8 - 1 (in interview A8), with the researcher's prepared moments at
+    0'34 (shared) and 1'00 (private), the counsellor's shared one at 1'25, a private one of
+    another researcher at 0'50, a scheme segment and the transcript."""
+    counsellor, counsellor_id = factories.counsellor_member(
+        engine, rclient, study["id"], "a8", "A8"
+    )
+    rec = factories.upload(rclient, study["id"], "A8 - 1", counsellor_id=counsellor_id).json()
+    interview = rclient.post(
+        f"/api/v1/studies/{study['id']}/interviews",
+        json={"code": "A8", "counsellor_id": counsellor_id, "recording_ids": [rec["id"]]},
+    )
+    assert interview.status_code == 201, interview.text
+    url = factories.annotations_url(rec)
+    ours = rclient.post(url, json={"start_ms": 34_000, "origin": "prepared", "note": "Reformule"})
+    rclient.patch(f"/api/v1/annotations/{ours.json()['id']}", json={"version": 1, "shared": True})
+    private = rclient.post(url, json={"start_ms": 60_000, "origin": "prepared", "note": "Pistes"})
+    them = TestClient(app)
+    factories.login(them, counsellor)
+    theirs = them.post(url, json={"start_ms": 85_000, "origin": "prepared", "note": "Le cadre"})
+    them.patch(f"/api/v1/annotations/{theirs.json()['id']}", json={"version": 1, "shared": True})
+    colleague = TestClient(app)
+    factories.login(colleague, factories.account(engine, "autre", "researcher"))
+    rclient.post(
+        f"/api/v1/studies/{study['id']}/members", json={"username": "autre", "role": "researcher"}
+    )
+    hidden = colleague.post(url, json={"start_ms": 50_000, "origin": "prepared", "note": "Caché"})
+    assert hidden.status_code == 201
+    schemes = factories.codes_by_path(rclient, study["id"], "schemes")
+    scheme = schemes["Écouter / reformuler"]
+    coded = rclient.post(url, json={"start_ms": 30_000, "end_ms": 41_000, "code_ids": [scheme]})
+    assert coded.status_code == 201
+    vtt = (DEMO / "seance-demo.vtt").read_bytes()
+    imported = rclient.post(
+        f"/api/v1/recordings/{rec['id']}/transcript", files={"file": ("s.vtt", vtt, "text/vtt")}
+    )
+    assert imported.status_code == 200, imported.text
+    started = rclient.post(f"/api/v1/recordings/{rec['id']}/live")
+    assert started.status_code == 201, started.text
+    return {
+        **started.json(),
+        "counsellor": counsellor,
+        "counsellor_client": them,
+        "colleague": colleague,
+        "recording": rec,
+        "interview_id": interview.json()["id"],
+        "prepared": {
+            "ours": ours.json()["id"],
+            "private": private.json()["id"],
+            "theirs": theirs.json()["id"],
+            "hidden": hidden.json()["id"],
+        },
+    }
+
+
+def test_a_stop_is_an_annotation_with_who_when_and_how_long(
+    rclient: TestClient, live: dict[str, Any], engine: Engine
+) -> None:
+    url = f"/api/v1/live/{live['id']}/ws"
+    them = live["counsellor_client"]
+    with rclient.websocket_connect(url) as researcher, them.websocket_connect(url) as counsellor:
+        state = researcher.receive_json()
+        assert state["role"] == "researcher" and state["log"]["stops"] == []
+        agenda = {m["prepared_id"]: m for m in state["log"]["agenda"]}
+        # Theirs (shared) and ours (shared or not) are there; a colleague's private one is not.
+        prepared = live["prepared"]
+        assert set(agenda) == {prepared["ours"], prepared["private"], prepared["theirs"]}
+        assert [m["position_ms"] for m in state["log"]["agenda"]] == [34_000, 60_000, 85_000]
+        assert all(m["status"] == "planned" for m in agenda.values())
+        assert counsellor.receive_json()["role"] == "counsellor"
+        # Bring up the moment at 0'34: playing from 0'29.
+        researcher.send_json({"type": "goto", "prepared_id": prepared["ours"]})
+        play = _receive(counsellor, "play")
+        assert play["playing"] is True and play["position_ms"] == 29_000
+        assert "agenda" not in play  # the counsellor's screen shows no agenda
+        brought = _receive(researcher, "play")
+        assert brought["agenda"] == {"prepared_id": prepared["ours"], "status": "brought_up"}
+        time.sleep(0.2)
+        counsellor.send_json({"type": "stop", "position_ms": 31_500})
+        stopped = _receive(researcher, "stop")
+        assert stopped["playing"] is False and stopped["position_ms"] == 31_500
+        stop = stopped["stop"]
+        assert stop["role"] == "counsellor" and stop["author"] == "a8"
+        assert stop["prepared_id"] == prepared["ours"] and stop["pause_ms"] is None
+        assert stopped["agenda"] == {"prepared_id": prepared["ours"], "status": "discussed"}
+        assert _receive(counsellor, "stop")["stop"]["id"] == stop["id"]
+        # Pressed again while stopped: the same stop.
+        counsellor.send_json({"type": "stop"})
+        assert _receive(researcher, "stop")["stop"]["id"] == stop["id"]
+        time.sleep(0.3)
+        researcher.send_json({"type": "play"})
+        resumed = _receive(counsellor, "play")
+        assert resumed["resumed"] == [stop["id"]]
+        # A stop far from any prepared moment was added live.
+        researcher.send_json({"type": "stop", "position_ms": 110_000})
+        added = _receive(counsellor, "stop")["stop"]
+        assert added["role"] == "researcher" and added["prepared_id"] is None
+    with Session(engine) as session:
+        annotation = session.get(Annotation, stop["id"])
+        assert annotation is not None
+        assert (annotation.layer, annotation.origin, annotation.start_ms) == (
+            "stops",
+            "stop",
+            31_500,
+        )
+        row = session.get(LiveStop, stop["id"])
+        assert row is not None and row.resumed_at is not None
+        assert row.resumed_at - row.stopped_at >= timedelta(milliseconds=250)
+    # The stop is an annotation of the recording, on the stops layer, by the counsellor.
+    listed = rclient.get(factories.annotations_url(live["recording"])).json()
+    mine = next(a for a in listed if a["id"] == stop["id"])
+    assert mine["layer"] == "stops" and mine["author_id"] == live["counsellor"].id
+    log = rclient.get(f"/api/v1/live/{live['id']}/log").json()
+    assert [s["id"] for s in log["stops"]] == [stop["id"], added["id"]]
+    assert log["stops"][0]["pause_ms"] >= 250
+
+
+def test_comments_have_author_and_speaker_and_never_overwrite(
+    rclient: TestClient, live: dict[str, Any], app: Any
+) -> None:
+    stop = rclient.post(f"/api/v1/live/{live['id']}/stops", json={"position_ms": 12_000})
+    assert stop.status_code == 201, stop.text
+    stop_id = stop.json()["id"]
+    comments = f"/api/v1/live/stops/{stop_id}/comments"
+    url = f"/api/v1/live/{live['id']}/ws"
+    them = live["counsellor_client"]
+    with them.websocket_connect(url) as counsellor, rclient.websocket_connect(url) as researcher:
+        assert counsellor.receive_json()["log"]["stops"][0]["comments"] == []
+        researcher.receive_json()
+        quote = rclient.post(
+            comments, json={"speaker": "counsellor", "text": "Là, j'entends « fatigué »."}
+        )
+        assert quote.status_code == 201, quote.text
+        event = _receive(researcher, "comment")["comment"]
+        assert event["text"] == "Là, j'entends « fatigué »." and event["speaker"] == "counsellor"
+        assert event["author"] == "claire"
+        # The counsellor's screen gets no comments (nothing there judges them)…
+        rclient.post(comments, json={"speaker": "researcher", "text": "Note"})
+        counsellor.send_json({"type": "pause"})
+        assert _receive(counsellor, "pause")["type"] == "pause"
+    # …and a counsellor cannot type them.
+    refused = them.post(comments, json={"speaker": "counsellor", "text": "Moi"})
+    assert refused.status_code == 403
+    assert rclient.post(comments, json={"speaker": "chef", "text": "x"}).status_code == 422
+    assert rclient.post(comments, json={"speaker": "researcher", "text": "  "}).status_code == 422
+    comment = quote.json()
+    # Two researchers edit the same comment: the second one is told, with the first's text.
+    colleague = live["colleague"]
+    first = colleague.patch(
+        f"/api/v1/live/comments/{comment['id']}", json={"version": 1, "text": "Version A"}
+    )
+    assert first.status_code == 200 and first.json()["version"] == 2
+    second = rclient.patch(
+        f"/api/v1/live/comments/{comment['id']}", json={"version": 1, "text": "Version B"}
+    )
+    assert second.status_code == 409
+    assert second.json()["current"]["text"] == "Version A"
+    stale = rclient.delete(f"/api/v1/live/comments/{comment['id']}?version=1")
+    assert stale.status_code == 409
+    log = rclient.get(f"/api/v1/live/{live['id']}/log").json()
+    assert [c["text"] for c in log["stops"][0]["comments"]] == ["Version A", "Note"]
+    gone = rclient.delete(f"/api/v1/live/comments/{comment['id']}?version=2")
+    assert gone.status_code == 204
+    assert them.get(f"/api/v1/live/{live['id']}/log").json()["stops"][0]["comments"] == []
+
+
+def test_agenda_statuses_and_links(rclient: TestClient, live: dict[str, Any]) -> None:
+    prepared = live["prepared"]
+    base = f"/api/v1/live/{live['id']}"
+    assert rclient.put(
+        f"{base}/agenda/{prepared['theirs']}", json={"status": "skipped"}
+    ).json() == {
+        "prepared_id": prepared["theirs"],
+        "status": "skipped",
+    }
+    unknown = rclient.put(f"{base}/agenda/{prepared['hidden']}", json={"status": "skipped"})
+    assert unknown.status_code == 404
+    assert rclient.put(f"{base}/agenda/{prepared['ours']}", json={"status": "x"}).status_code == 422
+    counsellor = live["counsellor_client"]
+    refused = counsellor.put(f"{base}/agenda/{prepared['ours']}", json={"status": "skipped"})
+    assert refused.status_code == 403
+    # A stop close to a planned moment answers it; the researcher may say otherwise.
+    stop = rclient.post(f"{base}/stops", json={"position_ms": 62_000}).json()
+    assert stop["prepared_id"] == prepared["private"]
+    relinked = rclient.patch(f"/api/v1/live/stops/{stop['id']}", json={"prepared_id": None})
+    assert relinked.status_code == 200 and relinked.json()["prepared_id"] is None
+    agenda = {m["prepared_id"]: m["status"] for m in rclient.get(f"{base}/log").json()["agenda"]}
+    assert agenda == {
+        prepared["ours"]: "planned",
+        prepared["private"]: "discussed",
+        prepared["theirs"]: "skipped",
+    }
+    # The counsellor's log has no agenda (and no comments).
+    assert "agenda" not in counsellor.get(f"{base}/log").json()
+
+
+def test_presence_and_ending(rclient: TestClient, live: dict[str, Any]) -> None:
+    url = f"/api/v1/live/{live['id']}/ws"
+    them = live["counsellor_client"]
+    with rclient.websocket_connect(url) as researcher:
+        researcher.receive_json()
+        with them.websocket_connect(url) as counsellor:
+            counsellor.receive_json()
+            present = _receive(researcher, "presence")["presence"]
+            while len(present) < 2:
+                present = _receive(researcher, "presence")["presence"]
+            assert {(p["name"], p["role"]) for p in present} == {
+                ("claire", "researcher"),
+                ("a8", "counsellor"),
+            }
+        # The counsellor left: the researcher sees it.
+        left = _receive(researcher, "presence")["presence"]
+        assert [p["role"] for p in left] == ["researcher"]
+        ended = rclient.post(f"/api/v1/live/{live['id']}/end")
+        assert ended.status_code == 200
+        end = _receive(researcher, "end")
+        assert end["ended"] is True and end["playing"] is False
+        researcher.send_json({"type": "play"})
+        assert "terminée" in _receive(researcher, "error")["detail"]
+    assert rclient.get(f"/api/v1/live/code/{live['code']}").status_code == 404
+    assert them.post(f"/api/v1/live/{live['id']}/end").status_code == 403
+
+
+def test_switching_to_another_recording_of_the_interview(
+    rclient: TestClient, study: dict, live: dict[str, Any]
+) -> None:
+    second = factories.upload(rclient, study["id"], "A8 - 2").json()
+    outside = factories.upload(rclient, study["id"], "B1").json()
+    created = rclient.post(
+        f"/api/v1/studies/{study['id']}/interviews",
+        json={"code": "A8 bis", "recording_ids": [live["recording"]["id"], second["id"]]},
+    ).json()
+    started = rclient.post(f"/api/v1/recordings/{second['id']}/live").json()
+    url = f"/api/v1/live/{started['id']}/ws"
+    with rclient.websocket_connect(url) as socket:
+        assert socket.receive_json()["recording_id"] == second["id"]
+        socket.send_json({"type": "switch", "recording_id": live["recording"]["id"]})
+        switched = _receive(socket, "switch")
+        assert switched["recording_id"] == live["recording"]["id"] and switched["position_ms"] == 0
+        socket.send_json({"type": "switch", "recording_id": outside["id"]})
+        assert "entretien" in _receive(socket, "error")["detail"]
+    assert created["recording_ids"] == [live["recording"]["id"], second["id"]]
+
+
+def test_a_recording_in_no_interview_gets_one(rclient: TestClient, study: dict) -> None:
+    rec = factories.upload(rclient, study["id"], "C3").json()
+    started = rclient.post(f"/api/v1/recordings/{rec['id']}/live").json()
+    interviews = rclient.get(f"/api/v1/studies/{study['id']}/interviews").json()
+    made = next(i for i in interviews if i["recording_ids"] == [rec["id"]])
+    assert made["code"] == "C3"
+    assert rclient.get(f"/api/v1/interviews/{made['id']}/report").json()["rows"] == []
+    assert started["recording_id"] == rec["id"]
+
+
+def test_session_report_with_the_interviews_own_recording(
+    rclient: TestClient, study: dict, live: dict[str, Any], engine: Engine
+) -> None:
+    base = f"/api/v1/live/{live['id']}"
+    stop = rclient.post(f"{base}/stops", json={"position_ms": 38_000}).json()
+    comments = f"/api/v1/live/stops/{stop['id']}/comments"
+    rclient.post(comments, json={"speaker": "counsellor", "text": "C'est un mot déclencheur."})
+    rclient.post(comments, json={"speaker": "researcher", "text": "Reformule pour vérifier."})
+    report_url = f"/api/v1/interviews/{live['interview_id']}/report"
+    report = rclient.get(report_url).json()
+    [row] = report["rows"]
+    assert row["time"] == "0’38" and row["recording"] == "A8 - 1"
+    assert row["prepared"] == "0’34 — Reformule"
+    assert row["schemes"] == ["Écouter / reformuler"]
+    assert any("fatigué" in said["text"] for said in row["excerpt"])
+    assert [(c["speaker"], c["text"]) for c in row["comments"]] == [
+        ("counsellor", "C'est un mot déclencheur."),
+        ("researcher", "Reformule pour vérifier."),
+    ]
+    assert row["ac_ms"] is None  # no recording of the interview yet
+    # The interview's own recording, uploaded after, aligned on the stop at 0'13.
+    ac = factories.upload(
+        rclient, study["id"], "A8 - AC", AC_AUDIO.read_bytes(), filename="ac.m4a"
+    ).json()
+    vtt = (DEMO / "autoconfrontation-demo.vtt").read_bytes()
+    rclient.post(
+        f"/api/v1/recordings/{ac['id']}/transcript", files={"file": ("a.vtt", vtt, "text/vtt")}
+    )
+    replayed = rclient.patch(
+        f"/api/v1/interviews/{live['interview_id']}/recording",
+        json={"recording_id": live["recording"]["id"]},
+    )
+    assert replayed.status_code == 422  # the session replayed is not the interview's recording
+    chosen = rclient.patch(
+        f"/api/v1/interviews/{live['interview_id']}/recording",
+        json={"recording_id": ac["id"], "stop_id": stop["id"], "stop_at_ms": 13_556},
+    )
+    assert chosen.status_code == 200, chosen.text
+    [row] = chosen.json()["rows"]
+    assert row["ac_ms"] == 13_556 and row["ac_time"] == "0’13" and chosen.json()["aligned"]
+    assert row["ac_excerpt"][0]["text"].startswith("Et quand vous lui demandez")
+    with Session(engine) as session:
+        interview = session.get(Interview, live["interview_id"])
+        assert interview is not None and interview.ac_recording_id == ac["id"]
+    # The interview's recording leaves the synthesis's columns.
+    synthesis = rclient.get(f"/api/v1/studies/{study['id']}/synthesis").json()
+    assert "A8 - AC" not in [c["code"] for c in synthesis["columns"]]
+    # Exports: CSV, DOCX, HTML.
+    exported = rclient.get(f"{report_url}?format=csv")
+    assert exported.status_code == 200 and "attachment" in exported.headers["content-disposition"]
+    lines = list(csv.reader(io.StringIO(exported.content.decode())))
+    assert lines[0][0] == "Séance" and lines[1][:2] == ["A8 - 1", "0’38"]
+    assert "Conseiller : C'est un mot déclencheur." in lines[1][8] and lines[1][9] == "0’13"
+    document = Document(io.BytesIO(rclient.get(f"{report_url}?format=docx").content))
+    [table] = document.tables
+    assert "0’38" in table.rows[1].cells[0].text
+    assert "C'est un mot déclencheur." in table.rows[1].cells[1].text
+    html = rclient.get(f"{report_url}?format=html").text
+    assert f"/recordings/{ac['id']}#t=13556" in html and "Reformule pour vérifier." in html
+    assert live["counsellor_client"].get(report_url).status_code == 403
+    page = rclient.get(f"/interviews/{live['interview_id']}/report")
+    assert page.status_code == 200 and "C&#39;est un mot déclencheur." in page.text
+    with Session(engine) as session:
+        stops = session.exec(select(LiveStop)).all()
+        assert len(stops) == 1
