@@ -55,9 +55,11 @@ class Server:
     log: Path
 
 
-def start_server(data_dir: Path, env: dict[str, str] | None = None) -> Server:
-    """Start `autoconf serve` on a free port and wait until it answers."""
-    port = free_port()
+def start_server(
+    data_dir: Path, env: dict[str, str] | None = None, port: int | None = None
+) -> Server:
+    """Start `autoconf serve` on `port` (a free one by default) and wait until it answers."""
+    port = port or free_port()
     log = data_dir / "server.log"  # a file, not a pipe: a full pipe would stall the server
     with log.open("a") as output:
         process = subprocess.Popen(

@@ -31,6 +31,8 @@ class LiveServer:
     username: str
     password: str
     study_id: int
+    counsellor: str = ""
+    counsellor_password: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     lines = dict(line.strip().split(" : ", 1) for line in printed.splitlines() if " : " in line)
     with serve(data) as url:
         yield LiveServer(
-            url, lines["Identifiant"], lines["Mot de passe"], int(lines["Étude"].rsplit("/", 1)[1])
+            url,
+            lines["Identifiant"],
+            lines["Mot de passe"],
+            int(lines["Étude"].rsplit("/", 1)[1]),
+            lines["Identifiant conseillère"],
+            lines["Mot de passe conseillère"],
         )
 
 

@@ -1,16 +1,22 @@
 """A live auto-confrontation in two Chromium contexts against the real server: the
-researcher starts it and gives the code, the counsellor joins; play, seek and pause on one
-screen are followed by the other, and a reloaded page catches up."""
+researcher starts it on the demo session and gives the code, the counsellor joins with her
+own account; the researcher plays, the counsellor's player follows; she presses "Arrêter
+ici": both pause on the same frame and the stop appears on both screens with its author; the
+researcher types a comment; the counsellor's page is reloaded and catches up; the session
+report lists the stop with its comment. Then the server restarts mid-session and both
+screens reconnect by themselves."""
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import LiveServer
 from tests.browser.test_pages import _login
-from tests.support import wait_for
+from tests.support import cli, start_server, stop_server, wait_for
 
 MEDIA = "document.querySelector('[data-player-media]')"
+SHARED = "Séance partagée"
 
 
 def _new_page(browser: Browser) -> Page:
@@ -21,71 +27,141 @@ def _time(page: Page) -> float:
     return float(page.evaluate(f"{MEDIA}.currentTime"))
 
 
-def test_two_screens_follow_one_playhead(browser: Browser, live_server: LiveServer) -> None:
-    researcher = _new_page(browser)
-    _login(researcher, live_server)
-    # A recording (processed by the server) of a counsellor of the study.
-    sid = live_server.study_id
-    media = Path(__file__).parents[2] / "autoconf" / "demo" / "seance-demo.mp4"
-    api = researcher.request
-    created = api.post(
-        f"{live_server.url}/api/v1/studies/{sid}/counsellors",
-        data={"code": "C-LIVE"},
-    )
-    assert created.ok, created.text()
-    recording = api.post(
-        f"{live_server.url}/api/v1/studies/{sid}/recordings",
-        multipart={
-            "code": "C-LIVE - 1",
-            "counsellor_id": str(created.json()["id"]),
-            "file": {"name": "s.mp4", "mimeType": "video/mp4", "buffer": media.read_bytes()},
-        },
-    ).json()
-    wait_for(
-        lambda: (
-            api.get(f"{live_server.url}/api/v1/recordings/{recording['id']}").json()["status"]
-            == "ready"
-        ),
-        60,
-        "the recording's processing",
-    )
+def _demo_recording(page: Page, server: LiveServer) -> int:
+    listed = page.request.get(f"{server.url}/api/v1/studies/{server.study_id}/recordings").json()
+    return next(r["id"] for r in listed if r["code"] == "A8 - 1")
 
-    # The researcher starts the session from the recording page and reads the code.
-    researcher.goto(f"{live_server.url}/recordings/{recording['id']}")
+
+def _start(researcher: Page, server: LiveServer) -> str:
+    """The researcher starts a live session from the demo recording's page: its code."""
+    researcher.goto(f"{server.url}/recordings/{_demo_recording(researcher, server)}")
     researcher.get_by_role("button", name="Démarrer l'auto-confrontation en direct").click()
-    expect(researcher.locator("[data-live-status]")).to_contain_text("Séance partagée")
+    expect(researcher.locator("[data-live-status]")).to_contain_text(SHARED)
     code = researcher.locator("[data-live-code]").inner_text().strip()
     assert len(code) == 6
+    return code
 
-    # The second screen joins with the code.
-    other = _new_page(browser)
-    _login(other, live_server)
-    other.goto(f"{live_server.url}/live")
-    other.get_by_label("Code de la séance").fill(code.lower())
-    other.get_by_role("button", name="Rejoindre").click()
-    expect(other.locator("[data-live-status]")).to_contain_text("Séance partagée")
-    for page in (researcher, other):
-        page.evaluate(f"{MEDIA}.muted = true")
 
-    # The researcher seeks to 0'40 and plays: the other screen follows within a moment.
-    researcher.evaluate(f"{MEDIA}.currentTime = 40")
-    other.wait_for_function(f"Math.abs({MEDIA}.currentTime - 40) < 1", timeout=5000)
-    researcher.locator("[data-player-media]").evaluate("m => m.play()")
-    other.wait_for_function(f"!{MEDIA}.paused", timeout=5000)
-    other.wait_for_timeout(1000)
-    wait_for(lambda: abs(_time(researcher) - _time(other)) < 0.5, 5, "the players to play together")
+def _join(counsellor: Page, server: LiveServer, code: str) -> None:
+    counsellor.goto(f"{server.url}/live")
+    counsellor.get_by_label("Code de la séance").fill(code.lower())
+    counsellor.get_by_role("button", name="Rejoindre").click()
+    expect(counsellor.locator("[data-live-status]")).to_contain_text(SHARED)
+    counsellor.evaluate(f"{MEDIA}.muted = true")
 
-    # The other screen stops ("Arrêter ici"): both pause at the same place.
-    other.get_by_role("button", name="Arrêter ici").click()
+
+def test_the_counsellors_stops_become_data(
+    browser: Browser, live_server: LiveServer, screenshots: Path
+) -> None:
+    researcher = _new_page(browser)
+    _login(researcher, live_server)
+    code = _start(researcher, live_server)
+    researcher.evaluate(f"{MEDIA}.muted = true")
+    counsellor = _new_page(browser)
+    _login(counsellor, live_server, live_server.counsellor_password, live_server.counsellor)
+    _join(counsellor, live_server, code)
+
+    # Roles: the counsellor's screen is calm (no code, no agenda, no comments to type).
+    expect(counsellor.get_by_role("heading", name="Moments déjà discutés")).to_be_visible()
+    for calm in ("[data-live-code]", "[data-live-agenda]", "[data-comment-form]"):
+        expect(counsellor.locator(calm)).to_have_count(0)
+    expect(researcher.get_by_role("heading", name="Moments préparés")).to_be_visible()
+    # Who is connected, on both screens.
+    expect(researcher.locator("[data-live-presence]")).to_contain_text("Conseillère A8")
+    expect(counsellor.locator("[data-live-presence]")).to_contain_text("Chercheuse démo")
+
+    # The researcher brings up the prepared moment at 0'34: both play from 0'29.
+    moment = researcher.locator(".agenda-item", has_text="Elle reformule sans vérifier")
+    moment.get_by_role("button", name="0’34").click()
+    counsellor.wait_for_function(f"!{MEDIA}.paused && {MEDIA}.currentTime > 28.5", timeout=5000)
+    expect(moment).to_have_attribute("data-status", "brought_up")
+    counsellor.wait_for_timeout(1500)
+    wait_for(lambda: abs(_time(researcher) - _time(counsellor)) < 0.5, 5, "playing together")
+
+    # The counsellor presses "Arrêter ici": both pause on the same frame.
+    counsellor.get_by_role("button", name="Arrêter ici").click()
+    researcher.wait_for_function(f"{MEDIA}.paused", timeout=2000)
+    wait_for(lambda: abs(_time(researcher) - _time(counsellor)) < 0.1, 5, "the same frame")
+    stopped_at = _time(researcher)
+    # The stop, with its author, on both screens; it answers the moment brought up.
+    stop = researcher.locator(".stop").first
+    expect(stop).to_contain_text("Arrêt du conseiller")
+    expect(stop).to_contain_text("Conseillère A8")
+    expect(counsellor.locator(".stop").first).to_contain_text("Arrêt du conseiller par vous")
+    expect(moment).to_have_attribute("data-status", "discussed")
+
+    # The researcher types what the counsellor says (the box has the focus already).
+    box = stop.get_by_role("textbox")
+    expect(box).to_be_focused()
+    researcher.keyboard.type("Là, j'entends le mot fatigué.")
+    researcher.keyboard.press("Enter")
+    expect(stop.locator(".comment")).to_contain_text("Propos du conseiller : Là, j'entends")
+    researcher.screenshot(path=str(screenshots / "live-researcher.png"), full_page=True)
+    counsellor.screenshot(path=str(screenshots / "live-counsellor.png"), full_page=True)
+    # Nothing of the researcher's notes reaches the counsellor's screen.
+    expect(counsellor.locator(".comment")).to_have_count(0)
+
+    # The counsellor's page is reloaded: same frame, same stops.
+    counsellor.reload()
+    expect(counsellor.locator("[data-live-status]")).to_contain_text(SHARED)
+    counsellor.wait_for_function(
+        f"Math.abs({MEDIA}.currentTime - {stopped_at}) < 0.1 && {MEDIA}.paused", timeout=5000
+    )
+    expect(counsellor.locator(".stop")).to_have_count(1)
+    # The space bar plays on, for everyone; the pause's length is then known.
+    counsellor.evaluate(f"{MEDIA}.muted = true")
+    counsellor.locator("body").press("Space")
+    researcher.wait_for_function(f"!{MEDIA}.paused", timeout=5000)
+    expect(stop).to_contain_text(re.compile(r"pause \d+ s"))
+    counsellor.locator("body").press("Space")
     researcher.wait_for_function(f"{MEDIA}.paused", timeout=5000)
-    # The same frame on both screens.
-    wait_for(lambda: abs(_time(researcher) - _time(other)) < 0.1, 5, "the same paused frame")
+    expect(researcher.locator(".stop")).to_have_count(2)
 
-    # A reload catches up with the shared playhead.
-    paused_at = _time(researcher)
-    other.reload()
-    expect(other.locator("[data-live-status]")).to_contain_text("Séance partagée")
-    other.wait_for_function(f"Math.abs({MEDIA}.currentTime - {paused_at}) < 0.5", timeout=5000)
-    assert other.evaluate(f"{MEDIA}.paused")
+    # The counsellor leaves: the researcher sees it.
+    counsellor.context.close()
+    expect(researcher.locator("[data-live-left]")).to_contain_text("Conseillère A8")
+
+    # The session ends; the report lists the stop with its comment.
+    researcher.once("dialog", lambda dialog: dialog.accept())
+    researcher.get_by_role("button", name="Terminer la séance").click()
+    expect(researcher).to_have_url(re.compile(r"/interviews/\d+/report$"))
+    row = researcher.locator("tr", has_text="Là, j'entends le mot fatigué.")
+    expect(row).to_contain_text("Arrêt du conseiller (Conseillère A8)")
+    expect(row).to_contain_text("Conseiller : Là, j'entends le mot fatigué.")
+    researcher.screenshot(path=str(screenshots / "live-report.png"), full_page=True)
     researcher.context.close()
-    other.context.close()
+
+
+def test_both_screens_reconnect_after_a_server_restart(
+    browser: Browser, tmp_path: Path, live_server: LiveServer
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    printed = cli(data, "demo")
+    lines = dict(line.strip().split(" : ", 1) for line in printed.splitlines() if " : " in line)
+    server = start_server(data)
+    port = int(server.url.rsplit(":", 1)[1])
+    local = LiveServer(server.url, lines["Identifiant"], lines["Mot de passe"], 1)
+    try:
+        researcher = _new_page(browser)
+        _login(researcher, local)
+        code = _start(researcher, local)
+        other = _new_page(browser)
+        _login(other, local, lines["Mot de passe conseillère"], lines["Identifiant conseillère"])
+        _join(other, local, code)
+        researcher.evaluate(f"{MEDIA}.currentTime = 50")
+        other.wait_for_function(f"Math.abs({MEDIA}.currentTime - 50) < 0.2", timeout=5000)
+
+        stop_server(server)
+        for page in (researcher, other):
+            expect(page.locator("[data-live-status]")).to_contain_text("Connexion perdue")
+        server = start_server(data, port=port)
+        for page in (researcher, other):
+            expect(page.locator("[data-live-status]")).to_contain_text(SHARED, timeout=15000)
+        # Still one playhead: a seek on one screen moves the other.
+        researcher.evaluate(f"{MEDIA}.currentTime = 70")
+        other.wait_for_function(f"Math.abs({MEDIA}.currentTime - 70) < 0.2", timeout=5000)
+        researcher.context.close()
+        other.context.close()
+    finally:
+        stop_server(server)

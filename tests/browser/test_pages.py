@@ -7,10 +7,12 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import LiveServer
 
 
-def _login(page: Page, server: LiveServer, password: str | None = None) -> None:
+def _login(
+    page: Page, server: LiveServer, password: str | None = None, username: str | None = None
+) -> None:
     page.goto(f"{server.url}/studies")
     expect(page).to_have_url(f"{server.url}/login?next=/studies")
-    page.get_by_label("Nom d'utilisateur").fill(server.username)
+    page.get_by_label("Nom d'utilisateur").fill(username or server.username)
     page.get_by_label("Mot de passe").fill(password or server.password)
     page.get_by_role("button", name="Se connecter").click()
 

@@ -1,5 +1,5 @@
 // What a live session's screen shows besides the player, drawn from the server's messages
-// (live.js dispatches them as `live:message`): the stops (with their comments and the form
+// (live.js dispatches them as `live:message`, and binds this first): the stops (with their comments and the form
 // to type them, for researchers), the agenda of prepared moments with their statuses, and
 // who is connected. Comments are sent over HTTP with the version they were read at: a
 // comment changed by someone else in the meantime is shown, never overwritten.
@@ -35,7 +35,9 @@ function pause(ms) {
   return `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, "0")} s`;
 }
 
-function bind(root) {
+/** Draw the log of the live session `root` from its messages; live.js calls it before it
+ * connects, so that no message comes before this listens. */
+export function bindLog(root) {
   const list = root.querySelector("[data-live-stops]");
   const empty = root.querySelector("[data-live-stops-empty]");
   const count = root.querySelector("[data-live-stop-count]");
@@ -110,6 +112,7 @@ function bind(root) {
     } else {
       item.append(
         el("span", { class: "speaker", text: `${speakerLabel(comment.speaker)} :` }),
+        " ",
         el("span", { class: "comment-text", text: comment.text }),
         el("small", { class: "muted", text: ` — ${comment.author}, ${clock(comment.said_at)}` }),
       );
@@ -402,5 +405,3 @@ function bind(root) {
     if (message.agenda) setStatus(message.agenda.prepared_id, message.agenda.status);
   });
 }
-
-for (const root of document.querySelectorAll("[data-live]")) bind(root);

@@ -9,6 +9,8 @@
 // (live-log.js draws the stops, the agenda and who is connected from them), and
 // `root.live.send(type, extra)` sends one.
 
+import { bindLog } from "./live-log.js";
+
 const DRIFT_MS = 250;
 const QUIET_MS = 400; // changes made by applying the server's state are not sent back
 const PLAYHEAD = new Set(["state", "play", "pause", "seek", "rate", "switch", "stop", "end"]);
@@ -134,12 +136,15 @@ function bind(root) {
   function stopOrResume() {
     if (ended) return;
     const stopped = anchor ? !anchor.playing : media.paused;
+    // Sent here, not left to the media's event: an event right after a change from the
+    // server falls in the quiet window.
+    quietUntil = performance.now() + QUIET_MS;
     if (stopped) {
-      media.play().catch(() => {}); // sent as a play
+      media.play().catch(() => {});
+      send("play");
       return;
     }
-    quietUntil = performance.now() + QUIET_MS; // the stop is the message, not a pause
-    media.pause();
+    media.pause(); // the stop is the message, not a pause
     send("stop");
   }
   if (stop) stop.addEventListener("click", stopOrResume);
@@ -216,6 +221,7 @@ function bind(root) {
     showError,
   };
   showStopButton();
+  bindLog(root);
   connect();
 }
 
