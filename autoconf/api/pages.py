@@ -27,6 +27,7 @@ from autoconf.api.recordings import erase, public, reprocess, stop_processing, s
 from autoconf.api.rendering import render
 from autoconf.auth import accounts
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated
+from autoconf.live import sessions
 from autoconf.media import jobs
 from autoconf.models import Counsellor, Study, User
 from autoconf.payloads import MAX_ID, AnnotationPublic, ShortCode, UserPublic
@@ -245,6 +246,7 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
         members=_member_names(session, user, recording.study_id),
         speakers=sorted({v.speaker for v in views if v.speaker}),
         hotkey_codes=[node for node in codes.values() if node.hotkey and not node.archived],
+        ongoing=sessions.ongoing(session, recording.id or 0),
     )
 
 

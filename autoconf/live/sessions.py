@@ -161,6 +161,17 @@ def by_code(session: Session, code: str) -> LiveSession:
     return live
 
 
+def ongoing(session: Session, recording_id: int) -> list[LiveSession]:
+    """The live sessions still going on on this recording, the newest first."""
+    return list(
+        session.exec(
+            select(LiveSession)
+            .where(LiveSession.recording_id == recording_id, col(LiveSession.ended_at).is_(None))
+            .order_by(col(LiveSession.created_at).desc())
+        ).all()
+    )
+
+
 def end(session: Session, session_id: int, author_id: int | None) -> LiveEvent:
     """End the session: paused where it is, its code no longer opens it; the stops stay."""
     live = open_session(session, session_id)

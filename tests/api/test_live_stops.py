@@ -228,6 +228,9 @@ def test_agenda_statuses_and_links(rclient: TestClient, live: dict[str, Any]) ->
 def test_presence_and_ending(rclient: TestClient, live: dict[str, Any]) -> None:
     url = f"/api/v1/live/{live['id']}/ws"
     them = live["counsellor_client"]
+    # The counsellor's recording page leads to the session going on (no code to type).
+    page = f"/recordings/{live['recording']['id']}"
+    assert f'href="/live/{live["id"]}"' in them.get(page).text
     with rclient.websocket_connect(url) as researcher:
         researcher.receive_json()
         with them.websocket_connect(url) as counsellor:
@@ -250,6 +253,7 @@ def test_presence_and_ending(rclient: TestClient, live: dict[str, Any]) -> None:
         assert "terminée" in _receive(researcher, "error")["detail"]
     assert rclient.get(f"/api/v1/live/code/{live['code']}").status_code == 404
     assert them.post(f"/api/v1/live/{live['id']}/end").status_code == 403
+    assert f'href="/live/{live["id"]}"' not in them.get(page).text
 
 
 def test_switching_to_another_recording_of_the_interview(

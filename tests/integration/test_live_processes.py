@@ -1,5 +1,5 @@
-"""Two app processes on one database: a browser on each follows the same live session,
-because the events go through the database."""
+"""Two app processes on one database: a browser on each follows the same live session (its
+playhead, its stops, their comments), because the events go through the database."""
 
 import json
 from pathlib import Path
@@ -51,6 +51,17 @@ def test_two_processes_share_the_playhead(tmp_path: Path) -> None:
             two.send(json.dumps({"type": "play"}))
             played = _next(one, "play")
             assert played["playing"] is True and played["position_ms"] == 30_000
+            # A stop on one process, a comment through the other: both screens get both.
+            one.send(json.dumps({"type": "stop", "position_ms": 31_000}))
+            stop = _next(two, "stop")["stop"]
+            assert stop["position_ms"] == 31_000 and stop["role"] == "researcher"
+            typed = httpx.post(
+                f"{second.url}/api/v1/live/stops/{stop['id']}/comments",
+                json={"speaker": "counsellor", "text": "Là, je reformule."},
+                headers=headers,
+            )
+            assert typed.status_code == 201, typed.text
+            assert _next(one, "comment")["comment"]["text"] == "Là, je reformule."
     finally:
         stop_server(second)
         stop_server(first)
