@@ -102,7 +102,9 @@ def snapshot(session: Session, user: User, live: LiveSession) -> dict[str, Any]:
     log: dict[str, Any] = {"stops": stop_list, "presence": presence.present(session, live.id)}
     if role == "researcher":
         log["agenda"] = [i.public() for i in stops.agenda(session, live, user.id)]
-    else:
+    else:  # their own prepared moments, to bring up; no statuses, no one else's
+        mine = [i for i in stops.agenda(session, live, user.id) if i.author_id == user.id]
+        log["agenda"] = [{**i.public(), "status": "planned"} for i in mine]
         for stop in stop_list:
             stop["comments"] = []
     return {"role": role, "user_id": user.id, "log": log}

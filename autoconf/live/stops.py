@@ -255,9 +255,12 @@ def _set_status(session: Session, session_id: int, prepared_id: int, status: str
     session.flush()
 
 
-def _agenda_item(session: Session, live: LiveSession, prepared_id: int) -> AgendaItem:
-    """A prepared moment of this session's agenda, as its creator sees it."""
-    for item in agenda(session, live, live.created_by):
+def _agenda_item(
+    session: Session, live: LiveSession, prepared_id: int, viewer_id: int | None = None
+) -> AgendaItem:
+    """A prepared moment of this session's agenda, as `viewer_id` (by default its creator)
+    sees it."""
+    for item in agenda(session, live, viewer_id or live.created_by):
         if item.prepared_id == prepared_id:
             return item
     raise NotFound(f"Le moment préparé n° {prepared_id} n'est pas dans cette séance.")
@@ -348,10 +351,12 @@ def set_status(
 
 
 def go_to(session: Session, session_id: int, user: User, prepared_id: int) -> LiveEvent:
-    """Bring a prepared moment up: play from a few seconds before it (on its recording)."""
+    """Bring a prepared moment up: play from a few seconds before it (on its recording). The
+    counsellor brings up their own."""
     live = sessions.open_session(session, session_id)
-    require_researcher(session, user, live)
-    item = _agenda_item(session, live, prepared_id)
+    item = _agenda_item(session, live, prepared_id, user.id)
+    if item.author_id != user.id:
+        require_researcher(session, user, live)
     if item.recording_id != live.recording_id:
         sessions.control(session, session_id, user.id, "switch", recording_id=item.recording_id)
     extra: dict[str, Any] = {}

@@ -221,8 +221,17 @@ def test_agenda_statuses_and_links(rclient: TestClient, live: dict[str, Any]) ->
         prepared["private"]: "discussed",
         prepared["theirs"]: "skipped",
     }
-    # The counsellor's log has no agenda (and no comments).
-    assert "agenda" not in counsellor.get(f"{base}/log").json()
+    # The counsellor's log holds only their own prepared moments, without statuses.
+    theirs = counsellor.get(f"{base}/log").json()["agenda"]
+    assert [(m["prepared_id"], m["status"]) for m in theirs] == [(prepared["theirs"], "planned")]
+    # …which they may bring up; not the researcher's.
+    url = f"/api/v1/live/{live['id']}/ws"
+    with counsellor.websocket_connect(url) as socket:
+        socket.receive_json()
+        socket.send_json({"type": "goto", "prepared_id": prepared["ours"]})
+        assert "chercheurs" in _receive(socket, "error")["detail"]
+        socket.send_json({"type": "goto", "prepared_id": prepared["theirs"]})
+        assert _receive(socket, "play")["position_ms"] == 80_000
 
 
 def test_presence_and_ending(rclient: TestClient, live: dict[str, Any]) -> None:

@@ -61,9 +61,10 @@ def test_the_counsellors_stops_become_data(
     _login(counsellor, live_server, live_server.counsellor_password, live_server.counsellor)
     _join(counsellor, live_server, code)
 
-    # Roles: the counsellor's screen is calm (no code, no agenda, no comments to type).
+    # Roles: the counsellor's screen is calm (no code, no statuses, no comments to type).
     expect(counsellor.get_by_role("heading", name="Moments déjà discutés")).to_be_visible()
-    for calm in ("[data-live-code]", "[data-live-agenda]", "[data-comment-form]"):
+    expect(counsellor.get_by_role("heading", name="Vos moments préparés")).to_be_visible()
+    for calm in ("[data-live-code]", "[data-agenda-status]", "[data-comment-form]"):
         expect(counsellor.locator(calm)).to_have_count(0)
     expect(researcher.get_by_role("heading", name="Moments préparés")).to_be_visible()
     # Who is connected, on both screens.

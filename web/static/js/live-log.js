@@ -322,7 +322,8 @@ export function bindLog(root) {
   // --- agenda -----------------------------------------------------------------------------
   function drawAgenda() {
     if (!agendaList) return;
-    const added = [...stops.values()].filter((s) => s.prepared_id == null);
+    // The counsellor's list is their own prepared moments, without statuses.
+    const added = researcher ? [...stops.values()].filter((s) => s.prepared_id == null) : [];
     const rows = [
       ...agenda.map((m) => ({ ...m, kind: "prepared" })),
       ...added.map((s) => ({ kind: "live", position_ms: s.position_ms, stop: s })),
@@ -336,6 +337,9 @@ export function bindLog(root) {
           return el("li", { class: "agenda-item status-live", "data-status": "live" }, go, el("span", { class: "status", text: S.labelLiveAdded }));
         }
         go.addEventListener("click", () => live() && live().send("goto", { prepared_id: row.prepared_id }));
+        if (!researcher) {
+          return el("li", { class: "agenda-item", "data-prepared-id": row.prepared_id }, go, el("span", { class: "agenda-note", text: row.note || row.labels.join(", ") }));
+        }
         const select = el("select", { "aria-label": S.labelStatus, "data-agenda-status": true });
         for (const status of ["planned", "brought_up", "discussed", "skipped"]) {
           select.append(el("option", { value: status, text: S[`status${status[0].toUpperCase()}${status.slice(1)}`], selected: row.status === status }));
