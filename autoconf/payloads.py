@@ -207,6 +207,11 @@ class RecordingPublic(_Output):
     training_consent: bool = Field(
         description="The consent covers training use: clips of its segments may be exported."
     )
+    category: Literal["session", "autoconfrontation"] = Field(
+        default="session",
+        description="A counselling session, or an interview's own recording (not a column "
+        "of the synthesis).",
+    )
     created_at: datetime
     progress: float | None = Field(
         default=None, description="Percent done while `queued` or `processing`."

@@ -76,7 +76,10 @@ def test_demo_loads_once_and_prints_a_working_login(tmp_path: Path) -> None:
         assert len(studies) == 1  # not loaded twice
         sid = studies[0]["id"]
         recordings = client.get(f"/api/v1/studies/{sid}/recordings").json()
-        assert [r["code"] for r in recordings] == ["A8 - 1"]
+        assert [(r["code"], r["category"]) for r in recordings] == [
+            ("A8 - 1", "session"),
+            ("A8 - AC", "autoconfrontation"),  # the interview's own recording
+        ]
         assert 130_000 < recordings[0]["duration_ms"] < 140_000  # probed by ffprobe
         annotations = client.get(f"/api/v1/recordings/{recordings[0]['id']}/annotations").json()
         origins = [a["origin"] for a in annotations]
@@ -87,6 +90,12 @@ def test_demo_loads_once_and_prints_a_working_login(tmp_path: Path) -> None:
         assert all(a["note"] for a in annotations if a["origin"] == "prepared")
         interviews = client.get(f"/api/v1/studies/{sid}/interviews").json()
         assert interviews[0]["recording_ids"] == [recordings[0]["id"]]
+        # A live session already held: its stops, with what was said, in the report.
+        report = client.get(f"/api/v1/interviews/{interviews[0]['id']}/report").json()
+        assert [row["time"] for row in report["rows"]] == ["0’41", "1’20", "1’06"]
+        assert [row["ac_time"] for row in report["rows"]] == ["0’00", "0’13", "0’24"]
+        assert report["rows"][0]["comments"][0]["speaker"] == "counsellor"
+        assert report["rows"][2]["ac_excerpt"][0]["text"].startswith("Est-ce qu'il y a")
         page = client.get(f"/studies/{sid}", headers={"accept": "text/html"})
         assert "A8 - 1" in page.text and "Se présenter" in page.text
     app.state.engine.dispose()
