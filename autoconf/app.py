@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.write_lock = anyio.Lock() if is_sqlite(engine) else None
     app.state.session_slots = anyio.Semaphore(MAX_SESSIONS)
-    app.state.live_hub = LiveHub(engine)
+    app.state.live_hub = LiveHub(engine, write_lock=app.state.write_lock)
     # argon2 takes 64 MiB and ~50 ms per check: a login flood must not take every thread.
     app.state.password_limiter = anyio.CapacityLimiter(2)
     web = web_dir()

@@ -26,7 +26,7 @@ from autoconf.auth.accounts import SESSION
 from autoconf.errors import DomainError, NotFound
 from autoconf.live import presence, sessions, stops
 from autoconf.live.hub import LiveHub
-from autoconf.models import LiveSession, User
+from autoconf.models import LiveSession, User, utcnow
 from autoconf.studies import access
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
@@ -150,18 +150,23 @@ async def live_socket(socket: WebSocket, session_id: int) -> None:
             return
         hub.follow_from(last)
         await socket.accept()
+        now = utcnow()
         await socket.send_json(
-            {"type": "state", **state.public(), "now_ms": state.now_ms(), **known}
+            {
+                "type": "state",
+                **state.public(),
+                "now_ms": state.now_ms(now),
+                "server_now": now.isoformat(),
+                **known,
+            }
         )
         async with request_session(socket) as session:
             presence_id = await write(
                 socket, session, presence.join, session, session_id, user, known["role"]
             )
+        hub.here(presence_id)
         hub.poke()
-        tasks = [
-            asyncio.create_task(_send(socket, queue, known["role"])),
-            asyncio.create_task(_keep_present(socket, presence_id)),
-        ]
+        tasks = [asyncio.create_task(_send(socket, queue, known["role"]))]
         try:
             # Until the browser leaves (RuntimeError: a receive after the close).
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
@@ -178,6 +183,7 @@ async def live_socket(socket: WebSocket, session_id: int) -> None:
     finally:
         hub.unsubscribe(session_id, queue)
         if presence_id is not None:
+            hub.gone(presence_id)
             with contextlib.suppress(Exception):  # a database gone: the row goes stale
                 async with request_session(socket) as session:
                     await write(socket, session, presence.leave, session, presence_id)
@@ -200,15 +206,6 @@ async def _send(socket: WebSocket, queue: "asyncio.Queue[dict[str, Any]]", role:
         await socket.send_json(event)
 
 
-async def _keep_present(socket: WebSocket, presence_id: str) -> None:
-    while True:
-        await asyncio.sleep(presence.TOUCH_SECONDS)
-        with contextlib.suppress(Exception):  # the database restarting: next time
-            async with request_session(socket) as session:
-                await write(socket, session, presence.touch, session, [presence_id])
-            socket.app.state.live_hub.poke()
-
-
 def _number(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -220,13 +217,18 @@ async def _receive(socket: WebSocket, session_id: int, user: User, message: Any)
         return
     position = _number(message.get("position_ms"))
     rate = message.get("rate")
+    # The screen's id, given back in the event: it knows its own action coming back.
+    client = message.get("client")
+    client = client[:40] if isinstance(client, str) else None
     try:
         async with request_session(socket) as session:
             if kind == "stop":
-                await write(socket, session, stops.stop_here, session, session_id, user, position)
+                stop = stops.stop_here
+                await write(socket, session, stop, session, session_id, user, position, client)
             elif kind == "goto":
                 prepared_id = _number(message.get("prepared_id")) or 0
-                await write(socket, session, stops.go_to, session, session_id, user, prepared_id)
+                go = stops.go_to
+                await write(socket, session, go, session, session_id, user, prepared_id, client)
             else:
                 await write(
                     socket,
@@ -239,6 +241,7 @@ async def _receive(socket: WebSocket, session_id: int, user: User, message: Any)
                     position,
                     float(rate) if isinstance(rate, int | float) else None,
                     _number(message.get("recording_id")),
+                    {"client": client},
                 )
     except DomainError as error:
         await socket.send_json({"type": "error", "detail": str(error)})

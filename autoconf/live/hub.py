@@ -12,13 +12,14 @@ the subscribers.
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from autoconf.live import sessions
+from autoconf.live import presence, sessions
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05
@@ -27,9 +28,18 @@ Event = dict[str, Any]
 
 
 class LiveHub:
-    def __init__(self, engine: Engine, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        poll_seconds: float = POLL_SECONDS,
+        write_lock: anyio.Lock | None = None,
+    ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
+        self.write_lock = write_lock
+        # This process's connections (presence rows), refreshed together every few seconds.
+        self.present: set[str] = set()
+        self.touched_at = time.monotonic()
         # Each queue with the event loop it belongs to: delivered through that loop, so a
         # subscriber on another loop (another thread) is woken up too.
         self.subscribers: dict[int, dict[asyncio.Queue[Event], asyncio.AbstractEventLoop]] = {}
@@ -46,6 +56,12 @@ class LiveHub:
             self.wake = asyncio.Event()
             self.task = asyncio.get_running_loop().create_task(self._run())
         return queue
+
+    def here(self, presence_id: str) -> None:
+        self.present.add(presence_id)
+
+    def gone(self, presence_id: str) -> None:
+        self.present.discard(presence_id)
 
     def poke(self) -> None:
         """An event was just written by this process: read it now rather than at the next
@@ -98,5 +114,27 @@ class LiveHub:
                         loop.call_soon_threadsafe(queue.put_nowait, event)
             except Exception:  # the database restarting: keep following
                 log.exception("live events could not be read; retrying")
+            if time.monotonic() - self.touched_at > presence.TOUCH_SECONDS:
+                self.touched_at = time.monotonic()
+                try:
+                    await self._touch()
+                except Exception:  # the database restarting: next time
+                    log.exception("live presence could not be refreshed; retrying")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.poll_seconds)
+
+    async def _touch(self) -> None:
+        """One write for all of this process's connections (not one per connection: under
+        SQLite's single writer, 100 sockets each writing every 10 s made bursts of latency)."""
+        async with self.write_lock or contextlib.nullcontext():
+            await anyio.to_thread.run_sync(self._touch_rows, list(self.present))
+        self.wake_soon()
+
+    def _touch_rows(self, presence_ids: list[str]) -> None:
+        with Session(self.engine) as session:
+            presence.touch(session, presence_ids)
+            session.commit()
+
+    def wake_soon(self) -> None:
+        if self.wake is not None:
+            self.wake.set()

@@ -292,10 +292,15 @@ def _answered(session: Session, live: LiveSession, position_ms: int) -> int | No
 
 
 def stop_here(
-    session: Session, session_id: int, user: User, position_ms: int | None = None
+    session: Session,
+    session_id: int,
+    user: User,
+    position_ms: int | None = None,
+    client: str | None = None,
 ) -> LiveEvent:
     """Pause everyone at `position_ms` (where this screen was; else the shared playhead) and
-    record the stop; pressed again while still stopped there, nothing new."""
+    record the stop; pressed again while still stopped there, nothing new. `client` (the
+    screen's id) comes back in the event."""
     live = sessions.open_session(session, session_id)
     position = sessions.state(session, session_id).now_ms() if position_ms is None else position_ms
     open_stop = session.exec(
@@ -309,9 +314,8 @@ def stop_here(
     ).first()
     if open_stop is not None and not live.playing:
         view = stop_view(session, open_stop)
-        return sessions.control(
-            session, session_id, user.id, "stop", view.position_ms, extra={"stop": view.public()}
-        )
+        again = {"stop": view.public(), "client": client}
+        return sessions.control(session, session_id, user.id, "stop", view.position_ms, extra=again)
     recording = session.get(Recording, live.recording_id)
     assert recording is not None
     if recording.duration_ms is not None:
@@ -330,7 +334,7 @@ def stop_here(
         )
     )
     session.flush()
-    extra: dict[str, Any] = {"stop": stop_view(session, annotation.id).public()}
+    extra: dict[str, Any] = {"stop": stop_view(session, annotation.id).public(), "client": client}
     if prepared_id is not None:
         _set_status(session, session_id, prepared_id, "discussed")
         extra["agenda"] = {"prepared_id": prepared_id, "status": "discussed"}
@@ -350,7 +354,9 @@ def set_status(
     return sessions.append(session, session_id, live.seq, "agenda", payload, user.id)
 
 
-def go_to(session: Session, session_id: int, user: User, prepared_id: int) -> LiveEvent:
+def go_to(
+    session: Session, session_id: int, user: User, prepared_id: int, client: str | None = None
+) -> LiveEvent:
     """Bring a prepared moment up: play from a few seconds before it (on its recording). The
     counsellor brings up their own."""
     live = sessions.open_session(session, session_id)
@@ -359,7 +365,7 @@ def go_to(session: Session, session_id: int, user: User, prepared_id: int) -> Li
         require_researcher(session, user, live)
     if item.recording_id != live.recording_id:
         sessions.control(session, session_id, user.id, "switch", recording_id=item.recording_id)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"client": client}
     if item.status == "planned":
         _set_status(session, session_id, prepared_id, "brought_up")
         extra["agenda"] = {"prepared_id": prepared_id, "status": "brought_up"}

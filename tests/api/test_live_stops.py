@@ -361,3 +361,34 @@ def test_session_report_with_the_interviews_own_recording(
     with Session(engine) as session:
         stops = session.exec(select(LiveStop)).all()
         assert len(stops) == 1
+
+
+def test_a_connection_nobody_refreshes_is_forgotten(
+    rclient: TestClient, live: dict[str, Any], engine: Engine
+) -> None:
+    """A process that died leaves its presence rows: after 30 s without a refresh they go,
+    and the screens are told."""
+    from autoconf.live import presence
+    from autoconf.models import LiveEvent, LivePresence, User, utcnow
+
+    with Session(engine) as session:
+        user = session.exec(select(User).where(User.username == "a8")).one()
+        ghost = presence.join(session, live["id"], user, "counsellor")
+        fresh = presence.join(session, live["id"], user, "counsellor")
+        row = session.get(LivePresence, ghost)
+        assert row is not None
+        row.seen_at = utcnow() - presence.STALE - timedelta(seconds=1)
+        session.add(row)
+        session.commit()
+        assert presence.present(session, live["id"])[0]["connections"] == 1
+        presence.touch(session, [fresh])
+        session.commit()
+        assert session.get(LivePresence, ghost) is None
+        assert session.get(LivePresence, fresh) is not None
+        last = session.exec(
+            select(LiveEvent)
+            .where(LiveEvent.session_id == live["id"])
+            .order_by(LiveEvent.id.desc())  # type: ignore[union-attr]
+        ).first()
+        assert last is not None and last.kind == "presence"
+        assert [p["name"] for p in last.payload["presence"]] == ["a8"]

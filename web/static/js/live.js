@@ -1,18 +1,26 @@
 // The live session's player (<div data-live data-session-id>): one playhead shared by every
 // screen through the server's WebSocket. What this screen does to the player (play, pause,
 // seek, speed; the keys and the native controls included) is sent; what the server says is
-// applied. Between messages the playhead is kept where it should be (corrected when it
-// drifts more than 250 ms). The connection comes back by itself after a drop or a restart.
+// applied. Between messages the player is kept on the shared playhead (put back when it
+// drifts more than 250 ms, played or paused when it should be). The connection comes back
+// by itself after a drop or a restart.
 //
 // "Arrêter ici" (and the space bar) stops everyone and records the stop; pressed again, it
 // plays on. Every server message is also dispatched on the root as a `live:message` event
 // (live-log.js draws the stops, the agenda and who is connected from them), and
 // `root.live.send(type, extra)` sends one.
+//
+// Two rules keep the user's own actions: the media events that applying the server's state
+// causes are expected, one by one, and not sent back (any other is the user's); and the
+// echo of this screen's own control (marked with its client id), or any event that comes
+// while one of its controls is on its way, moves the shared playhead without touching the
+// player, which already shows the newer action.
 
 import { bindLog } from "./live-log.js";
 
 const DRIFT_MS = 250;
-const QUIET_MS = 400; // changes made by applying the server's state are not sent back
+const SETTLE_MS = 400; // no drift correction this soon after a change
+const EXPECT_MS = 1500; // an expected media event that has not come by then will not
 const PLAYHEAD = new Set(["state", "play", "pause", "seek", "rate", "switch", "stop", "end"]);
 
 function typing(target) {
@@ -28,13 +36,17 @@ function bind(root) {
   if (!media) return;
   const sessionId = root.dataset.sessionId;
   const recordings = JSON.parse(root.dataset.recordings || "[]");
+  const clientId = Math.random().toString(36).slice(2, 12);
   let recordingId = Number(switcher ? switcher.value : recordings[0] && recordings[0].id);
   let socket = null;
   let seq = -1;
   let anchor = null; // {position_ms, playing, rate, at: performance.now()}
-  let quietUntil = 0;
+  let pending = 0; // controls sent, not yet echoed (nor refused)
+  let changedAt = 0; // the last change of the player, ours or applied
+  let serverOffset = 0; // the server's clock minus this one's (Date.now), from the state
   let retry = 500;
   let ended = false;
+  const expected = { play: [], pause: [], seeked: [], ratechange: [] };
 
   function say(state, text) {
     status.dataset.state = state;
@@ -48,7 +60,7 @@ function bind(root) {
     error.hidden = !text;
   }
 
-  function expected() {
+  function target() {
     if (!anchor) return null;
     if (!anchor.playing) return anchor.position_ms;
     return anchor.position_ms + (performance.now() - anchor.at) * anchor.rate;
@@ -62,89 +74,118 @@ function bind(root) {
     stop.disabled = ended;
   }
 
+  // A media event this page is about to cause (not the user's: not sent).
+  function expect(name, count = 1) {
+    const until = performance.now() + EXPECT_MS;
+    // Seeks set while one is under way end in one "seeked": never more than one expected.
+    if (name === "seeked") expected.seeked = [until];
+    else for (let i = 0; i < count; i += 1) expected[name].push(until);
+  }
+
+  function caused(name) {
+    const list = expected[name];
+    const now = performance.now();
+    while (list.length && list[0] < now) list.shift();
+    if (!list.length) return false;
+    list.shift();
+    return true;
+  }
+
   // Another recording of the interview: its media, then the playhead once it can seek.
   function switchTo(id) {
-    const target = recordings.find((r) => r.id === id);
-    if (!target) return;
+    const found = recordings.find((r) => r.id === id);
+    if (!found) return;
     recordingId = id;
     if (switcher) switcher.value = String(id);
     const code = root.querySelector("[data-live-recording-code]");
-    if (code) code.textContent = target.code;
-    quietUntil = performance.now() + 5000;
-    media.addEventListener(
-      "loadedmetadata",
-      () => {
-        quietUntil = 0;
-        sync();
-      },
-      { once: true },
-    );
-    media.src = target.media_url;
-    if (target.poster_url) media.poster = target.poster_url;
+    if (code) code.textContent = found.code;
+    media.addEventListener("loadedmetadata", () => sync(), { once: true });
+    if (!media.paused) expect("pause");
+    media.src = found.media_url;
+    if (found.poster_url) media.poster = found.poster_url;
   }
 
   function apply(message) {
     if (typeof message.seq === "number" && message.seq <= seq) return; // already applied
     seq = message.seq;
     if (message.ended) ended = true;
-    const position = message.type === "state" ? message.now_ms : message.position_ms;
+    let position = message.type === "state" ? message.now_ms : message.position_ms;
+    if (message.playing && message.type !== "state" && message.at) {
+      // It has played on since the server wrote it (the time it took to come here).
+      const elapsed = Date.now() + serverOffset - Date.parse(message.at);
+      position += Math.min(2000, Math.max(0, elapsed)) * message.rate;
+    }
     anchor = { position_ms: position, playing: message.playing, rate: message.rate, at: performance.now() };
     root.dataset.seq = String(seq);
     root.dataset.playing = String(message.playing);
     showStopButton();
+    const own = message.client === clientId;
+    if (own) pending = Math.max(0, pending - 1);
     if (message.recording_id && message.recording_id !== recordingId) switchTo(message.recording_id);
-    else sync();
+    else if (!own && pending === 0) sync();
+    // Our own action coming back, or a change older than the one we sent: the player
+    // already shows what wins.
   }
 
   // Bring the player to the shared playhead.
   function sync() {
-    const position = expected();
+    if (!anchor || media.readyState < 1) return;
+    const position = target();
     const rate = media.playbackRate !== anchor.rate;
-    // Our own change coming back is already here: nothing to do, and nothing to silence
-    // (the user's next action must still be sent).
-    // Paused, both screens show the same frame; playing, a small difference is left to the
+    // Paused, every screen shows the same frame; playing, a small difference is left to the
     // drift correction rather than a visible jump.
     const seek = Math.abs(media.currentTime * 1000 - position) > (anchor.playing ? DRIFT_MS : 50);
     const play = anchor.playing && media.paused;
     const pause = !anchor.playing && !media.paused;
-    if (rate || seek || play || pause) quietUntil = performance.now() + QUIET_MS;
     if (rate) {
-      media.defaultPlaybackRate = anchor.rate;
+      if (media.defaultPlaybackRate !== anchor.rate) {
+        expect("ratechange");
+        media.defaultPlaybackRate = anchor.rate;
+      }
+      expect("ratechange");
       media.playbackRate = anchor.rate;
     }
-    if (seek) media.currentTime = position / 1000;
-    if (play) media.play().catch(() => {});
-    if (pause) media.pause();
+    if (seek) {
+      expect("seeked");
+      media.currentTime = position / 1000;
+    }
+    if (play) {
+      expect("play");
+      media.play().catch(() => {});
+    }
+    if (pause) {
+      expect("pause");
+      media.pause();
+    }
+    if (rate || seek || play || pause) changedAt = performance.now();
   }
 
   function send(type, extra = {}) {
     if (!socket || socket.readyState !== WebSocket.OPEN) return false;
-    socket.send(JSON.stringify({ type, position_ms: Math.round(media.currentTime * 1000), ...extra }));
+    const message = { type, position_ms: Math.round(media.currentTime * 1000), client: clientId, ...extra };
+    socket.send(JSON.stringify(message));
+    pending += 1;
+    changedAt = performance.now();
     return true;
   }
 
-  function mine() {
-    return performance.now() > quietUntil;
-  }
-
-  media.addEventListener("play", () => mine() && send("play"));
-  media.addEventListener("pause", () => mine() && !media.ended && send("pause"));
-  media.addEventListener("seeked", () => mine() && send("seek"));
-  media.addEventListener("ratechange", () => mine() && send("rate", { rate: media.playbackRate }));
+  media.addEventListener("play", () => caused("play") || send("play"));
+  media.addEventListener("pause", () => caused("pause") || media.ended || send("pause"));
+  media.addEventListener("seeked", () => caused("seeked") || send("seek"));
+  media.addEventListener("ratechange", () => caused("ratechange") || send("rate", { rate: media.playbackRate }));
 
   // Stop here, or play on: the same button and the same key.
   function stopOrResume() {
     if (ended) return;
     const stopped = anchor ? !anchor.playing : media.paused;
-    // Sent here, not left to the media's event: an event right after a change from the
-    // server falls in the quiet window.
-    quietUntil = performance.now() + QUIET_MS;
     if (stopped) {
+      if (media.paused) expect("play");
       media.play().catch(() => {});
       send("play");
       return;
     }
-    media.pause(); // the stop is the message, not a pause
+    if (!media.paused) expect("pause"); // the stop is the message, not a pause
+    media.pause();
     send("stop");
   }
   if (stop) stop.addEventListener("click", stopOrResume);
@@ -167,16 +208,14 @@ function bind(root) {
     switcher.addEventListener("change", () => send("switch", { recording_id: Number(switcher.value), position_ms: 0 }));
   }
 
-  // Keep this screen on the shared playhead.
+  // Keep this screen on the shared playhead, unless one of its own actions is on its way.
   setInterval(() => {
-    const target = expected();
-    if (target == null || media.seeking || performance.now() < quietUntil) return;
-    const drift = media.currentTime * 1000 - target;
+    const position = target();
+    if (position == null || media.seeking || pending > 0) return;
+    if (performance.now() - changedAt < SETTLE_MS) return;
+    const drift = media.currentTime * 1000 - position;
     root.dataset.drift = String(Math.round(drift));
-    if (Math.abs(drift) > DRIFT_MS) {
-      quietUntil = performance.now() + QUIET_MS;
-      media.currentTime = target / 1000;
-    }
+    if (Math.abs(drift) > DRIFT_MS || anchor.playing === media.paused) sync();
   }, 500);
 
   function connect() {
@@ -195,8 +234,15 @@ function bind(root) {
         return;
       }
       if (message.type === "error") {
+        // A control refused: the shared playhead wins again.
+        pending = Math.max(0, pending - 1);
         showError(message.detail);
+        if (pending === 0) sync();
         return;
+      }
+      if (message.type === "state") {
+        pending = 0;
+        if (message.server_now) serverOffset = Date.parse(message.server_now) - Date.now();
       }
       if (PLAYHEAD.has(message.type)) {
         showError("");
