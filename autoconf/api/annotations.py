@@ -3,7 +3,7 @@
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Request, UploadFile, status
+from fastapi import APIRouter, File, Query, Request, UploadFile, status
 from fastapi.responses import PlainTextResponse, Response
 from sqlmodel import Session
 
@@ -17,8 +17,10 @@ from autoconf.api.deps import (
     write,
 )
 from autoconf.errors import Invalid
+from autoconf.live import stops
 from autoconf.models import Annotation, Recording, User
 from autoconf.payloads import (
+    MAX_ID,
     AnnotationCreate,
     AnnotationPublic,
     AnnotationUpdate,
@@ -91,6 +93,7 @@ async def update_annotation(
     The transcript's cues are not edited here (import the transcript again)."""
     if annotation.origin == "transcript":
         raise Invalid(_CUE_MESSAGE)
+    stops.check_annotation_change(session, annotation, user, deleting=False)
     view = await write(request, session, _update, session, annotation, body, user)
     return AnnotationPublic.model_validate(view)
 
@@ -99,12 +102,18 @@ async def update_annotation(
 async def delete_annotation(
     request: Request,
     annotation: EditableAnnotationDep,
+    user: CurrentUser,
     session: SessionDep,
-    version: int | None = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> None:
-    """Delete; with `?version=`, only if nobody changed it since (else 409)."""
+    """Delete; with `?version=`, only if nobody changed it since (else 409). A live session's
+    stop: researchers only, and not while it holds comments."""
     if annotation.origin == "transcript":
         raise Invalid(_CUE_MESSAGE)
+    if stops.check_annotation_change(session, annotation, user, deleting=True):
+        await write(request, session, stops.delete_stop, session, annotation, user, version)
+        request.app.state.live_hub.poke()
+        return
     await write(request, session, annotations.delete_annotation, session, annotation, version)
 
 

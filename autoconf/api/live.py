@@ -3,6 +3,7 @@ and drive its shared playhead through a WebSocket."""
 
 import asyncio
 import contextlib
+import math
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -55,11 +56,15 @@ def _public(state: sessions.LiveState) -> LiveStatePublic:
 
 
 def visible(session: Session, user: User, session_id: int) -> LiveSession:
-    """The live session, if the user may see its recording (the same rule)."""
+    """The live session, if the user may see its interview (a counsellor: their own), else,
+    for a session without one, its recording: the same rule, whichever recording it shows."""
     live = session.get(LiveSession, session_id)
     if live is None:
         raise NotFound(f"Aucune session n° {session_id}.")
-    access.require_recording(session, user, live.recording_id)
+    if live.interview_id is not None:
+        access.require_interview(session, user, live.interview_id)
+    else:
+        access.require_recording(session, user, live.recording_id)
     return live
 
 
@@ -117,8 +122,11 @@ def _opened(
     PermissionError for no valid credential, or a session cookie sent by a page of another
     site."""
     found = credential_of(socket)
-    origin = urlsplit(socket.headers.get("origin", "")).netloc
-    if found is None or (found[0] == SESSION and origin and origin != socket.headers.get("host")):
+    # A cookie is the browser's: only a page of this site may use it (an Origin of `null` or
+    # `file://` is not this site either).
+    origin = socket.headers.get("origin")
+    foreign = origin is not None and urlsplit(origin).netloc != socket.headers.get("host")
+    if found is None or (found[0] == SESSION and foreign):
         raise PermissionError
     user = accounts.user_for_token(session, found[1], found[0])
     if user is None:
@@ -129,7 +137,7 @@ def _opened(
 
 
 @router.websocket("/live/{session_id}/ws")
-async def live_socket(socket: WebSocket, session_id: int) -> None:
+async def live_socket(socket: WebSocket, session_id: PathId) -> None:
     """Messages from the server: first `{"type": "state", seq, playing, position_ms, rate, at,
     now_ms, role, log: {stops, agenda, presence}}`, then the session's events: the playhead's
     (`play`, `pause`, `seek`, `rate`, `switch`, `stop`, `end`, with its new state; a `stop`
@@ -171,7 +179,11 @@ async def live_socket(socket: WebSocket, session_id: int) -> None:
             # Until the browser leaves (RuntimeError: a receive after the close).
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
                 while True:
-                    message = await socket.receive_json()
+                    try:
+                        message = await socket.receive_json()
+                    except ValueError:  # not JSON
+                        await socket.send_json({"type": "error", "detail": "Message illisible."})
+                        continue
                     await _receive(socket, session_id, user, message)
                     hub.poke()
         finally:
@@ -206,8 +218,19 @@ async def _send(socket: WebSocket, queue: "asyncio.Queue[dict[str, Any]]", role:
         await socket.send_json(event)
 
 
+def _rate(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
 def _number(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A finite number sent by the browser, as an int (JSON's NaN and Infinity are not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or abs(value) > 2**53:
+        return None
+    return int(value)
 
 
 async def _receive(socket: WebSocket, session_id: int, user: User, message: Any) -> None:
@@ -216,7 +239,10 @@ async def _receive(socket: WebSocket, session_id: int, user: User, message: Any)
         await socket.send_json({"type": "error", "detail": "Message inconnu."})
         return
     position = _number(message.get("position_ms"))
-    rate = message.get("rate")
+    if message.get("position_ms") is not None and position is None:
+        await socket.send_json({"type": "error", "detail": "position_ms : un nombre est attendu."})
+        return
+    rate = _rate(message.get("rate"))
     # The screen's id, given back in the event: it knows its own action coming back.
     client = message.get("client")
     client = client[:40] if isinstance(client, str) else None
@@ -239,7 +265,7 @@ async def _receive(socket: WebSocket, session_id: int, user: User, message: Any)
                     user.id,
                     kind,
                     position,
-                    float(rate) if isinstance(rate, int | float) else None,
+                    rate,
                     _number(message.get("recording_id")),
                     {"client": client},
                 )

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from autoconf.api.deps import CurrentUser, InterviewDep, SessionDep, write
 from autoconf.live import report
 from autoconf.models import Interview, User
+from autoconf.payloads import Id, Milliseconds
 from autoconf.schemes import writers
 from autoconf.studies import access
 
@@ -19,10 +20,10 @@ router = APIRouter(prefix="/api/v1", tags=["live"])
 
 
 class RecordingChoice(BaseModel):
-    recording_id: int | None = Field(description="The interview's own recording; null: none.")
-    stop_id: int | None = Field(default=None, description="The stop to align on (the first).")
-    stop_at_ms: int | None = Field(
-        default=None, ge=0, description="Where that stop is in the interview's recording."
+    recording_id: Id | None = Field(description="The interview's own recording; null: none.")
+    stop_id: Id | None = Field(default=None, description="The stop to align on (the first).")
+    stop_at_ms: Milliseconds | None = Field(
+        default=None, description="Where that stop is in the interview's recording."
     )
 
 

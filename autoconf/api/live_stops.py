@@ -12,6 +12,7 @@ from autoconf.api.live import snapshot, visible
 from autoconf.errors import NotFound
 from autoconf.live import sessions, stops
 from autoconf.models import LiveComment, LiveStop, User
+from autoconf.payloads import MAX_ID, Id, Milliseconds
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
 
@@ -20,13 +21,13 @@ Text = Annotated[str, Field(min_length=1, max_length=stops.MAX_COMMENT)]
 
 
 class StopCreate(BaseModel):
-    position_ms: int | None = Field(
+    position_ms: Milliseconds | None = Field(
         default=None, ge=0, description="Where the stopping screen was; default: the playhead."
     )
 
 
 class StopLink(BaseModel):
-    prepared_id: int | None = Field(description="The prepared moment answered; null: added live.")
+    prepared_id: Id | None = Field(description="The prepared moment answered; null: added live.")
 
 
 class CommentCreate(BaseModel):
@@ -35,7 +36,7 @@ class CommentCreate(BaseModel):
 
 
 class CommentUpdate(BaseModel):
-    version: int
+    version: Id
     speaker: Speaker | None = None
     text: Text | None = None
 
@@ -143,7 +144,7 @@ async def edit_comment(
 async def delete_comment(
     request: Request,
     comment_id: PathId,
-    version: Annotated[int, Query()],
+    version: Annotated[int, Query(ge=1, le=MAX_ID)],
     user: CurrentUser,
     session: SessionDep,
 ) -> Response:

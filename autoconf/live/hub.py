@@ -122,6 +122,9 @@ class LiveHub:
                     log.exception("live presence could not be refreshed; retrying")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.poll_seconds)
+        # Nobody follows: the next subscriber says where to start (not from here, which
+        # would hand it every event written in between).
+        self.last_id = None
 
     async def _touch(self) -> None:
         """One write for all of this process's connections (not one per connection: under

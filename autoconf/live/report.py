@@ -22,6 +22,7 @@ from autoconf.models import (
     AnnotationCode,
     Code,
     Codebook,
+    Counsellor,
     Interview,
     InterviewRecording,
     LiveSession,
@@ -163,6 +164,8 @@ def build(session: Session, interview: Interview, viewer_id: int | None) -> Repo
         for a in session.exec(select(Annotation).where(col(Annotation.id).in_(prepared_ids)))
         if a.shared or a.author_id == viewer_id
     }
+    counsellor = session.get(Counsellor, interview.counsellor_id or 0)
+    counsellor_code = counsellor.code if counsellor is not None else None
     start, aligned = started_at(session, interview)
     ac = interview.ac_recording_id
     ac_duration = None
@@ -178,7 +181,8 @@ def build(session: Session, interview: Interview, viewer_id: int | None) -> Repo
             recording=codes.get(stop.recording_id, "?"),
             position_ms=stop.position_ms,
             role=stop.role,
-            stopped_by=stop.author,
+            # Pseudonymised as the exports are: the counsellor's code, no researcher's name.
+            stopped_by=(counsellor_code or "") if stop.role == "counsellor" else "",
             stopped_at=stop.stopped_at,
             pause_ms=stop.pause_ms,
             prepared=(
@@ -248,8 +252,10 @@ def set_recording(
         session.add(recording)
     interview.ac_recording_id = recording_id
     if stop_at_ms is not None:
-        if stop_at_ms < 0:
-            raise Invalid("Ce temps est en dehors de l'enregistrement.")
+        chosen = session.get(Recording, recording_id) if recording_id is not None else None
+        too_far = chosen is not None and chosen.duration_ms and stop_at_ms > chosen.duration_ms
+        if stop_at_ms < 0 or too_far:
+            raise Invalid("Ce temps est en dehors de l'enregistrement de l'auto-confrontation.")
         stop = next(
             (
                 r
@@ -286,6 +292,11 @@ def _lines(said: list[Said], speakers: dict[str, str] | None = None) -> list[str
     return [(f"{names.get(s.speaker, s.speaker)} : " if s.speaker else "") + s.text for s in said]
 
 
+def _who(row: ReportRow) -> str:
+    role = ROLES.get(row.role, row.role)
+    return f"{role} ({row.stopped_by})" if row.stopped_by else role
+
+
 def to_table(report: Report) -> Table:
     """One line per stop, for spreadsheets (CSV)."""
     header = [
@@ -307,7 +318,7 @@ def to_table(report: Report) -> Table:
             [
                 row.recording,
                 row.time,
-                f"{ROLES.get(row.role, row.role)} ({row.stopped_by})",
+                _who(row),
                 row.stopped_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
                 round(row.pause_ms / 1000) if row.pause_ms is not None else "",
                 row.prepared or "",
@@ -339,8 +350,7 @@ def to_html(report: Report, base_url: str) -> bytes:
         left = [
             f'<p><strong>{escape(row.recording)} · <a href="{escape(session_link)}">'
             f"{escape(row.time)}</a></strong></p>",
-            f'<p class="muted">Arrêt du {escape(ROLES.get(row.role, row.role))} '
-            f"({escape(row.stopped_by)})"
+            f'<p class="muted">Arrêt du {escape(_who(row))}'
             + (f" — répond au moment préparé {escape(row.prepared)}" if row.prepared else "")
             + "</p>",
         ]
@@ -376,7 +386,7 @@ def to_docx(report: Report) -> bytes:
     for row in report.rows:
         left, right = table.add_row().cells
         left.paragraphs[0].add_run(xml_safe(f"{row.recording} · {row.time}")).bold = True
-        by = f"Arrêt du {ROLES.get(row.role, row.role)} ({row.stopped_by})"
+        by = f"Arrêt du {_who(row)}"
         if row.prepared:
             by += f" — répond au moment préparé {row.prepared}"
         left.add_paragraph(xml_safe(by)).runs[0].italic = True

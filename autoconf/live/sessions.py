@@ -45,13 +45,15 @@ class LiveState:
     rate: float
     at: datetime  # the server's clock
     ended: bool
+    duration_ms: int | None = None  # the recording's, when known
 
     def now_ms(self, now: datetime | None = None) -> int:
-        """Where the playhead is at `now` (it moves on while playing)."""
+        """Where the playhead is at `now` (it moves on while playing, up to the end)."""
         if not self.playing:
             return self.position_ms
         elapsed = ((now or utcnow()) - self.at).total_seconds() * 1000
-        return self.position_ms + max(0, round(elapsed * self.rate))
+        position = self.position_ms + max(0, round(elapsed * self.rate))
+        return min(position, self.duration_ms) if self.duration_ms else position
 
     def public(self) -> dict[str, Any]:
         """As the browsers get it (JSON)."""
@@ -60,9 +62,10 @@ class LiveState:
         return data
 
 
-def _state(live: LiveSession) -> LiveState:
+def _state(live: LiveSession, duration_ms: int | None = None) -> LiveState:
     assert live.id is not None
     return LiveState(
+        duration_ms=duration_ms,
         session_id=live.id,
         recording_id=live.recording_id,
         seq=live.seq,
@@ -161,6 +164,29 @@ def by_code(session: Session, code: str) -> LiveSession:
     return live
 
 
+def recording_gone(session: Session, recording_id: int) -> None:
+    """Before a recording is erased: the live sessions showing it move to another recording
+    of their interview (their stops elsewhere and their comments stay); a session with no
+    other recording goes with it, as its stops do."""
+    showing = session.exec(
+        select(LiveSession).where(LiveSession.recording_id == recording_id)
+    ).all()
+    for live in showing:
+        assert live.id is not None
+        others = [
+            r for r in interview_recordings(session, live.interview_id) if r.id != recording_id
+        ]
+        if not others or others[0].id is None:
+            continue
+        now = utcnow()
+        live.recording_id, live.playing, live.position_ms = others[0].id, False, 0
+        live.position_at, live.seq = now, live.seq + 1
+        session.add(live)
+        session.flush()
+        new = _state(live, others[0].duration_ms)
+        append(session, live.id, new.seq, "switch", new.public(), None, now)
+
+
 def ongoing(session: Session, recording_id: int) -> list[LiveSession]:
     """The live sessions still going on on this recording, the newest first."""
     return list(
@@ -176,7 +202,7 @@ def end(session: Session, session_id: int, author_id: int | None) -> LiveEvent:
     """End the session: paused where it is, its code no longer opens it; the stops stay."""
     live = open_session(session, session_id)
     now = utcnow()
-    position = _state(live).now_ms(now)
+    position = state(session, session_id).now_ms(now)
     resumed = session.exec(
         update(LiveStop)
         .where(col(LiveStop.session_id) == session_id, col(LiveStop.resumed_at).is_(None))
@@ -196,7 +222,8 @@ def state(session: Session, session_id: int) -> LiveState:
     live = session.get(LiveSession, session_id, populate_existing=True)
     if live is None:
         raise NotFound(f"Aucune session n° {session_id}.")
-    return _state(live)
+    recording = session.get(Recording, live.recording_id)
+    return _state(live, recording.duration_ms if recording else None)
 
 
 def open_session(session: Session, session_id: int) -> LiveSession:
@@ -226,7 +253,7 @@ def control(
         raise Invalid(f"Commande inconnue : {kind}.")
     live = open_session(session, session_id)
     now = utcnow()
-    current = _state(live).now_ms(now)
+    current = state(session, session_id).now_ms(now)
     values: dict[str, Any] = {"position_at": now, "seq": live.seq + 1}
     target = live.recording_id
     if kind == "switch":
@@ -240,6 +267,9 @@ def control(
     recording = session.get(Recording, target)
     limit = recording.duration_ms if recording and recording.duration_ms else None
     position = current if position_ms is None else position_ms
+    # A player's end may read a few ms past the probed duration: that is the end.
+    if limit is not None and limit < position <= limit + 1000:
+        position = limit
     if position < 0 or (limit is not None and position > limit):
         raise Invalid("Ce temps est en dehors de l'enregistrement.")
     values["position_ms"] = position

@@ -348,7 +348,7 @@ def set_status(
     require_researcher(session, user, live)
     if status not in STATUSES:
         raise Invalid(f"Statut inconnu : {status}.")
-    _agenda_item(session, live, prepared_id)
+    _agenda_item(session, live, prepared_id, user.id)
     _set_status(session, session_id, prepared_id, status)
     payload = {"agenda": {"prepared_id": prepared_id, "status": status}}
     return sessions.append(session, session_id, live.seq, "agenda", payload, user.id)
@@ -384,7 +384,7 @@ def link(
     assert live is not None and live.id is not None
     require_researcher(session, user, live)
     if prepared_id is not None:
-        _agenda_item(session, live, prepared_id)
+        _agenda_item(session, live, prepared_id, user.id)
         _set_status(session, live.id, prepared_id, "discussed")
     session.exec(
         update(LiveStop)
@@ -396,6 +396,43 @@ def link(
     if prepared_id is not None:
         payload["agenda"] = {"prepared_id": prepared_id, "status": "discussed"}
     return view, sessions.append(session, live.id, live.seq, "stop_edit", payload, user.id)
+
+
+def check_annotation_change(
+    session: Session, annotation: Annotation, user: User, deleting: bool
+) -> bool:
+    """Whether `annotation` is a live session's stop; if so, only a researcher changes it in
+    the annotator, and a stop deleted takes nothing typed with it (its comments go first)."""
+    stop = session.get(LiveStop, annotation.id)
+    if stop is None:
+        return False
+    live = session.get(LiveSession, stop.session_id)
+    assert live is not None
+    if role_of(session, user, live.study_id) != "researcher":
+        raise Forbidden("Un arrêt de l'auto-confrontation ne se modifie que par un chercheur.")
+    if deleting:
+        count = len(
+            session.exec(
+                select(LiveComment.id).where(LiveComment.stop_id == stop.annotation_id)
+            ).all()
+        )
+        if count:
+            raise Conflict(
+                f"Cet arrêt porte {count} commentaire(s) saisi(s) pendant l'auto-confrontation : "
+                "supprimez-les d'abord sur la page de la séance (rien n'est supprimé)."
+            )
+    return True
+
+
+def delete_stop(session: Session, annotation: Annotation, user: User, version: int | None) -> None:
+    """Delete a stop without comments (`check_annotation_change` first) and tell the screens."""
+    stop = session.get(LiveStop, annotation.id)
+    assert stop is not None and annotation.id is not None
+    live = session.get(LiveSession, stop.session_id, populate_existing=True)
+    assert live is not None and live.id is not None
+    annotations.delete_annotation(session, annotation, version)
+    payload = {"stop_deleted": {"id": annotation.id}}
+    sessions.append(session, live.id, live.seq, "stop_deleted", payload, user.id)
 
 
 def _clean_text(text: str) -> str:

@@ -8,6 +8,7 @@ from typing import BinaryIO
 from sqlmodel import Session, col, select
 
 from autoconf.errors import Conflict, NotFound
+from autoconf.live import sessions
 from autoconf.media import jobs
 from autoconf.media.storage import (
     StoredFile,
@@ -103,6 +104,7 @@ def delete_recording(session: Session, recording: Recording) -> str:
     """Delete the row (its job, annotations and links go with it); the folder to remove
     once committed. A worker processing it notices within a second and stops."""
     folder = folder_of(recording.storage_key)
+    sessions.recording_gone(session, recording.id or 0)
     session.delete(recording)
     session.flush()
     return folder

@@ -184,6 +184,16 @@ def create_interview(
             )
         ).all()
     )
+    interviews_own = session.exec(
+        select(Recording.code).where(
+            col(Recording.id).in_(recording_ids), Recording.category != "session"
+        )
+    ).all()
+    if interviews_own:
+        raise Invalid(
+            f"{interviews_own[0]} est l'enregistrement d'une auto-confrontation, pas une séance "
+            "de conseil à rejouer."
+        )
     missing = [rid for rid in recording_ids if rid not in found]
     if missing:
         raise Invalid(

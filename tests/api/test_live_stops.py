@@ -13,6 +13,7 @@ from docx import Document
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from starlette.websockets import WebSocketDisconnect
 
 from autoconf.models import Annotation, Interview, LiveStop
 from tests import factories
@@ -392,3 +393,155 @@ def test_a_connection_nobody_refreshes_is_forgotten(
         ).first()
         assert last is not None and last.kind == "presence"
         assert [p["name"] for p in last.payload["presence"]] == ["a8"]
+
+
+def test_a_stop_keeps_what_was_typed_there(
+    rclient: TestClient, live: dict[str, Any], study: dict
+) -> None:
+    """Deleting a stop in the annotator: researchers only, and not while it holds comments;
+    erasing the recording a session shows moves the session to another of the interview."""
+    base = f"/api/v1/live/{live['id']}"
+    them = live["counsellor_client"]
+    mine = them.post(f"{base}/stops", json={"position_ms": 20_000}).json()
+    assert them.delete(f"/api/v1/annotations/{mine['id']}").status_code == 403
+    moved = them.patch(f"/api/v1/annotations/{mine['id']}", json={"version": 1, "note": "x"})
+    assert moved.status_code == 403
+    rclient.post(
+        f"/api/v1/live/stops/{mine['id']}/comments", json={"speaker": "counsellor", "text": "Dit"}
+    )
+    refused = rclient.delete(f"/api/v1/annotations/{mine['id']}")
+    assert refused.status_code == 409 and "commentaire" in refused.json()["detail"]
+    assert rclient.get(f"{base}/log").json()["stops"][0]["comments"][0]["text"] == "Dit"
+    rclient.post(f"{base}/stops", json={"position_ms": 90_000})  # stopped: the same stop
+    rclient.post(f"{base}/end")
+    # A stop without comments goes, and the screens are told.
+    other = rclient.post(f"/api/v1/recordings/{live['recording']['id']}/live").json()
+    empty = rclient.post(f"/api/v1/live/{other['id']}/stops", json={"position_ms": 5_000}).json()
+    with rclient.websocket_connect(f"/api/v1/live/{other['id']}/ws") as socket:
+        socket.receive_json()
+        assert rclient.delete(f"/api/v1/annotations/{empty['id']}").status_code == 204
+        assert _receive(socket, "stop_deleted")["stop_deleted"]["id"] == empty["id"]
+    # The session shows A8 - 2 of its interview; A8 - 2 is erased: it goes back to A8 - 1.
+    second = factories.upload(rclient, study["id"], "A8 - 2").json()
+    both = rclient.post(
+        f"/api/v1/studies/{study['id']}/interviews",
+        json={"code": "A8 ter", "recording_ids": [live["recording"]["id"], second["id"]]},
+    ).json()
+    started = rclient.post(f"/api/v1/recordings/{second['id']}/live").json()
+    stop = rclient.post(f"/api/v1/live/{started['id']}/stops", json={"position_ms": 1_000})
+    assert stop.status_code == 201
+    assert rclient.delete(f"/api/v1/recordings/{second['id']}").status_code == 204
+    state = rclient.get(f"/api/v1/live/{started['id']}").json()
+    assert state["recording_id"] == live["recording"]["id"] and both["id"]
+
+
+def test_what_the_review_broke(
+    rclient: TestClient, live: dict[str, Any], study: dict, engine: Engine
+) -> None:
+    base = f"/api/v1/live/{live['id']}"
+    prepared = live["prepared"]
+    colleague = live["colleague"]
+    # A colleague's agenda is their own view: not the creator's private mark.
+    hidden_to_them = colleague.put(
+        f"{base}/agenda/{prepared['private']}", json={"status": "skipped"}
+    )
+    assert hidden_to_them.status_code == 404
+    theirs = colleague.put(f"{base}/agenda/{prepared['hidden']}", json={"status": "skipped"})
+    assert theirs.status_code == 200
+    # Numbers out of range are refused, not a server error.
+    stop = rclient.post(f"{base}/stops", json={"position_ms": 3_000}).json()
+    comment = rclient.post(
+        f"/api/v1/live/stops/{stop['id']}/comments", json={"speaker": "researcher", "text": "n"}
+    ).json()
+    huge = rclient.patch(
+        f"/api/v1/live/comments/{comment['id']}", json={"version": 10**30, "text": "x"}
+    )
+    assert huge.status_code == 422
+    assert rclient.delete(f"/api/v1/live/comments/{comment['id']}?version=1e20").status_code == 422
+    far = rclient.patch(
+        f"/api/v1/interviews/{live['interview_id']}/recording",
+        json={"recording_id": None, "stop_at_ms": 10**15},
+    )
+    assert far.status_code == 422
+    # Bad messages on the socket get an answer; the socket stays open.
+    with rclient.websocket_connect(f"{base}/ws") as socket:
+        socket.receive_json()
+        socket.send_text("{not json")
+        assert _receive(socket, "error")["detail"] == "Message illisible."
+        socket.send_text('{"type": "seek", "position_ms": NaN}')
+        assert "position_ms" in _receive(socket, "error")["detail"]
+        socket.send_json({"type": "seek", "position_ms": "abc"})
+        assert "position_ms" in _receive(socket, "error")["detail"]
+        socket.send_json({"type": "rate", "rate": True})
+        assert "Vitesse" in _receive(socket, "error")["detail"]
+        socket.send_json({"type": "seek", "position_ms": 4_000})
+        assert _receive(socket, "seek")["position_ms"] == 4_000
+    with (
+        pytest.raises(WebSocketDisconnect),
+        rclient.websocket_connect("/api/v1/live/99999999999999999999/ws") as socket,
+    ):
+        socket.receive_json()
+    # A page with no origin of this site (`null`) cannot use the cookie.
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        rclient.websocket_connect(f"{base}/ws", headers={"origin": "null"}) as socket,
+    ):
+        socket.receive_json()
+    assert closed.value.code == 4403
+    # An interview's own recording is not a session to replay.
+    ac = factories.upload(rclient, study["id"], "A8 - AC", AC_AUDIO.read_bytes(), filename="a.m4a")
+    chosen = rclient.patch(
+        f"/api/v1/interviews/{live['interview_id']}/recording",
+        json={"recording_id": ac.json()["id"]},
+    )
+    assert chosen.status_code == 200
+    replay = rclient.post(
+        f"/api/v1/studies/{study['id']}/interviews",
+        json={"code": "X", "recording_ids": [ac.json()["id"]]},
+    )
+    assert replay.status_code == 422 and "auto-confrontation" in replay.json()["detail"]
+    # The report names no one: the counsellor's code, researchers by their role.
+    them = live["counsellor_client"]
+    rclient.post(f"{base}/stops", json={"position_ms": 9_000})  # the same open stop
+    rclient.get(f"{base}/log")
+    with them.websocket_connect(f"{base}/ws") as socket:
+        socket.receive_json()
+        socket.send_json({"type": "play"})
+        _receive(socket, "play")
+        socket.send_json({"type": "stop", "position_ms": 12_000})
+        _receive(socket, "stop")
+    rows = rclient.get(f"/api/v1/interviews/{live['interview_id']}/report").json()["rows"]
+    assert [(r["role"], r["stopped_by"]) for r in rows] == [
+        ("researcher", ""),
+        ("counsellor", "A8"),
+    ]
+    csv_text = rclient.get(f"/api/v1/interviews/{live['interview_id']}/report?format=csv").text
+    assert "claire" not in csv_text and "conseiller (A8)" in csv_text
+
+
+def test_a_new_follower_does_not_get_old_events(rclient: TestClient, live: dict[str, Any]) -> None:
+    base = f"/api/v1/live/{live['id']}"
+    with rclient.websocket_connect(f"{base}/ws") as socket:
+        socket.receive_json()
+    stop = rclient.post(f"{base}/stops", json={"position_ms": 2_000}).json()
+    rclient.post(
+        f"/api/v1/live/stops/{stop['id']}/comments", json={"speaker": "researcher", "text": "vieux"}
+    )
+    time.sleep(0.2)
+    with rclient.websocket_connect(f"{base}/ws") as socket:
+        state = socket.receive_json()
+        assert state["log"]["stops"][0]["comments"][0]["text"] == "vieux"
+        socket.send_json({"type": "seek", "position_ms": 3_000})
+        seen = []
+        while (message := socket.receive_json())["type"] != "seek":
+            seen.append(message["type"])
+        assert "comment" not in seen and "stop" not in seen
+
+
+def test_the_playhead_stops_at_the_end() -> None:
+    from autoconf.live.sessions import LiveState
+    from autoconf.models import utcnow
+
+    now = utcnow()
+    state = LiveState(1, 1, 3, True, 130_000, 1.0, now - timedelta(seconds=30), False, 136_000)
+    assert state.now_ms(now) == 136_000

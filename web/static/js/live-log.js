@@ -54,6 +54,7 @@ export function bindLog(root) {
   const drafts = new Map(); // stop id -> {text, speaker}
   const editing = new Map(); // comment id -> {text, version}
   const notices = new Map(); // comment id -> conflict message
+  const sending = new Set(); // stop ids whose new comment is on its way
   let leftNotice = null;
 
   const live = () => root.live;
@@ -161,7 +162,11 @@ export function bindLog(root) {
     answers.addEventListener("change", async () => {
       const value = answers.value ? Number(answers.value) : null;
       const result = await request("PATCH", `/api/v1/live/stops/${stop.id}`, { prepared_id: value });
-      if (result && result.ok) upsertStop(result.data);
+      if (result && result.ok) {
+        stops.get(stop.id).prepared_id = result.data.prepared_id;
+        drawStop(stop.id);
+        drawAgenda();
+      }
     });
     item.append(el("label", { class: "stop-answers" }, el("span", { text: `${L.labelAnswers} ` }), answers));
     const comments = el("ul", { class: "comments" });
@@ -196,14 +201,22 @@ export function bindLog(root) {
     });
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      const text = area.value.trim();
-      if (!text) return;
-      const result = await request("POST", `/api/v1/live/stops/${stop.id}/comments`, { speaker: draft.speaker, text });
+      const sent = area.value;
+      const text = sent.trim();
+      if (!text || sending.has(stop.id)) return; // Enter pressed again while it goes
+      sending.add(stop.id);
+      let result;
+      try {
+        result = await request("POST", `/api/v1/live/stops/${stop.id}/comments`, { speaker: draft.speaker, text });
+      } finally {
+        sending.delete(stop.id);
+      }
       if (result && result.ok) {
-        drafts.set(stop.id, { text: "", speaker: draft.speaker });
+        // What was typed meanwhile stays in the box.
+        const now = (drafts.get(stop.id) || draft).text;
+        const rest = now.startsWith(sent) ? now.slice(sent.length).trimStart() : now;
+        drafts.set(stop.id, { text: rest, speaker: draft.speaker });
         addComment(result.data);
-        const again = list.querySelector(`[data-stop-id="${stop.id}"] [data-comment-form] textarea`);
-        if (again) again.focus();
       }
     });
     form.append(area, speakers, el("button", { type: "submit", text: L.labelAdd }));
@@ -212,7 +225,7 @@ export function bindLog(root) {
 
   async function request(method, url, body) {
     try {
-      const result = await sendJSON(method, url, body, L.labelConflict);
+      const result = await sendJSON(method, url, body, L.labelOffline);
       if (!result.ok && result.status !== 409) error(result.detail);
       else error("");
       return result;
@@ -237,7 +250,7 @@ export function bindLog(root) {
         edit.version = result.data.current.version;
         addComment(result.data.current);
       } else {
-        editing.delete(comment.id);
+        keepAsDraft(stop.id, comment.id);
         removeFromStop(stop.id, comment.id);
       }
       drawStop(stop.id);
@@ -275,8 +288,19 @@ export function bindLog(root) {
   }
 
   function drawStops() {
+    const focused = list.contains(document.activeElement) ? document.activeElement : null;
+    const stopId = focused && focused.closest("[data-stop-id]") && focused.closest("[data-stop-id]").dataset.stopId;
+    const commentId = focused && focused.closest("[data-comment-id]") && focused.closest("[data-comment-id]").dataset.commentId;
+    const caret = focused && "selectionStart" in focused ? focused.selectionStart : null;
     list.replaceChildren(...[...stops.values()].reverse().map(stopItem));
     counts();
+    if (!focused || !stopId) return;
+    const scope = list.querySelector(`[data-stop-id="${stopId}"]`);
+    const again = scope && (commentId ? scope.querySelector(`[data-comment-id="${commentId}"] textarea`) : scope.querySelector("[data-comment-form] textarea"));
+    if (again) {
+      again.focus({ preventScroll: true });
+      if (caret != null) again.setSelectionRange(caret, caret);
+    }
   }
 
   function counts() {
@@ -309,6 +333,16 @@ export function bindLog(root) {
     if (index < 0) stop.comments.push(comment);
     else if (stop.comments[index].version <= comment.version) stop.comments[index] = comment;
     drawStop(stop.id);
+  }
+
+  // An edit whose comment is gone: its text goes to the stop's box, not away.
+  function keepAsDraft(stopId, commentId) {
+    const edit = editing.get(commentId);
+    if (!edit || !edit.text.trim()) return;
+    const draft = drafts.get(stopId) || { text: "", speaker: "counsellor" };
+    draft.text = draft.text ? `${draft.text}\n${edit.text}` : edit.text;
+    drafts.set(stopId, draft);
+    error(L.labelGone);
   }
 
   function removeFromStop(stopId, commentId) {
@@ -398,7 +432,13 @@ export function bindLog(root) {
         addComment(message.comment);
         break;
       case "comment_deleted":
+        keepAsDraft(message.comment_deleted.stop_id, message.comment_deleted.id);
         removeFromStop(message.comment_deleted.stop_id, message.comment_deleted.id);
+        break;
+      case "stop_deleted":
+        stops.delete(message.stop_deleted.id);
+        drawStops();
+        drawAgenda();
         break;
       case "presence":
         updatePresence(message.presence);

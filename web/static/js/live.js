@@ -135,7 +135,8 @@ function bind(root) {
     // Paused, every screen shows the same frame; playing, a small difference is left to the
     // drift correction rather than a visible jump.
     const seek = Math.abs(media.currentTime * 1000 - position) > (anchor.playing ? DRIFT_MS : 50);
-    const play = anchor.playing && media.paused;
+    const atEnd = Number.isFinite(media.duration) && position >= media.duration * 1000 - 100;
+    const play = anchor.playing && media.paused && !atEnd;
     const pause = !anchor.playing && !media.paused;
     if (rate) {
       if (media.defaultPlaybackRate !== anchor.rate) {
@@ -151,7 +152,9 @@ function bind(root) {
     }
     if (play) {
       expect("play");
-      media.play().catch(() => {});
+      media.play().catch((problem) => {
+        if (problem && problem.name === "NotAllowedError") showError(root.dataset.msgAutoplay);
+      });
     }
     if (pause) {
       expect("pause");
@@ -171,6 +174,8 @@ function bind(root) {
 
   media.addEventListener("play", () => caused("play") || send("play"));
   media.addEventListener("pause", () => caused("pause") || media.ended || send("pause"));
+  // The end of the recording pauses everyone there.
+  media.addEventListener("ended", () => anchor && anchor.playing && send("pause"));
   media.addEventListener("seeked", () => caused("seeked") || send("seek"));
   media.addEventListener("ratechange", () => caused("ratechange") || send("rate", { rate: media.playbackRate }));
 
@@ -215,7 +220,7 @@ function bind(root) {
     if (performance.now() - changedAt < SETTLE_MS) return;
     const drift = media.currentTime * 1000 - position;
     root.dataset.drift = String(Math.round(drift));
-    if (Math.abs(drift) > DRIFT_MS || anchor.playing === media.paused) sync();
+    if (Math.abs(drift) > DRIFT_MS || (anchor.playing === media.paused && !media.ended)) sync();
   }, 500);
 
   function connect() {
@@ -251,7 +256,11 @@ function bind(root) {
       if (ended) say("ended", root.dataset.msgEnded);
       root.dispatchEvent(new CustomEvent("live:message", { detail: message }));
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
+      if (event.code === 4403) {
+        say("lost", root.dataset.msgRefused); // signed out, or no access: retrying won't help
+        return;
+      }
       say("lost", root.dataset.msgLost);
       setTimeout(connect, retry);
       retry = Math.min(5000, retry * 2);
