@@ -27,6 +27,17 @@ POLL_SECONDS = 0.05
 Event = dict[str, Any]
 
 
+def _deliver(queue: "asyncio.Queue[Event]", event: Event) -> None:
+    """Queue the event; a browser too far behind (it stopped reading) is told to start again
+    from the state instead of missing events silently."""
+    if not queue.full():
+        queue.put_nowait(event)
+        return
+    while not queue.empty():
+        queue.get_nowait()
+    queue.put_nowait({"type": "resync"})
+
+
 class LiveHub:
     def __init__(
         self,
@@ -109,9 +120,7 @@ class LiveHub:
                 for event_id, session_id, seq, kind, payload in rows:
                     event = {"type": kind, "event_id": event_id, **payload, "seq": seq}
                     for queue, loop in list(self.subscribers.get(session_id, {}).items()):
-                        if queue.full():  # a browser that stopped reading: it reloads
-                            continue
-                        loop.call_soon_threadsafe(queue.put_nowait, event)
+                        loop.call_soon_threadsafe(_deliver, queue, event)
             except Exception:  # the database restarting: keep following
                 log.exception("live events could not be read; retrying")
             if time.monotonic() - self.touched_at > presence.TOUCH_SECONDS:

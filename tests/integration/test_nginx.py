@@ -106,3 +106,25 @@ def test_nginx_sends_the_media_after_the_app_allowed_it(
     key = proxy.relative_to(data / "media").as_posix()
     direct = httpx.get(f"{url}/_autoconf_media/{key}")  # the internal location is not public
     assert direct.status_code == 404 and direct.content != content
+
+
+def test_the_live_websocket_goes_through_nginx(
+    deployment: tuple[str, dict[str, str], Path],
+) -> None:
+    """The snippet passes the WebSocket upgrade on for live sessions."""
+    import json
+
+    from websockets.sync.client import connect
+
+    url, headers, _ = deployment
+    _, recording_id = study_with_recording(url, headers)
+    live = httpx.post(f"{url}/api/v1/recordings/{recording_id}/live", headers=headers)
+    assert live.status_code == 201, live.text
+    socket_url = url.replace("http://", "ws://") + f"/api/v1/live/{live.json()['id']}/ws"
+    with connect(socket_url, additional_headers=headers) as socket:
+        state = json.loads(socket.recv(timeout=10))
+        assert state["type"] == "state" and state["playing"] is False
+        socket.send(json.dumps({"type": "seek", "position_ms": 5_000}))
+        while (message := json.loads(socket.recv(timeout=10)))["type"] != "seek":
+            pass
+        assert message["position_ms"] == 5_000

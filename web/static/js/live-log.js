@@ -115,7 +115,7 @@ export function bindLog(root) {
         el("span", { class: "speaker", text: `${speakerLabel(comment.speaker)} :` }),
         " ",
         el("span", { class: "comment-text", text: comment.text }),
-        el("small", { class: "muted", text: ` — ${comment.author}, ${clock(comment.said_at)}` }),
+        el("small", { class: "muted", text: ` — ${comment.author}, ${clock(comment.said_at)}${comment.version > 1 ? ` · ${L.labelEdited}` : ""}` }),
       );
       if (researcher) {
         const change = el("button", { type: "button", class: "link-button", text: L.labelEdit });

@@ -245,6 +245,10 @@ function bind(root) {
         if (pending === 0) sync();
         return;
       }
+      if (message.type === "resync") {
+        socket.close(); // too far behind: reconnect, and start again from the state
+        return;
+      }
       if (message.type === "state") {
         pending = 0;
         if (message.server_now) serverOffset = Date.parse(message.server_now) - Date.now();
