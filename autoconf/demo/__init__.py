@@ -369,7 +369,9 @@ def load_demo(engine: Engine, settings: Settings) -> DemoLogin:
                 user,
                 STUDY_NAME,
                 "Une séance de conseil synthétique de 2 minutes (A8 - 1), sa transcription, "
-                "des moments préparés et un premier codage en schèmes d'action.",
+                "des moments préparés, un premier codage en schèmes d'action, et "
+                "l'auto-confrontation A8 déjà tenue en direct, avec son enregistrement audio "
+                "(A8 - AC).",
             )
             _fill(session, settings, study, user.id, COUNSELLOR_USERNAME)
         else:
