@@ -27,9 +27,6 @@ from autoconf.models import (
 
 Control = Literal["play", "pause", "seek", "rate", "switch"]
 CONTROLS: tuple[Control, ...] = ("play", "pause", "seek", "rate", "switch")
-# The events that move the playhead (they carry its new state); the others (stops' comments,
-# agenda, presence) carry their own payload.
-PLAYHEAD_EVENTS = (*CONTROLS, "stop", "end")
 RATES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 # No 0/O, 1/I/L: the counsellor reads the code aloud or types it.
 _CODE_LETTERS = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -198,23 +195,29 @@ def ongoing(session: Session, recording_id: int) -> list[LiveSession]:
     )
 
 
-def end(session: Session, session_id: int, author_id: int | None) -> LiveEvent:
-    """End the session: paused where it is, its code no longer opens it; the stops stay."""
-    live = open_session(session, session_id)
-    now = utcnow()
-    position = state(session, session_id).now_ms(now)
-    resumed = session.exec(
+def _resume_stops(session: Session, session_id: int, now: datetime) -> list[int]:
+    """End the pause of the session's open stops at `now`: their ids."""
+    rows = session.exec(
         update(LiveStop)
         .where(col(LiveStop.session_id) == session_id, col(LiveStop.resumed_at).is_(None))
         .values(resumed_at=now)
         .returning(col(LiveStop.annotation_id))
     ).all()
+    return [row[0] for row in rows]
+
+
+def end(session: Session, session_id: int, author_id: int | None) -> LiveEvent:
+    """End the session: paused where it is, its code no longer opens it; the stops stay."""
+    live = open_session(session, session_id)
+    now = utcnow()
+    position = state(session, session_id).now_ms(now)
+    resumed = _resume_stops(session, session_id, now)
     live.playing, live.position_ms, live.position_at = False, position, now
     live.seq, live.ended_at = live.seq + 1, now
     session.add(live)
     session.flush()
     new = _state(live)
-    payload = {**new.public(), "resumed": [row[0] for row in resumed]}
+    payload = {**new.public(), "resumed": resumed}
     return append(session, session_id, new.seq, "end", payload, author_id, now)
 
 
@@ -277,14 +280,9 @@ def control(
     if kind == "play":
         values["playing"] = True
         # Playing again ends the pause of the stops still open: their length is known.
-        resumed = session.exec(
-            update(LiveStop)
-            .where(col(LiveStop.session_id) == session_id, col(LiveStop.resumed_at).is_(None))
-            .values(resumed_at=now)
-            .returning(col(LiveStop.annotation_id))
-        ).all()
+        resumed = _resume_stops(session, session_id, now)
         if resumed:
-            extra["resumed"] = [row[0] for row in resumed]
+            extra["resumed"] = resumed
     elif kind in ("pause", "stop"):
         values["playing"] = False
     elif kind == "rate":
