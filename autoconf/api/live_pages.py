@@ -21,9 +21,10 @@ from autoconf.api.pages import PLAYER_FIELDS
 from autoconf.api.recordings import public
 from autoconf.api.rendering import render
 from autoconf.api.synthesis import parse_id
+from autoconf.errors import NotFound
 from autoconf.live import report, sessions, stops
 from autoconf.media import jobs
-from autoconf.models import Interview, InterviewRecording, Recording, Study
+from autoconf.models import Interview, InterviewRecording, LiveStop, Recording, Study
 from autoconf.schemes.timecode import parse_time
 from autoconf.studies import access
 
@@ -86,6 +87,21 @@ def _media(session: Session, recording: Recording) -> dict[str, Any]:
     view = public(recording, jobs.job_of(session, recording))
     base = f"/api/v1/recordings/{recording.id}"
     return {**view.model_dump(include=PLAYER_FIELDS), "api_url": base}
+
+
+@router.get("/stops/{stop_id}")
+def stop_in_report(stop_id: PathId, user: CurrentUser, session: SessionDep) -> Response:
+    """A stop (from the annotator): its row in the report of its interview."""
+    stop = session.get(LiveStop, stop_id)
+    if stop is None:
+        raise NotFound(f"Aucun arrêt d'auto-confrontation n° {stop_id}.")
+    live = visible(session, user, stop.session_id)
+    if live.interview_id is None:
+        return RedirectResponse(f"/live/{live.id}", status_code=303)
+    access.require_study(session, user, live.study_id, manage=True)
+    return RedirectResponse(
+        f"/interviews/{live.interview_id}/report#stop-{stop_id}", status_code=303
+    )
 
 
 @router.post("/live/{session_id}/end")

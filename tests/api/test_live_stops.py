@@ -545,3 +545,18 @@ def test_the_playhead_stops_at_the_end() -> None:
     now = utcnow()
     state = LiveState(1, 1, 3, True, 130_000, 1.0, now - timedelta(seconds=30), False, 136_000)
     assert state.now_ms(now) == 136_000
+
+
+def test_the_annotator_leads_from_a_stop_to_its_row_in_the_report(
+    rclient: TestClient, live: dict[str, Any]
+) -> None:
+    stop = rclient.post(f"/api/v1/live/{live['id']}/stops", json={"position_ms": 7_000}).json()
+    found = rclient.get(f"/stops/{stop['id']}", follow_redirects=False)
+    assert found.status_code == 303
+    assert (
+        found.headers["location"] == f"/interviews/{live['interview_id']}/report#stop-{stop['id']}"
+    )
+    assert f'id="stop-{stop["id"]}"' in rclient.get(found.headers["location"]).text
+    assert rclient.get("/stops/999999", follow_redirects=False).status_code == 404
+    them = live["counsellor_client"]
+    assert them.get(f"/stops/{stop['id']}", follow_redirects=False).status_code == 403

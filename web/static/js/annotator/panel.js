@@ -108,6 +108,12 @@ export class Panel {
       const clip = clipRow.querySelector("[data-panel-clip]");
       if (clip && item.id != null) clip.href = `/api/v1/annotations/${item.id}/clip`;
     }
+    const stopRow = this.form.querySelector("[data-panel-stop-row]");
+    if (stopRow) {
+      // A stop of a live session: what was said there is in the interview's report.
+      stopRow.hidden = item.layer !== "stops" || item.id == null;
+      if (item.id != null) stopRow.querySelector("[data-panel-stop]").href = `/stops/${item.id}`;
+    }
     this._renderCodes(item, editable);
     this._renderVerbatims(item, editable);
     for (const button of this.form.querySelectorAll("[data-panel-delete], [data-verbatim-add]")) {
