@@ -1,12 +1,17 @@
 """The live event stream delivered to the browsers connected to this process.
 
 Events are rows of `live_event`, written by whichever process received the control. Each
-process follows the table (every 50 ms, only while someone is connected, the followed
-sessions' new events through the index on session and id) and hands them to its
+process follows the table (every 50 ms, only while someone is connected, the new events by
+id) and hands the followed sessions' ones to its
 subscribers; a write made by this process `poke`s the follower so that it reads at once. So
 two browsers on two app processes see the same stream, with no broker to run; a PostgreSQL
 LISTEN/NOTIFY or Redis follower can replace `_fetch` for team deployments without changing
 the subscribers.
+
+Ids are given at insert and seen at commit: on PostgreSQL a transaction may commit id 8
+after another committed id 9. A follower that sees a hole in the ids waits for it (up to
+`GAP_SECONDS`, after which it was a transaction rolled back, or events deleted), so that
+no event is skipped.
 """
 
 import asyncio
@@ -23,6 +28,7 @@ from autoconf.live import presence, sessions
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05
+GAP_SECONDS = 2.0
 
 Event = dict[str, Any]
 
@@ -44,9 +50,12 @@ class LiveHub:
         engine: Engine,
         poll_seconds: float = POLL_SECONDS,
         write_lock: anyio.Lock | None = None,
+        gap_seconds: float = GAP_SECONDS,
     ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
+        self.gap_seconds = gap_seconds
+        self.gap: tuple[int, float] | None = None  # the missing id waited for, since when
         self.write_lock = write_lock
         # This process's connections (presence rows), refreshed together every few seconds.
         self.present: set[str] = set()
@@ -102,13 +111,31 @@ class LiveHub:
                 await self.task
 
     def _fetch(self, after_id: int | None, session_ids: list[int]) -> tuple[int, list[Any]]:
-        """The followed sessions' events after `after_id` (the index on session and id makes
-        it one short range per session), and the id to follow from next."""
+        """The followed sessions' events after `after_id`, up to the first hole in the ids
+        still worth waiting for, and the id to follow from next."""
         with Session(self.engine) as session:
             if after_id is None:  # nobody told where to start: from now
                 return sessions.last_event_id(session), []
-            rows = sessions.events_after(session, session_ids, after_id)
-            return (rows[-1][0] if rows else after_id), rows
+            rows = sessions.events_after(session, None, after_id)
+        followed = set(session_ids)
+        last, found = after_id, []
+        for row in rows:
+            if row[0] != last + 1 and not self._gap_over(last + 1):
+                break
+            last = row[0]
+            if row[1] in followed:
+                found.append(row)
+        return last, found
+
+    def _gap_over(self, missing: int) -> bool:
+        """Whether to stop waiting for event `missing` (a commit may still bring it)."""
+        now = time.monotonic()
+        if self.gap is None or self.gap[0] != missing:
+            self.gap = (missing, now)
+        if now - self.gap[1] < self.gap_seconds:
+            return False
+        self.gap = None
+        return True
 
     async def _run(self) -> None:
         assert self.wake is not None

@@ -326,10 +326,11 @@ def append(
 
 
 def events_after(
-    session: Session, session_ids: list[int], after_id: int, limit: int = 500
+    session: Session, session_ids: list[int] | None, after_id: int, limit: int = 500
 ) -> list[tuple[int, int, int, str, dict[str, Any]]]:
-    """(id, session, seq, kind, payload) of the events after `after_id`, in order."""
-    rows = session.execute(
+    """(id, session, seq, kind, payload) of the events after `after_id`, in order: of these
+    sessions, or of all (None)."""
+    query = (
         sa_select(
             col(LiveEvent.id),
             col(LiveEvent.session_id),
@@ -337,10 +338,13 @@ def events_after(
             col(LiveEvent.kind),
             col(LiveEvent.payload),
         )
-        .where(col(LiveEvent.id) > after_id, col(LiveEvent.session_id).in_(session_ids))
+        .where(col(LiveEvent.id) > after_id)
         .order_by(col(LiveEvent.id))
         .limit(limit)
-    ).all()
+    )
+    if session_ids is not None:
+        query = query.where(col(LiveEvent.session_id).in_(session_ids))
+    rows = session.execute(query).all()
     return [(row[0] or 0, row[1], row[2], row[3], row[4]) for row in rows]
 
 

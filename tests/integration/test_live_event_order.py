@@ -1,0 +1,73 @@
+"""The live event stream skips nothing when ids commit out of order (PostgreSQL: a
+transaction may commit id 8 after another committed id 9), and does not wait forever for an
+id that never comes (a transaction rolled back)."""
+
+import time
+
+import pytest
+from sqlmodel import Session
+
+from autoconf import migrate
+from autoconf.db import make_engine
+from autoconf.live.hub import LiveHub
+from autoconf.models import LiveEvent, LiveSession, Recording, Study
+
+
+def _event(session: Session, live_id: int, seq: int) -> int:
+    event = LiveEvent(session_id=live_id, seq=seq, kind="seek", payload={"position_ms": seq})
+    session.add(event)
+    session.flush()
+    assert event.id is not None
+    return event.id
+
+
+@pytest.mark.postgres
+def test_an_event_committed_late_is_not_skipped(postgres_url: str) -> None:
+    migrate.upgrade(postgres_url)
+    engine = make_engine(postgres_url)
+    try:
+        with Session(engine) as session:
+            study = Study(name="S")
+            session.add(study)
+            session.flush()
+            recording = Recording(study_id=study.id or 0, code="A1")
+            session.add(recording)
+            session.flush()
+            live = LiveSession(
+                study_id=study.id or 0, recording_id=recording.id or 0, code="ABC234"
+            )
+            session.add(live)
+            session.flush()
+            first = _event(session, live.id or 0, 1)
+            session.commit()
+            live_id = live.id or 0
+        hub = LiveHub(engine, gap_seconds=0.5)
+        slow, fast = Session(engine), Session(engine)
+        try:
+            late = _event(slow, live_id, 2)  # its id is taken, its commit comes later
+            early = _event(fast, live_id, 3)
+            fast.commit()
+            assert early == late + 1
+            last, rows = hub._fetch(first, [live_id])
+            assert (last, rows) == (first, [])  # waits for `late` rather than skipping it
+            slow.commit()
+            last, rows = hub._fetch(first, [live_id])
+            assert last == early and [row[0] for row in rows] == [late, early]
+            # An id that never comes (rolled back) is waited for a moment only.
+            _event(slow, live_id, 4)
+            slow.rollback()
+            after = _event(fast, live_id, 5)
+            fast.commit()
+            assert hub._fetch(last, [live_id]) == (last, [])
+            time.sleep(0.6)
+            last, rows = hub._fetch(last, [live_id])
+            assert last == after and [row[0] for row in rows] == [after]
+            # Another session's events are read past, not handed over.
+            other = _event(fast, live_id, 6)
+            fast.commit()
+            assert hub._fetch(last, [live_id + 1]) == (other, [])
+        finally:
+            slow.close()
+            fast.close()
+    finally:
+        engine.dispose()
