@@ -112,7 +112,6 @@ async def delete_annotation(
         raise Invalid(_CUE_MESSAGE)
     if stops.check_annotation_change(session, annotation, user, deleting=True):
         await write(request, session, stops.delete_stop, session, annotation, user, version)
-        request.app.state.live_hub.poke()
         return
     await write(request, session, annotations.delete_annotation, session, annotation, version)
 

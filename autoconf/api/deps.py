@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 
 from autoconf.auth.accounts import API, SESSION, user_for_token
 from autoconf.errors import NotAuthenticated
+from autoconf.live import sessions as live_sessions
 from autoconf.models import Annotation, Code, Codebook, Interview, Recording, Study, User
 from autoconf.payloads import MAX_ID, UserPublic
 from autoconf.settings import Settings
@@ -86,7 +87,10 @@ async def write(
     worker thread, under the write lock. The lock is held for that one step only; the
     response is built after it. Handlers that write are `async` and call this."""
     async with write_lock(request):
-        return await anyio.to_thread.run_sync(partial(_commit, session, work, *args, **kwargs))
+        result = await anyio.to_thread.run_sync(partial(_commit, session, work, *args, **kwargs))
+    if session.info.pop(live_sessions.APPENDED, False):
+        request.app.state.live_hub.poke()  # a live event committed: followers here read it now
+    return result
 
 
 def _commit(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -95,6 +99,7 @@ def _commit(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.k
         session.commit()
     except BaseException:
         session.rollback()
+        session.info.pop(live_sessions.APPENDED, None)
         raise
     return result
 

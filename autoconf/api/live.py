@@ -74,7 +74,6 @@ async def start_live(
 ) -> LiveStarted:
     """Start a live session on the recording (the study's researchers): its join code."""
     live = await write(request, session, sessions.start, session, recording, user.id)
-    request.app.state.live_hub.poke()
     return LiveStarted(id=live.id or 0, code=live.code, recording_id=live.recording_id)
 
 
@@ -173,8 +172,7 @@ async def live_socket(socket: WebSocket, session_id: PathId) -> None:
                 socket, session, presence.join, session, session_id, user, known["role"]
             )
         hub.here(presence_id)
-        hub.poke()
-        tasks = [asyncio.create_task(_send(socket, queue, known["role"]))]
+        sender = asyncio.create_task(_send(socket, queue, known["role"]))
         try:
             # Until the browser leaves (RuntimeError: a receive after the close).
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
@@ -185,13 +183,10 @@ async def live_socket(socket: WebSocket, session_id: PathId) -> None:
                         await socket.send_json({"type": "error", "detail": "Message illisible."})
                         continue
                     await _receive(socket, session_id, user, message)
-                    hub.poke()
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
     finally:
         hub.unsubscribe(session_id, queue)
         if presence_id is not None:
@@ -199,7 +194,6 @@ async def live_socket(socket: WebSocket, session_id: PathId) -> None:
             with contextlib.suppress(Exception):  # a database gone: the row goes stale
                 async with request_session(socket) as session:
                     await write(socket, session, presence.leave, session, presence_id)
-                hub.poke()
 
 
 # What a counsellor's screen is not sent: the researchers' notes and agenda.
@@ -218,19 +212,16 @@ async def _send(socket: WebSocket, queue: "asyncio.Queue[dict[str, Any]]", role:
         await socket.send_json(event)
 
 
-def _rate(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+def _finite(value: Any) -> float | None:
+    """A number sent by the browser (not a boolean, not JSON's NaN or Infinity, not huge)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    return float(value) if math.isfinite(value) and abs(value) <= 2**53 else None
 
 
 def _number(value: Any) -> int | None:
-    """A finite number sent by the browser, as an int (JSON's NaN and Infinity are not)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if not math.isfinite(value) or abs(value) > 2**53:
-        return None
-    return int(value)
+    found = _finite(value)
+    return None if found is None else int(found)
 
 
 async def _receive(socket: WebSocket, session_id: int, user: User, message: Any) -> None:
@@ -242,7 +233,7 @@ async def _receive(socket: WebSocket, session_id: int, user: User, message: Any)
     if message.get("position_ms") is not None and position is None:
         await socket.send_json({"type": "error", "detail": "position_ms : un nombre est attendu."})
         return
-    rate = _rate(message.get("rate"))
+    rate = _finite(message.get("rate"))
     # The screen's id, given back in the event: it knows its own action coming back.
     client = message.get("client")
     client = client[:40] if isinstance(client, str) else None

@@ -1,7 +1,7 @@
 """The live session's page: the shared player, for the researcher (with the join code) and
 the counsellor (a calm view: the video and "Arrêter ici"); starting and joining from forms."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,13 +17,11 @@ from autoconf.api.deps import (
 )
 from autoconf.api.live import visible
 from autoconf.api.live_report import researcher_only
-from autoconf.api.pages import PLAYER_FIELDS
-from autoconf.api.recordings import public
+from autoconf.api.pages import player_media
 from autoconf.api.rendering import render
 from autoconf.api.synthesis import parse_id
 from autoconf.errors import NotFound
 from autoconf.live import report, sessions, stops
-from autoconf.media import jobs
 from autoconf.models import Interview, InterviewRecording, LiveStop, Recording, Study
 from autoconf.schemes.timecode import parse_time
 from autoconf.studies import access
@@ -58,7 +56,7 @@ def live_page(
     live = visible(session, user, session_id)
     recording = session.get(Recording, live.recording_id)
     assert recording is not None
-    media = _media(session, recording)
+    media = player_media(session, recording)
     # The interview's recordings the user may see: the playhead can move to another one.
     others = [
         r
@@ -67,7 +65,7 @@ def live_page(
         or r.counsellor_id in access.own_counsellor_ids(session, user, r.study_id)
     ]
     recordings_media = [
-        {"id": r.id, "code": r.code, **_media(session, r)} for r in others or [recording]
+        {"id": r.id, "code": r.code, **player_media(session, r)} for r in others or [recording]
     ]
     return render(
         request,
@@ -81,12 +79,6 @@ def live_page(
         can_manage=False,
         researcher=access.sees_everything(session, user, recording.study_id),
     )
-
-
-def _media(session: Session, recording: Recording) -> dict[str, Any]:
-    view = public(recording, jobs.job_of(session, recording))
-    base = f"/api/v1/recordings/{recording.id}"
-    return {**view.model_dump(include=PLAYER_FIELDS), "api_url": base}
 
 
 @router.get("/stops/{stop_id}")
@@ -113,7 +105,6 @@ async def end_form(
     stops.require_researcher(session, user, live)
     if live.ended_at is None:
         await write(request, session, sessions.end, session, session_id, user.id)
-        request.app.state.live_hub.poke()
     target = f"/interviews/{live.interview_id}/report" if live.interview_id else f"/live/{live.id}"
     return RedirectResponse(target, status_code=303)
 
@@ -137,10 +128,7 @@ def report_page(
     researcher_only(session, user, interview)
     built = report.build(session, interview, user.id)
     ac = session.get(Recording, built.ac_recording_id) if built.ac_recording_id else None
-    media = None
-    if ac is not None:
-        view = public(ac, jobs.job_of(session, ac))
-        media = {**view.model_dump(include=PLAYER_FIELDS), "api_url": f"/api/v1/recordings/{ac.id}"}
+    media = player_media(session, ac) if ac is not None else None
     return render(
         request,
         "live_report.html",

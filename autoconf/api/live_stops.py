@@ -22,7 +22,7 @@ Text = Annotated[str, Field(min_length=1, max_length=stops.MAX_COMMENT)]
 
 class StopCreate(BaseModel):
     position_ms: Milliseconds | None = Field(
-        default=None, ge=0, description="Where the stopping screen was; default: the playhead."
+        default=None, description="Where the stopping screen was; default: the playhead."
     )
 
 
@@ -43,10 +43,6 @@ class CommentUpdate(BaseModel):
 
 class StatusUpdate(BaseModel):
     status: str = Field(pattern="^(planned|brought_up|discussed|skipped)$")
-
-
-def _poke(request: Request) -> None:
-    request.app.state.live_hub.poke()
 
 
 def _stop_session(session: Session, user: User, stop_id: int) -> int:
@@ -75,7 +71,6 @@ async def stop_here(
     event = await write(
         request, session, stops.stop_here, session, session_id, user, body.position_ms
     )
-    _poke(request)
     stop: dict[str, Any] = event.payload["stop"]
     return stop
 
@@ -87,7 +82,6 @@ async def link_stop(
     """Say which prepared moment the stop answers (researchers)."""
     _stop_session(session, user, stop_id)
     view, _ = await write(request, session, stops.link, session, stop_id, user, body.prepared_id)
-    _poke(request)
     return view.public()
 
 
@@ -104,7 +98,6 @@ async def add_comment(
     view = await write(
         request, session, stops.add_comment, session, stop_id, user, body.speaker, body.text
     )
-    _poke(request)
     return view.public()
 
 
@@ -136,7 +129,6 @@ async def edit_comment(
         body.text,
         body.speaker,
     )
-    _poke(request)
     return view.public()
 
 
@@ -150,7 +142,6 @@ async def delete_comment(
 ) -> Response:
     _comment_session(session, user, comment_id)
     await write(request, session, stops.delete_comment, session, comment_id, user, version)
-    _poke(request)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -168,7 +159,6 @@ async def set_status(
     await write(
         request, session, stops.set_status, session, session_id, user, prepared_id, body.status
     )
-    _poke(request)
     return {"prepared_id": prepared_id, "status": body.status}
 
 
@@ -181,5 +171,4 @@ async def end_session(
     live = visible(session, user, session_id)
     stops.require_researcher(session, user, live)
     await write(request, session, sessions.end, session, session_id, user.id)
-    _poke(request)
     return {"session_id": session_id, "ended": True}

@@ -1,7 +1,7 @@
 """Server-rendered pages (French first): login, studies, a study, a recording."""
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -29,7 +29,7 @@ from autoconf.auth import accounts
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated
 from autoconf.live import sessions
 from autoconf.media import jobs
-from autoconf.models import Counsellor, Study, User
+from autoconf.models import Counsellor, Recording, Study, User
 from autoconf.payloads import MAX_ID, AnnotationPublic, ShortCode, UserPublic
 from autoconf.schemes import annotations, codebooks
 from autoconf.schemes.fields import STRUCTURED_FIELDS
@@ -55,6 +55,18 @@ def _safe_next(target: str | None) -> str:
 @router.get("/", response_class=HTMLResponse)
 def home() -> Response:
     return RedirectResponse("/studies", status_code=303)
+
+
+def player_media(session: Session, recording: Recording) -> dict[str, Any]:
+    """What `_player.html` shows of a recording: its processing or its media."""
+    view = public(recording, jobs.job_of(session, recording))
+    base = f"/api/v1/recordings/{recording.id}"
+    return {
+        **view.model_dump(include=PLAYER_FIELDS),
+        "api_url": base,
+        "retry_url": f"{base}/retry",
+        "cancel_url": f"{base}/cancel",
+    }
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -211,14 +223,7 @@ async def transcript_form(
 @router.get("/recordings/{recording_id}", response_class=HTMLResponse)
 def recording_page(request: Request, recording: RecordingDep, session: SessionDep) -> Response:
     study = session.get(Study, recording.study_id)  # RecordingDep checked the access
-    view = public(recording, jobs.job_of(session, recording))
-    base = f"/api/v1/recordings/{recording.id}"
-    media = {
-        **view.model_dump(include=PLAYER_FIELDS),
-        "api_url": base,
-        "retry_url": f"{base}/retry",
-        "cancel_url": f"{base}/cancel",
-    }
+    media = player_media(session, recording)
     counsellor = session.get(Counsellor, recording.counsellor_id or 0)
     user = request.state.auth_user
     books = codebooks.list_codebooks(session, recording.study_id)

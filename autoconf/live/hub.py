@@ -167,13 +167,9 @@ class LiveHub:
         SQLite's single writer, 100 sockets each writing every 10 s made bursts of latency)."""
         async with self.write_lock or contextlib.nullcontext():
             await anyio.to_thread.run_sync(self._touch_rows, list(self.present))
-        self.wake_soon()
+        self.poke()  # stale connections dropped: their presence events
 
     def _touch_rows(self, presence_ids: list[str]) -> None:
         with Session(self.engine) as session:
             presence.touch(session, presence_ids)
             session.commit()
-
-    def wake_soon(self) -> None:
-        if self.wake is not None:
-            self.wake.set()

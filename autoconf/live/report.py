@@ -126,8 +126,7 @@ def _schemes(session: Session, recording_id: int, position: int) -> list[str]:
 
 
 def _session_ids(session: Session, interview: Interview) -> list[int]:
-    ids = session.exec(select(LiveSession.id).where(LiveSession.interview_id == interview.id))
-    return [i for i in ids if i is not None]
+    return [live.id for live in interview_sessions(session, interview.id or 0) if live.id]
 
 
 def started_at(session: Session, interview: Interview) -> tuple[datetime | None, bool]:
@@ -135,12 +134,8 @@ def started_at(session: Session, interview: Interview) -> tuple[datetime | None,
     unless a researcher aligned it, the start of its first live session."""
     if interview.ac_started_at is not None:
         return interview.ac_started_at, True
-    first = session.exec(
-        select(LiveSession.created_at)
-        .where(LiveSession.interview_id == interview.id)
-        .order_by(col(LiveSession.created_at))
-    ).first()
-    return first, False
+    first = interview_sessions(session, interview.id or 0)[:1]
+    return (first[0].created_at if first else None), False
 
 
 def _prepared_label(note: Annotation | None) -> str | None:
@@ -185,11 +180,7 @@ def build(session: Session, interview: Interview, viewer_id: int | None) -> Repo
             stopped_by=(counsellor_code or "") if stop.role == "counsellor" else "",
             stopped_at=stop.stopped_at,
             pause_ms=stop.pause_ms,
-            prepared=(
-                f"{format_ms(note.start_ms)} — {note.note}".strip(" —")
-                if note is not None
-                else None
-            ),
+            prepared=_prepared_label(note),
             excerpt=_cues(
                 session,
                 stop.recording_id,
@@ -209,10 +200,7 @@ def build(session: Session, interview: Interview, viewer_id: int | None) -> Repo
             if row.ac_ms is None:
                 continue
             following = [r.ac_ms for r in rows[index + 1 :] if r.ac_ms is not None]
-            end = min(
-                following[0] if following else row.ac_ms + AC_EXCERPT_MAX_MS,
-                row.ac_ms + AC_EXCERPT_MAX_MS,
-            )
+            end = min([*following[:1], row.ac_ms + AC_EXCERPT_MAX_MS])
             row.ac_excerpt = _cues(session, ac, row.ac_ms, max(row.ac_ms, end - 1))
     return Report(
         interview_id=interview.id,

@@ -28,6 +28,8 @@ from autoconf.models import (
 Control = Literal["play", "pause", "seek", "rate", "switch"]
 CONTROLS: tuple[Control, ...] = ("play", "pause", "seek", "rate", "switch")
 RATES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+# Set in `Session.info` by `append`: the write that commits it wakes this process's follower.
+APPENDED = "live_event_appended"
 # No 0/O, 1/I/L: the counsellor reads the code aloud or types it.
 _CODE_LETTERS = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
@@ -210,7 +212,7 @@ def end(session: Session, session_id: int, author_id: int | None) -> LiveEvent:
     """End the session: paused where it is, its code no longer opens it; the stops stay."""
     live = open_session(session, session_id)
     now = utcnow()
-    position = state(session, session_id).now_ms(now)
+    position = _current(session, live).now_ms(now)
     resumed = _resume_stops(session, session_id, now)
     live.playing, live.position_ms, live.position_at = False, position, now
     live.seq, live.ended_at = live.seq + 1, now
@@ -225,6 +227,11 @@ def state(session: Session, session_id: int) -> LiveState:
     live = session.get(LiveSession, session_id, populate_existing=True)
     if live is None:
         raise NotFound(f"Aucune session n° {session_id}.")
+    return _current(session, live)
+
+
+def _current(session: Session, live: LiveSession) -> LiveState:
+    """The state of `live` as read, with its recording's duration (the playhead's end)."""
     recording = session.get(Recording, live.recording_id)
     return _state(live, recording.duration_ms if recording else None)
 
@@ -256,7 +263,7 @@ def control(
         raise Invalid(f"Commande inconnue : {kind}.")
     live = open_session(session, session_id)
     now = utcnow()
-    current = state(session, session_id).now_ms(now)
+    current = _current(session, live).now_ms(now)
     values: dict[str, Any] = {"position_at": now, "seq": live.seq + 1}
     target = live.recording_id
     if kind == "switch":
@@ -322,6 +329,7 @@ def append(
     )
     session.add(event)
     session.flush()
+    session.info[APPENDED] = True
     return event
 
 

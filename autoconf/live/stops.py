@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlmodel import Session, col, delete, select, update
+from sqlmodel import Session, col, delete, func, select, update
 
 from autoconf.errors import Conflict, Forbidden, Invalid, NotFound
 from autoconf.live import sessions
@@ -106,8 +106,7 @@ class AgendaItem:
 
 def role_of(session: Session, user: User, study_id: int) -> Speaker:
     """Who the user is in a live session: the counsellor, or a researcher (admins too)."""
-    role = access.study_role(session, user, study_id)
-    return "counsellor" if role == access.COUNSELLOR else "researcher"
+    return "researcher" if access.sees_everything(session, user, study_id) else "counsellor"
 
 
 def require_researcher(session: Session, user: User, live: LiveSession) -> None:
@@ -318,11 +317,12 @@ def stop_here(
         return sessions.control(session, session_id, user.id, "stop", view.position_ms, extra=again)
     recording = session.get(Recording, live.recording_id)
     assert recording is not None
+    position = max(0, position)
     if recording.duration_ms is not None:
-        position = min(max(0, position), recording.duration_ms)
+        position = min(position, recording.duration_ms)
     prepared_id = _answered(session, live, position)
     annotation = annotations.create_annotation(
-        session, recording, user.id, start_ms=max(0, position), origin="stop"
+        session, recording, user.id, start_ms=position, origin="stop"
     )
     session.add(
         LiveStop(
@@ -411,11 +411,9 @@ def check_annotation_change(
     if role_of(session, user, live.study_id) != "researcher":
         raise Forbidden("Un arrêt de l'auto-confrontation ne se modifie que par un chercheur.")
     if deleting:
-        count = len(
-            session.exec(
-                select(LiveComment.id).where(LiveComment.stop_id == stop.annotation_id)
-            ).all()
-        )
+        count = session.exec(
+            select(func.count()).where(LiveComment.stop_id == stop.annotation_id)
+        ).one()
         if count:
             raise Conflict(
                 f"Cet arrêt porte {count} commentaire(s) saisi(s) pendant l'auto-confrontation : "

@@ -268,39 +268,36 @@ export function bindLog(root) {
     }
   }
 
+  // Redraw with `draw`, keeping the caret where the user is typing (a comment box or an
+  // edit): an event arriving meanwhile must not take the text box away.
+  function keepingFocus(draw) {
+    const focused = list.contains(document.activeElement) ? document.activeElement : null;
+    const textBox = focused && focused.matches("textarea") ? focused : null;
+    const stopBox = textBox && textBox.closest("[data-stop-id]");
+    const commentBox = textBox && textBox.closest("[data-comment-id]");
+    const caret = textBox ? textBox.selectionStart : null;
+    draw();
+    if (!stopBox) return;
+    const scope = list.querySelector(`[data-stop-id="${stopBox.dataset.stopId}"]`);
+    const inner = commentBox ? `[data-comment-id="${commentBox.dataset.commentId}"] textarea` : "[data-comment-form] textarea";
+    const again = scope && scope.querySelector(inner);
+    if (!again) return;
+    again.focus({ preventScroll: true });
+    again.setSelectionRange(caret, caret);
+  }
+
   function drawStop(id) {
-    const stop = stops.get(id);
-    const old = list.querySelector(`[data-stop-id="${id}"]`);
-    // Keep the caret where the user is typing.
-    const focused = old && old.contains(document.activeElement) ? document.activeElement : null;
-    const selector = focused && (focused.matches("[data-edit-text]") ? `[data-comment-id="${focused.closest("[data-comment-id]").dataset.commentId}"] textarea` : focused.matches("[data-comment-form] textarea") ? "[data-comment-form] textarea" : null);
-    const caret = focused && "selectionStart" in focused ? focused.selectionStart : null;
-    const item = stopItem(stop);
-    if (old) old.replaceWith(item);
-    else list.prepend(item);
-    if (selector) {
-      const again = item.querySelector(selector);
-      if (again) {
-        again.focus();
-        if (caret != null) again.setSelectionRange(caret, caret);
-      }
-    }
+    keepingFocus(() => {
+      const item = stopItem(stops.get(id));
+      const old = list.querySelector(`[data-stop-id="${id}"]`);
+      if (old) old.replaceWith(item);
+      else list.prepend(item);
+    });
   }
 
   function drawStops() {
-    const focused = list.contains(document.activeElement) ? document.activeElement : null;
-    const stopId = focused && focused.closest("[data-stop-id]") && focused.closest("[data-stop-id]").dataset.stopId;
-    const commentId = focused && focused.closest("[data-comment-id]") && focused.closest("[data-comment-id]").dataset.commentId;
-    const caret = focused && "selectionStart" in focused ? focused.selectionStart : null;
-    list.replaceChildren(...[...stops.values()].reverse().map(stopItem));
+    keepingFocus(() => list.replaceChildren(...[...stops.values()].reverse().map(stopItem)));
     counts();
-    if (!focused || !stopId) return;
-    const scope = list.querySelector(`[data-stop-id="${stopId}"]`);
-    const again = scope && (commentId ? scope.querySelector(`[data-comment-id="${commentId}"] textarea`) : scope.querySelector("[data-comment-form] textarea"));
-    if (again) {
-      again.focus({ preventScroll: true });
-      if (caret != null) again.setSelectionRange(caret, caret);
-    }
   }
 
   function counts() {

@@ -281,7 +281,6 @@ function bind(root) {
 
   root.live = {
     send,
-    role: root.dataset.role,
     seek(positionMs) {
       media.currentTime = positionMs / 1000; // sent as a seek
     },

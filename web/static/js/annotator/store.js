@@ -15,6 +15,8 @@
 //   tabs closed with changes still waiting.
 // - Undo and redo replay the inverse of the user's last changes through the same queue.
 
+import { sendJSON } from "../api.js";
+
 const EDITABLE = ["start_ms", "end_ms", "code_ids", "note", "speaker", "fields", "layer", "shared", "verbatims"];
 const RETRY_MAX_MS = 10000;
 const HEARTBEAT_MS = 4000;
@@ -407,32 +409,21 @@ export class Store extends EventTarget {
   }
 
   async _request(method, url, body) {
-    let response;
+    let answer;
     try {
-      response = await fetch(url, {
-        method,
-        headers: { Accept: "application/json", "Content-Type": "application/json" },
-        credentials: "same-origin",
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      answer = await sendJSON(method, url, body, "");
     } catch {
       throw { retry: true };
     }
-    if (response.status >= 500 || response.status === 408 || response.status === 429) throw { retry: true };
+    const { status, ok, data: json } = answer;
+    if (status >= 500 || status === 408 || status === 429) throw { retry: true };
     // Signed out (session expired): keep the change for after the next login.
-    if (response.status === 401) throw { retry: true, signedOut: true };
-    const text = await response.text();
-    let json = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = null;
-    }
+    if (status === 401) throw { retry: true, signedOut: true };
     // A success must be the API's answer (an annotation); anything else is not a save.
-    if (response.ok && method !== "DELETE" && !(json && Number.isInteger(json.id) && Number.isInteger(json.version))) {
+    if (ok && method !== "DELETE" && !(json && Number.isInteger(json.id) && Number.isInteger(json.version))) {
       throw { retry: true };
     }
-    return { status: response.status, ok: response.ok, json };
+    return { status, ok, json };
   }
 
   /** Our own later changes of `key` were based on `from`: they now build on `to`. */
