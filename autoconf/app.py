@@ -14,11 +14,16 @@ from fastapi.templating import Jinja2Templates
 from autoconf import __version__, i18n
 from autoconf.api import (
     annotations,
+    audit,
     auth,
     chronogram,
     clips,
     codebook_pages,
     codebooks,
+    consent_pages,
+    consents,
+    erasure,
+    erasure_pages,
     errors,
     live,
     live_pages,
@@ -33,6 +38,7 @@ from autoconf.api import (
     synthesis,
     synthesis_pages,
     uploads,
+    users,
 )
 from autoconf.api.limits import BodySizeLimit
 from autoconf.api.media import MediaFastPath, MediaGrants
@@ -65,6 +71,12 @@ ROUTERS = tuple(
         live_pages,
         live_report,
         live_stops,
+        consents,
+        consent_pages,
+        erasure,
+        erasure_pages,
+        audit,
+        users,
     )
 )
 

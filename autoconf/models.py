@@ -4,7 +4,7 @@ Each entity has its family of classes: `XBase` (shared fields), `X` (the table),
 `autoconf.payloads`, `XCreate`, `XUpdate`, `XPublic` for the API.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Dialect, Index, MetaData, String, UniqueConstraint
@@ -31,6 +31,11 @@ ANNOTATION_ORIGINS = ("prepared", "stop", "coding", "transcript", "import")
 # The tracks of a recording's timeline, top to bottom (ELAN's tiers): where an annotation is
 # drawn. A code of any codebook may be applied on any layer.
 LAYERS = ("prepared", "stops", "schemes", "consensus", "phases", "categories", "transcript")
+# The researchers' analysis: a counsellor never sees these layers (the method: they are not
+# scored), except segments shown to them when their study turns co-validation on.
+CODING_LAYERS = ("schemes", "consensus", "phases", "categories")
+CONSENT_PARTIES = ("counsellor", "beneficiary")
+CONSENT_SCOPES = ("research", "training")
 
 
 def utcnow() -> datetime:
@@ -88,9 +93,19 @@ class AuthToken(SQLModel, table=True):
 
 
 class Study(SQLModel, table=True):
+    # Ids never come back after an erasure: an audit entry never points at a later study.
+    __table_args__ = ({"sqlite_autoincrement": True},)
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
     description: str = ""
+    # Counsellors see the coding segments a researcher shows them (off: they see none).
+    co_validation: bool = False
+    # Without research consent from both parties, a recording is not played nor exported.
+    consent_required: bool = True
+    # The pattern the codes of recordings, counsellors and interviews must follow (a Python
+    # regular expression matched in full; empty: any code), and an example shown with it.
+    code_pattern: str = Field(default="", max_length=200)
+    code_example: str = Field(default="", max_length=64)
     created_at: datetime = _timestamp()
 
 
@@ -126,7 +141,7 @@ class Counsellor(SQLModel, table=True):
 
 
 class Recording(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("study_id", "code"),)
+    __table_args__ = (UniqueConstraint("study_id", "code"), {"sqlite_autoincrement": True})
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True, ondelete="CASCADE")
     code: str = Field(max_length=64)
@@ -148,9 +163,6 @@ class Recording(SQLModel, table=True):
     media_info: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # The browser-ready files, relative to the media folder; empty until processed.
     proxy_key: str = Field(default="", max_length=500)
-    # The consent covers training use: clips of its segments may be exported. A stand-in
-    # until consent is recorded in full (who, scope, date, withdrawal).
-    training_consent: bool = False
     created_by: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
     created_at: datetime = _timestamp()
 
@@ -175,7 +187,7 @@ class MediaJob(SQLModel, table=True):
 
 
 class Interview(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("study_id", "code"),)
+    __table_args__ = (UniqueConstraint("study_id", "code"), {"sqlite_autoincrement": True})
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True, ondelete="CASCADE")
     code: str = Field(max_length=64)
@@ -242,6 +254,8 @@ class Annotation(SQLModel, table=True):
     layer: str = Field(default="schemes", sa_type=String(16))
     # A prepared mark stays private to its author until shared; everything else is shared.
     shared: bool = True
+    # Co-validation: a researcher shows this coding segment to the counsellor.
+    shown_to_counsellor: bool = False
     # Quotes linked to a segment: [{"text", "speaker", "ms"}].
     verbatims: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
@@ -271,6 +285,7 @@ class LiveSession(SQLModel, table=True):
     moment of the server's clock, rate), changed only through its events."""
 
     __tablename__ = "live_session"
+    __table_args__ = ({"sqlite_autoincrement": True},)
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True, ondelete="CASCADE")
     interview_id: int | None = Field(
@@ -357,3 +372,47 @@ class LivePresence(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id", ondelete="CASCADE")
     role: str = Field(sa_type=String(16))
     seen_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Consent(SQLModel, table=True):
+    """What one party (the counsellor or the beneficiary) agreed to for one recording: its
+    scopes (`research`, `training`), the day it was given, until a withdrawal."""
+
+    __table_args__ = ({"sqlite_autoincrement": True},)
+    id: int | None = Field(default=None, primary_key=True)
+    recording_id: int = Field(foreign_key="recording.id", index=True, ondelete="CASCADE")
+    party: str = Field(sa_type=String(16))
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    given_on: date
+    recorded_by: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    created_at: datetime = _timestamp()
+    withdrawn_on: date | None = None
+    withdrawn_by: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    """One line of the audit log: who did what, when, from where. Append-only (database
+    triggers refuse UPDATE and DELETE); no foreign keys, so that an entry outlives what it
+    is about (an erased recording keeps the entry of its erasure)."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_study_id_id", "study_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _timestamp(index=True)
+    user_id: int | None = None
+    username: str = Field(default="", max_length=64)
+    action: str = Field(sa_type=String(32), index=True)
+    study_id: int | None = None
+    recording_id: int | None = None
+    object_type: str = Field(default="", max_length=32)
+    object_id: int | None = None
+    # Codes and counts only, never names or content (what is said of an erased recording).
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    address: str = Field(default="", max_length=64)
+    # A short digest of the login session or token (never the secret): "first play per
+    # recording and session" is found by it.
+    credential: str = Field(default="", max_length=16)

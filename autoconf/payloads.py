@@ -204,9 +204,6 @@ class RecordingPublic(_Output):
     original_sha256: str
     media_type: str
     duration_ms: int | None
-    training_consent: bool = Field(
-        description="The consent covers training use: clips of its segments may be exported."
-    )
     category: Literal["session", "autoconfrontation"] = Field(
         default="session",
         description="A counselling session, or an interview's own recording (not a column "
@@ -234,11 +231,11 @@ class RecordingPublic(_Output):
 
 
 class RecordingUpdate(_Input):
-    _not_null = frozenset({"training_consent"})
-    training_consent: StrictBool | None = Field(
-        default=None,
-        description="The consent covers training use (until consent is recorded in full).",
+    _not_null = frozenset({"code"})
+    code: ShortCode | None = Field(
+        default=None, description="The recording's code (the study's pattern applies)."
     )
+    counsellor_id: Id | None = Field(default=None, description="Its counsellor (null: none).")
 
 
 class CodePublic(_Output):
@@ -327,6 +324,11 @@ class AnnotationCreate(_Input):
         description="Default: false for a prepared mark (private), else true; only a prepared "
         "mark can be private.",
     )
+    shown_to_counsellor: StrictBool | None = Field(
+        default=None,
+        description="Researchers only: show this prepared moment to the recording's "
+        "counsellor, or (with the study's co-validation) this coding segment.",
+    )
     verbatims: list[Verbatim] = Field(default_factory=list, max_length=50)
     client_key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")] | None = Field(
         default=None,
@@ -348,6 +350,9 @@ class AnnotationUpdate(_Input):
     fields: dict[str, Annotated[str, StringConstraints(max_length=10_000)]] | None = None
     layer: EditableLayer | None = None
     shared: bool | None = Field(default=None, description="Only its author may change it.")
+    shown_to_counsellor: StrictBool | None = Field(
+        default=None, description="Researchers only: show it to the recording's counsellor."
+    )
     verbatims: list[Verbatim] | None = Field(default=None, max_length=50)
 
 
@@ -363,6 +368,7 @@ class AnnotationPublic(_Output):
     origin: Origin
     layer: Layer
     shared: bool
+    shown_to_counsellor: bool
     verbatims: list[Verbatim]
     author_id: int | None
     client_key: str | None = Field(description="The key the client gave when creating it.")

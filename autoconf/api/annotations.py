@@ -27,6 +27,7 @@ from autoconf.payloads import (
     TranscriptImported,
 )
 from autoconf.schemes import annotations, transcripts
+from autoconf.studies import access
 
 router = APIRouter(prefix="/api/v1", tags=["annotations"])
 _CUE_MESSAGE = (
@@ -39,9 +40,11 @@ _CUE_MESSAGE = (
 def list_annotations(
     recording: RecordingDep, user: CurrentUser, session: SessionDep
 ) -> list[AnnotationPublic]:
-    """The recording's annotations you may see (shared ones and your private marks), in
-    time order."""
-    views = annotations.list_annotations(session, recording.id or 0, user.id)
+    """The recording's annotations you may see (shared ones and your private marks; a
+    counsellor: stops, transcript, their own marks and what is shown to them), in time
+    order."""
+    scope = access.annotation_scope(session, user, recording.study_id)
+    views = annotations.list_annotations(session, recording.id or 0, scope.clause())
     return [AnnotationPublic.model_validate(view) for view in views]
 
 
@@ -53,7 +56,9 @@ async def create_annotation(
     user: CurrentUser,
     session: SessionDep,
 ) -> AnnotationPublic:
-    """A moment (no `end_ms`) or a segment, with codes of this study, note and fields."""
+    """A moment (no `end_ms`) or a segment, with codes of this study, note and fields. A
+    counsellor writes only their own marks and stops (403 on the researchers' layers)."""
+    limits = access.write_limits(session, user, recording.study_id)
     view = await write(
         request,
         session,
@@ -62,6 +67,7 @@ async def create_annotation(
         recording,
         user.id,
         **body.model_dump(),
+        limits=limits,
     )
     return AnnotationPublic.model_validate(view)
 
@@ -77,8 +83,9 @@ def _update(
     recording = session.get(Recording, annotation.recording_id)
     assert recording is not None
     changes = {name: getattr(body, name) for name in body.model_fields_set - {"version"}}
+    limits = access.write_limits(session, user, recording.study_id)
     update = annotations.update_annotation
-    return update(session, annotation, recording, body.version, changes, user.id)
+    return update(session, annotation, recording, body.version, changes, user.id, limits)
 
 
 @router.patch("/annotations/{annotation_id}")

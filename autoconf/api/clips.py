@@ -21,6 +21,7 @@ from autoconf.api.deps import (
     briefly_signed_in,
     request_session,
 )
+from autoconf.consent import records as consent
 from autoconf.errors import Conflict, Forbidden, NotFound
 from autoconf.media import clips
 from autoconf.media.runner import FFmpeg, Stopped
@@ -61,6 +62,8 @@ def clip_plan(session: Session, user: User, annotation_id: int, media_dir: Path)
         raise NotFound(f"Aucune annotation n° {annotation_id}.")
     if not access.sees_everything(session, user, recording.study_id):
         raise Forbidden("Seuls les chercheurs de l'étude peuvent exporter un extrait.")
+    if annotation.end_ms is not None and annotation.end_ms > annotation.start_ms:
+        consent.require(session, recording, consent.TRAINING)
     return clips.plan_clip(recording, annotation, media_dir)
 
 

@@ -11,6 +11,7 @@ from fastapi import Depends, Path, Request
 from sqlmodel import Session
 from starlette.requests import HTTPConnection
 
+from autoconf.audit import log as audit_log
 from autoconf.auth.accounts import API, SESSION, user_for_token
 from autoconf.errors import NotAuthenticated
 from autoconf.live import sessions as live_sessions
@@ -102,6 +103,14 @@ def _commit(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.k
         session.info.pop(live_sessions.APPENDED, None)
         raise
     return result
+
+
+def actor(request: HTTPConnection, user: User | None) -> audit_log.Actor:
+    """Who acts, for the audit log: the user, the client's address and a digest of the
+    credential they signed in with (never the credential itself)."""
+    found = credential_of(request)
+    address = request.client.host if request.client else ""
+    return audit_log.Actor.of(user, address, found[1] if found else None)
 
 
 def bearer_token(request: HTTPConnection) -> str | None:

@@ -24,7 +24,7 @@ from autoconf.api.deps import (
 )
 from autoconf.auth import accounts
 from autoconf.auth.accounts import SESSION
-from autoconf.errors import DomainError, NotFound
+from autoconf.errors import DomainError
 from autoconf.live import presence, sessions, stops
 from autoconf.live.hub import LiveHub
 from autoconf.models import LiveSession, User, utcnow
@@ -55,19 +55,6 @@ def _public(state: sessions.LiveState) -> LiveStatePublic:
     return LiveStatePublic(**state.public(), now_ms=state.now_ms())
 
 
-def visible(session: Session, user: User, session_id: int) -> LiveSession:
-    """The live session, if the user may see its interview (a counsellor: their own), else,
-    for a session without one, its recording: the same rule, whichever recording it shows."""
-    live = session.get(LiveSession, session_id)
-    if live is None:
-        raise NotFound(f"Aucune session n° {session_id}.")
-    if live.interview_id is not None:
-        access.require_interview(session, user, live.interview_id)
-    else:
-        access.require_recording(session, user, live.recording_id)
-    return live
-
-
 @router.post("/recordings/{recording_id}/live", status_code=status.HTTP_201_CREATED)
 async def start_live(
     request: Request, recording: ManagedRecordingDep, user: CurrentUser, session: SessionDep
@@ -86,14 +73,14 @@ def join_live(
     """The session a join code opens (case does not matter), if its recording is one the user
     may see."""
     live = sessions.by_code(session, code)
-    visible(session, user, live.id or 0)
+    access.require_live_session(session, user, live.id or 0)
     return LiveStarted(id=live.id or 0, code=live.code, recording_id=live.recording_id)
 
 
 @router.get("/live/{session_id}")
 def live_state(session_id: PathId, user: CurrentUser, session: SessionDep) -> LiveStatePublic:
     """The shared playhead now."""
-    visible(session, user, session_id)
+    access.require_live_session(session, user, session_id)
     return _public(sessions.state(session, session_id))
 
 
@@ -130,7 +117,7 @@ def _opened(
     user = accounts.user_for_token(session, found[1], found[0])
     if user is None:
         raise PermissionError
-    live = visible(session, user, session_id)
+    live = access.require_live_session(session, user, session_id)
     last = sessions.last_event_id(session)
     return user, sessions.state(session, session_id), last, snapshot(session, user, live)
 

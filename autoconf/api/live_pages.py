@@ -15,7 +15,6 @@ from autoconf.api.deps import (
     SessionDep,
     write,
 )
-from autoconf.api.live import visible
 from autoconf.api.live_report import researcher_only
 from autoconf.api.pages import player_media
 from autoconf.api.rendering import render
@@ -44,7 +43,7 @@ def join_page(request: Request, user: CurrentUser, session: SessionDep, code: st
     nothing)."""
     if code.strip():
         live = sessions.by_code(session, code[:12])
-        visible(session, user, live.id or 0)
+        access.require_live_session(session, user, live.id or 0)
         return RedirectResponse(f"/live/{live.id}", status_code=303)
     return render(request, "live_join.html")
 
@@ -53,7 +52,7 @@ def join_page(request: Request, user: CurrentUser, session: SessionDep, code: st
 def live_page(
     request: Request, session_id: PathId, user: CurrentUser, session: SessionDep
 ) -> Response:
-    live = visible(session, user, session_id)
+    live = access.require_live_session(session, user, session_id)
     recording = session.get(Recording, live.recording_id)
     assert recording is not None
     media = player_media(session, recording)
@@ -87,7 +86,7 @@ def stop_in_report(stop_id: PathId, user: CurrentUser, session: SessionDep) -> R
     stop = session.get(LiveStop, stop_id)
     if stop is None:
         raise NotFound(f"Aucun arrêt d'auto-confrontation n° {stop_id}.")
-    live = visible(session, user, stop.session_id)
+    live = access.require_live_session(session, user, stop.session_id)
     if live.interview_id is None:
         return RedirectResponse(f"/live/{live.id}", status_code=303)
     access.require_study(session, user, live.study_id, manage=True)
@@ -101,7 +100,7 @@ async def end_form(
     request: Request, session_id: PathId, user: CurrentUser, session: SessionDep
 ) -> Response:
     """ "Terminer la séance": everyone is paused; the report of the interview opens."""
-    live = visible(session, user, session_id)
+    live = access.require_live_session(session, user, session_id)
     stops.require_researcher(session, user, live)
     if live.ended_at is None:
         await write(request, session, sessions.end, session, session_id, user.id)

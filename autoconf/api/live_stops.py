@@ -8,11 +8,12 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from autoconf.api.deps import CurrentUser, PathId, SessionDep, write
-from autoconf.api.live import snapshot, visible
+from autoconf.api.live import snapshot
 from autoconf.errors import NotFound
 from autoconf.live import sessions, stops
 from autoconf.models import LiveComment, LiveStop, User
 from autoconf.payloads import MAX_ID, Id, Milliseconds
+from autoconf.studies import access
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
 
@@ -49,7 +50,7 @@ def _stop_session(session: Session, user: User, stop_id: int) -> int:
     stop = session.get(LiveStop, stop_id)
     if stop is None:
         raise NotFound(f"Aucun arrêt n° {stop_id}.")
-    visible(session, user, stop.session_id)
+    access.require_live_session(session, user, stop.session_id)
     return stop.session_id
 
 
@@ -57,7 +58,7 @@ def _stop_session(session: Session, user: User, stop_id: int) -> int:
 def live_log(session_id: PathId, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """The stops (with their comments, for researchers), the agenda (researchers) and who is
     connected: what a screen shows besides the player."""
-    live = visible(session, user, session_id)
+    live = access.require_live_session(session, user, session_id)
     known = snapshot(session, user, live)
     return {"role": known["role"], **known["log"]}
 
@@ -67,7 +68,7 @@ async def stop_here(
     request: Request, session_id: PathId, body: StopCreate, user: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     """ "Arrêter ici": everyone pauses, and the stop is recorded (by who, when, where)."""
-    visible(session, user, session_id)
+    access.require_live_session(session, user, session_id)
     event = await write(
         request, session, stops.stop_here, session, session_id, user, body.position_ms
     )
@@ -155,7 +156,7 @@ async def set_status(
     session: SessionDep,
 ) -> dict[str, Any]:
     """Set a prepared moment's status in this session (researchers)."""
-    visible(session, user, session_id)
+    access.require_live_session(session, user, session_id)
     await write(
         request, session, stops.set_status, session, session_id, user, prepared_id, body.status
     )
@@ -168,7 +169,7 @@ async def end_session(
 ) -> dict[str, Any]:
     """End the session (researchers): everyone is paused, the code no longer opens it; the
     stops and comments stay, and the report shows them."""
-    live = visible(session, user, session_id)
+    live = access.require_live_session(session, user, session_id)
     stops.require_researcher(session, user, live)
     await write(request, session, sessions.end, session, session_id, user.id)
     return {"session_id": session_id, "ended": True}

@@ -169,7 +169,9 @@ def study_page(
         recordings=recording_list,
         recording_codes={r.id: r.code for r in recording_list},
         counts=annotations.count_by_recording(
-            session, [r.id or 0 for r in recording_list], user.id
+            session,
+            [r.id or 0 for r in recording_list],
+            access.annotation_scope(session, user, study_id).clause(),
         ),
         counsellors=counsellors,
         structures=structures,
@@ -228,7 +230,8 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
     user = request.state.auth_user
     books = codebooks.list_codebooks(session, recording.study_id)
     codes = {node.id: node for _, nodes in books for node in nodes}
-    views = annotations.list_annotations(session, recording.id or 0, user.id)
+    scope = access.annotation_scope(session, user, recording.study_id)
+    views = annotations.list_annotations(session, recording.id or 0, scope.clause())
     return render(
         request,
         "recording.html",
@@ -269,7 +272,8 @@ def _member_names(session: Session, user: User, study_id: int) -> dict[int, str]
 def preparation_page(request: Request, recording: RecordingDep, session: SessionDep) -> Response:
     """The prepared moments you may see, as notes to print: `10’02 — il reformule…`."""
     user = request.state.auth_user
-    views = annotations.list_annotations(session, recording.id or 0, user.id)
+    scope = access.annotation_scope(session, user, recording.study_id)
+    views = annotations.list_annotations(session, recording.id or 0, scope.clause())
     marks = [v for v in views if v.layer == "prepared"]
     books = codebooks.list_codebooks(session, recording.study_id)
     members = _member_names(session, user, recording.study_id)
@@ -288,24 +292,3 @@ def preparation_page(request: Request, recording: RecordingDep, session: Session
         me=user,
         codes={node.id: node for _, nodes in books for node in nodes},
     )
-
-
-@router.post("/recordings/{recording_id}/training-consent")
-async def training_consent_form(
-    request: Request,
-    recording: ManagedRecordingDep,
-    session: SessionDep,
-    training_consent: Annotated[str, Form()],
-) -> Response:
-    """The recording page's consent switch for training use."""
-    if training_consent not in ("true", "false"):
-        raise Invalid("training_consent : true ou false.")
-    await write(
-        request,
-        session,
-        recordings.update_recording,
-        session,
-        recording.id or 0,
-        training_consent=training_consent == "true",
-    )
-    return RedirectResponse(f"/recordings/{recording.id}", status_code=303)

@@ -180,7 +180,7 @@ async def delete_recording(
 
 def _update(session: Session, recording_id: int, changes: RecordingUpdate) -> RecordingPublic:
     updated = recordings.update_recording(
-        session, recording_id, training_consent=changes.training_consent
+        session, recording_id, changes.model_dump(exclude_unset=True)
     )
     return public(updated, jobs.job_of(session, updated))
 
@@ -189,8 +189,8 @@ def _update(session: Session, recording_id: int, changes: RecordingUpdate) -> Re
 async def patch_recording(
     request: Request, recording: ManagedRecordingDep, changes: RecordingUpdate, session: SessionDep
 ) -> RecordingPublic:
-    """Change a recording: for now whether its consent covers training use (the study's
-    researchers only; training clips need it)."""
+    """Change a recording's code (the study's pattern applies) or its counsellor (the
+    study's researchers only)."""
     result: RecordingPublic = await write(
         request, session, _update, session, recording.id or 0, changes
     )

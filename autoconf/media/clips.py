@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import ffmpeg
 
-from autoconf.errors import Conflict, Forbidden, Invalid
+from autoconf.errors import Conflict, Invalid
 from autoconf.media.proxy import EVEN_SIZE
 from autoconf.media.runner import FFmpeg, MediaError, StopFn, Stopped
 from autoconf.models import Annotation, Recording
@@ -57,18 +57,12 @@ class ClipPlan:
 
 def plan_clip(recording: Recording, annotation: Annotation, media_dir: Path) -> ClipPlan:
     """The clip of `annotation` (a segment of `recording`); Invalid (a moment, too long, past
-    the end), Forbidden (no consent for training use) or Conflict (not processed, original
-    missing), each with a message for the researcher."""
+    the end) or Conflict (not processed, original missing), each with a message for the
+    researcher. The consent (training scope) is checked before, by `consent.records`."""
     if annotation.end_ms is None or annotation.end_ms <= annotation.start_ms:
         raise Invalid(
             "Un moment n'a pas de durée : seul un segment (un début et une fin) peut être "
             "exporté comme extrait."
-        )
-    if not recording.training_consent:
-        raise Forbidden(
-            f"Le consentement recueilli pour « {recording.code} » doit couvrir l'usage en "
-            "formation pour qu'un extrait en soit exporté : un chercheur de l'étude l'indique "
-            "sur l'enregistrement."
         )
     info = recording.media_info or {}
     if recording.status != "ready" or not info:

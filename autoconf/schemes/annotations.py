@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, or_
+from sqlalchemy import ColumnElement, func, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select, update
 
@@ -17,6 +17,25 @@ from autoconf.errors import Conflict, Forbidden, Invalid, NotFound
 from autoconf.models import Annotation, AnnotationCode, Code, Codebook, Recording, utcnow
 from autoconf.schemes.fields import clean_fields
 from autoconf.schemes.timecode import format_ms
+
+
+@dataclass(frozen=True)
+class WriteLimits:
+    """What a writer who is not a researcher may do (see `studies.access.write_limits`)."""
+
+    layers: tuple[str, ...]
+    codebook_kinds: tuple[str, ...]
+
+    def check(self, layer: str, kinds: set[str], changes_showing: bool) -> None:
+        if changes_showing:
+            raise Forbidden("Seuls les chercheurs montrent un segment au conseiller.")
+        if layer not in self.layers:
+            raise Forbidden(
+                "Un conseiller n'écrit que ses propres moments et les arrêts : le codage "
+                "(schèmes, consensus, phases, catégories) est celui des chercheurs."
+            )
+        if kinds - set(self.codebook_kinds):
+            raise Forbidden("Un conseiller ne met sur ses moments que des principes à questionner.")
 
 
 @dataclass(frozen=True)
@@ -32,6 +51,7 @@ class AnnotationView:
     origin: str
     layer: str
     shared: bool
+    shown_to_counsellor: bool
     verbatims: list[dict[str, Any]]
     author_id: int | None
     client_key: str | None
@@ -57,6 +77,7 @@ _COLUMNS = [
     col(Annotation.version),
     col(Annotation.created_at),
     col(Annotation.updated_at),
+    col(Annotation.shown_to_counsellor),
 ]
 
 
@@ -96,35 +117,32 @@ def _views(session: Session, rows: Sequence[Any]) -> list[AnnotationView]:
             version=r[13],
             created_at=r[14],
             updated_at=r[15],
+            shown_to_counsellor=r[16],
         )
         for r in rows
     ]
 
 
-def visible_to(viewer_id: int | None) -> ColumnElement[bool]:
-    """What a user may see: everything shared, and their own private marks."""
-    return or_(col(Annotation.shared).is_(True), col(Annotation.author_id) == viewer_id)
-
-
 def list_annotations(
-    session: Session, recording_id: int, viewer_id: int | None
+    session: Session, recording_id: int, visible: ColumnElement[bool]
 ) -> list[AnnotationView]:
-    """The annotations of a recording that `viewer_id` may see, in time order."""
+    """The annotations of a recording that the viewer may see (`visible`: the clause of
+    `studies.access.AnnotationScope`), in time order."""
     rows = session.execute(
         sa_select(*_COLUMNS)
-        .where(col(Annotation.recording_id) == recording_id, visible_to(viewer_id))
+        .where(col(Annotation.recording_id) == recording_id, visible)
         .order_by(col(Annotation.start_ms), col(Annotation.id))
     ).all()
     return _views(session, rows)
 
 
 def count_by_recording(
-    session: Session, recording_ids: Sequence[int], viewer_id: int | None
+    session: Session, recording_ids: Sequence[int], visible: ColumnElement[bool]
 ) -> dict[int, int]:
-    """How many annotations each recording shows `viewer_id` (none: left out)."""
+    """How many annotations each recording shows the viewer (none: left out)."""
     rows = session.exec(
         select(Annotation.recording_id, func.count())
-        .where(col(Annotation.recording_id).in_(recording_ids), visible_to(viewer_id))
+        .where(col(Annotation.recording_id).in_(recording_ids), visible)
         .group_by(col(Annotation.recording_id))
     ).all()
     return dict(rows)
@@ -200,6 +218,8 @@ def create_annotation(
     shared: bool | None = None,
     verbatims: Sequence[dict[str, Any]] = (),
     client_key: str | None = None,
+    shown_to_counsellor: bool | None = None,
+    limits: WriteLimits | None = None,
 ) -> AnnotationView:
     """Store a new annotation; Core statements, not ORM objects: this is the hot write path.
 
@@ -216,6 +236,8 @@ def create_annotation(
     now = utcnow()
     codes, kinds = _check_codes(session, recording, code_ids)
     layer = layer or _default_layer(origin, kinds)
+    if limits is not None:
+        limits.check(layer, kinds, shown_to_counsellor is not None)
     shared = (layer != "prepared") if shared is None else shared
     if not shared and layer != "prepared":
         raise Invalid("Seul un moment préparé peut rester privé ; les autres sont partagés.")
@@ -229,6 +251,7 @@ def create_annotation(
         "origin": origin,
         "layer": layer,
         "shared": shared,
+        "shown_to_counsellor": bool(shown_to_counsellor),
         "verbatims": [dict(v) for v in verbatims],
         "author_id": author_id,
         "client_key": client_key,
@@ -270,6 +293,7 @@ def update_annotation(
     version: int,
     changes: dict[str, Any],
     editor_id: int | None = None,
+    limits: WriteLimits | None = None,
 ) -> AnnotationView:
     """Apply `changes` if `version` is still the stored one (else Conflict, nothing written).
 
@@ -284,6 +308,9 @@ def update_annotation(
     if sharing and annotation.author_id != editor_id:
         raise Forbidden("Seul l'auteur d'un moment peut le partager ou le rendre privé.")
     layer = changes.get("layer") or annotation.layer
+    if limits is not None:
+        kinds = _check_codes(session, recording, changes.get("code_ids") or [])[1]
+        limits.check(layer, kinds, changes.get("shown_to_counsellor") is not None)
     shared = changes["shared"] if changes.get("shared") is not None else annotation.shared
     if layer != "prepared":
         if changes.get("shared") is False:
@@ -304,7 +331,7 @@ def update_annotation(
         values["speaker"] = changes["speaker"] or None
     if changes.get("fields") is not None:
         values["fields"] = clean_fields(changes["fields"])
-    for name in ("layer", "shared"):
+    for name in ("layer", "shared", "shown_to_counsellor"):
         if changes.get(name) is not None:
             values[name] = changes[name]
     if changes.get("verbatims") is not None:

@@ -1,25 +1,35 @@
-"""Access rules, in one place.
+"""Access rules, in one place: every route, page, export and live event asks here.
 
 Admins see everything. A researcher sees the studies they are a member of, and all of their
-content. A counsellor member sees only their own recordings and interviews (those of the
-counsellor record linked to their account) and may annotate them; they edit only what they
-wrote. Unknown ids are 404; known ones the user may not touch are 403.
+content. A counsellor member sees only their own recordings, interviews and live sessions
+(those of the counsellor record linked to their account), and on them the stops, the
+transcript, their own marks and the prepared moments shown to them; never the researchers'
+coding (schemes, consensus, phases, categories) unless the study turns co-validation on, and
+then only the segments a researcher shows them. They write only stops, comments and their
+own marks. What a user may not see does not exist for them: 404, with the body an unknown id
+gets. What they may see but not do is 403.
 """
 
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, false, or_
 from sqlmodel import Session, col, select
 
 from autoconf.errors import Forbidden, NotFound
 from autoconf.models import (
+    CODING_LAYERS,
     Annotation,
     Code,
     Codebook,
     Counsellor,
     Interview,
+    LiveSession,
     Membership,
     Recording,
     Study,
     User,
 )
+from autoconf.schemes.annotations import WriteLimits
 
 ADMIN = "admin"
 RESEARCHER = "researcher"
@@ -40,11 +50,9 @@ def study_role(session: Session, user: User, study_id: int) -> str | None:
 def require_study(session: Session, user: User, study_id: int, *, manage: bool = False) -> Study:
     """The study, if the user is a member; with `manage`, only its researchers (and admins)."""
     study = session.get(Study, study_id)
-    if study is None:
+    role = study_role(session, user, study_id) if study is not None else None
+    if study is None or role is None:
         raise NotFound(f"Aucune étude n° {study_id}.")
-    role = study_role(session, user, study_id)
-    if role is None:
-        raise Forbidden("Vous n'êtes pas membre de cette étude.")
     if manage and role not in (ADMIN, RESEARCHER):
         raise Forbidden("Seuls les chercheurs de l'étude peuvent faire cela.")
     return study
@@ -67,17 +75,18 @@ def require_recording(
     """The recording, if the user may see it; with `manage` (process again, stop, delete),
     only the study's researchers (and admins)."""
     recording = session.get(Recording, recording_id)
-    if recording is None:
+    role = study_role(session, user, recording.study_id) if recording is not None else None
+    if (
+        recording is None
+        or role is None
+        or (
+            role == COUNSELLOR
+            and recording.counsellor_id not in own_counsellor_ids(session, user, recording.study_id)
+        )
+    ):
         raise NotFound(f"Aucun enregistrement n° {recording_id}.")
-    role = study_role(session, user, recording.study_id)
-    if role is None:
-        raise Forbidden("Vous n'êtes pas membre de l'étude de cet enregistrement.")
     if manage and role not in (ADMIN, RESEARCHER):
         raise Forbidden("Seuls les chercheurs de l'étude peuvent faire cela.")
-    if role == COUNSELLOR and recording.counsellor_id not in own_counsellor_ids(
-        session, user, recording.study_id
-    ):
-        raise Forbidden("Cet enregistrement n'est pas l'un des vôtres.")
     return recording
 
 
@@ -90,20 +99,40 @@ def visible_recording_filter(session: Session, user: User, study_id: int) -> lis
 
 def require_interview(session: Session, user: User, interview_id: int) -> Interview:
     interview = session.get(Interview, interview_id)
-    if interview is None:
+    role = study_role(session, user, interview.study_id) if interview is not None else None
+    if (
+        interview is None
+        or role is None
+        or (
+            role == COUNSELLOR
+            and interview.counsellor_id not in own_counsellor_ids(session, user, interview.study_id)
+        )
+    ):
         raise NotFound(f"Aucun entretien n° {interview_id}.")
-    require_study(session, user, interview.study_id)
-    allowed = visible_recording_filter(session, user, interview.study_id)
-    if allowed is not None and interview.counsellor_id not in allowed:
-        raise Forbidden("Cet entretien n'est pas l'un des vôtres.")
     return interview
+
+
+def require_live_session(session: Session, user: User, session_id: int) -> LiveSession:
+    """The live session, if the user may see its interview (a counsellor: their own), else,
+    for a session without one, its recording: the same rule, whichever recording it shows."""
+    live = session.get(LiveSession, session_id)
+    try:
+        if live is None:
+            raise NotFound("")
+        if live.interview_id is not None:
+            require_interview(session, user, live.interview_id)
+        else:
+            require_recording(session, user, live.recording_id)
+    except NotFound:
+        raise NotFound(f"Aucune session n° {session_id}.") from None
+    return live
 
 
 def require_codebook(
     session: Session, user: User, codebook_id: int, *, manage: bool = False
 ) -> Codebook:
     codebook = session.get(Codebook, codebook_id)
-    if codebook is None:
+    if codebook is None or study_role(session, user, codebook.study_id) is None:
         raise NotFound(f"Aucun livre de codes n° {codebook_id}.")
     require_study(session, user, codebook.study_id, manage=manage)
     return codebook
@@ -113,19 +142,29 @@ def require_code(session: Session, user: User, code_id: int, *, manage: bool = F
     code = session.get(Code, code_id)
     if code is None:
         raise NotFound(f"Aucun code n° {code_id}.")
-    require_codebook(session, user, code.codebook_id, manage=manage)
+    try:
+        require_codebook(session, user, code.codebook_id, manage=manage)
+    except NotFound:
+        raise NotFound(f"Aucun code n° {code_id}.") from None
     return code
 
 
 def require_annotation(
     session: Session, user: User, annotation_id: int, *, edit: bool = False
 ) -> Annotation:
-    """The annotation; with `edit`, only its author or a researcher of the study. Someone
-    else's private mark is unknown (404), as if it did not exist."""
+    """The annotation; with `edit`, only its author or a researcher of the study. What the
+    user may not see (someone else's private mark, coding hidden from a counsellor) is
+    unknown (404), as if it did not exist."""
     annotation = session.get(Annotation, annotation_id)
-    if annotation is None or (not annotation.shared and annotation.author_id != user.id):
-        raise NotFound(f"Aucune annotation n° {annotation_id}.")
-    recording = require_recording(session, user, annotation.recording_id)
+    unknown = NotFound(f"Aucune annotation n° {annotation_id}.")
+    if annotation is None:
+        raise unknown
+    try:
+        recording = require_recording(session, user, annotation.recording_id)
+    except NotFound:
+        raise unknown from None
+    if not annotation_scope(session, user, recording.study_id).sees(annotation):
+        raise unknown
     if (
         edit
         and annotation.author_id != user.id
@@ -142,3 +181,65 @@ def visible_study_ids(session: Session, user: User) -> list[int] | None:
     return list(
         session.exec(select(col(Membership.study_id)).where(Membership.user_id == user.id)).all()
     )
+
+
+@dataclass(frozen=True)
+class AnnotationScope:
+    """Which annotations of a recording a user sees (the recording itself being visible)."""
+
+    user_id: int | None
+    counsellor: bool
+    co_validation: bool
+
+    def clause(self) -> ColumnElement[bool]:
+        """The rule as a WHERE clause on `annotation`."""
+        own = col(Annotation.author_id) == self.user_id
+        shown = col(Annotation.shown_to_counsellor).is_(True)
+        if not self.counsellor:
+            return or_(col(Annotation.shared).is_(True), own)
+        coding = (
+            and_(col(Annotation.layer).in_(CODING_LAYERS), shown) if self.co_validation else false()
+        )
+        return or_(
+            col(Annotation.layer).in_(COUNSELLOR_LAYERS),
+            and_(col(Annotation.layer) == "prepared", or_(own, shown)),
+            coding,
+        )
+
+    def sees(self, annotation: Annotation) -> bool:
+        """The same rule, on one loaded annotation."""
+        own = annotation.author_id == self.user_id
+        if not self.counsellor:
+            return annotation.shared or own
+        if annotation.layer in COUNSELLOR_LAYERS:
+            return True
+        if annotation.layer == "prepared":
+            return own or annotation.shown_to_counsellor
+        return (
+            self.co_validation
+            and annotation.layer in CODING_LAYERS
+            and annotation.shown_to_counsellor
+        )
+
+
+# What a counsellor sees of every annotation of their recordings: the stops (they choose
+# them) and the transcript.
+COUNSELLOR_LAYERS = ("stops", "transcript")
+# What a counsellor may write: stops and their own marks.
+COUNSELLOR_WRITABLE_LAYERS = ("prepared", "stops")
+# Codes a counsellor may put on their marks: the principles to question, not the coding.
+COUNSELLOR_CODEBOOKS = ("principles",)
+
+
+def annotation_scope(session: Session, user: User, study_id: int) -> AnnotationScope:
+    counsellor = not sees_everything(session, user, study_id)
+    study = session.get(Study, study_id) if counsellor else None
+    return AnnotationScope(user.id, counsellor, bool(study and study.co_validation))
+
+
+def write_limits(session: Session, user: User, study_id: int) -> WriteLimits | None:
+    """None for the study's researchers (they write everywhere); for a counsellor, the
+    layers and codebooks they may write with, and no showing to anyone."""
+    if sees_everything(session, user, study_id):
+        return None
+    return WriteLimits(COUNSELLOR_WRITABLE_LAYERS, COUNSELLOR_CODEBOOKS)

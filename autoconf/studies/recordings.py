@@ -3,7 +3,7 @@
 import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlmodel import Session, col, select
 
@@ -18,6 +18,7 @@ from autoconf.media.storage import (
     store_original,
 )
 from autoconf.models import Recording, User
+from autoconf.studies import codes
 from autoconf.studies.access import visible_recording_filter
 from autoconf.studies.service import check_counsellor
 
@@ -127,9 +128,17 @@ def create_recording(
         raise
 
 
-def _check_code_free(session: Session, study_id: int, code: str) -> None:
+def _check_code_free(
+    session: Session, study_id: int, code: str, recording_id: int | None = None
+) -> None:
+    """The code follows the study's pattern and no other recording of the study has it."""
+    codes.check_code(session, study_id, code)
     taken = session.exec(
-        select(Recording.id).where(Recording.study_id == study_id, Recording.code == code)
+        select(Recording.id).where(
+            Recording.study_id == study_id,
+            Recording.code == code,
+            col(Recording.id) != recording_id,
+        )
     ).first()
     if taken is not None:
         raise Conflict(f"Le code « {code} » est déjà pris par un enregistrement de cette étude.")
@@ -143,15 +152,18 @@ def list_recordings(session: Session, user: User, study_id: int) -> list[Recordi
     return list(session.exec(query.order_by(col(Recording.code))).all())
 
 
-def update_recording(
-    session: Session, recording_id: int, *, training_consent: bool | None = None
-) -> Recording:
-    """Change what is given (re-read here, under the write lock); the caller commits."""
+def update_recording(session: Session, recording_id: int, changes: dict[str, Any]) -> Recording:
+    """Change what `changes` holds of code and counsellor_id (re-read here, under the write
+    lock); the caller commits."""
     recording = session.get(Recording, recording_id, populate_existing=True)
     if recording is None:
         raise NotFound(f"Aucun enregistrement n° {recording_id}.")
-    if training_consent is not None:
-        recording.training_consent = training_consent
+    if "counsellor_id" in changes:
+        check_counsellor(session, recording.study_id, changes["counsellor_id"])
+        recording.counsellor_id = changes["counsellor_id"]
+    if changes.get("code") is not None:
+        _check_code_free(session, recording.study_id, changes["code"], recording.id)
+        recording.code = changes["code"]
     session.add(recording)
     session.flush()
     return recording

@@ -18,6 +18,7 @@ from autoconf.models import (
     User,
 )
 from autoconf.schemes.codebooks import seed_default_codebooks
+from autoconf.studies import codes
 from autoconf.studies.access import (
     COUNSELLOR,
     RESEARCHER,
@@ -106,6 +107,9 @@ def add_member(session: Session, study_id: int, username: str, role: str) -> Mem
 def _ensure_unique(
     session: Session, table: type[Structure | Counsellor | Interview], study_id: int, code: str
 ) -> None:
+    """Counsellors and interviews follow the study's pattern of codes; no code twice."""
+    if table is not Structure:
+        codes.check_code(session, study_id, code)
     taken = session.exec(
         select(table.id).where(table.study_id == study_id, table.code == code)
     ).first()

@@ -1,0 +1,1 @@
+"""Consent per recording: who agreed to what (research, training), since when, until when."""
