@@ -93,7 +93,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('consent_required', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('code_pattern', sa.String(length=200), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('code_example', sa.String(length=64), nullable=False, server_default=''))
-    with op.batch_alter_table('annotation', schema=None) as batch_op:
+    # Batch mode may copy the table: keep its AUTOINCREMENT (ids of annotations never return).
+    with op.batch_alter_table(
+        'annotation', schema=None, table_kwargs={'sqlite_autoincrement': True}
+    ) as batch_op:
         batch_op.add_column(sa.Column('shown_to_counsellor', sa.Boolean(), nullable=False, server_default=sa.false()))
 
     consent = sa.table(
@@ -135,7 +138,9 @@ def downgrade() -> None:
     with op.batch_alter_table('recording', schema=None) as batch_op:
         batch_op.add_column(sa.Column('training_consent', sa.Boolean(), nullable=False, server_default=sa.false()))
     # Back to the flag: off everywhere (a record's scopes are not read back; the safe side).
-    with op.batch_alter_table('annotation', schema=None) as batch_op:
+    with op.batch_alter_table(
+        'annotation', schema=None, table_kwargs={'sqlite_autoincrement': True}
+    ) as batch_op:
         batch_op.drop_column('shown_to_counsellor')
     with op.batch_alter_table('study', schema=None) as batch_op:
         batch_op.drop_column('code_example')

@@ -134,8 +134,8 @@ def test_strangers_and_unknown_studies(
     assert client.get("/studies/424242/codebooks", headers=HTML).status_code == 404
     assert client.get("/studies/99999999999/codebooks", headers=HTML).status_code == 422
     factories.login(client, factories.account(engine, "marc", "researcher"))
-    denied = client.get(f"/studies/{sid}/codebooks", headers=HTML)
-    assert denied.status_code == 403 and "Accès refusé" in denied.text
+    hidden = client.get(f"/studies/{sid}/codebooks", headers=HTML)
+    assert hidden.status_code == 404 and "Introuvable" in hidden.text
     # An admin sees every study, and may edit.
     factories.login(client, factories.account(engine, "root", "admin"))
     admin = client.get(f"/studies/{sid}/codebooks", headers=HTML)

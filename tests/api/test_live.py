@@ -78,7 +78,7 @@ def test_who_may_start_join_and_follow(
 ) -> None:
     stranger = TestClient(app)
     factories.login(stranger, factories.account(engine, "ailleurs", "researcher"))
-    assert stranger.get(f"/api/v1/live/code/{live['code']}").status_code == 403
+    assert stranger.get(f"/api/v1/live/code/{live['code']}").status_code == 404
     with (
         pytest.raises(WebSocketDisconnect) as closed,
         stranger.websocket_connect(f"/api/v1/live/{live['id']}/ws") as socket,

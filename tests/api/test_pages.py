@@ -59,8 +59,8 @@ def test_error_pages_for_a_logged_in_user(rclient: TestClient, engine: Engine, s
     assert "claire" in missing.text  # the header still shows who is logged in
     other = factories.account(engine, "marc", "researcher")
     factories.login(rclient, other)
-    denied = rclient.get(f"/studies/{study['id']}", headers=HTML)
-    assert denied.status_code == 403 and "Accès refusé" in denied.text
+    hidden = rclient.get(f"/studies/{study['id']}", headers=HTML)
+    assert hidden.status_code == 404 and "Introuvable" in hidden.text
     unknown = rclient.get("/nowhere", headers=HTML)
     assert unknown.status_code == 404 and "<html" in unknown.text
 

@@ -81,7 +81,10 @@ def test_counsellors_see_only_their_own_recordings(
     listed = client.get(f"/api/v1/studies/{sid}/recordings", headers=headers).json()
     assert [r["code"] for r in listed] == ["A8 - 1"]
     assert client.get(f"/api/v1/recordings/{r_mine['id']}", headers=headers).status_code == 200
-    assert client.get(f"/api/v1/recordings/{r_other['id']}", headers=headers).status_code == 403
+    other_one = client.get(f"/api/v1/recordings/{r_other['id']}", headers=headers)
+    unknown = client.get("/api/v1/recordings/999", headers=headers)
+    assert other_one.status_code == 404
+    assert other_one.json()["detail"] == unknown.json()["detail"].replace("999", str(r_other["id"]))
     counsellors = client.get(f"/api/v1/studies/{sid}/counsellors", headers=headers).json()
     assert [c["code"] for c in counsellors] == ["A8"]
     upload = factories.upload(client, sid, "A8 - 2", headers=headers)

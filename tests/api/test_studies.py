@@ -29,9 +29,11 @@ def test_non_members_and_counsellors(
     counsellor = factories.account(engine, "a8", "counsellor")
     other_h = factories.token(engine, other)
     couns_h = factories.token(engine, counsellor)
+    # For someone outside, the study does not exist: the body of an unknown id.
     response = client.get(f"/api/v1/studies/{study['id']}", headers=other_h)
-    assert response.status_code == 403
-    assert "membre" in response.json()["detail"]
+    unknown = client.get("/api/v1/studies/424242", headers=other_h)
+    assert response.status_code == unknown.status_code == 404
+    assert response.json()["detail"] == unknown.json()["detail"].replace("424242", str(study["id"]))
     assert client.get("/api/v1/studies", headers=other_h).json() == []
     denied = client.post("/api/v1/studies", json={"name": "x"}, headers=couns_h)
     assert denied.status_code == 403

@@ -115,7 +115,7 @@ def test_refusals_before_any_byte(
     factories.login(rclient, outsider)
     assert rclient.head(mine, headers=TUS).status_code == 404  # not their upload
     assert patch(rclient, mine, 0, b"0123456789").status_code == 404
-    assert create(rclient, 10, study_id=sid, code="A3").status_code == 403
+    assert create(rclient, 10, study_id=sid, code="A3").status_code == 404
 
 
 def test_counsellors_cannot_upload(
