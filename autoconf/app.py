@@ -35,6 +35,7 @@ from autoconf.api import (
     preferences,
     recordings,
     studies,
+    study_admin_pages,
     synthesis,
     synthesis_pages,
     uploads,
@@ -77,6 +78,7 @@ ROUTERS = tuple(
         erasure_pages,
         audit,
         users,
+        study_admin_pages,
     )
 )
 

@@ -90,6 +90,19 @@ class UserPublic(_Output):
     role: Role
     language: str | None
     reaction_offset_ms: int
+    is_active: bool = True
+
+
+class UserActive(_Input):
+    is_active: StrictBool = Field(
+        description="False disables the account: it signs in no more, its sessions and "
+        "tokens stop at once; what it wrote stays."
+    )
+
+
+class PasswordChange(_Input):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    new_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 class UserUpdate(_Input):
@@ -103,11 +116,15 @@ class UserUpdate(_Input):
 
 class TokenCreate(_Input):
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    expires_in_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        default=90, description="The token stops working after this many days (1 to 365)."
+    )
 
 
 class TokenCreated(BaseModel):
     id: int
     name: str
+    expires_at: datetime | None
     token: str = Field(description="Shown once; send it as `Authorization: Bearer …`.")
 
 
@@ -115,6 +132,7 @@ class TokenPublic(_Output):
     id: int
     name: str
     created_at: datetime
+    expires_at: datetime | None
 
 
 class StudyCreate(_Input):
@@ -126,9 +144,40 @@ class StudyPublic(_Output):
     id: int
     name: str
     description: str
+    co_validation: bool
+    consent_required: bool
+    code_pattern: str
+    code_example: str
     created_at: datetime
     my_role: Role | None = Field(
         default=None, description="The caller's role in this study (admin for administrators)."
+    )
+
+
+class StudyUpdate(_Input):
+    _not_null = frozenset({"name", "description", "co_validation", "consent_required"})
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = None
+    description: Text | None = None
+    co_validation: StrictBool | None = Field(
+        default=None,
+        description="Counsellors see the coding segments a researcher shows them (default off).",
+    )
+    consent_required: StrictBool | None = Field(
+        default=None,
+        description="Recordings play and export only with research consent from both parties.",
+    )
+    code_pattern: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None
+    ) = Field(
+        default=None,
+        description="A regular expression every code of recordings, counsellors and "
+        "interviews must match in full (empty: none).",
+    )
+    code_example: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = (
+        Field(default=None, description="A code that follows the pattern, shown with it.")
     )
 
 
@@ -396,3 +445,17 @@ class UploadMetadata(BaseModel):
 
 class TranscriptImported(BaseModel):
     cues: int = Field(description="Cues stored; the previous transcript was replaced.")
+
+
+class AuditEntryPublic(_Output):
+    id: int
+    at: datetime
+    user_id: int | None
+    username: str
+    action: str
+    study_id: int | None
+    recording_id: int | None
+    object_type: str
+    object_id: int | None
+    detail: dict[str, Any]
+    address: str

@@ -12,14 +12,18 @@ from autoconf.api.deps import (
     PathId,
     SessionDep,
     SettingsDep,
+    actor,
     write,
 )
 from autoconf.api.media import grant_key
+from autoconf.audit import log as audit_log
 from autoconf.auth import accounts
 from autoconf.auth.accounts import API, SESSION
-from autoconf.models import User
+from autoconf.errors import NotAuthenticated
+from autoconf.models import AuthToken, User
 from autoconf.payloads import (
     LoginRequest,
+    PasswordChange,
     TokenCreate,
     TokenCreated,
     TokenPublic,
@@ -45,19 +49,41 @@ def open_session(response: Response, settings: Settings, clear_token: str) -> No
 async def log_in(
     request: Request, session: Session, settings: Settings, username: str, password: str
 ) -> tuple[UserPublic, str]:
-    """Check the password (slow by design, so outside the write lock), then open a session."""
-    user = await anyio.to_thread.run_sync(
-        accounts.authenticate,
-        session,
-        username,
-        password,
-        limiter=request.app.state.password_limiter,
-    )
+    """Check the password (slow by design, so outside the write lock), then open a session.
+    Both outcomes go to the audit log (a failure with the name tried, not the password)."""
+    try:
+        user = await anyio.to_thread.run_sync(
+            accounts.authenticate,
+            session,
+            username,
+            password,
+            limiter=request.app.state.password_limiter,
+        )
+    except NotAuthenticated:
+        session.rollback()
+        failed = actor(request, None)
+        await write(
+            request,
+            session,
+            audit_log.record,
+            session,
+            failed,
+            audit_log.LOGIN_FAILED,
+            tried=username[:64],
+        )
+        raise
     lifetime = timedelta(days=settings.session_days)
-    _, clear = await write(
-        request, session, accounts.issue_token, session, user, SESSION, "", lifetime
-    )
+    _, clear = await write(request, session, _open, session, request, user, lifetime)
     return UserPublic.model_validate(user), clear
+
+
+def _open(
+    session: Session, request: Request, user: User, lifetime: timedelta
+) -> tuple[AuthToken, str]:
+    token, clear = accounts.issue_token(session, user, SESSION, "", lifetime)
+    who = audit_log.Actor.of(user, actor(request, user).address, clear)
+    audit_log.record(session, who, audit_log.LOGIN)
+    return token, clear
 
 
 @router.post("/auth/login")
@@ -77,11 +103,23 @@ async def login(
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(request: Request, response: Response, session: SessionDep) -> None:
     """End the browser session (its cookie stops working at once)."""
+    await end_session(request, session)
+    response.delete_cookie(SESSION_COOKIE)
+
+
+async def end_session(request: Request, session: Session) -> None:
+    """Logout (API and page): the cookie's login session ends on the server, at once."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        await write(request, session, accounts.revoke_token, session, cookie)
+        user = accounts.user_for_token(session, cookie, SESSION)
+        await write(request, session, _close, session, cookie, actor(request, user))
         request.app.state.media_grants.forget_credential(grant_key(accounts.SESSION, cookie))
-    response.delete_cookie(SESSION_COOKIE)
+
+
+def _close(session: Session, cookie: str, who: audit_log.Actor) -> None:
+    accounts.revoke_token(session, cookie)
+    if who.user_id is not None:
+        audit_log.record(session, who, audit_log.LOGOUT)
 
 
 @router.get("/me")
@@ -99,18 +137,24 @@ async def update_me(
     return UserPublic.model_validate(updated)
 
 
-def _new_token(session: Session, user: User, name: str) -> TokenCreated:
-    token, clear = accounts.issue_token(session, user, API, name=name)
+def _new_token(
+    session: Session, user: User, body: TokenCreate, who: audit_log.Actor
+) -> TokenCreated:
+    lifetime = timedelta(days=body.expires_in_days)
+    token, clear = accounts.issue_token(session, user, API, name=body.name, lifetime=lifetime)
     assert token.id is not None
-    return TokenCreated(id=token.id, name=token.name, token=clear)
+    audit_log.record(session, who, audit_log.TOKEN_CREATED, object_type="token", object_id=token.id)
+    return TokenCreated(id=token.id, name=token.name, token=clear, expires_at=token.expires_at)
 
 
 @router.post("/me/tokens", status_code=status.HTTP_201_CREATED)
 async def create_token(
     request: Request, body: TokenCreate, user: CurrentUser, session: SessionDep
 ) -> TokenCreated:
-    """A personal API token for scripts; the token is shown in this answer only."""
-    return await write(request, session, _new_token, session, user, body.name)
+    """A personal API token for scripts, valid `expires_in_days` (90 by default); the token
+    is shown in this answer only. List them with GET, revoke one with DELETE."""
+    who = actor(request, user)
+    return await write(request, session, _new_token, session, user, body, who)
 
 
 @router.get("/me/tokens")
@@ -122,5 +166,37 @@ def list_tokens(user: CurrentUser, session: SessionDep) -> list[TokenPublic]:
 async def delete_token(
     request: Request, token_id: PathId, user: CurrentUser, session: SessionDep
 ) -> None:
-    await write(request, session, accounts.delete_api_token, session, user, token_id)
+    """Revoke a token: it stops working at once."""
+    await write(request, session, _revoke, session, user, token_id, actor(request, user))
+    request.app.state.media_grants.clear()
+
+
+def _revoke(session: Session, user: User, token_id: int, who: audit_log.Actor) -> None:
+    accounts.delete_api_token(session, user, token_id)
+    audit_log.record(session, who, audit_log.TOKEN_REVOKED, object_type="token", object_id=token_id)
+
+
+def _change_password(
+    session: Session, user: User, new_hash: str, keep: str | None, who: audit_log.Actor
+) -> None:
+    accounts.replace_password(session, user, new_hash, keep)
+    audit_log.record(session, who, audit_log.PASSWORD_CHANGED)
+
+
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(
+    request: Request, body: PasswordChange, user: CurrentUser, session: SessionDep
+) -> None:
+    """Change your password (the current one is asked again). Your other login sessions end;
+    this one stays. Your API tokens stay: revoke them apart if they may have leaked."""
+    new_hash = await anyio.to_thread.run_sync(
+        accounts.new_password_hash,
+        user,
+        body.current_password,
+        body.new_password,
+        limiter=request.app.state.password_limiter,
+    )
+    keep = request.cookies.get(SESSION_COOKIE)
+    who = actor(request, user)
+    await write(request, session, _change_password, session, user, new_hash, keep, who)
     request.app.state.media_grants.clear()

@@ -96,8 +96,8 @@ def snapshot(session: Session, user: User, live: LiveSession) -> dict[str, Any]:
     else:  # their own prepared moments, to bring up; no statuses, no one else's
         mine = [i for i in stops.agenda(session, live, user.id) if i.author_id == user.id]
         log["agenda"] = [{**i.public(), "status": "planned"} for i in mine]
-        for stop in stop_list:
-            stop["comments"] = []
+        own = {i.prepared_id for i in mine}
+        log["stops"] = [stops.for_counsellor(stop, own) for stop in stop_list]
     return {"role": role, "user_id": user.id, "log": log}
 
 
@@ -159,7 +159,7 @@ async def live_socket(socket: WebSocket, session_id: PathId) -> None:
                 socket, session, presence.join, session, session_id, user, known["role"]
             )
         hub.here(presence_id)
-        sender = asyncio.create_task(_send(socket, queue, known["role"]))
+        sender = asyncio.create_task(_send(socket, queue, known))
         try:
             # Until the browser leaves (RuntimeError: a receive after the close).
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
@@ -187,7 +187,13 @@ async def live_socket(socket: WebSocket, session_id: PathId) -> None:
 _RESEARCHERS_ONLY = ("comment", "comment_deleted", "agenda")
 
 
-async def _send(socket: WebSocket, queue: "asyncio.Queue[dict[str, Any]]", role: str) -> None:
+async def _send(
+    socket: WebSocket, queue: "asyncio.Queue[dict[str, Any]]", known: dict[str, Any]
+) -> None:
+    """The session's events to this screen; a counsellor's gets no researchers' notes or
+    agenda, and no id of a prepared moment but their own (`stops.for_counsellor`)."""
+    role = known["role"]
+    own = {item["prepared_id"] for item in known["log"]["agenda"]}
     while True:
         event = await queue.get()
         if role != "researcher":
@@ -195,7 +201,7 @@ async def _send(socket: WebSocket, queue: "asyncio.Queue[dict[str, Any]]", role:
                 continue
             event = {k: v for k, v in event.items() if k != "agenda"}  # shared: a copy
             if "stop" in event:
-                event["stop"] = {**event["stop"], "comments": []}
+                event["stop"] = stops.for_counsellor(event["stop"], own)
         await socket.send_json(event)
 
 

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from autoconf.api.annotations import import_transcript_file
-from autoconf.api.auth import log_in, open_session
+from autoconf.api.auth import end_session, log_in, open_session
 from autoconf.api.deps import (
     SESSION_COOKIE,
     CurrentUser,
@@ -22,10 +22,8 @@ from autoconf.api.deps import (
     StudyDep,
     write,
 )
-from autoconf.api.media import grant_key
 from autoconf.api.recordings import erase, public, reprocess, stop_processing, store_upload
 from autoconf.api.rendering import render
-from autoconf.auth import accounts
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated
 from autoconf.live import sessions
 from autoconf.media import jobs
@@ -98,10 +96,7 @@ async def login_form(
 
 @router.post("/logout")
 async def logout_form(request: Request, session: SessionDep) -> Response:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        await write(request, session, accounts.revoke_token, session, cookie)
-        request.app.state.media_grants.forget_credential(grant_key(accounts.SESSION, cookie))
+    await end_session(request, session)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

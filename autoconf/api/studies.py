@@ -1,5 +1,7 @@
 """Studies and their members, structures, counsellors and interviews."""
 
+from typing import Any
+
 from fastapi import APIRouter, Request, status
 from sqlmodel import Session
 
@@ -7,10 +9,13 @@ from autoconf.api.deps import (
     CurrentUser,
     InterviewDep,
     ManagedStudyDep,
+    PathId,
     SessionDep,
     StudyDep,
+    actor,
     write,
 )
+from autoconf.audit import log as audit_log
 from autoconf.errors import Forbidden
 from autoconf.models import Interview, Study, User
 from autoconf.payloads import (
@@ -24,6 +29,7 @@ from autoconf.payloads import (
     StructurePublic,
     StudyCreate,
     StudyPublic,
+    StudyUpdate,
 )
 from autoconf.studies import access, service
 
@@ -66,6 +72,41 @@ def get_study(study: StudyDep, user: CurrentUser, session: SessionDep) -> StudyP
     return _study(study, access.study_role(session, user, study.id or 0))
 
 
+def _update_study(
+    session: Session, study_id: int, changes: dict[str, Any], who: audit_log.Actor
+) -> Study:
+    study = service.update_settings(session, study_id, changes)
+    settings = {k: v for k, v in changes.items() if k not in ("name", "description")}
+    audit_log.record(session, who, audit_log.STUDY_SETTINGS, study_id=study_id, changes=settings)
+    return study
+
+
+@router.patch("/studies/{study_id}")
+async def update_study(
+    request: Request,
+    body: StudyUpdate,
+    study: ManagedStudyDep,
+    user: CurrentUser,
+    session: SessionDep,
+) -> StudyPublic:
+    """Name, description and settings: co-validation (counsellors see the coding segments a
+    researcher shows them), consent required (no playback nor export without research consent
+    from both parties), the pattern of codes (with an example)."""
+    changes = body.model_dump(exclude_unset=True)
+    who = actor(request, user)
+    updated = await update_study_settings(request, session, study.id or 0, changes, who)
+    return _study(updated, access.study_role(session, user, study.id or 0))
+
+
+async def update_study_settings(
+    request: Request, session: Session, study_id: int, changes: dict[str, Any], who: audit_log.Actor
+) -> Study:
+    """The settings' change (API and page); players re-check access at their next request."""
+    updated = await write(request, session, _update_study, session, study_id, changes, who)
+    request.app.state.media_grants.clear()
+    return updated
+
+
 @router.get("/studies/{study_id}/members")
 def list_members(study: StudyDep, user: CurrentUser, session: SessionDep) -> list[MemberPublic]:
     members = service.list_members(session, user, study.id or 0)
@@ -74,12 +115,76 @@ def list_members(study: StudyDep, user: CurrentUser, session: SessionDep) -> lis
 
 @router.post("/studies/{study_id}/members", status_code=status.HTTP_201_CREATED)
 async def add_member(
-    request: Request, body: MemberCreate, study: ManagedStudyDep, session: SessionDep
+    request: Request,
+    body: MemberCreate,
+    study: ManagedStudyDep,
+    user: CurrentUser,
+    session: SessionDep,
 ) -> MemberPublic:
     """Add an existing account to the study (or change its role there)."""
-    add = service.add_member
-    member = await write(request, session, add, session, study.id or 0, body.username, body.role)
+    who = actor(request, user)
+    member = await write(request, session, _add_member, session, study.id or 0, body, who)
+    request.app.state.media_grants.clear()
     return MemberPublic.model_validate(member)
+
+
+def _add_member(
+    session: Session, study_id: int, body: MemberCreate, who: audit_log.Actor
+) -> service.Member:
+    before = access.study_role_of(session, body.username, study_id)
+    member = service.add_member(session, study_id, body.username, body.role)
+    action = audit_log.MEMBER_ADDED if before is None else audit_log.MEMBER_ROLE
+    audit_log.record(
+        session,
+        who,
+        action,
+        study_id=study_id,
+        object_type="user",
+        object_id=member.user_id,
+        role=body.role,
+        before=before,
+    )
+    return member
+
+
+def _remove_member(
+    session: Session, study_id: int, user_id: int, who: audit_log.Actor
+) -> service.Member:
+    member = service.remove_member(session, study_id, user_id)
+    audit_log.record(
+        session,
+        who,
+        audit_log.MEMBER_REMOVED,
+        study_id=study_id,
+        object_type="user",
+        object_id=user_id,
+        role=member.role,
+    )
+    return member
+
+
+@router.delete("/studies/{study_id}/members/{user_id}")
+async def remove_member(
+    request: Request,
+    user_id: PathId,
+    study: ManagedStudyDep,
+    user: CurrentUser,
+    session: SessionDep,
+) -> MemberPublic:
+    """Take someone out of the study: their access ends at once; what they wrote stays,
+    under their name. The study keeps at least one researcher."""
+    who = actor(request, user)
+    member = await remove_member_from(request, session, study.id or 0, user_id, who)
+    return MemberPublic.model_validate(member)
+
+
+async def remove_member_from(
+    request: Request, session: Session, study_id: int, user_id: int, who: audit_log.Actor
+) -> service.Member:
+    """Take a member out (API and page); their players stop at the next request."""
+    member = await write(request, session, _remove_member, session, study_id, user_id, who)
+    request.app.state.media_grants.clear()
+    return member
 
 
 @router.get("/studies/{study_id}/structures")

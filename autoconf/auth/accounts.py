@@ -106,6 +106,60 @@ def user_for_token(session: Session, clear: str, kind: str) -> User | None:
     return user if user.is_active else None
 
 
+def new_password_hash(user: User, current: str, new: str) -> str:
+    """Check the current password and the new one, and hash the new one (slow: argon2 twice;
+    run it outside the write lock). Invalid, in French, when either is refused."""
+    if not verify_password(user.password_hash, current):
+        raise Invalid("Le mot de passe actuel n'est pas le bon : rien n'a été changé.")
+    if new == current:
+        raise Invalid("Le nouveau mot de passe doit être différent de l'actuel.")
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"Le mot de passe doit faire au moins {MIN_PASSWORD_LENGTH} caractères.")
+    return hash_password(new)
+
+
+def replace_password(session: Session, user: User, new_hash: str, keep: str | None) -> None:
+    """Store the new hash; every other login session of the user ends (`keep` stays)."""
+    stored = session.get(User, user.id, populate_existing=True)
+    if stored is None:
+        raise NotFound("Ce compte n'existe plus.")
+    stored.password_hash = new_hash
+    session.add(stored)
+    end_sessions(session, stored, keep=keep)
+    session.flush()
+
+
+def end_sessions(session: Session, user: User, keep: str | None = None) -> int:
+    """End the user's login sessions (all, or all but `keep`); how many ended."""
+    statement = delete(AuthToken).where(
+        col(AuthToken.user_id) == user.id, col(AuthToken.kind) == SESSION
+    )
+    if keep is not None:
+        statement = statement.where(col(AuthToken.token_hash) != _digest(keep))
+    return session.exec(statement).rowcount
+
+
+def set_active(session: Session, user_id: int, active: bool, by: User) -> User:
+    """Disable (or enable again) an account. Disabled, it signs in no more and its sessions
+    and tokens stop at once (every request checks `is_active`); its login sessions are ended.
+    What it wrote stays. An administrator does not disable their own account."""
+    user = session.get(User, user_id, populate_existing=True)
+    if user is None:
+        raise NotFound(f"Aucun utilisateur n° {user_id}.")
+    if user.id == by.id and not active:
+        raise Conflict("Vous ne pouvez pas désactiver votre propre compte.")
+    user.is_active = active
+    session.add(user)
+    if not active:
+        end_sessions(session, user)
+    session.flush()
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.exec(select(User).order_by(col(User.username))).all())
+
+
 def revoke_token(session: Session, clear: str) -> None:
     session.exec(delete(AuthToken).where(col(AuthToken.token_hash) == _digest(clear)))
 

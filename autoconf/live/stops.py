@@ -104,6 +104,18 @@ class AgendaItem:
         return asdict(self)
 
 
+def for_counsellor(stop: dict[str, Any], own_prepared: set[int]) -> dict[str, Any]:
+    """A stop as a counsellor's screen gets it: no comments (the researchers' notes), and the
+    prepared moment it answers only when it is one of theirs: a researcher's private mark
+    must not show even its id."""
+    answered = stop.get("prepared_id")
+    return {
+        **stop,
+        "comments": [],
+        "prepared_id": answered if answered in own_prepared else None,
+    }
+
+
 def role_of(session: Session, user: User, study_id: int) -> Speaker:
     """Who the user is in a live session: the counsellor, or a researcher (admins too)."""
     return "researcher" if access.sees_everything(session, user, study_id) else "counsellor"

@@ -243,3 +243,18 @@ def write_limits(session: Session, user: User, study_id: int) -> WriteLimits | N
     if sees_everything(session, user, study_id):
         return None
     return WriteLimits(COUNSELLOR_WRITABLE_LAYERS, COUNSELLOR_CODEBOOKS)
+
+
+def require_admin(user: User) -> None:
+    """Accounts and the audit log are the administrators' (403 for anyone else signed in)."""
+    if user.role != ADMIN:
+        raise Forbidden("Réservé aux administrateurs.")
+
+
+def study_role_of(session: Session, username: str, study_id: int) -> str | None:
+    """The membership role of the account named `username` in the study, or None."""
+    return session.exec(
+        select(Membership.role)
+        .join(User, col(User.id) == Membership.user_id)
+        .where(Membership.study_id == study_id, User.username == username)
+    ).first()

@@ -4,10 +4,10 @@ where a code belongs. Outputs (exports, reports, tables) show codes, never names
 
 import re
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from autoconf.errors import Invalid
-from autoconf.models import Study
+from autoconf.models import Counsellor, Interview, Recording, Study
 
 MAX_PATTERN = 200
 
@@ -42,3 +42,13 @@ def check_code(session: Session, study_id: int, code: str) -> None:
             f"« {study.code_pattern} » (exemple : « {study.code_example} »). Les codes sont "
             "des pseudonymes : jamais un nom."
         )
+
+
+def codes_breaking(session: Session, study_id: int, pattern: re.Pattern[str]) -> list[str]:
+    """The codes of the study's recordings, counsellors and interviews that `pattern` refuses."""
+    found: list[str] = []
+    for table in (Recording, Counsellor, Interview):
+        for code in session.exec(select(table.code).where(table.study_id == study_id)).all():
+            if pattern.fullmatch(code) is None:
+                found.append(code)
+    return sorted(set(found))

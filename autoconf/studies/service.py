@@ -1,12 +1,13 @@
 """Studies and their people and places: members, structures, counsellors, interviews."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from autoconf.auth.accounts import get_user
-from autoconf.errors import Conflict, Invalid
+from autoconf.errors import Conflict, Invalid, NotFound
 from autoconf.models import (
     Counsellor,
     Interview,
@@ -102,6 +103,59 @@ def add_member(session: Session, study_id: int, username: str, role: str) -> Mem
     session.add(membership)
     session.flush()
     return Member(user.id, user.username, user.display_name, role)
+
+
+def _researchers(session: Session, study_id: int) -> int:
+    return session.exec(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.study_id == study_id, Membership.role == RESEARCHER)
+    ).one()
+
+
+def remove_member(session: Session, study_id: int, user_id: int) -> Member:
+    """Take a user out of a study: they lose access at once; what they wrote stays, under
+    their name. A study keeps a researcher."""
+    row = session.exec(
+        select(Membership, User)
+        .join(User, col(User.id) == Membership.user_id)
+        .where(Membership.study_id == study_id, Membership.user_id == user_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"L'utilisateur n° {user_id} n'est pas membre de cette étude.")
+    membership, user = row
+    if membership.role == RESEARCHER and _researchers(session, study_id) <= 1:
+        raise Conflict("L'étude doit garder au moins un chercheur.")
+    session.delete(membership)
+    session.flush()
+    return Member(user_id, user.username, user.display_name, membership.role)
+
+
+def update_settings(session: Session, study_id: int, changes: dict[str, Any]) -> Study:
+    """Change what `changes` holds of name, description, co_validation, consent_required,
+    code_pattern and code_example (re-read under the write lock)."""
+    study = session.get(Study, study_id, populate_existing=True)
+    if study is None:
+        raise NotFound(f"Aucune étude n° {study_id}.")
+    pattern = changes.get("code_pattern", study.code_pattern)
+    example = changes.get("code_example", study.code_example)
+    if "code_pattern" in changes or "code_example" in changes:
+        compiled = codes.compile_pattern(pattern or "", example or "")
+        if compiled is not None:
+            broken = codes.codes_breaking(session, study_id, compiled)
+            if broken:
+                raise Invalid(
+                    f"Ces codes de l'étude ne suivent pas le motif « {pattern} » : "
+                    f"{', '.join(broken[:10])}. Changez-les d'abord, ou choisissez un autre motif."
+                )
+    for name in ("name", "description", "co_validation", "consent_required"):
+        if changes.get(name) is not None:
+            setattr(study, name, changes[name])
+    study.code_pattern = pattern or ""
+    study.code_example = (example or "") if pattern else ""
+    session.add(study)
+    session.flush()
+    return study
 
 
 def _ensure_unique(
