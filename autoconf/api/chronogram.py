@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from autoconf.api.deps import ManagedStudyDep, SessionDep
+from autoconf.api.deps import AuditedExport, ManagedStudyDep, SessionDep
 from autoconf.api.synthesis import parse_ids
 from autoconf.i18n import gettext as _
 from autoconf.schemes import chronogram
@@ -23,6 +23,7 @@ PNG_PIXELS = 40_000_000  # past this the PNG is drawn at 1 pixel per unit, not 2
 )
 def study_chronogram(
     study: ManagedStudyDep,
+    _audit: AuditedExport,
     session: SessionDep,
     recordings: Annotated[
         str | None, Query(description="Recording ids, top to bottom (default: all, by code).")

@@ -15,7 +15,16 @@ from autoconf.audit import log as audit_log
 from autoconf.auth.accounts import API, SESSION, user_for_token
 from autoconf.errors import NotAuthenticated
 from autoconf.live import sessions as live_sessions
-from autoconf.models import Annotation, Code, Codebook, Interview, Recording, Study, User
+from autoconf.models import (
+    Annotation,
+    Code,
+    Codebook,
+    Consent,
+    Interview,
+    Recording,
+    Study,
+    User,
+)
 from autoconf.payloads import MAX_ID, UserPublic
 from autoconf.settings import Settings
 from autoconf.studies import access
@@ -227,6 +236,10 @@ async def _editable_annotation(
     return await _load(request, session, access.require_annotation, annotation_id, edit=True)
 
 
+async def _managed_consent(request: Request, consent_id: PathId, session: SessionDep) -> Consent:
+    return await _load(request, session, access.require_consent, consent_id, manage=True)
+
+
 StudyDep = Annotated[Study, Depends(_study)]
 ManagedStudyDep = Annotated[Study, Depends(_managed_study)]
 RecordingDep = Annotated[Recording, Depends(_recording)]
@@ -236,3 +249,40 @@ ManagedCodebookDep = Annotated[Codebook, Depends(_managed_codebook)]
 ManagedCodeDep = Annotated[Code, Depends(_managed_code)]
 AnnotationDep = Annotated[Annotation, Depends(_annotation)]
 EditableAnnotationDep = Annotated[Annotation, Depends(_editable_annotation)]
+ManagedConsentDep = Annotated[Consent, Depends(_managed_consent)]
+
+
+# Formats a page shows rather than saves: asked for without `download`, not an export.
+_SHOWN_FORMATS = ("json", "svg", "png")
+
+
+async def audit_export(request: Request, user: CurrentUser) -> None:
+    """An audit entry for a table or figure saved as a file (`format` other than what a page
+    shows, or `download=true`). Declared after the access dependencies of a route, so that
+    only an allowed request is logged."""
+    query = request.query_params
+    if query.get("format", "json") in _SHOWN_FORMATS and query.get("download") not in (
+        "true",
+        "1",
+    ):
+        return
+    params = request.path_params
+    study_id = params.get("study_id")
+    codebook_id = params.get("codebook_id")
+    async with request_session(request) as session:
+        await write(
+            request,
+            session,
+            audit_log.record,
+            session,
+            actor(request, user),
+            audit_log.EXPORT,
+            study_id=int(study_id) if study_id else None,
+            object_type="codebook" if codebook_id else "study",
+            object_id=int(codebook_id or study_id or 0) or None,
+            what=request.url.path.rsplit("/", 1)[-1],
+            format=query.get("format", ""),
+        )
+
+
+AuditedExport = Annotated[None, Depends(audit_export)]

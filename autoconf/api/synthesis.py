@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from autoconf.api.deps import ManagedCodebookDep, ManagedStudyDep, SessionDep
+from autoconf.api.deps import AuditedExport, ManagedCodebookDep, ManagedStudyDep, SessionDep
 from autoconf.errors import Invalid
 from autoconf.i18n import gettext as _
 from autoconf.models import Codebook
@@ -101,6 +101,7 @@ def _file(table: Table, fmt: str, name: str) -> Response:
 )
 def scheme_synthesis(
     study: ManagedStudyDep,
+    _audit: AuditedExport,
     session: SessionDep,
     recordings: Annotated[
         str | None, Query(description="Column recording ids, in order (default: all, by code).")
@@ -153,7 +154,10 @@ def scheme_synthesis(
     responses={200: {"content": {t: {} for t, _ in writers.FORMATS.values()}}},
 )
 def sources_references(
-    codebook: ManagedCodebookDep, session: SessionDep, format: Format = "json"
+    codebook: ManagedCodebookDep,
+    _audit: AuditedExport,
+    session: SessionDep,
+    format: Format = "json",
 ) -> Any:
     """Per code, parents aggregating their descendants: sources (distinct interviews with a
     segment of the code) and references (segments), with the codes' descriptions."""
@@ -168,6 +172,7 @@ def sources_references(
 )
 def crosstab(
     codebook: ManagedCodebookDep,
+    _audit: AuditedExport,
     session: SessionDep,
     by: crosstabs.By = "recordings",
     value: crosstabs.Measure = "count",
@@ -199,6 +204,7 @@ def crosstab(
 def segments_by_code(
     request: Request,
     codebook: ManagedCodebookDep,
+    _audit: AuditedExport,
     session: SessionDep,
     format: Literal["json", "html", "docx"] = "json",
 ) -> Any:
@@ -241,6 +247,7 @@ def segments_by_code(
 )
 def counts(
     study: ManagedStudyDep,
+    _audit: AuditedExport,
     session: SessionDep,
     by: counts_module.CountsBy = "structures",
     format: Format = "json",

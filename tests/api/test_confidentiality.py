@@ -347,3 +347,20 @@ def test_a_live_stop_shows_a_counsellor_no_id_of_a_private_mark(
     log = client.get(f"/api/v1/live/{started['id']}/log", headers=world["headers"]).json()
     assert log["role"] == "counsellor"
     assert all(s["prepared_id"] is None for s in log["stops"])
+
+
+def test_every_export_is_in_the_audit_log(rclient: TestClient, study: dict, engine: Engine) -> None:
+    sid = study["id"]
+    assert rclient.get(f"/api/v1/studies/{sid}/synthesis").status_code == 200  # shown
+    assert rclient.get(f"/api/v1/studies/{sid}/chronogram").status_code == 200  # shown
+    for url in (
+        f"/api/v1/studies/{sid}/synthesis?format=xlsx",
+        f"/api/v1/studies/{sid}/chronogram?format=png&download=true",
+    ):
+        assert rclient.get(url).status_code == 200, url
+    with Session(engine) as session:
+        exports = session.exec(select(AuditEvent).where(AuditEvent.action == "export")).all()
+    assert [(e.study_id, e.detail["what"], e.detail["format"]) for e in exports] == [
+        (sid, "synthesis", "xlsx"),
+        (sid, "chronogram", "png"),
+    ]
