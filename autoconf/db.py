@@ -1,4 +1,5 @@
-"""Database engine and sessions; SQLite gets WAL, foreign keys and a busy timeout."""
+"""Database engine and sessions; SQLite gets WAL, foreign keys, a busy timeout and secure
+deletion."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # What is deleted is overwritten with zeros, not left readable in free space (erasure).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -1,7 +1,7 @@
 """What the API reads (`XCreate`, `XUpdate`) and writes (`XPublic`); never a table model."""
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
@@ -10,6 +10,7 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
+    computed_field,
     field_validator,
     model_validator,
 )
@@ -241,6 +242,30 @@ class InterviewPublic(BaseModel):
     notes: str
 
 
+ConsentParty = Literal["counsellor", "beneficiary"]
+ConsentScope = Literal["research", "training"]
+
+
+class ConsentState(BaseModel):
+    """What a recording may be used for, from its consents in force."""
+
+    required: bool = Field(
+        description="The study requires research consent from both parties to play, download "
+        "or export its recordings."
+    )
+    research: bool = Field(description="Both parties consent to research use.")
+    training: bool = Field(description="Both parties consent to training use (clips).")
+    missing_research: list[ConsentParty]
+    missing_training: list[ConsentParty]
+    playable: bool = Field(description="It may be played, downloaded and exported now.")
+    withdrawn: bool = Field(
+        description="A withdrawal is what stops it from playing (the page offers erasure)."
+    )
+    message: str | None = Field(
+        default=None, description="Why it cannot be played, in French (null: it can)."
+    )
+
+
 class RecordingPublic(_Output):
     id: int
     study_id: int
@@ -276,6 +301,11 @@ class RecordingPublic(_Output):
     )
     thumbnails_url: str | None = Field(
         default=None, description="WebVTT track of `sprite-NNN.jpg#xywh=…` scrub previews."
+    )
+    consent: ConsentState | None = Field(
+        default=None,
+        description="Its consents in force; while it may not be played, the media links are "
+        "null and the media routes answer 403.",
     )
 
 
@@ -459,3 +489,66 @@ class AuditEntryPublic(_Output):
     object_id: int | None
     detail: dict[str, Any]
     address: str
+
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _day(value: object) -> object:
+    """A `YYYY-MM-DD` day (no timestamp, no week date), with a French message."""
+    if value is None or isinstance(value, date):
+        return value
+    if isinstance(value, str) and _DAY.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("une date AAAA-MM-JJ est attendue, par exemple 2025-03-14")
+
+
+class ConsentCreate(_Input):
+    party: str = Field(
+        max_length=32,
+        description="Whose consent: `counsellor` or `beneficiary`.",
+        json_schema_extra={"enum": ["counsellor", "beneficiary"]},
+    )
+    scopes: list[Annotated[str, StringConstraints(max_length=32)]] = Field(
+        max_length=10,
+        description="What it covers: `research`, `training` or both (at least one).",
+        json_schema_extra={"items": {"enum": ["research", "training"]}},
+    )
+    given_on: date = Field(description="The day it was given (YYYY-MM-DD), not in the future.")
+
+    @field_validator("given_on", mode="before")
+    @classmethod
+    def _given_on(cls, value: object) -> object:
+        return _day(value)
+
+
+class ConsentWithdraw(_Input):
+    withdrawn_on: date | None = Field(
+        default=None, description="The day it was withdrawn (YYYY-MM-DD); default: today."
+    )
+
+    @field_validator("withdrawn_on", mode="before")
+    @classmethod
+    def _withdrawn_on(cls, value: object) -> object:
+        return _day(value)
+
+
+class ConsentPublic(_Output):
+    id: int
+    recording_id: int
+    party: ConsentParty
+    scopes: list[ConsentScope]
+    given_on: date
+    recorded_by: int | None = Field(description="The user who recorded it.")
+    created_at: datetime
+    withdrawn_on: date | None
+    withdrawn_by: int | None
+    withdrawn_at: datetime | None
+
+    @computed_field(description="In force: not withdrawn.")  # type: ignore[prop-decorator]
+    @property
+    def active(self) -> bool:
+        return self.withdrawn_on is None

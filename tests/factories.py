@@ -89,6 +89,22 @@ def counsellor_member(
     return who, record.json()["id"]
 
 
+def consent_all(
+    client: TestClient, recording_id: int, scopes: tuple[str, ...] = ("research", "training")
+) -> list[dict[str, Any]]:
+    """Both parties' consent (research and training by default), recorded by `client`, a
+    researcher of the study: the recording plays, exports and makes clips."""
+    given = []
+    for party in ("counsellor", "beneficiary"):
+        response = client.post(
+            f"/api/v1/recordings/{recording_id}/consents",
+            json={"party": party, "scopes": list(scopes), "given_on": "2025-01-15"},
+        )
+        assert response.status_code == 201, response.text
+        given.append(response.json())
+    return given
+
+
 def processed(
     client: TestClient,
     engine: Engine,
@@ -96,11 +112,15 @@ def processed(
     study_id: int,
     code: str = "A1",
     source: Path = DEMO_MEDIA,
+    consent: bool = True,
 ) -> dict[str, Any]:
-    """A recording uploaded and processed by the real pipeline (ffmpeg); its API view."""
+    """A recording uploaded and processed by the real pipeline (ffmpeg); its API view. With
+    `consent`, both parties' consents are recorded (research and training): it plays."""
     response = upload(client, study_id, code, source.read_bytes(), filename=source.name)
     assert response.status_code == 201, response.text
     jobs.run_until_idle(engine, settings)
+    if consent:
+        consent_all(client, response.json()["id"])
     recording: dict[str, Any] = client.get(f"/api/v1/recordings/{response.json()['id']}").json()
     return recording
 

@@ -118,7 +118,8 @@ def researcher_token(data_dir: Path, username: str = "claire") -> dict[str, str]
 
 
 def study_with_recording(url: str, headers: dict[str, str]) -> tuple[int, int]:
-    """Through the API: a new study and one recording (the demo session); their ids."""
+    """Through the API: a new study and one recording (the demo session) with both parties'
+    consent (it plays); their ids."""
     study = httpx.post(f"{url}/api/v1/studies", json={"name": "S"}, headers=headers).json()
     media = Path(__file__).parents[1] / "autoconf" / "demo" / "seance-demo.mp4"
     recording = httpx.post(
@@ -127,4 +128,11 @@ def study_with_recording(url: str, headers: dict[str, str]) -> tuple[int, int]:
         data={"code": "A1"},
         files={"file": ("a.mp4", media.read_bytes(), "video/mp4")},
     ).json()
+    for party in ("counsellor", "beneficiary"):
+        given = httpx.post(
+            f"{url}/api/v1/recordings/{recording['id']}/consents",
+            headers=headers,
+            json={"party": party, "scopes": ["research", "training"], "given_on": "2025-01-15"},
+        )
+        assert given.status_code == 201, given.text
     return study["id"], recording["id"]

@@ -3,6 +3,7 @@
 from typing import Annotated
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import APIRouter, File, Query, Request, UploadFile, status
 from fastapi.responses import PlainTextResponse, Response
 from sqlmodel import Session
@@ -14,8 +15,11 @@ from autoconf.api.deps import (
     ManagedRecordingDep,
     RecordingDep,
     SessionDep,
+    actor,
     write,
 )
+from autoconf.audit import log as audit_log
+from autoconf.consent import records as consent
 from autoconf.errors import Invalid
 from autoconf.live import stops
 from autoconf.models import Annotation, Recording, User
@@ -153,10 +157,32 @@ async def import_transcript(
     return TranscriptImported(cues=count)
 
 
+def _transcript_export(session: Session, recording: Recording) -> str:
+    consent.require(session, recording)  # content of the recording: its consents apply
+    return transcripts.transcript_vtt(session, recording.id or 0)
+
+
 @router.get("/recordings/{recording_id}/transcript.vtt", response_class=PlainTextResponse)
-def export_transcript(recording: RecordingDep, session: SessionDep) -> Response:
-    """The transcript as WebVTT, with its voices."""
-    text = transcripts.transcript_vtt(session, recording.id or 0)
+async def export_transcript(
+    request: Request, recording: RecordingDep, user: CurrentUser, session: SessionDep
+) -> Response:
+    """The transcript as WebVTT, with its voices; 403 while the consent its study requires is
+    missing. Each export is in the audit log."""
+    text = await anyio.to_thread.run_sync(_transcript_export, session, recording)
+    await write(
+        request,
+        session,
+        audit_log.record,
+        session,
+        actor(request, user),
+        audit_log.EXPORT,
+        study_id=recording.study_id,
+        recording_id=recording.id,
+        object_type="recording",
+        object_id=recording.id,
+        what="transcript",
+        format="vtt",
+    )
     filename = quote(f"{recording.code} - transcription.vtt")
     return Response(
         text,

@@ -1,5 +1,6 @@
 """Clips for training: a segment cut from the original, for the study's researchers, when
-the recording's consent covers training use; and setting that consent on a recording."""
+both parties' consents cover training use (and research, if the study requires it). Each
+clip sent is a `download` in the audit log."""
 
 import threading
 from collections.abc import Callable
@@ -18,9 +19,12 @@ from starlette.types import Receive, Scope, Send
 from autoconf.api.deps import (
     PathId,
     SettingsDep,
+    actor,
     briefly_signed_in,
     request_session,
+    write,
 )
+from autoconf.audit import log as audit_log
 from autoconf.consent import records as consent
 from autoconf.errors import Conflict, Forbidden, NotFound
 from autoconf.media import clips
@@ -54,8 +58,19 @@ def clip_workers(request: Request, settings: Settings) -> ClipWorkers:
     return found
 
 
-def clip_plan(session: Session, user: User, annotation_id: int, media_dir: Path) -> clips.ClipPlan:
-    """The clip of an annotation the user may read, if they are a researcher of its study."""
+@dataclass(frozen=True)
+class ClipRequest:
+    """An allowed clip: what to cut, and what the audit log says of it."""
+
+    plan: clips.ClipPlan
+    annotation_id: int
+    recording_id: int
+    study_id: int
+
+
+def clip_plan(session: Session, user: User, annotation_id: int, media_dir: Path) -> ClipRequest:
+    """The clip of an annotation the user may read, if they are a researcher of its study
+    and the recording's consents allow it."""
     annotation = access.require_annotation(session, user, annotation_id)
     recording = session.get(Recording, annotation.recording_id)
     if recording is None:
@@ -63,8 +78,10 @@ def clip_plan(session: Session, user: User, annotation_id: int, media_dir: Path)
     if not access.sees_everything(session, user, recording.study_id):
         raise Forbidden("Seuls les chercheurs de l'étude peuvent exporter un extrait.")
     if annotation.end_ms is not None and annotation.end_ms > annotation.start_ms:
+        consent.require(session, recording)
         consent.require(session, recording, consent.TRAINING)
-    return clips.plan_clip(recording, annotation, media_dir)
+    plan = clips.plan_clip(recording, annotation, media_dir)
+    return ClipRequest(plan, annotation_id, recording.id or 0, recording.study_id)
 
 
 async def _plan(
@@ -72,7 +89,7 @@ async def _plan(
     annotation_id: PathId,
     user: Annotated[User, Depends(briefly_signed_in)],
     settings: SettingsDep,
-) -> clips.ClipPlan:
+) -> ClipRequest:
     # A session of its own, closed before the encode: a request holds one of the
     # MAX_SESSIONS slots for the few queries only, not for the minutes ffmpeg may take.
     async with request_session(request) as session:
@@ -81,7 +98,7 @@ async def _plan(
         )
 
 
-ClipPlanDep = Annotated[clips.ClipPlan, Depends(_plan)]
+ClipDep = Annotated[ClipRequest, Depends(_plan)]
 
 
 class ClipResponse(FileResponse):
@@ -148,16 +165,43 @@ def _cut(
     responses={200: {"content": {"video/mp4": {}, "audio/mp4": {}}}},
 )
 async def annotation_clip(
-    request: Request, plan: ClipPlanDep, settings: SettingsDep
+    request: Request,
+    clip: ClipDep,
+    user: Annotated[User, Depends(briefly_signed_in)],
+    settings: SettingsDep,
 ) -> FileResponse:
     """The segment as a clip for training, cut from the original at full quality (H.264
     CRF 18 + AAC 192k in MP4, or AAC in M4A for sound only), named after the recording's
     code and the times (`A8 - 1 — 10’02-10’15.mp4`). Researchers of the study only, when
-    the recording's consent covers training use; ten minutes at most."""
+    both parties' consents cover training use (403 names the missing one); ten minutes at
+    most. Each clip sent is in the audit log."""
+    plan = clip.plan
     path = await make_clip(request, settings, plan)
+    try:
+        async with request_session(request) as session:
+            await write(request, session, _log_download, session, clip, actor(request, user))
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(partial(path.unlink, missing_ok=True))
+        raise
     headers = {
         "Content-Disposition": clips.content_disposition(plan.filename),
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
     }
     return ClipResponse(path, media_type=plan.media_type, headers=headers)
+
+
+def _log_download(session: Session, clip: ClipRequest, who: audit_log.Actor) -> None:
+    audit_log.record(
+        session,
+        who,
+        audit_log.DOWNLOAD,
+        study_id=clip.study_id,
+        recording_id=clip.recording_id,
+        object_type="annotation",
+        object_id=clip.annotation_id,
+        what="clip",
+        start_ms=clip.plan.start_ms,
+        end_ms=clip.plan.end_ms,
+    )

@@ -72,8 +72,7 @@ def join_live(
 ) -> LiveStarted:
     """The session a join code opens (case does not matter), if its recording is one the user
     may see."""
-    live = sessions.by_code(session, code)
-    access.require_live_session(session, user, live.id or 0)
+    live = access.require_live_code(session, user, sessions.by_code(session, code))
     return LiveStarted(id=live.id or 0, code=live.code, recording_id=live.recording_id)
 
 
@@ -97,7 +96,7 @@ def snapshot(session: Session, user: User, live: LiveSession) -> dict[str, Any]:
         mine = [i for i in stops.agenda(session, live, user.id) if i.author_id == user.id]
         log["agenda"] = [{**i.public(), "status": "planned"} for i in mine]
         own = {i.prepared_id for i in mine}
-        log["stops"] = [stops.for_counsellor(stop, own) for stop in stop_list]
+        log["stops"] = [stops.for_counsellor(stop, own, user.id) for stop in stop_list]
     return {"role": role, "user_id": user.id, "log": log}
 
 
@@ -183,8 +182,8 @@ async def live_socket(socket: WebSocket, session_id: PathId) -> None:
                     await write(socket, session, presence.leave, session, presence_id)
 
 
-# What a counsellor's screen is not sent: the researchers' notes and agenda.
-_RESEARCHERS_ONLY = ("comment", "comment_deleted", "agenda")
+# What a counsellor's screen is not sent: the agenda's statuses.
+_RESEARCHERS_ONLY = ("agenda",)
 
 
 async def _send(
@@ -192,17 +191,43 @@ async def _send(
 ) -> None:
     """The session's events to this screen; a counsellor's gets no researchers' notes or
     agenda, and no id of a prepared moment but their own (`stops.for_counsellor`)."""
-    role = known["role"]
+    role, user_id = known["role"], known["user_id"]
     own = {item["prepared_id"] for item in known["log"]["agenda"]}
+    # The comments this screen has: a comment it may no longer see (its speaker changed) is
+    # taken off it, as if deleted.
+    seen = {c["id"] for stop in known["log"]["stops"] for c in stop["comments"]}
     while True:
-        event = await queue.get()
-        if role != "researcher":
-            if event["type"] in _RESEARCHERS_ONLY:
-                continue
-            event = {k: v for k, v in event.items() if k != "agenda"}  # shared: a copy
-            if "stop" in event:
-                event["stop"] = stops.for_counsellor(event["stop"], own)
-        await socket.send_json(event)
+        event: dict[str, Any] | None = await queue.get()
+        if role != "researcher" and event is not None:
+            event = _for_counsellor(event, own, user_id, seen)
+        if event is not None:
+            await socket.send_json(event)
+
+
+def _for_counsellor(
+    event: dict[str, Any], own: set[int], user_id: int, seen: set[int]
+) -> dict[str, Any] | None:
+    """An event as a counsellor's screen gets it (None: not at all)."""
+    if event["type"] in _RESEARCHERS_ONLY:
+        return None
+    event = {k: v for k, v in event.items() if k != "agenda"}  # shared: a copy
+    if "stop" in event:
+        event["stop"] = stops.for_counsellor(event["stop"], own, user_id)
+    if event["type"] == "comment":
+        comment = event["comment"]
+        if stops.comment_for_counsellor(comment, user_id):
+            seen.add(comment["id"])
+            return event
+        if comment["id"] not in seen:
+            return None
+        seen.discard(comment["id"])
+        gone = {"id": comment["id"], "stop_id": comment["stop_id"]}
+        return {**event, "type": "comment_deleted", "comment_deleted": gone, "comment": None}
+    if event["type"] == "comment_deleted":
+        if event["comment_deleted"]["id"] not in seen:
+            return None
+        seen.discard(event["comment_deleted"]["id"])
+    return event
 
 
 def _finite(value: Any) -> float | None:

@@ -19,9 +19,8 @@ from autoconf.api.live_report import researcher_only
 from autoconf.api.pages import player_media
 from autoconf.api.rendering import render
 from autoconf.api.synthesis import parse_id
-from autoconf.errors import NotFound
 from autoconf.live import report, sessions, stops
-from autoconf.models import Interview, InterviewRecording, LiveStop, Recording, Study
+from autoconf.models import Interview, InterviewRecording, Recording, Study
 from autoconf.schemes.timecode import parse_time
 from autoconf.studies import access
 
@@ -42,8 +41,7 @@ def join_page(request: Request, user: CurrentUser, session: SessionDep, code: st
     """Type the code the researcher gives: the session opens (a GET form: joining writes
     nothing)."""
     if code.strip():
-        live = sessions.by_code(session, code[:12])
-        access.require_live_session(session, user, live.id or 0)
+        live = access.require_live_code(session, user, sessions.by_code(session, code[:12]))
         return RedirectResponse(f"/live/{live.id}", status_code=303)
     return render(request, "live_join.html")
 
@@ -83,9 +81,7 @@ def live_page(
 @router.get("/stops/{stop_id}")
 def stop_in_report(stop_id: PathId, user: CurrentUser, session: SessionDep) -> Response:
     """A stop (from the annotator): its row in the report of its interview."""
-    stop = session.get(LiveStop, stop_id)
-    if stop is None:
-        raise NotFound(f"Aucun arrêt d'auto-confrontation n° {stop_id}.")
+    stop = access.require_stop(session, user, stop_id)
     live = access.require_live_session(session, user, stop.session_id)
     if live.interview_id is None:
         return RedirectResponse(f"/live/{live.id}", status_code=303)

@@ -4,14 +4,17 @@ recording."""
 
 from typing import Any, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from autoconf.api.deps import CurrentUser, InterviewDep, SessionDep, write
+from autoconf.api.deps import CurrentUser, InterviewDep, SessionDep, actor, write
+from autoconf.audit import log as audit_log
+from autoconf.consent import records as consent
 from autoconf.live import report
-from autoconf.models import Interview, User
+from autoconf.models import Interview, Recording, User
 from autoconf.payloads import Id, Milliseconds
 from autoconf.schemes import writers
 from autoconf.studies import access
@@ -41,11 +44,33 @@ def _download(content: bytes, fmt: str, interview: Interview) -> Response:
     )
 
 
+def _report(
+    session: Session, user: User, interview: Interview, fmt: str, base_url: str
+) -> report.Report | bytes:
+    """The report (JSON) or its file, if the consents of every recording it quotes allow."""
+    researcher_only(session, user, interview)
+    built = report.build(session, interview, user.id)
+    quoted = {row.recording_id for row in built.rows}
+    if built.ac_recording_id is not None and any(row.ac_excerpt for row in built.rows):
+        quoted.add(built.ac_recording_id)
+    for recording_id in sorted(quoted):
+        recording = session.get(Recording, recording_id)
+        if recording is not None:
+            consent.require(session, recording)
+    if fmt == "json":
+        return built
+    if fmt == "csv":
+        return writers.write(report.to_table(built), "csv")
+    if fmt == "html":
+        return report.to_html(built, base_url)
+    return report.to_docx(built)
+
+
 @router.get(
     "/interviews/{interview_id}/report",
     responses={200: {"content": {"text/html": {}, "text/csv": {}, writers.FORMATS["docx"][0]: {}}}},
 )
-def session_report(
+async def session_report(
     request: Request,
     interview: InterviewDep,
     user: CurrentUser,
@@ -54,17 +79,26 @@ def session_report(
 ) -> Any:
     """Each stop of the interview's live sessions: left, the moment of the counselling session
     (recording, time, transcript excerpt, schemes); right, what was said there (comments, the
-    time and transcript of the interview's own recording). Researchers only."""
-    researcher_only(session, user, interview)
-    built = report.build(session, interview, user.id)
-    if format == "json":
-        return report.json_of(built)
-    if format == "csv":
-        return _download(writers.write(report.to_table(built), "csv"), "csv", interview)
-    if format == "html":
-        base = str(request.base_url).rstrip("/")
-        return _download(report.to_html(built, base), "html", interview)
-    return _download(report.to_docx(built), "docx", interview)
+    time and transcript of the interview's own recording). Researchers only; 403 while a
+    recording it quotes lacks the consent its study requires. Each file is in the audit log."""
+    base = str(request.base_url).rstrip("/")
+    made = await anyio.to_thread.run_sync(_report, session, user, interview, format, base)
+    if isinstance(made, report.Report):
+        return report.json_of(made)
+    await write(
+        request,
+        session,
+        audit_log.record,
+        session,
+        actor(request, user),
+        audit_log.EXPORT,
+        study_id=interview.study_id,
+        object_type="interview",
+        object_id=interview.id,
+        what="report",
+        format=format,
+    )
+    return _download(made, format, interview)
 
 
 @router.patch("/interviews/{interview_id}/recording")

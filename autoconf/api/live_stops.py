@@ -9,9 +9,8 @@ from sqlmodel import Session
 
 from autoconf.api.deps import CurrentUser, PathId, SessionDep, write
 from autoconf.api.live import snapshot
-from autoconf.errors import NotFound
 from autoconf.live import sessions, stops
-from autoconf.models import LiveComment, LiveStop, User
+from autoconf.models import User
 from autoconf.payloads import MAX_ID, Id, Milliseconds
 from autoconf.studies import access
 
@@ -47,11 +46,7 @@ class StatusUpdate(BaseModel):
 
 
 def _stop_session(session: Session, user: User, stop_id: int) -> int:
-    stop = session.get(LiveStop, stop_id)
-    if stop is None:
-        raise NotFound(f"Aucun arrêt n° {stop_id}.")
-    access.require_live_session(session, user, stop.session_id)
-    return stop.session_id
+    return access.require_stop(session, user, stop_id).session_id
 
 
 @router.get("/live/{session_id}/log")
@@ -103,10 +98,7 @@ async def add_comment(
 
 
 def _comment_session(session: Session, user: User, comment_id: int) -> None:
-    comment = session.get(LiveComment, comment_id)
-    if comment is None:
-        raise NotFound(f"Aucun commentaire n° {comment_id}.")
-    _stop_session(session, user, comment.stop_id)
+    access.require_comment(session, user, comment_id)
 
 
 @router.patch("/live/comments/{comment_id}")

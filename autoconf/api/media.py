@@ -6,7 +6,9 @@ A player sends many Range requests for one recording. The first goes through the
 below (sign-in, access check: a few queries); the answer "this credential may read this
 recording's files" is then remembered for GRANT_TTL_S seconds, and `MediaFastPath` serves
 the next ones without FastAPI's machinery or the database (a tenth of the cost). A "no" is
-never remembered; a deleted recording is forgotten at once.
+never remembered; a deleted recording, or one whose consent is withdrawn, is forgotten at
+once. Without the consent its study requires, every route here answers 403 (which consent is
+missing); the first request of a login session for a recording is the audit log's `play`.
 """
 
 import os
@@ -23,10 +25,13 @@ import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, Response
+from sqlmodel import Session
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from autoconf.api.deps import RecordingDep, SettingsDep, credential_of
+from autoconf.api.deps import RecordingDep, SessionDep, SettingsDep, actor, credential_of, write
+from autoconf.audit import log as audit_log
+from autoconf.consent import records as consent
 from autoconf.errors import Conflict, NotFound
 from autoconf.models import Recording
 from autoconf.settings import Settings
@@ -127,11 +132,23 @@ class MediaGrants:
         self.ttl_s = ttl_s
         self._grants: dict[tuple[str, int], tuple[float, MediaFiles]] = {}
         self._lock = threading.Lock()
+        # Counts the forgettings: a check that began before one must not leave a grant after.
+        self.epoch = 0
 
-    def remember(self, credential: str | None, recording_id: int, files: MediaFiles) -> None:
+    def remember(
+        self,
+        credential: str | None,
+        recording_id: int,
+        files: MediaFiles,
+        since: int | None = None,
+    ) -> None:
+        """Grant for GRANT_TTL_S seconds, unless grants were forgotten since epoch `since`
+        (when the check began): a withdrawal racing the check must win."""
         if not credential or files.status != "ready":
             return
         with self._lock:
+            if since is not None and since != self.epoch:
+                return
             if len(self._grants) >= MAX_GRANTS:
                 self._grants.clear()
             self._grants[(credential, recording_id)] = (time.monotonic() + self.ttl_s, files)
@@ -145,20 +162,23 @@ class MediaGrants:
         return found[1]
 
     def forget(self, recording_id: int) -> None:
-        """The recording changed (deleted, processed again, stopped)."""
+        """The recording changed (deleted, processed again, stopped, consent withdrawn)."""
         with self._lock:
+            self.epoch += 1
             for key in [k for k in self._grants if k[1] == recording_id]:
                 del self._grants[key]
 
     def forget_credential(self, credential: str | None) -> None:
         """A login session ended: its cookie must stop working at once, media included."""
         with self._lock:
+            self.epoch += 1
             for key in [k for k in self._grants if k[0] == credential]:
                 del self._grants[key]
 
     def clear(self) -> None:
         """An API token was revoked (its value is not known here): forget every grant."""
         with self._lock:
+            self.epoch += 1
             self._grants.clear()
 
 
@@ -188,12 +208,45 @@ def deliver(settings: Settings, key: str, media_type: str) -> Response:
     return MediaFile(path, media_type=media_type, headers=headers, stat_result=found)
 
 
-def _answer(request: Request, recording: Recording, settings: Settings, what: str) -> Response:
-    files = MediaFiles.of(recording)
-    key, media_type = files.locate(what)
-    response = deliver(settings, key, media_type)
-    request.app.state.media_grants.remember(credential(request), recording.id or 0, files)
+async def _answer(
+    request: Request, recording: Recording, session: Session, settings: Settings, what: str
+) -> Response:
+    """The file, if the recording's consents allow it; the grant is remembered once the
+    request is known to be allowed and, for a first request, logged."""
+    grants: MediaGrants = request.app.state.media_grants
+    since = grants.epoch
+    who = actor(request, request.state.auth_user)
+    response, files, played = await anyio.to_thread.run_sync(
+        _prepare, session, recording, settings, what, who.credential
+    )
+    if not played:
+        await write(request, session, _log_play, session, recording, who)
+    grants.remember(credential(request), recording.id or 0, files, since)
     return response
+
+
+def _prepare(
+    session: Session, recording: Recording, settings: Settings, what: str, credential: str
+) -> tuple[Response, MediaFiles, bool]:
+    """(the response, what the grant keeps, whether this login session played it before)."""
+    consent.require(session, recording)
+    files = MediaFiles.of(recording)
+    response = deliver(settings, *files.locate(what))
+    return response, files, audit_log.played_before(session, recording.id or 0, credential)
+
+
+def _log_play(session: Session, recording: Recording, who: audit_log.Actor) -> None:
+    # Checked again under the write lock: a player's first requests come all at once.
+    if not audit_log.played_before(session, recording.id or 0, who.credential):
+        audit_log.record(
+            session,
+            who,
+            audit_log.PLAY,
+            study_id=recording.study_id,
+            recording_id=recording.id,
+            object_type="recording",
+            object_id=recording.id,
+        )
 
 
 class MediaFastPath:
@@ -229,43 +282,49 @@ class MediaFastPath:
 
 @router.get("/recordings/{recording_id}/media")
 @router.head("/recordings/{recording_id}/media", include_in_schema=False)
-def recording_media(request: Request, recording: RecordingDep, settings: SettingsDep) -> Response:
-    """The browser-ready proxy (MP4, or M4A for sound only), with HTTP Range."""
-    return _answer(request, recording, settings, "media")
+async def recording_media(
+    request: Request, recording: RecordingDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """The browser-ready proxy (MP4, or M4A for sound only), with HTTP Range; 403 while the
+    consent its study requires is missing."""
+    return await _answer(request, recording, session, settings, "media")
 
 
 @router.get("/recordings/{recording_id}/poster")
 @router.head("/recordings/{recording_id}/poster", include_in_schema=False)
-def recording_poster(request: Request, recording: RecordingDep, settings: SettingsDep) -> Response:
+async def recording_poster(
+    request: Request, recording: RecordingDep, session: SessionDep, settings: SettingsDep
+) -> Response:
     """A frame of the video (JPEG); 404 for sound-only recordings."""
-    return _answer(request, recording, settings, "poster")
+    return await _answer(request, recording, session, settings, "poster")
 
 
 @router.get("/recordings/{recording_id}/waveform")
 @router.head("/recordings/{recording_id}/waveform", include_in_schema=False)
-def recording_waveform(
-    request: Request, recording: RecordingDep, settings: SettingsDep
+async def recording_waveform(
+    request: Request, recording: RecordingDep, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """Min/max peaks, 10 per second, in the audiowaveform binary format (v2, 8-bit)."""
-    return _answer(request, recording, settings, "waveform")
+    return await _answer(request, recording, session, settings, "waveform")
 
 
 @router.get("/recordings/{recording_id}/thumbnails.vtt")
 @router.head("/recordings/{recording_id}/thumbnails.vtt", include_in_schema=False)
-def recording_thumbnails(
-    request: Request, recording: RecordingDep, settings: SettingsDep
+async def recording_thumbnails(
+    request: Request, recording: RecordingDep, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """WebVTT thumbnails track: each cue names a sprite and a `#xywh=` region."""
-    return _answer(request, recording, settings, "thumbnails.vtt")
+    return await _answer(request, recording, session, settings, "thumbnails.vtt")
 
 
 @router.get("/recordings/{recording_id}/thumbnails/{sprite}")
 @router.head("/recordings/{recording_id}/thumbnails/{sprite}", include_in_schema=False)
-def recording_sprite(
+async def recording_sprite(
     request: Request,
     recording: RecordingDep,
+    session: SessionDep,
     settings: SettingsDep,
     sprite: Annotated[str, Path(pattern=r"^sprite-\d{3}\.jpg$")],
 ) -> Response:
     """A sheet of thumbnails named by the WebVTT track (`thumbnails/sprite-NNN.jpg`)."""
-    return _answer(request, recording, settings, f"thumbnails/{sprite}")
+    return await _answer(request, recording, session, settings, f"thumbnails/{sprite}")

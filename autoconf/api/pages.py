@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from autoconf.api.annotations import import_transcript_file
 from autoconf.api.auth import end_session, log_in, open_session
+from autoconf.api.consent_pages import consent_context
 from autoconf.api.deps import (
     SESSION_COOKIE,
     CurrentUser,
@@ -37,7 +38,7 @@ router = APIRouter(include_in_schema=False)
 
 # What the recording page's player (web/templates/_player.html) reads of the API's view.
 PLAYER_FIELDS = {"status", "progress", "stage", "kind", "media_url", "poster_url"}
-PLAYER_FIELDS |= {"waveform_url", "thumbnails_url"}
+PLAYER_FIELDS |= {"waveform_url", "thumbnails_url", "consent"}
 
 
 def _safe_next(target: str | None) -> str:
@@ -223,10 +224,18 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
     media = player_media(session, recording)
     counsellor = session.get(Counsellor, recording.counsellor_id or 0)
     user = request.state.auth_user
-    books = codebooks.list_codebooks(session, recording.study_id)
-    codes = {node.id: node for _, nodes in books for node in nodes}
     scope = access.annotation_scope(session, user, recording.study_id)
+    books = codebooks.list_codebooks(session, recording.study_id)
+    if scope.codebook_kinds is not None:  # a counsellor: the principles (and shown coding)
+        books = [(book, nodes) for book, nodes in books if book.kind in scope.codebook_kinds]
+    codes = {node.id: node for _, nodes in books for node in nodes}
     views = annotations.list_annotations(session, recording.id or 0, scope.clause())
+    writable = scope.annotator_layers
+
+    def keyed(kind: str) -> bool:
+        """A code's key starts a segment on its codebook's layer: only where one may write."""
+        return not scope.counsellor or kind in access.COUNSELLOR_CODEBOOKS
+
     return render(
         request,
         "recording.html",
@@ -243,13 +252,27 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
             AnnotationPublic.model_validate(v).model_dump(mode="json") for v in views
         ],
         codebooks_json=[
-            {**book.model_dump(mode="json"), "codes": [asdict(node) for node in nodes]}
+            {
+                **book.model_dump(mode="json"),
+                "codes": [
+                    {**asdict(node), "hotkey": node.hotkey if keyed(book.kind) else None}
+                    for node in nodes
+                ],
+            }
             for book, nodes in books
         ],
         members=_member_names(session, user, recording.study_id),
         speakers=sorted({v.speaker for v in views if v.speaker}),
-        hotkey_codes=[node for node in codes.values() if node.hotkey and not node.archived],
+        hotkey_codes=[
+            node
+            for book, nodes in books
+            for node in nodes
+            if node.hotkey and not node.archived and keyed(book.kind)
+        ],
+        visible_layers=scope.layers,
+        writable_layers=writable,
         ongoing=sessions.ongoing(session, recording.id or 0),
+        **consent_context(session, recording),
     )
 
 

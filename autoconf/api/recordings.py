@@ -5,6 +5,7 @@ from typing import Annotated
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
+from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
 from autoconf.api.deps import (
@@ -15,14 +16,18 @@ from autoconf.api.deps import (
     SessionDep,
     SettingsDep,
     StudyDep,
+    actor,
     write,
 )
+from autoconf.api.erasure import disposing
+from autoconf.consent import records as consent
 from autoconf.media import jobs
-from autoconf.media.storage import StoredFile, remove_tree
+from autoconf.media.storage import StoredFile
 from autoconf.models import MediaJob, Recording, User
-from autoconf.payloads import MAX_ID, RecordingPublic, RecordingUpdate, ShortCode
+from autoconf.payloads import MAX_ID, ConsentState, RecordingPublic, RecordingUpdate, ShortCode
 from autoconf.settings import Settings
 from autoconf.studies import recordings
+from autoconf.studies.erasure import erase_recording
 
 router = APIRouter(prefix="/api/v1", tags=["recordings"])
 
@@ -76,7 +81,8 @@ def wake_workers(request: Request) -> None:
 
 
 def public(recording: Recording, job: MediaJob | None) -> RecordingPublic:
-    """What the API says of a recording: its row, its job's progress, its media links."""
+    """What the API says of a recording: its row, its job's progress, its consents, its
+    media links (none while its consents forbid playing)."""
     result = RecordingPublic.model_validate(recording)
     base = f"/api/v1/recordings/{recording.id}"
     info = recording.media_info or {}
@@ -86,6 +92,13 @@ def public(recording: Recording, job: MediaJob | None) -> RecordingPublic:
         result.progress, result.stage = 0.0, jobs.QUEUED_LABEL
     elif recording.status == "processing" and job is not None:
         result.progress, result.stage = job.progress, jobs.label(job)
+    # The session that loaded the recording (every caller has one): the signature stays.
+    session = object_session(recording)
+    if isinstance(session, Session):
+        standing = consent.standing(session, recording)
+        result.consent = ConsentState.model_validate(standing, from_attributes=True)
+        if not standing.playable:
+            return result
     if recording.status == "ready" and recording.proxy_key:
         files = info.get("files", {})
         result.media_url = f"{base}/media"
@@ -145,11 +158,12 @@ async def stop_processing(request: Request, session: Session, recording: Recordi
 async def erase(
     request: Request, session: Session, settings: Settings, recording: Recording
 ) -> None:
-    """Delete the recording, its annotations and every file; a running job stops."""
-    recording_id = recording.id or 0
-    folder = await write(request, session, recordings.delete_recording, session, recording)
-    request.app.state.media_grants.forget(recording_id)
-    await anyio.to_thread.run_sync(remove_tree, settings.media_dir, folder)
+    """Erase the recording with everything made from it (`studies/erasure.py`), leaving one
+    audit entry, as `POST …/erase` does; a running job stops."""
+    who = actor(request, request.state.auth_user)  # signed in by the recording's dependency
+    async with disposing(request, session, settings) as disposal:
+        recording_id = recording.id or 0
+        await write(request, session, erase_recording, session, disposal, who, recording_id)
 
 
 @router.post("/recordings/{recording_id}/retry", status_code=status.HTTP_202_ACCEPTED)
@@ -173,8 +187,8 @@ async def cancel_processing(
 async def delete_recording(
     request: Request, recording: ManagedRecordingDep, session: SessionDep, settings: SettingsDep
 ) -> None:
-    """Delete the recording, its annotations and every file (original, proxy, derived);
-    a running job stops."""
+    """Erase the recording for good, as `POST /recordings/{id}/erase` does (every file,
+    annotation, transcript, live data; one audit entry), answering 204."""
     await erase(request, session, settings, recording)
 
 

@@ -2,20 +2,23 @@
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from autoconf.audit import log as audit_log
 from autoconf.auth import accounts
+from autoconf.consent import records as consent
 from autoconf.db import session_scope
 from autoconf.errors import DomainError
 from autoconf.live import report, sessions, stops
 from autoconf.media import jobs
 from autoconf.media.probe import probe_duration_ms
 from autoconf.models import (
+    CONSENT_PARTIES,
     Counsellor,
     Interview,
     LiveComment,
@@ -212,6 +215,7 @@ def _fill(
             )
         recording.duration_ms = _duration(Path(media), settings)
     session.add(recording)
+    _consents(session, recording, author_id)
     interview, _ = service.create_interview(
         session,
         study.id,
@@ -275,6 +279,7 @@ def _auto_confrontation(
                 session, settings.media_dir, settings.max_upload_bytes, new, source, None
             )
         ac.duration_ms = _duration(Path(media), settings)
+    _consents(session, ac, author)
     cues = transcripts.parse_transcript(package.joinpath(AC_TRANSCRIPT).read_bytes(), AC_TRANSCRIPT)
     transcripts.replace_transcript(session, ac, cues, None)
     counsellor_user = session.exec(
@@ -329,6 +334,16 @@ def _auto_confrontation(
     live.created_at = began
     live.ended_at = began + timedelta(minutes=5)
     session.add(live)
+
+
+def _consents(session: Session, recording: Recording, author_id: int) -> None:
+    """Both parties agreed to research and training: the demo plays and makes clips."""
+    session.flush()
+    who = audit_log.Actor(author_id, USERNAME)
+    for party in CONSENT_PARTIES:
+        consent.give(
+            session, recording, who, party, [consent.RESEARCH, consent.TRAINING], date.today()
+        )
 
 
 def _duration(media: Path, settings: Settings) -> int | None:

@@ -24,6 +24,7 @@ from autoconf.models import (
     Recording,
     utcnow,
 )
+from autoconf.studies import access
 
 Control = Literal["play", "pause", "seek", "rate", "switch"]
 CONTROLS: tuple[Control, ...] = ("play", "pause", "seek", "rate", "switch")
@@ -159,7 +160,7 @@ def start(session: Session, recording: Recording, user_id: int | None) -> LiveSe
 def by_code(session: Session, code: str) -> LiveSession:
     live = session.exec(select(LiveSession).where(LiveSession.code == code.strip().upper())).first()
     if live is None or live.ended_at is not None:
-        raise NotFound("Aucune session en cours avec ce code : vérifiez-le auprès du chercheur.")
+        raise NotFound(access.UNKNOWN_CODE)
     return live
 
 

@@ -104,14 +104,22 @@ class AgendaItem:
         return asdict(self)
 
 
-def for_counsellor(stop: dict[str, Any], own_prepared: set[int]) -> dict[str, Any]:
-    """A stop as a counsellor's screen gets it: no comments (the researchers' notes), and the
-    prepared moment it answers only when it is one of theirs: a researcher's private mark
-    must not show even its id."""
+def comment_for_counsellor(comment: dict[str, Any], user_id: int | None) -> bool:
+    """Whether a counsellor's screen gets this comment (as `access.sees_comment`): their own
+    words and what they typed, never the researchers' notes."""
+    return comment.get("speaker") == "counsellor" or comment.get("author_id") == user_id
+
+
+def for_counsellor(
+    stop: dict[str, Any], own_prepared: set[int], user_id: int | None
+) -> dict[str, Any]:
+    """A stop as a counsellor's screen gets it: the comments they may see, and the prepared
+    moment it answers only when it is one of theirs: a researcher's private mark must not
+    show even its id."""
     answered = stop.get("prepared_id")
     return {
         **stop,
-        "comments": [],
+        "comments": [c for c in stop.get("comments", []) if comment_for_counsellor(c, user_id)],
         "prepared_id": answered if answered in own_prepared else None,
     }
 
@@ -454,13 +462,18 @@ def _clean_text(text: str) -> str:
     return text
 
 
-def _live_of_stop(session: Session, stop_id: int, user: User) -> LiveSession:
+def _live_of_stop(
+    session: Session, stop_id: int, user: User, comment: LiveComment | None = None
+) -> LiveSession:
+    """The stop's session, if the user may write there: researchers every comment, the
+    counsellor (who sees the session) their own."""
     stop = session.get(LiveStop, stop_id)
     if stop is None:
         raise NotFound(f"Aucun arrêt n° {stop_id}.")
     live = session.get(LiveSession, stop.session_id)
     assert live is not None
-    require_researcher(session, user, live)
+    if comment is not None and comment.author_id != user.id:
+        require_researcher(session, user, live)
     return live
 
 
@@ -474,10 +487,13 @@ def _comment_event(
 
 
 def add_comment(session: Session, stop_id: int, user: User, speaker: str, text: str) -> CommentView:
-    """Type what was said at a stop (researchers; after the session too)."""
+    """Type what was said at a stop (after the session too): researchers, either speaker;
+    the counsellor, their own words."""
     live = _live_of_stop(session, stop_id, user)
     if speaker not in SPEAKERS:
         raise Invalid(f"Locuteur inconnu : {speaker}.")
+    if speaker != "counsellor" and role_of(session, user, live.study_id) != "researcher":
+        raise Forbidden("Un conseiller écrit ses propres propos : « counsellor ».")
     now = utcnow()
     comment = LiveComment(
         stop_id=stop_id,
@@ -523,7 +539,12 @@ def edit_comment(
     comment = session.get(LiveComment, comment_id)
     if comment is None:
         raise NotFound(f"Aucun commentaire n° {comment_id}.")
-    live = _live_of_stop(session, comment.stop_id, user)
+    live = _live_of_stop(session, comment.stop_id, user, comment)
+    if (
+        speaker not in (None, "counsellor")
+        and role_of(session, user, live.study_id) != "researcher"
+    ):
+        raise Forbidden("Un conseiller écrit ses propres propos : « counsellor ».")
     values: dict[str, Any] = {"version": version + 1, "updated_at": utcnow()}
     if text is not None:
         values["text"] = _clean_text(text)
@@ -550,7 +571,7 @@ def delete_comment(session: Session, comment_id: int, user: User, version: int) 
     comment = session.get(LiveComment, comment_id)
     if comment is None:
         raise NotFound(f"Aucun commentaire n° {comment_id}.")
-    live = _live_of_stop(session, comment.stop_id, user)
+    live = _live_of_stop(session, comment.stop_id, user, comment)
     stop_id = comment.stop_id
     deleted = session.exec(
         delete(LiveComment).where(

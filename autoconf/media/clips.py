@@ -152,7 +152,9 @@ def new_clip_path(data_dir: Path, plan: ClipPlan) -> Path:
                 old.unlink()
         except OSError:
             continue
-    handle, name = tempfile.mkstemp(prefix="clip-", suffix=Path(plan.filename).suffix, dir=folder)
+    # Named after the recording's folder: erasing the recording removes its clips too.
+    prefix = f"clip-{plan.source.parent.name}-"
+    handle, name = tempfile.mkstemp(prefix=prefix, suffix=Path(plan.filename).suffix, dir=folder)
     os.close(handle)
     return Path(name)
 

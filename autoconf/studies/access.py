@@ -18,12 +18,16 @@ from sqlmodel import Session, col, select
 from autoconf.errors import Forbidden, NotFound
 from autoconf.models import (
     CODING_LAYERS,
+    LAYERS,
     Annotation,
     Code,
     Codebook,
+    Consent,
     Counsellor,
     Interview,
+    LiveComment,
     LiveSession,
+    LiveStop,
     Membership,
     Recording,
     Study,
@@ -206,6 +210,33 @@ class AnnotationScope:
             coding,
         )
 
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The layers (timeline rows) this user sees anything on."""
+        if not self.counsellor:
+            return LAYERS
+        coding = CODING_LAYERS if self.co_validation else ()
+        return tuple(
+            layer for layer in LAYERS if layer in ("prepared", *COUNSELLOR_LAYERS, *coding)
+        )
+
+    @property
+    def annotator_layers(self) -> tuple[str, ...]:
+        """The layers this user writes on in the annotator (a counsellor's stops are made in
+        the live session)."""
+        if not self.counsellor:
+            return tuple(layer for layer in LAYERS if layer != "transcript")
+        return ("prepared",)
+
+    @property
+    def codebook_kinds(self) -> tuple[str, ...] | None:
+        """The codebooks whose codes this user sees on their pages (None: all)."""
+        if not self.counsellor:
+            return None
+        return COUNSELLOR_CODEBOOKS + (
+            ("schemes", "phases", "categories") if self.co_validation else ()
+        )
+
     def sees(self, annotation: Annotation) -> bool:
         """The same rule, on one loaded annotation."""
         own = annotation.author_id == self.user_id
@@ -258,3 +289,68 @@ def study_role_of(session: Session, username: str, study_id: int) -> str | None:
         .join(User, col(User.id) == Membership.user_id)
         .where(Membership.study_id == study_id, User.username == username)
     ).first()
+
+
+def require_consent(
+    session: Session, user: User, consent_id: int, *, manage: bool = False
+) -> Consent:
+    """The consent, if the user may see its recording; with `manage` (record, withdraw), only
+    the study's researchers (and admins). Unknown or invisible: 404 alike."""
+    consent = session.get(Consent, consent_id)
+    try:
+        if consent is None:
+            raise NotFound("")
+        require_recording(session, user, consent.recording_id, manage=manage)
+    except NotFound:
+        raise NotFound(f"Aucun consentement n° {consent_id}.") from None
+    return consent
+
+
+def require_stop(session: Session, user: User, stop_id: int) -> LiveStop:
+    """A live session's stop, if the user may see its session; else unknown (404)."""
+    stop = session.get(LiveStop, stop_id)
+    try:
+        if stop is None:
+            raise NotFound("")
+        require_live_session(session, user, stop.session_id)
+    except NotFound:
+        raise NotFound(f"Aucun arrêt n° {stop_id}.") from None
+    return stop
+
+
+def sees_comment(session: Session, user: User, comment: LiveComment, study_id: int) -> bool:
+    """Researchers see every comment; a counsellor, the words said as theirs and what they
+    typed themselves, never the researchers' notes."""
+    return (
+        sees_everything(session, user, study_id)
+        or comment.speaker == COUNSELLOR
+        or comment.author_id == user.id
+    )
+
+
+def require_comment(session: Session, user: User, comment_id: int) -> LiveComment:
+    """A comment made at a stop, if the user may see it; else unknown (404)."""
+    comment = session.get(LiveComment, comment_id)
+    unknown = NotFound(f"Aucun commentaire n° {comment_id}.")
+    if comment is None:
+        raise unknown
+    try:
+        stop = require_stop(session, user, comment.stop_id)
+    except NotFound:
+        raise unknown from None
+    live = session.get(LiveSession, stop.session_id)
+    if live is None or not sees_comment(session, user, comment, live.study_id):
+        raise unknown
+    return comment
+
+
+def require_live_code(session: Session, user: User, live: LiveSession) -> LiveSession:
+    """A session found by its join code, if the user may see it; else the answer of an
+    unknown code (a code that works for someone else is not confirmed)."""
+    try:
+        return require_live_session(session, user, live.id or 0)
+    except NotFound:
+        raise NotFound(UNKNOWN_CODE) from None
+
+
+UNKNOWN_CODE = "Aucune session en cours avec ce code : vérifiez-le auprès du chercheur."

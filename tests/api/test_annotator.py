@@ -258,6 +258,7 @@ def test_the_annotator_page_as_a_counsellor_sees_it(
     uploaded = factories.upload(rclient, study["id"], "A8 - 1", counsellor_id=counsellor_id)
     assert uploaded.status_code == 201, uploaded.text
     jobs.run_until_idle(engine, settings)
+    factories.consent_all(rclient, uploaded.json()["id"])  # the player needs them
     recording = rclient.get(f"/api/v1/recordings/{uploaded.json()['id']}").json()
     assert recording["status"] == "ready"
     secret = rclient.post(

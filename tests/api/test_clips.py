@@ -1,14 +1,17 @@
-"""Clips for training through the API: researchers only, when the recording's consent covers
+"""Clips for training through the API: researchers only, when both parties' consents cover
 training use; the clip named after the code and the times, its temporary file removed."""
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 
 from autoconf.media.clips import CLIPS_FOLDER
+from autoconf.models import AuditEvent
 from autoconf.settings import Settings
 from tests import factories
 from tests.mediafiles import VARIANTS, duration_s, make_media, streams
@@ -16,14 +19,19 @@ from tests.mediafiles import VARIANTS, duration_s, make_media, streams
 
 @pytest.fixture
 def ready(rclient: TestClient, engine: Engine, settings: Settings, study: dict) -> dict:
-    recording = factories.processed(rclient, engine, settings, study["id"], "A8 - 1")
+    """Processed, with no consent yet."""
+    recording = factories.processed(rclient, engine, settings, study["id"], "A8 - 1", consent=False)
     assert recording["status"] == "ready", recording["error"]
     return recording
 
 
-def consent(client: TestClient, recording: dict, value: object = True, **kw: object) -> object:
-    return client.patch(
-        f"/api/v1/recordings/{recording['id']}", json={"training_consent": value}, **kw
+def consent(
+    client: TestClient, recording: dict, party: str, scopes: list[str], **kw: object
+) -> Any:
+    return client.post(
+        f"/api/v1/recordings/{recording['id']}/consents",
+        json={"party": party, "scopes": scopes, "given_on": "2025-02-01"},
+        **kw,
     )
 
 
@@ -45,14 +53,12 @@ def leftover_clips(settings: Settings) -> list[Path]:
 
 
 def test_a_segment_becomes_a_named_clip(
-    rclient: TestClient, ready: dict, settings: Settings, tmp_path: Path
+    rclient: TestClient, engine: Engine, ready: dict, settings: Settings, tmp_path: Path
 ) -> None:
-    assert ready["training_consent"] is False
-    changed = consent(rclient, ready)
-    assert changed.status_code == 200, changed.text
-    assert changed.json()["training_consent"] is True
-    assert changed.json()["media_url"]  # the whole recording's view, as GET gives it
-    assert rclient.get(f"/api/v1/recordings/{ready['id']}").json()["training_consent"] is True
+    assert ready["consent"]["training"] is False and ready["media_url"] is None
+    factories.consent_all(rclient, ready["id"])
+    view = rclient.get(f"/api/v1/recordings/{ready['id']}").json()
+    assert view["consent"]["training"] is True and view["media_url"]
 
     annotation_id = annotate(rclient, ready, 12_400, 17_600)
     response = rclient.get(clip_url(annotation_id))
@@ -68,22 +74,49 @@ def test_a_segment_becomes_a_named_clip(
     assert abs(duration_s(clip) - 5.2) <= 0.1
     assert [s["codec_name"] for s in streams(clip, "video")] == ["h264"]
     assert leftover_clips(settings) == []  # the temporary file went with the response
+    with Session(engine) as session:
+        (entry,) = session.exec(select(AuditEvent).where(AuditEvent.action == "download")).all()
+    assert (entry.recording_id, entry.object_type, entry.object_id) == (
+        ready["id"],
+        "annotation",
+        annotation_id,
+    )
+    assert entry.detail == {"what": "clip", "start_ms": 12_400, "end_ms": 17_600}
 
 
-def test_no_clip_without_consent_for_training(rclient: TestClient, ready: dict) -> None:
+def test_no_clip_without_training_consent_from_both(rclient: TestClient, ready: dict) -> None:
     annotation_id = annotate(rclient, ready, 1000, 5000)
+    assert consent(rclient, ready, "counsellor", ["research", "training"]).status_code == 201
+    beneficiary = consent(rclient, ready, "beneficiary", ["research"])
+    assert beneficiary.status_code == 201
     refused = rclient.get(clip_url(annotation_id))
     assert refused.status_code == 403
-    assert "consentement" in refused.json()["detail"]
-    assert "formation" in refused.json()["detail"]
-    # Withdrawn after being given: refused again.
-    assert consent(rclient, ready).status_code == 200
-    assert consent(rclient, ready, False).json()["training_consent"] is False
-    assert rclient.get(clip_url(annotation_id)).status_code == 403
+    detail = refused.json()["detail"]
+    assert "consentement du bénéficiaire" in detail and "formation" in detail
+    assert "conseiller" not in detail
+    # Research consent from both: it plays, though it makes no clip.
+    assert rclient.get(f"/api/v1/recordings/{ready['id']}/media").status_code == 200
+    # The beneficiary's consent replaced by one that covers training: the clip is made.
+    withdrawn = rclient.post(f"/api/v1/consents/{beneficiary.json()['id']}/withdraw")
+    assert withdrawn.status_code == 200
+    assert consent(rclient, ready, "beneficiary", ["training", "research"]).status_code == 201
+    assert rclient.get(f"/api/v1/recordings/{ready['id']}").json()["consent"]["training"] is True
+    counsellor = rclient.get(f"/api/v1/recordings/{ready['id']}/consents").json()[0]
+    assert rclient.post(f"/api/v1/consents/{counsellor['id']}/withdraw").status_code == 200
+    again = rclient.get(clip_url(annotation_id))
+    assert again.status_code == 403 and "conseiller" in again.json()["detail"]
+
+
+def test_training_consent_without_research_gives_no_clip_where_research_is_required(
+    rclient: TestClient, ready: dict
+) -> None:
+    factories.consent_all(rclient, ready["id"], scopes=("training",))
+    refused = rclient.get(clip_url(annotate(rclient, ready, 1000, 5000)))
+    assert refused.status_code == 403 and "recherche" in refused.json()["detail"]
 
 
 def test_a_moment_has_no_clip(rclient: TestClient, ready: dict) -> None:
-    consent(rclient, ready)
+    factories.consent_all(rclient, ready["id"])
     refused = rclient.get(clip_url(annotate(rclient, ready, 10_000, None)))
     assert refused.status_code == 422
     assert refused.json()["detail"].startswith("Un moment n'a pas de durée")
@@ -95,7 +128,6 @@ def test_sound_only_recordings_give_a_sound_clip(
     recording = factories.processed(
         rclient, engine, settings, study["id"], "A3", VARIANTS / "audio.m4a"
     )
-    consent(rclient, recording)
     response = rclient.get(clip_url(annotate(rclient, recording, 1000, 4000)))
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "audio/mp4"
@@ -117,21 +149,20 @@ def test_segments_over_ten_minutes_are_refused(
     )  # fmt: skip
     recording = factories.processed(rclient, engine, settings, study["id"], "A4", long)
     assert recording["status"] == "ready", recording["error"]
-    consent(rclient, recording)
     refused = rclient.get(clip_url(annotate(rclient, recording, 0, 10 * 60_000 + 1000)))
     assert refused.status_code == 422
     assert "10\u201900" in refused.json()["detail"]
 
 
 def test_an_unprocessed_recording_conflicts(rclient: TestClient, recording: dict) -> None:
-    consent(rclient, recording)  # uploaded, never processed (jobs run when a test says so)
+    factories.consent_all(rclient, recording["id"])  # uploaded, never processed
     waiting = rclient.get(clip_url(annotate(rclient, recording, 1000, 2000)))
     assert waiting.status_code == 409
     assert "traité" in waiting.json()["detail"]
 
 
 def test_a_missing_original_conflicts(rclient: TestClient, ready: dict, settings: Settings) -> None:
-    consent(rclient, ready)
+    factories.consent_all(rclient, ready["id"])
     annotation_id = annotate(rclient, ready, 1000, 2000)
     (original,) = (settings.media_dir / "recordings").glob("*/original.*")
     original.unlink()
@@ -141,58 +172,47 @@ def test_a_missing_original_conflicts(rclient: TestClient, ready: dict, settings
     assert str(settings.data_dir) not in missing.text
 
 
-def test_counsellors_neither_export_nor_consent(
+def test_counsellors_neither_export_nor_record_consent(
     client: TestClient, engine: Engine, rclient: TestClient, study: dict
 ) -> None:
     me, counsellor_id = factories.counsellor_member(engine, rclient, study["id"], "a8", "A8")
     mine = factories.upload(rclient, study["id"], "A8 - 2", counsellor_id=counsellor_id).json()
-    assert consent(rclient, mine).status_code == 200
-    annotation_id = annotate(rclient, mine, 1000, 3000)
+    factories.consent_all(rclient, mine["id"])
     headers = factories.token(engine, me)
-    # They read their recording's annotation, but may not export it nor change consent.
-    assert client.get(f"/api/v1/annotations/{annotation_id}", headers=headers).status_code == 200
+    # Their own mark on their recording: they read it, and the consents, but may not export
+    # nor record or withdraw a consent.
+    created = client.post(
+        factories.annotations_url(mine),
+        json={"start_ms": 1000, "end_ms": 3000, "layer": "prepared", "origin": "prepared"},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    annotation_id = created.json()["id"]
     refused = client.get(clip_url(annotation_id), headers=headers)
     assert refused.status_code == 403
     assert "chercheurs" in refused.json()["detail"]
-    patched = consent(client, mine, False, headers=headers)
-    assert patched.status_code == 403
-    assert rclient.get(f"/api/v1/recordings/{mine['id']}").json()["training_consent"] is True
+    listed = client.get(f"/api/v1/recordings/{mine['id']}/consents", headers=headers)
+    assert listed.status_code == 200 and len(listed.json()) == 2
+    withdraw = client.post(f"/api/v1/consents/{listed.json()[0]['id']}/withdraw", headers=headers)
+    assert withdraw.status_code == 403
+    assert all(c["active"] for c in rclient.get(f"/api/v1/recordings/{mine['id']}/consents").json())
 
 
-def test_consent_must_be_a_boolean(rclient: TestClient, recording: dict) -> None:
+def test_the_old_flag_is_gone(rclient: TestClient, recording: dict) -> None:
     url = f"/api/v1/recordings/{recording['id']}"
-    for body in ({"training_consent": "yes"}, {"training_consent": None}, {"code": "B1"}):
-        assert rclient.patch(url, json=body).status_code == 422, body
-    unchanged = rclient.patch(url, json={})
-    assert unchanged.status_code == 200 and unchanged.json()["training_consent"] is False
-    assert rclient.patch("/api/v1/recordings/999999", json={}).status_code == 404
+    assert rclient.patch(url, json={"training_consent": True}).status_code == 422
+    assert "training_consent" not in rclient.get(url).json()
+    assert rclient.post(f"/recordings/{recording['id']}/training-consent").status_code in (404, 405)
 
 
 def test_strangers_and_unknown_annotations(
     client: TestClient, engine: Engine, rclient: TestClient, ready: dict
 ) -> None:
-    consent(rclient, ready)
+    factories.consent_all(rclient, ready["id"])
     annotation_id = annotate(rclient, ready, 1000, 2000)
     other = factories.account(engine, "bruno", "researcher")
     headers = factories.token(engine, other)
-    assert client.get(clip_url(annotation_id), headers=headers).status_code == 403
+    assert client.get(clip_url(annotation_id), headers=headers).status_code == 404
     assert rclient.get(clip_url(999_999)).status_code == 404
     client.cookies.clear()
     assert client.get(clip_url(annotation_id)).status_code == 401
-
-
-def test_the_recording_page_switches_the_training_consent(rclient: TestClient, study: dict) -> None:
-    rec = factories.upload(rclient, study["id"], "A8 - 1").json()
-    page = rclient.get(f"/recordings/{rec['id']}", headers={"accept": "text/html"})
-    assert "non couvert par le consentement" in page.text
-    switched = rclient.post(
-        f"/recordings/{rec['id']}/training-consent",
-        data={"training_consent": "true"},
-        follow_redirects=False,
-    )
-    assert switched.status_code == 303
-    assert rclient.get(f"/api/v1/recordings/{rec['id']}").json()["training_consent"] is True
-    bad = rclient.post(
-        f"/recordings/{rec['id']}/training-consent", data={"training_consent": "oui"}
-    )
-    assert bad.status_code == 422

@@ -364,3 +364,70 @@ def test_every_export_is_in_the_audit_log(rclient: TestClient, study: dict, engi
         (sid, "synthesis", "xlsx"),
         (sid, "chronogram", "png"),
     ]
+
+
+def test_a_counsellor_sees_and_types_their_own_words_never_the_researchers_notes(
+    app: Any, client: TestClient, rclient: TestClient, world: dict
+) -> None:
+    started = rclient.post(f"/api/v1/recordings/{world['rec']['id']}/live").json()
+    stop = rclient.post(f"/api/v1/live/{started['id']}/stops", json={"position_ms": 2000}).json()
+    comments = f"/api/v1/live/stops/{stop['id']}/comments"
+    headers = world["headers"]
+    browser = TestClient(app)
+    factories.login(browser, world["who"])
+    with browser.websocket_connect(f"/api/v1/live/{started['id']}/ws") as socket:
+        assert socket.receive_json()["type"] == "state"
+        note = rclient.post(comments, json={"speaker": "researcher", "text": "note-du-chercheur"})
+        words = rclient.post(comments, json={"speaker": "counsellor", "text": "ses-propos"})
+        assert note.status_code == words.status_code == 201
+        while (message := socket.receive_json())["type"] != "comment":
+            pass
+        assert message["comment"]["text"] == "ses-propos"  # the note never came
+        # A comment whose speaker becomes the researcher leaves the counsellor's screen.
+        changed = rclient.patch(
+            f"/api/v1/live/comments/{words.json()['id']}",
+            json={"version": 1, "speaker": "researcher"},
+        )
+        assert changed.status_code == 200
+        while (message := socket.receive_json())["type"] != "comment_deleted":
+            pass
+        assert message["comment_deleted"]["id"] == words.json()["id"]
+        assert "ses-propos" not in str(message)
+    rclient.patch(
+        f"/api/v1/live/comments/{words.json()['id']}", json={"version": 2, "speaker": "counsellor"}
+    )
+    log = client.get(f"/api/v1/live/{started['id']}/log", headers=headers).json()
+    said = [c["text"] for s in log["stops"] for c in s["comments"]]
+    assert said == ["ses-propos"]
+    hidden = client.patch(
+        f"/api/v1/live/comments/{note.json()['id']}",
+        json={"version": 1, "text": "x"},
+        headers=headers,
+    )
+    assert hidden.status_code == 404
+    theirs = client.patch(
+        f"/api/v1/live/comments/{words.json()['id']}",
+        json={"version": 3, "text": "x"},
+        headers=headers,
+    )
+    assert theirs.status_code == 403
+    as_researcher = client.post(
+        comments, json={"speaker": "researcher", "text": "x"}, headers=headers
+    )
+    assert as_researcher.status_code == 403
+    mine = client.post(
+        comments, json={"speaker": "counsellor", "text": "je précise"}, headers=headers
+    )
+    assert mine.status_code == 201
+    edited = client.patch(
+        f"/api/v1/live/comments/{mine.json()['id']}",
+        json={"version": 1, "text": "je précise : x"},
+        headers=headers,
+    )
+    assert edited.status_code == 200
+    both = rclient.get(f"/api/v1/live/{started['id']}/log").json()
+    assert [c["text"] for c in both["stops"][0]["comments"]] == [
+        "note-du-chercheur",
+        "ses-propos",
+        "je précise : x",
+    ]

@@ -38,6 +38,7 @@ def live(rclient: TestClient, study: dict, engine: Engine, app: Any) -> dict[str
         engine, rclient, study["id"], "a8", "A8"
     )
     rec = factories.upload(rclient, study["id"], "A8 - 1", counsellor_id=counsellor_id).json()
+    factories.consent_all(rclient, rec["id"])  # the session report quotes it
     interview = rclient.post(
         f"/api/v1/studies/{study['id']}/interviews",
         json={"code": "A8", "counsellor_id": counsellor_id, "recording_ids": [rec["id"]]},
@@ -166,13 +167,17 @@ def test_comments_have_author_and_speaker_and_never_overwrite(
         event = _receive(researcher, "comment")["comment"]
         assert event["text"] == "Là, j'entends « fatigué »." and event["speaker"] == "counsellor"
         assert event["author"] == "claire"
-        # The counsellor's screen gets no comments (nothing there judges them)…
+        # The counsellor's screen gets their own words, never the researchers' notes…
+        assert _receive(counsellor, "comment")["comment"]["id"] == event["id"]
         rclient.post(comments, json={"speaker": "researcher", "text": "Note"})
         counsellor.send_json({"type": "pause"})
-        assert _receive(counsellor, "pause")["type"] == "pause"
-    # …and a counsellor cannot type them.
-    refused = them.post(comments, json={"speaker": "counsellor", "text": "Moi"})
+        while (message := counsellor.receive_json())["type"] != "pause":
+            assert message["type"] != "comment", message
+    # …and a counsellor types only their own words.
+    refused = them.post(comments, json={"speaker": "researcher", "text": "Moi"})
     assert refused.status_code == 403
+    own = them.post(comments, json={"speaker": "counsellor", "text": "Moi"})
+    assert own.status_code == 201 and own.json()["author_id"] is not None
     assert rclient.post(comments, json={"speaker": "chef", "text": "x"}).status_code == 422
     assert rclient.post(comments, json={"speaker": "researcher", "text": "  "}).status_code == 422
     comment = quote.json()
@@ -190,10 +195,12 @@ def test_comments_have_author_and_speaker_and_never_overwrite(
     stale = rclient.delete(f"/api/v1/live/comments/{comment['id']}?version=1")
     assert stale.status_code == 409
     log = rclient.get(f"/api/v1/live/{live['id']}/log").json()
-    assert [c["text"] for c in log["stops"][0]["comments"]] == ["Version A", "Note"]
+    assert [c["text"] for c in log["stops"][0]["comments"]] == ["Version A", "Note", "Moi"]
     gone = rclient.delete(f"/api/v1/live/comments/{comment['id']}?version=2")
     assert gone.status_code == 204
-    assert them.get(f"/api/v1/live/{live['id']}/log").json()["stops"][0]["comments"] == []
+    # The counsellor's log: their own words only (the researcher's note is not there).
+    theirs = them.get(f"/api/v1/live/{live['id']}/log").json()["stops"][0]["comments"]
+    assert [c["text"] for c in theirs] == ["Moi"]
 
 
 def test_agenda_statuses_and_links(rclient: TestClient, live: dict[str, Any]) -> None:
@@ -321,6 +328,7 @@ def test_session_report_with_the_interviews_own_recording(
     ac = factories.upload(
         rclient, study["id"], "A8 - AC", AC_AUDIO.read_bytes(), filename="ac.m4a"
     ).json()
+    factories.consent_all(rclient, ac["id"])
     vtt = (DEMO / "autoconfrontation-demo.vtt").read_bytes()
     rclient.post(
         f"/api/v1/recordings/{ac['id']}/transcript", files={"file": ("a.vtt", vtt, "text/vtt")}

@@ -75,6 +75,7 @@ def test_only_researchers_import(rclient: TestClient, engine: Engine, study: dic
         engine, rclient, study["id"], "bea", "A9"
     )
     rid = factories.upload(rclient, study["id"], "A9 - 1", counsellor_id=counsellor_id).json()["id"]
+    factories.consent_all(rclient, rid)  # the export needs it
     factories.login(rclient, counsellor)
     refused = send(rclient, rid, DEMO_TRANSCRIPT.read_bytes(), "seance-demo.vtt")
     assert refused.status_code == 403

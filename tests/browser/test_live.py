@@ -97,10 +97,24 @@ def test_the_counsellors_stops_become_data(
     researcher.keyboard.type("Là, j'entends le mot fatigué.")
     researcher.keyboard.press("Enter")
     expect(stop.locator(".comment")).to_contain_text("Propos du conseiller : Là, j'entends")
+    # The counsellor sees their own words; a researcher's note never reaches their screen.
+    expect(counsellor.locator(".comment")).to_have_count(1)
+    expect(counsellor.locator(".comment")).to_contain_text("Là, j'entends le mot fatigué.")
+    stop.get_by_role("radio", name="Note du chercheur").check()
+    box.fill("Hésite avant de répondre.")
+    box.press("Enter")
+    expect(stop.locator(".comment")).to_have_count(2)
+    # The counsellor adds their own words, in their own box (no choice of speaker).
+    theirs = counsellor.locator(".stop").first
+    expect(theirs.get_by_role("radio")).to_have_count(0)
+    theirs.get_by_role("textbox").fill("Je voulais qu'il le dise lui-même.")
+    theirs.get_by_role("textbox").press("Enter")
+    expect(stop.locator(".comment")).to_have_count(3)
+    expect(stop.locator(".comment").last).to_contain_text("Je voulais qu'il le dise lui-même.")
+    expect(counsellor.locator(".comment")).to_have_count(2)
+    expect(counsellor.locator(".stop").first).not_to_contain_text("Hésite")
     researcher.screenshot(path=str(screenshots / "live-researcher.png"), full_page=True)
     counsellor.screenshot(path=str(screenshots / "live-counsellor.png"), full_page=True)
-    # Nothing of the researcher's notes reaches the counsellor's screen.
-    expect(counsellor.locator(".comment")).to_have_count(0)
 
     # The counsellor's page is reloaded: same frame, same stops.
     counsellor.reload()
@@ -166,3 +180,37 @@ def test_both_screens_reconnect_after_a_server_restart(
         other.context.close()
     finally:
         stop_server(server)
+
+
+def test_a_consent_withdrawn_mid_session_stops_the_media(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    researcher = _new_page(browser)
+    _login(researcher, live_server)
+    _start(researcher, live_server)
+    researcher.wait_for_function(f"{MEDIA}.readyState >= 1")
+    api = f"{live_server.url}/api/v1/recordings/{_demo_recording(researcher, live_server)}"
+    beneficiary = next(
+        c
+        for c in researcher.request.get(f"{api}/consents").json()
+        if c["party"] == "beneficiary" and c["active"]
+    )
+    try:
+        withdrawn = researcher.request.post(
+            f"{live_server.url}/api/v1/consents/{beneficiary['id']}/withdraw"
+        )
+        assert withdrawn.status == 200, withdrawn.text()
+        # The next check of the media is refused: the reason instead of the player.
+        error = researcher.locator("[data-live-error]")
+        expect(error).to_contain_text("consentement du bénéficiaire", timeout=20_000)
+        expect(researcher.locator("[data-player-media]")).to_be_hidden()
+    finally:  # the other tests play the demo session
+        given = researcher.request.post(
+            f"{api}/consents",
+            data={
+                "party": "beneficiary",
+                "scopes": ["research", "training"],
+                "given_on": "2025-01-15",
+            },
+        )
+        assert given.status == 201, given.text()

@@ -64,6 +64,12 @@ def test_audio_proxy_plays_and_seeks(
     )
     assert created.status == 201, created.text()
     api = f"{live_server.url}/api/v1/recordings/{created.json()['id']}"
+    for party in ("counsellor", "beneficiary"):  # the demo study requires both consents
+        given = page.request.post(
+            f"{api}/consents",
+            data={"party": party, "scopes": ["research"], "given_on": "2025-01-15"},
+        )
+        assert given.status == 201, given.text()
     deadline = time.monotonic() + 60
     while page.request.get(api).json()["status"] != "ready":
         assert time.monotonic() < deadline, page.request.get(api).json()

@@ -87,5 +87,7 @@ def test_upload_survives_a_cut_and_resumes_after_a_reload(
     recording = page.request.get(api).json()
     assert recording["code"] == "A8 - 2"
     assert recording["original_sha256"] == sha256
-    expect(page.locator("[data-media-progress], video[data-player-media]").first).to_be_visible()
+    # Processing, or done: without its consents yet, the notice stands where the player goes.
+    shown = "[data-media-progress], video[data-player-media], [data-consent-missing]"
+    expect(page.locator(shown).first).to_be_visible()
     page.screenshot(path=screenshots / "upload-done.png")

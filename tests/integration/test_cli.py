@@ -81,6 +81,9 @@ def test_demo_loads_once_and_prints_a_working_login(tmp_path: Path) -> None:
             ("A8 - AC", "autoconfrontation"),  # the interview's own recording
         ]
         assert 130_000 < recordings[0]["duration_ms"] < 140_000  # probed by ffprobe
+        # Both parties consented to research and training: everything plays, clips too.
+        assert all(r["consent"]["playable"] and r["consent"]["training"] for r in recordings)
+        assert all(r["consent"]["required"] and r["media_url"] for r in recordings)
         annotations = client.get(f"/api/v1/recordings/{recordings[0]['id']}/annotations").json()
         origins = [a["origin"] for a in annotations]
         cues = (DEMO / "seance-demo.vtt").read_text("utf-8").count("-->")

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 
-from autoconf.errors import Conflict, Forbidden, Invalid
+from autoconf.errors import Conflict, Invalid
 from autoconf.media import clips
 from autoconf.media.probe import probe
 from autoconf.media.runner import FFmpeg, Stopped
@@ -50,7 +50,6 @@ def ready_recording(media_dir: Path, source: Path, **changes: Any) -> Recording:
         "storage_key": key,
         "duration_ms": info.duration_ms,
         "media_info": info.as_dict(),
-        "training_consent": True,
     }
     return Recording(**(fields | changes))
 
@@ -196,7 +195,6 @@ def test_what_cannot_be_clipped(tmp_path: Path) -> None:
         return str(raised.value)
 
     assert refused(Invalid, segment(10_000, None)).startswith("Un moment n'a pas de durée")
-    assert "formation" in refused(Forbidden, segment(0, 1000), training_consent=False)
     assert "traité" in refused(Conflict, segment(0, 1000), status="processing", media_info={})
     long = refused(Invalid, segment(0, 10 * 60_000 + 1), duration_ms=3_600_000)
     assert "10\u201900" in long

@@ -161,6 +161,9 @@ def test_a_killed_server_resumes_the_job_after_restart(tmp_path: Path) -> None:
             )
         assert uploaded.status_code == 201, uploaded.text
         url = f"{server.url}/api/v1/recordings/{uploaded.json()['id']}"
+        for party in ("counsellor", "beneficiary"):  # it plays once processed
+            consent = {"party": party, "scopes": ["research"], "given_on": "2025-01-15"}
+            assert httpx.post(f"{url}/consents", json=consent, headers=headers).is_success
 
         def transcoding() -> dict | None:
             view = httpx.get(url, headers=headers).json()
@@ -203,6 +206,7 @@ def test_a_retry_right_after_a_cancel_never_mixes_two_attempts(
     two.start()
     try:
         rid = register(engine, settings, study["id"], slow)
+        factories.consent_all(rclient, rid)
         two.wake()
         wait_for(lambda: processing(rclient, rid), 30, "the first attempt to be under way")
         assert rclient.post(f"/api/v1/recordings/{rid}/cancel").status_code == 200

@@ -43,6 +43,7 @@ def process(
     assert response.status_code == 201, response.text
     assert response.json()["status"] == "queued"
     jobs.run_until_idle(engine, settings)
+    factories.consent_all(client, response.json()["id"])  # it plays
     result: dict = client.get(f"/api/v1/recordings/{response.json()['id']}").json()
     return result
 

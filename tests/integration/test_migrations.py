@@ -1,5 +1,6 @@
 """Alembic is the only writer of the schema: empty -> head must equal the models, both ways."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,53 @@ def test_sqlite_upgrade_keeps_the_data(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_postgresql_upgrade_keeps_the_data(postgres_url: str) -> None:
     _upgrade_keeps_the_data(postgres_url)
+
+
+def _training_consent_becomes_records(url: str) -> None:
+    """A recording with `training_consent` at 0006 gets, at 0007, a consent record per party
+    covering research and training; one without gets none; the study keeps playing
+    (`consent_required` off for studies that existed before)."""
+    from alembic import command
+
+    command.upgrade(migrate.alembic_config(url), "0006")
+    engine = make_engine(url)
+    now = "2026-11-01 10:00:00+00:00"
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO study (id, name, description, created_at) "
+                f"VALUES (1, 'S', '', '{now}')"
+            )
+            for rid, consent in ((1, "true"), (2, "false")):
+                connection.exec_driver_sql(
+                    "INSERT INTO recording (id, study_id, code, status, original_filename, "
+                    "original_size, original_sha256, media_type, storage_key, created_at, "
+                    f"training_consent) VALUES ({rid}, 1, 'A{rid}', 'ready', 'a.mp4', 10, '', '', "
+                    f"'recordings/x{rid}/original.mp4', '{now}', {consent})"
+                )
+        migrate.upgrade(url)
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT recording_id, party, scopes, withdrawn_on FROM consent ORDER BY id"
+            ).all()
+            required = connection.exec_driver_sql("SELECT consent_required FROM study").scalar()
+        found = [
+            (rid, party, json.loads(scopes) if isinstance(scopes, str) else scopes, withdrawn)
+            for rid, party, scopes, withdrawn in rows
+        ]
+        assert found == [
+            (1, "counsellor", ["research", "training"], None),
+            (1, "beneficiary", ["research", "training"], None),
+        ]
+        assert not required
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_training_consent_becomes_consent_records(tmp_path: Path) -> None:
+    _training_consent_becomes_records(f"sqlite:///{tmp_path / 'c.sqlite3'}")
+
+
+@pytest.mark.postgres
+def test_postgresql_training_consent_becomes_consent_records(postgres_url: str) -> None:
+    _training_consent_becomes_records(postgres_url)

@@ -1,6 +1,7 @@
 // What a live session's screen shows besides the player, drawn from the server's messages
-// (live.js dispatches them as `live:message`, and binds this first): the stops (with their comments and the form
-// to type them, for researchers), the agenda of prepared moments with their statuses, and
+// (live.js dispatches them as `live:message`, and binds this first): the stops (with their
+// comments and the form to type them: a researcher, any comment; the counsellor, their own
+// words), the agenda of prepared moments with their statuses, and
 // who is connected. Comments are sent over HTTP with the version they were read at: a
 // comment changed by someone else in the meantime is shown, never overwritten.
 
@@ -117,7 +118,7 @@ export function bindLog(root) {
         el("span", { class: "comment-text", text: comment.text }),
         el("small", { class: "muted", text: ` — ${comment.author}, ${clock(comment.said_at)}${comment.version > 1 ? ` · ${L.labelEdited}` : ""}` }),
       );
-      if (researcher) {
+      if (researcher || comment.author_id === userId) {
         const change = el("button", { type: "button", class: "link-button", text: L.labelEdit });
         change.addEventListener("click", () => {
           editing.set(comment.id, { text: comment.text, version: comment.version });
@@ -150,7 +151,13 @@ export function bindLog(root) {
       el("small", { class: "muted", text: ` · ${clock(stop.stopped_at)} · ${L.labelPause} ${paused}` }),
     );
     const item = el("li", { class: "stop", "data-stop-id": stop.id, "data-role": stop.role }, head);
-    if (!researcher) return item;
+    if (!researcher) {
+      // The counsellor: what was said as theirs, and a box for their own words.
+      const comments = el("ul", { class: "comments" });
+      for (const comment of stop.comments) comments.append(commentItem(stop, comment));
+      item.append(comments, commentForm(stop));
+      return item;
+    }
     // Which prepared moment it answers.
     const answers = el("select", { "data-stop-answers": true, "aria-label": L.labelAnswers });
     answers.append(el("option", { value: "", text: L.labelLiveAdded }));
@@ -181,7 +188,8 @@ export function bindLog(root) {
     const area = el("textarea", { rows: 2, name: "text", placeholder: L.labelPlaceholder, "aria-label": L.labelPlaceholder });
     area.value = draft.text;
     const speakers = el("span", { class: "speakers", role: "radiogroup" });
-    for (const speaker of ["counsellor", "researcher"]) {
+    // A counsellor types their own words only: no choice of speaker.
+    for (const speaker of researcher ? ["counsellor", "researcher"] : []) {
       const input = el("input", { type: "radio", name: `speaker-${stop.id}`, value: speaker, checked: draft.speaker === speaker });
       input.addEventListener("change", () => {
         draft.speaker = speaker;
@@ -308,7 +316,6 @@ export function bindLog(root) {
   function upsertStop(stop) {
     const known = stops.get(stop.id);
     const fresh = !known;
-    if (known && !researcher) stop.comments = [];
     stops.set(stop.id, { ...known, ...stop });
     drawStop(stop.id);
     counts();

@@ -20,6 +20,7 @@ import { bindLog } from "./live-log.js";
 
 const DRIFT_MS = 250;
 const SETTLE_MS = 400; // no drift correction this soon after a change
+const MEDIA_CHECK_MS = 15000; // how often a playing screen asks whether it may still show the media
 const EXPECT_MS = 1500; // an expected media event that has not come by then will not
 const PLAYHEAD = new Set(["state", "play", "pause", "seek", "rate", "switch", "stop", "end"]);
 
@@ -55,10 +56,13 @@ function bind(root) {
     root.dataset.connection = state;
   }
 
+  let refusal = ""; // why the media is not shown: stays until another recording plays
+
   function showError(text) {
     if (!error) return;
-    error.textContent = text || "";
-    error.hidden = !text;
+    const shown = text || refusal;
+    error.textContent = shown;
+    error.hidden = !shown;
   }
 
   function target() {
@@ -92,6 +96,42 @@ function bind(root) {
     return true;
   }
 
+  // The media may not be shown (its consent withdrawn during the session, or missing): the
+  // reason instead of a silent broken player.
+  function refuse(text) {
+    if (!media.paused) expect("pause");
+    media.pause();
+    media.removeAttribute("src");
+    media.removeAttribute("poster");
+    media.load();
+    media.hidden = true;
+    refusal = text || root.dataset.msgMediaRefused;
+    showError(refusal);
+  }
+
+  // Asked when the player fails, and every MEDIA_CHECK_MS: a player with the whole file in
+  // its buffer asks the server nothing more.
+  async function checkMedia() {
+    const src = media.getAttribute("src");
+    if (!src || media.hidden) return;
+    let response;
+    try {
+      response = await fetch(src, { headers: { Range: "bytes=0-0" }, cache: "no-store" });
+    } catch {
+      return; // the connection's state says so already
+    }
+    if (response.status !== 403) return;
+    let detail = "";
+    try {
+      detail = (await response.json()).detail;
+    } catch {
+      // the generic message
+    }
+    refuse(typeof detail === "string" ? detail : "");
+  }
+  media.addEventListener("error", checkMedia);
+  setInterval(checkMedia, MEDIA_CHECK_MS);
+
   // Another recording of the interview: its media, then the playhead once it can seek.
   function switchTo(id) {
     const found = recordings.find((r) => r.id === id);
@@ -100,6 +140,13 @@ function bind(root) {
     if (switcher) switcher.value = String(id);
     const code = root.querySelector("[data-live-recording-code]");
     if (code) code.textContent = found.code;
+    if (!found.media_url) {
+      refuse(found.consent && found.consent.message);
+      return;
+    }
+    media.hidden = false;
+    refusal = "";
+    showError("");
     media.addEventListener("loadedmetadata", () => sync(), { once: true });
     if (!media.paused) expect("pause");
     media.src = found.media_url;

@@ -27,17 +27,19 @@ class Annotator {
     this.root = root;
     const data = JSON.parse(root.parentElement.querySelector("[data-annotator-data]").textContent);
     this.messages = data.messages;
-    this.layerLabels = data.layers;
+    this.layerLabels = data.layers; // only the layers this user sees
+    this.writable = new Set(data.writable); // and those they write on here
     this.members = data.members;
     this.recordingId = Number(root.dataset.recordingId);
     this.studyId = Number(root.dataset.studyId);
     this.userId = Number(root.dataset.userId);
     this.offsetMs = Number(root.dataset.offsetMs) || 0;
     this.canManage = root.dataset.canManage === "1";
+    this.coValidation = root.dataset.coValidation === "1";
     this.media = root.querySelector("[data-player-media]");
     this.toastNode = root.parentElement.querySelector("[data-toast]");
     this.selected = null;
-    this.activeLayerId = "schemes";
+    this.activeLayerId = this.writable.has("schemes") ? "schemes" : "prepared";
     this.open = null;
     this.speakerColors = new Map();
     this.setCodebooks(data.codebooks);
@@ -128,7 +130,7 @@ class Annotator {
   }
 
   canEdit(item) {
-    return item.layer !== "transcript" && (item.author_id === this.userId || this.canManage);
+    return this.writable.has(item.layer) && (item.author_id === this.userId || this.canManage);
   }
 
   rowOf(item) {
@@ -185,7 +187,8 @@ class Annotator {
       rows.push({ id, label: fillMessage(m.marksOf, { name: this.authorName(author === "" ? null : author) }), editable: false, layer: "prepared" });
     }
     for (const layer of ["stops", "schemes", "consensus", "phases", "categories", "transcript"]) {
-      rows.push({ id: layer, label: this.layerLabels[layer], editable: layer !== "transcript", layer });
+      if (!(layer in this.layerLabels)) continue;
+      rows.push({ id: layer, label: this.layerLabels[layer], editable: this.writable.has(layer), layer });
     }
     return rows;
   }
@@ -249,7 +252,7 @@ class Annotator {
 
   setActiveLayer(rowId) {
     const layer = rowId.startsWith("prepared:") ? "schemes" : rowId;
-    if (layer === "transcript") return;
+    if (!this.writable.has(layer) || layer === "prepared") return;
     this.activeLayerId = layer;
     this.root.querySelector("[data-active-layer]").value = layer;
     this.timeline.render();
@@ -282,7 +285,8 @@ class Annotator {
 
   startSegment(codeIds = [], hotkey = null) {
     const kind = codeIds.length ? this.codes.get(codeIds[0]).kind : null;
-    const layer = { schemes: "schemes", phases: "phases", categories: "categories" }[kind] || this.activeLayerId;
+    let layer = { schemes: "schemes", phases: "phases", categories: "categories" }[kind] || this.activeLayerId;
+    if (!this.writable.has(layer)) layer = "prepared"; // a counsellor's segment is one of their marks
     const color = codeIds.length ? this.codes.get(codeIds[0]).color : LAYER_COLORS[layer];
     this.open = { start_ms: this.now(), layer, code_ids: codeIds, hotkey, color };
     this.timeline.open = this.open;

@@ -26,6 +26,10 @@ export class Panel {
     this.layer = root.querySelector("[data-panel-layer]");
     this.shared = root.querySelector("[data-panel-shared]");
     this.sharedRow = root.querySelector("[data-panel-shared-row]");
+    // Researchers only: show a prepared moment (or, with co-validation, a coded segment) to
+    // the recording's counsellor.
+    this.shown = root.querySelector("[data-panel-shown]");
+    this.shownRow = root.querySelector("[data-panel-shown-row]");
     this.codesBox = root.querySelector("[data-panel-codes]");
     this.fieldInputs = [...root.querySelectorAll("[data-field]")];
     this.fieldsCount = root.querySelector("[data-fields-count]");
@@ -91,6 +95,11 @@ export class Panel {
     this.sharedRow.hidden = item.layer !== "prepared";
     this.shared.checked = item.shared;
     this.shared.disabled = item.author_id !== this.app.userId;
+    if (this.shown) {
+      const coding = ["schemes", "consensus", "phases", "categories"].includes(item.layer);
+      this.shownRow.hidden = !(item.layer === "prepared" || (coding && this.app.coValidation));
+      this.shown.checked = Boolean(item.shown_to_counsellor);
+    }
     if (this.note !== active || full) this.note.value = item.note || "";
     this.note.readOnly = !editable;
     let filled = 0;
@@ -263,6 +272,7 @@ export class Panel {
       this._update(layer === "prepared" ? { layer } : { layer, shared: true });
     });
     this.shared.addEventListener("change", () => this._update({ shared: this.shared.checked }));
+    if (this.shown) this.shown.addEventListener("change", () => this._update({ shown_to_counsellor: this.shown.checked }));
     this.codesBox.addEventListener("change", (event) => {
       const box = event.target.closest("input[data-code]");
       if (!box || !this.item) return;
