@@ -4,6 +4,7 @@ import argparse
 import getpass
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 from autoconf import migrate
 from autoconf.auth import accounts
@@ -81,11 +82,21 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _token_days(text: str) -> int:
+    days = int(text) if text.isdigit() else 0
+    if not 1 <= days <= 365:
+        raise argparse.ArgumentTypeError("un nombre de jours entre 1 et 365")
+    return days
+
+
 def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
     engine = make_engine(settings.effective_database_url)
     with session_scope(engine) as session:
         user = accounts.get_user(session, args.username)
-        _, clear = accounts.issue_token(session, user, accounts.API, name=args.name)
+        lifetime = timedelta(days=args.days)
+        _, clear = accounts.issue_token(
+            session, user, accounts.API, name=args.name, lifetime=lifetime
+        )
     print(clear)
     return 0
 
@@ -145,6 +156,12 @@ def parser() -> argparse.ArgumentParser:
     create = token.add_parser("create", help="print a new API token for USERNAME")
     create.add_argument("username")
     create.add_argument("--name", default="cli")
+    create.add_argument(
+        "--days",
+        type=_token_days,
+        default=90,
+        help="the token stops working after this many days (1 to 365, default 90)",
+    )
     create.set_defaults(run=cmd_token_create)
 
     commands.add_parser("demo", help="load the demo study and print its login").set_defaults(

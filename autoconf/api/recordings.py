@@ -26,7 +26,7 @@ from autoconf.media.storage import StoredFile
 from autoconf.models import MediaJob, Recording, User
 from autoconf.payloads import MAX_ID, ConsentState, RecordingPublic, RecordingUpdate, ShortCode
 from autoconf.settings import Settings
-from autoconf.studies import recordings
+from autoconf.studies import access, recordings
 from autoconf.studies.erasure import erase_recording
 
 router = APIRouter(prefix="/api/v1", tags=["recordings"])
@@ -133,13 +133,23 @@ def list_recordings(
     """The recordings of the study this user may see, by code."""
     found = recordings.list_recordings(session, user, study.id or 0)
     by_recording = jobs.jobs_by_recording(session, [r.id or 0 for r in found])
-    return [public(r, by_recording.get(r.id or 0)) for r in found]
+    shown = [public(r, by_recording.get(r.id or 0)) for r in found]
+    return [_as_seen(session, user, view) for view in shown]
 
 
 @router.get("/recordings/{recording_id}")
-def get_recording(recording: RecordingDep, session: SessionDep) -> RecordingPublic:
+def get_recording(
+    recording: RecordingDep, user: CurrentUser, session: SessionDep
+) -> RecordingPublic:
     """The recording, with its processing status, progress and media links."""
-    return public(recording, jobs.job_of(session, recording))
+    return _as_seen(session, user, public(recording, jobs.job_of(session, recording)))
+
+
+def _as_seen(session: Session, user: User, view: RecordingPublic) -> RecordingPublic:
+    """The uploaded file's name may hold a person's name: the study's researchers only."""
+    if access.sees_everything(session, user, view.study_id):
+        return view
+    return view.model_copy(update={"original_filename": ""})
 
 
 async def reprocess(request: Request, session: Session, recording: Recording) -> MediaJob:

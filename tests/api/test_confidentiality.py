@@ -431,3 +431,18 @@ def test_a_counsellor_sees_and_types_their_own_words_never_the_researchers_notes
         "ses-propos",
         "je précise : x",
     ]
+
+
+def test_a_counsellor_is_not_told_the_uploaded_file_name(
+    client: TestClient, rclient: TestClient, world: dict, study: dict
+) -> None:
+    rec, headers = world["rec"], world["headers"]
+    assert rclient.get(f"/api/v1/recordings/{rec['id']}").json()["original_filename"]
+    assert (
+        client.get(f"/api/v1/recordings/{rec['id']}", headers=headers).json()["original_filename"]
+        == ""
+    )
+    listed = client.get(f"/api/v1/studies/{study['id']}/recordings", headers=headers).json()
+    assert [r["original_filename"] for r in listed] == [""]
+    page = client.get(f"/recordings/{rec['id']}", headers={**headers, "Accept": "text/html"})
+    assert "seance.mp4" not in page.text

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -42,11 +43,18 @@ def test_migrate_user_add_and_token(tmp_path: Path) -> None:
     clear = token.stdout.strip()
     assert clear.startswith("act_")
     assert run(tmp_path, "token", "create", "nobody").returncode == 1
+    assert run(tmp_path, "token", "create", "claire", "--days", "0").returncode == 2
+    short_lived = run(tmp_path, "token", "create", "claire", "--days", "2")
+    assert short_lived.returncode == 0
 
     app = create_app(Settings(data_dir=tmp_path))
     with TestClient(app) as client:
         me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {clear}"})
         assert me.json()["username"] == "claire"
+        tokens = client.get("/api/v1/me/tokens", headers={"Authorization": f"Bearer {clear}"})
+        expiries = sorted(t["expires_at"][:10] for t in tokens.json())
+        today = datetime.now(UTC).date()
+        assert expiries == [str(today + timedelta(days=2)), str(today + timedelta(days=90))]
         login = client.post(
             "/api/v1/auth/login", json={"username": "claire", "password": "s3cret-pass"}
         )

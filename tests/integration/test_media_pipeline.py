@@ -194,7 +194,8 @@ def test_retry_cancel_and_delete_work_without_javascript(
     assert stopped.status_code == 303
     view = rclient.get(f"/api/v1/recordings/{recording['id']}").json()
     assert view["status"] == "failed" and "arrêté" in view["error"]
-    assert "Supprimer l'enregistrement" in html.unescape(queued.text)
+    assert "Effacer l'enregistrement…" in html.unescape(queued.text)
+    assert f'href="/recordings/{recording["id"]}/erase"' in queued.text
     deleted = rclient.post(f"/recordings/{recording['id']}/delete", follow_redirects=False)
     assert deleted.status_code == 303 and deleted.headers["location"] == f"/studies/{study['id']}"
     assert rclient.get(f"/recordings/{recording['id']}").status_code == 404
