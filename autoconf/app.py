@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from autoconf import __version__, i18n
 from autoconf.api import (
+    account_pages,
     annotations,
     audit,
     auth,
@@ -79,6 +80,7 @@ ROUTERS = tuple(
         audit,
         users,
         study_admin_pages,
+        account_pages,
     )
 )
 

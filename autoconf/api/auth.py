@@ -153,6 +153,13 @@ async def create_token(
 ) -> TokenCreated:
     """A personal API token for scripts, valid `expires_in_days` (90 by default); the token
     is shown in this answer only. List them with GET, revoke one with DELETE."""
+    return await new_api_token(request, session, user, body)
+
+
+async def new_api_token(
+    request: Request, session: Session, user: User, body: TokenCreate
+) -> TokenCreated:
+    """A new API token (API and the account page)."""
     who = actor(request, user)
     return await write(request, session, _new_token, session, user, body, who)
 
@@ -167,6 +174,11 @@ async def delete_token(
     request: Request, token_id: PathId, user: CurrentUser, session: SessionDep
 ) -> None:
     """Revoke a token: it stops working at once."""
+    await revoke_api_token(request, session, user, token_id)
+
+
+async def revoke_api_token(request: Request, session: Session, user: User, token_id: int) -> None:
+    """Revoke one of the user's tokens (API and the account page)."""
     await write(request, session, _revoke, session, user, token_id, actor(request, user))
     request.app.state.media_grants.clear()
 
@@ -189,6 +201,14 @@ async def change_password(
 ) -> None:
     """Change your password (the current one is asked again). Your other login sessions end;
     this one stays. Your API tokens stay: revoke them apart if they may have leaked."""
+    await change_password_of(request, session, user, body)
+
+
+async def change_password_of(
+    request: Request, session: Session, user: User, body: PasswordChange
+) -> None:
+    """The password change (API and the account page): argon2 on the password limiter,
+    outside the write lock; then the new hash and the end of the other sessions."""
     new_hash = await anyio.to_thread.run_sync(
         accounts.new_password_hash,
         user,

@@ -36,9 +36,14 @@ async def set_active(
     """Disable an account (`is_active: false`: its sessions and tokens stop at once, what it
     wrote stays) or enable it again (administrators)."""
     access.require_admin(user)
+    return await set_account_active(request, session, user, user_id, body.is_active)
+
+
+async def set_account_active(
+    request: Request, session: Session, user: User, user_id: int, active: bool
+) -> UserPublic:
+    """Disable or enable an account (API and the accounts page; the caller is an admin)."""
     who = actor(request, user)
-    changed = await write(
-        request, session, _set_active, session, user_id, body.is_active, user, who
-    )
+    changed = await write(request, session, _set_active, session, user_id, active, user, who)
     request.app.state.media_grants.clear()
     return changed

@@ -338,6 +338,12 @@ EXPECTATIONS: dict[Key, Rule] = {
     ("GET", "/interviews/{interview_id}/report"): researcher,
     ("POST", "/interviews/{interview_id}/recording"): researcher,
     ("GET", "/audit"): admin,
+    ("GET", "/account"): signed_in,
+    ("POST", "/account/password"): signed_in,  # a wrong current password: refused after
+    ("POST", "/account/tokens"): signed_in,
+    ("POST", "/account/tokens/{token_id}/revoke"): owner,
+    ("GET", "/users"): admin,
+    ("POST", "/users/{user_id}/active"): admin,
 }
 
 _TUS = (
@@ -370,6 +376,7 @@ OWN_CLIENT = {
 # Routes that destroy or replace: the parameter named here gets a throwaway object per call.
 FRESH: dict[Key, str] = {
     ("DELETE", "/api/v1/me/tokens/{token_id}"): "token_id",
+    ("POST", "/account/tokens/{token_id}/revoke"): "token_id",
     ("DELETE", "/api/v1/studies/{study_id}/members/{user_id}"): "user_id",
     ("POST", "/studies/{study_id}/members/{user_id}/remove"): "user_id",
     ("DELETE", "/api/v1/codes/{code_id}"): "code_id",
@@ -812,6 +819,15 @@ BODIES: dict[Key, Body] = {
         "data": {"party": "counsellor", "scopes": ["research"], "given_on": "2026-01-01"}
     },
     ("POST", "/me/language"): lambda w, r, v: {"data": {"language": "fr"}},
+    ("POST", "/account/password"): lambda w, r, v: {
+        "data": {
+            "current_password": "not the password",
+            "new_password": "another long password",
+            "confirmation": "another long password",
+        }
+    },
+    ("POST", "/account/tokens"): lambda w, r, v: {"data": {"name": "matrice"}},
+    ("POST", "/users/{user_id}/active"): lambda w, r, v: {"data": {"is_active": "true"}},
     ("POST", "/studies"): lambda w, r, v: {"data": {"name": "Étude de la matrice"}},
     ("POST", "/studies/{study_id}/recordings"): _upload,
     ("POST", "/studies/{study_id}/settings"): _settings_form,

@@ -446,3 +446,85 @@ def test_a_counsellor_is_not_told_the_uploaded_file_name(
     assert [r["original_filename"] for r in listed] == [""]
     page = client.get(f"/recordings/{rec['id']}", headers={**headers, "Accept": "text/html"})
     assert "seance.mp4" not in page.text
+
+
+HTML = {"Accept": "text/html"}
+
+
+def test_the_account_page_changes_the_password_and_handles_tokens(
+    app: Any, engine: Engine, researcher: factories.Account
+) -> None:
+    here, elsewhere = TestClient(app), TestClient(app)
+    factories.login(here, researcher)
+    factories.login(elsewhere, researcher)
+    page = here.get("/account", headers=HTML)
+    assert page.status_code == 200 and "Changer de mot de passe" in page.text
+    differ = here.post(
+        "/account/password",
+        data={
+            "current_password": researcher.password,
+            "new_password": "aaaaaaaaaa",
+            "confirmation": "bbbbbbbbbb",
+        },
+        headers=HTML,
+    )
+    assert differ.status_code == 422 and "diffèrent" in differ.text
+    wrong = here.post(
+        "/account/password",
+        data={
+            "current_password": "faux",
+            "new_password": "aaaaaaaaaa",
+            "confirmation": "aaaaaaaaaa",
+        },
+        headers=HTML,
+    )
+    assert wrong.status_code == 422 and "actuel" in wrong.text and "aaaaaaaaaa" not in wrong.text
+    assert elsewhere.get("/api/v1/me").status_code == 200
+    done = here.post(
+        "/account/password",
+        data={
+            "current_password": researcher.password,
+            "new_password": "aaaaaaaaaa",
+            "confirmation": "aaaaaaaaaa",
+        },
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/account?done=password"
+    assert elsewhere.get("/api/v1/me").status_code == 401
+    assert "autres sessions" in here.get("/account?done=password", headers=HTML).text
+    made = here.post(
+        "/account/tokens", data={"name": "nuit", "expires_in_days": "30"}, headers=HTML
+    )
+    assert made.status_code == 201
+    shown = made.text.split("data-new-token>")[1].split("<")[0]
+    bearer = {"Authorization": f"Bearer {shown}"}
+    assert TestClient(app).get("/api/v1/me", headers=bearer).status_code == 200
+    assert shown not in here.get("/account", headers=HTML).text  # shown once
+    token_id = here.get("/api/v1/me/tokens").json()[0]["id"]
+    revoked = here.post(f"/account/tokens/{token_id}/revoke", follow_redirects=False)
+    assert revoked.status_code == 303
+    assert TestClient(app).get("/api/v1/me", headers=bearer).status_code == 401
+
+
+def test_the_accounts_page_disables_an_account(
+    app: Any, client: TestClient, engine: Engine, world: dict
+) -> None:
+    admin = factories.account(engine, "root", "admin")
+    browser = TestClient(app)
+    factories.login(browser, admin)
+    assert client.get("/users", headers={**world["headers"], **HTML}).status_code == 403
+    page = browser.get("/users", headers=HTML)
+    assert page.status_code == 200 and "a8" in page.text
+    off = browser.post(
+        f"/users/{world['who'].id}/active", data={"is_active": "false"}, follow_redirects=False
+    )
+    assert off.status_code == 303
+    assert client.get("/api/v1/me", headers=world["headers"]).status_code == 401
+    assert "désactivé" in browser.get("/users", headers=HTML).text
+    assert (
+        browser.post(f"/users/{world['who'].id}/active", data={"is_active": "oui"}).status_code
+        == 422
+    )
+    on = browser.post(f"/users/{world['who'].id}/active", data={"is_active": "true"})
+    assert on.status_code == 200
+    assert client.get("/api/v1/me", headers=world["headers"]).status_code == 200

@@ -29,6 +29,10 @@ def test_unsafe_routes_write_under_the_lock() -> None:
                 "await end_session(",
                 "await update_study_settings(",
                 "await remove_member_from(",
+                "await change_password_of(",
+                "await new_api_token(",
+                "await revoke_api_token(",
+                "await set_account_active(",
             )
         ), f"{route.methods} {route.path} writes without the write lock"
         checked.append(route.path)
