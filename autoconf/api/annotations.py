@@ -49,7 +49,9 @@ def list_annotations(
     order."""
     scope = access.annotation_scope(session, user, recording.study_id)
     views = annotations.list_annotations(session, recording.id or 0, scope.clause())
-    return [AnnotationPublic.model_validate(view) for view in views]
+    if not consent.content_allowed(session, recording):  # the transcript is its content
+        views = [view for view in views if view.layer != "transcript"]
+    return [AnnotationPublic.model_validate(scope.shown(view)) for view in views]
 
 
 @router.post("/recordings/{recording_id}/annotations", status_code=status.HTTP_201_CREATED)
@@ -77,8 +79,17 @@ async def create_annotation(
 
 
 @router.get("/annotations/{annotation_id}")
-def get_annotation(annotation: AnnotationDep, session: SessionDep) -> AnnotationPublic:
-    return AnnotationPublic.model_validate(annotations.get_view(session, annotation.id or 0))
+def get_annotation(
+    annotation: AnnotationDep, user: CurrentUser, session: SessionDep
+) -> AnnotationPublic:
+    recording = session.get(Recording, annotation.recording_id)
+    assert recording is not None  # AnnotationDep checked it
+    if annotation.layer == "transcript":
+        consent.require(session, recording)
+    scope = access.annotation_scope(session, user, recording.study_id)
+    return AnnotationPublic.model_validate(
+        scope.shown(annotations.get_view(session, annotation.id or 0))
+    )
 
 
 def _update(

@@ -4,6 +4,7 @@ and drive its shared playhead through a WebSocket."""
 import asyncio
 import contextlib
 import math
+import time
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -95,7 +96,7 @@ def snapshot(session: Session, user: User, live: LiveSession) -> dict[str, Any]:
     else:  # their own prepared moments, to bring up; no statuses, no one else's
         mine = [i for i in stops.agenda(session, live, user.id) if i.author_id == user.id]
         log["agenda"] = [{**i.public(), "status": "planned"} for i in mine]
-        own = {i.prepared_id for i in mine}
+        own = {i.prepared_id for i in mine}  # as stops.own_prepared
         log["stops"] = [stops.for_counsellor(stop, own, user.id) for stop in stop_list]
     return {"role": role, "user_id": user.id, "log": log}
 
@@ -158,7 +159,7 @@ async def live_socket(socket: WebSocket, session_id: PathId) -> None:
                 socket, session, presence.join, session, session_id, user, known["role"]
             )
         hub.here(presence_id)
-        sender = asyncio.create_task(_send(socket, queue, known))
+        sender = asyncio.create_task(_send(socket, session_id, queue, known))
         try:
             # Until the browser leaves (RuntimeError: a receive after the close).
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
@@ -168,6 +169,9 @@ async def live_socket(socket: WebSocket, session_id: PathId) -> None:
                     except ValueError:  # not JSON
                         await socket.send_json({"type": "error", "detail": "Message illisible."})
                         continue
+                    if not await _still_allowed(socket, session_id):
+                        await socket.close(code=4403)
+                        break
                     await _receive(socket, session_id, user, message)
         finally:
             sender.cancel()
@@ -186,18 +190,52 @@ async def live_socket(socket: WebSocket, session_id: PathId) -> None:
 _RESEARCHERS_ONLY = ("agenda",)
 
 
+# Access taken back (member removed, account disabled, logged out) ends an open socket at the
+# browser's next action, or at the first event this long after the last check.
+RECHECK_S = 2.0
+
+
+def _allowed(socket: WebSocket, session: Session, session_id: int) -> bool:
+    found = credential_of(socket)
+    user = accounts.user_for_token(session, found[1], found[0]) if found else None
+    if user is None:
+        return False
+    try:
+        access.require_live_session(session, user, session_id)
+    except DomainError:
+        return False
+    return True
+
+
+async def _still_allowed(socket: WebSocket, session_id: int) -> bool:
+    """Whether the socket's credential may still follow the session (asked again, so that
+    access taken back ends an open socket too)."""
+    async with request_session(socket) as session:
+        return await anyio.to_thread.run_sync(_allowed, socket, session, session_id)
+
+
 async def _send(
-    socket: WebSocket, queue: "asyncio.Queue[dict[str, Any]]", known: dict[str, Any]
+    socket: WebSocket,
+    session_id: int,
+    queue: "asyncio.Queue[dict[str, Any]]",
+    known: dict[str, Any],
 ) -> None:
     """The session's events to this screen; a counsellor's gets no researchers' notes or
-    agenda, and no id of a prepared moment but their own (`stops.for_counsellor`)."""
+    agenda, and no id of a prepared moment but their own (`stops.for_counsellor`). Access
+    is checked again every RECHECK_S seconds of events."""
     role, user_id = known["role"], known["user_id"]
+    checked = time.monotonic()
     own = {item["prepared_id"] for item in known["log"]["agenda"]}
     # The comments this screen has: a comment it may no longer see (its speaker changed) is
     # taken off it, as if deleted.
     seen = {c["id"] for stop in known["log"]["stops"] for c in stop["comments"]}
     while True:
         event: dict[str, Any] | None = await queue.get()
+        if time.monotonic() - checked > RECHECK_S:
+            if not await _still_allowed(socket, session_id):
+                await socket.close(code=4403)
+                return
+            checked = time.monotonic()
         if role != "researcher" and event is not None:
             event = _for_counsellor(event, own, user_id, seen)
         if event is not None:

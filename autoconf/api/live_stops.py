@@ -63,12 +63,15 @@ async def stop_here(
     request: Request, session_id: PathId, body: StopCreate, user: CurrentUser, session: SessionDep
 ) -> dict[str, Any]:
     """ "Arrêter ici": everyone pauses, and the stop is recorded (by who, when, where)."""
-    access.require_live_session(session, user, session_id)
+    live = access.require_live_session(session, user, session_id)
     event = await write(
         request, session, stops.stop_here, session, session_id, user, body.position_ms
     )
     stop: dict[str, Any] = event.payload["stop"]
-    return stop
+    if stops.role_of(session, user, live.study_id) == "researcher":
+        return stop
+    # The counsellor: as their screen gets it (no researcher's note, no one else's mark).
+    return stops.for_counsellor(stop, stops.own_prepared(session, live, user), user.id)
 
 
 @router.patch("/live/stops/{stop_id}")

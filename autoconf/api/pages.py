@@ -25,6 +25,7 @@ from autoconf.api.deps import (
 )
 from autoconf.api.recordings import erase, public, reprocess, stop_processing, store_upload
 from autoconf.api.rendering import render
+from autoconf.consent import records as consent
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated
 from autoconf.live import sessions
 from autoconf.media import jobs
@@ -229,7 +230,12 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
     if scope.codebook_kinds is not None:  # a counsellor: the principles (and shown coding)
         books = [(book, nodes) for book, nodes in books if book.kind in scope.codebook_kinds]
     codes = {node.id: node for _, nodes in books for node in nodes}
-    views = annotations.list_annotations(session, recording.id or 0, scope.clause())
+    views = [
+        scope.shown(v)
+        for v in annotations.list_annotations(session, recording.id or 0, scope.clause())
+    ]
+    if not consent.content_allowed(session, recording):  # the transcript is its content
+        views = [v for v in views if v.layer != "transcript"]
     writable = scope.annotator_layers
 
     def keyed(kind: str) -> bool:
@@ -291,7 +297,10 @@ def preparation_page(request: Request, recording: RecordingDep, session: Session
     """The prepared moments you may see, as notes to print: `10’02 — il reformule…`."""
     user = request.state.auth_user
     scope = access.annotation_scope(session, user, recording.study_id)
-    views = annotations.list_annotations(session, recording.id or 0, scope.clause())
+    views = [
+        scope.shown(v)
+        for v in annotations.list_annotations(session, recording.id or 0, scope.clause())
+    ]
     marks = [v for v in views if v.layer == "prepared"]
     books = codebooks.list_codebooks(session, recording.study_id)
     members = _member_names(session, user, recording.study_id)

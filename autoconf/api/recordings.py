@@ -218,4 +218,5 @@ async def patch_recording(
     result: RecordingPublic = await write(
         request, session, _update, session, recording.id or 0, changes
     )
+    request.app.state.media_grants.forget(recording.id or 0)  # its counsellor may change
     return result

@@ -69,6 +69,16 @@ def require(session: Session, recording: Recording, scope: str = RESEARCH) -> No
         raise Forbidden(gate_message(recording, scope, missing))
 
 
+def content_allowed(session: Session, recording: Recording) -> bool:
+    """Whether what the recording says (its media, its transcript) may be shown: always
+    when the study requires no consent, else with research consent from both parties."""
+    try:
+        require(session, recording)
+    except Forbidden:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Standing:
     """Where a recording stands: whether its study requires consent, the parties whose

@@ -124,6 +124,11 @@ def for_counsellor(
     }
 
 
+def own_prepared(session: Session, live: LiveSession, user: User) -> set[int]:
+    """The ids of the user's own prepared moments in the session's agenda."""
+    return {i.prepared_id for i in agenda(session, live, user.id) if i.author_id == user.id}
+
+
 def role_of(session: Session, user: User, study_id: int) -> Speaker:
     """Who the user is in a live session: the counsellor, or a researcher (admins too)."""
     return "researcher" if access.sees_everything(session, user, study_id) else "counsellor"
@@ -381,8 +386,9 @@ def go_to(
     counsellor brings up their own."""
     live = sessions.open_session(session, session_id)
     item = _agenda_item(session, live, prepared_id, user.id)
-    if item.author_id != user.id:
-        require_researcher(session, user, live)
+    if item.author_id != user.id and role_of(session, user, live.study_id) != "researcher":
+        # Another's moment is not on a counsellor's agenda: as unknown as a wrong id.
+        raise NotFound(f"Le moment préparé n° {prepared_id} n'est pas dans cette séance.")
     if item.recording_id != live.recording_id:
         sessions.control(session, session_id, user.id, "switch", recording_id=item.recording_id)
     extra: dict[str, Any] = {"client": client}
@@ -449,7 +455,7 @@ def delete_stop(session: Session, annotation: Annotation, user: User, version: i
     live = session.get(LiveSession, stop.session_id, populate_existing=True)
     assert live is not None and live.id is not None
     annotations.delete_annotation(session, annotation, version)
-    payload = {"stop_deleted": {"id": annotation.id}}
+    payload = {"stop_deleted": {"id": annotation.id, "recording_id": annotation.recording_id}}
     sessions.append(session, live.id, live.seq, "stop_deleted", payload, user.id)
 
 

@@ -230,7 +230,9 @@ def run_job(
         if job is None or recording is None:
             return
         recording_id, original = recording.id, settings.media_dir / recording.storage_key
-        name = recording.original_filename
+        # Messages name the recording by its code: an uploaded file's name may hold a
+        # person's name, and the error is shown to the recording's counsellor too.
+        name = recording.code
     folder = original.parent
     _remove_abandoned_work(folder, settings.job_stale_seconds)
     work = folder / f"{WORK_PREFIX}{uuid.uuid4().hex[:12]}"

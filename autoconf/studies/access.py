@@ -10,7 +10,7 @@ own marks. What a user may not see does not exist for them: 404, with the body a
 gets. What they may see but not do is 403.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import ColumnElement, and_, false, or_
 from sqlmodel import Session, col, select
@@ -33,7 +33,7 @@ from autoconf.models import (
     Study,
     User,
 )
-from autoconf.schemes.annotations import WriteLimits
+from autoconf.schemes.annotations import AnnotationView, WriteLimits
 
 ADMIN = "admin"
 RESEARCHER = "researcher"
@@ -194,6 +194,8 @@ class AnnotationScope:
     user_id: int | None
     counsellor: bool
     co_validation: bool
+    # A counsellor's: the codes they may see on a stop someone else made (the principles).
+    principle_codes: frozenset[int] = frozenset()
 
     def clause(self) -> ColumnElement[bool]:
         """The rule as a WHERE clause on `annotation`."""
@@ -237,6 +239,20 @@ class AnnotationScope:
             ("schemes", "phases", "categories") if self.co_validation else ()
         )
 
+    def shown(self, view: AnnotationView) -> AnnotationView:
+        """What of a visible annotation this user gets: a counsellor gets a stop someone else
+        made without its codes (but principles), note, fields or quotes, unless a researcher
+        showed it to them: the researchers' reading of a moment is theirs."""
+        if (
+            not self.counsellor
+            or view.layer != "stops"
+            or view.author_id == self.user_id
+            or view.shown_to_counsellor
+        ):
+            return view
+        codes = [c for c in view.code_ids if c in self.principle_codes]
+        return replace(view, code_ids=codes, note="", fields={}, verbatims=[])
+
     def sees(self, annotation: Annotation) -> bool:
         """The same rule, on one loaded annotation."""
         own = annotation.author_id == self.user_id
@@ -263,9 +279,17 @@ COUNSELLOR_CODEBOOKS = ("principles",)
 
 
 def annotation_scope(session: Session, user: User, study_id: int) -> AnnotationScope:
-    counsellor = not sees_everything(session, user, study_id)
-    study = session.get(Study, study_id) if counsellor else None
-    return AnnotationScope(user.id, counsellor, bool(study and study.co_validation))
+    if sees_everything(session, user, study_id):
+        return AnnotationScope(user.id, False, False)
+    study = session.get(Study, study_id)
+    principles = session.exec(
+        select(Code.id)
+        .join(Codebook, col(Codebook.id) == Code.codebook_id)
+        .where(Codebook.study_id == study_id, col(Codebook.kind).in_(list(COUNSELLOR_CODEBOOKS)))
+    ).all()
+    return AnnotationScope(
+        user.id, True, bool(study and study.co_validation), frozenset(i for i in principles if i)
+    )
 
 
 def write_limits(session: Session, user: User, study_id: int) -> WriteLimits | None:

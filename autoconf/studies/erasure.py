@@ -342,6 +342,13 @@ def _forget_live_events(session: Session, recording_id: int) -> None:
     events = session.exec(
         select(LiveEvent.id, LiveEvent.payload).where(col(LiveEvent.session_id).in_(concerned))
     ).all()
+    # Stops of the recording deleted before: known only from their events (a comment event
+    # names its stop, not its recording).
+    for _, payload in events:
+        for key in ("stop", "stop_deleted"):
+            part = payload.get(key) if isinstance(payload, dict) else None
+            if isinstance(part, dict) and part.get("recording_id") == recording_id:
+                erased.add(part.get("id"))
     doomed = [eid for eid, payload in events if _speaks_of(payload, recording_id, erased)]
     for start in range(0, len(doomed), BATCH):
         batch = doomed[start : start + BATCH]

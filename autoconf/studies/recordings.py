@@ -17,7 +17,7 @@ from autoconf.media.storage import (
     remove_tree,
     store_original,
 )
-from autoconf.models import Recording, User
+from autoconf.models import Interview, InterviewRecording, Recording, User
 from autoconf.studies import codes
 from autoconf.studies.access import visible_recording_filter
 from autoconf.studies.service import check_counsellor
@@ -158,8 +158,25 @@ def update_recording(session: Session, recording_id: int, changes: dict[str, Any
     recording = session.get(Recording, recording_id, populate_existing=True)
     if recording is None:
         raise NotFound(f"Aucun enregistrement n° {recording_id}.")
-    if "counsellor_id" in changes:
+    if "counsellor_id" in changes and changes["counsellor_id"] != recording.counsellor_id:
         check_counsellor(session, recording.study_id, changes["counsellor_id"])
+        # Access to an interview (and its live sessions) follows its counsellor: a recording
+        # of an interview changes counsellor with its interview, not alone.
+        linked = (
+            session.exec(
+                select(Interview.code)
+                .join(InterviewRecording, col(InterviewRecording.interview_id) == Interview.id)
+                .where(InterviewRecording.recording_id == recording.id)
+            ).first()
+            or session.exec(
+                select(Interview.code).where(Interview.ac_recording_id == recording.id)
+            ).first()
+        )
+        if linked is not None:
+            raise Conflict(
+                f"« {recording.code} » fait partie de l'entretien {linked} : son conseiller est "
+                "celui de l'entretien. Retirez-le d'abord de l'entretien."
+            )
         recording.counsellor_id = changes["counsellor_id"]
     if changes.get("code") is not None:
         _check_code_free(session, recording.study_id, changes["code"], recording.id)

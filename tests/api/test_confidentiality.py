@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select, update
+from starlette.websockets import WebSocketDisconnect
 
 from autoconf.models import Annotation, AuditEvent, AuthToken, utcnow
 from tests import factories
@@ -528,3 +529,111 @@ def test_the_accounts_page_disables_an_account(
     on = browser.post(f"/users/{world['who'].id}/active", data={"is_active": "true"})
     assert on.status_code == 200
     assert client.get("/api/v1/me", headers=world["headers"]).status_code == 200
+
+
+def test_a_counsellors_stop_answer_and_the_researchers_stops_keep_their_reading(
+    client: TestClient, rclient: TestClient, world: dict, study: dict
+) -> None:
+    rec, made, headers = world["rec"], world["made"], world["headers"]
+    started = rclient.post(f"/api/v1/recordings/{rec['id']}/live").json()
+    url = f"/api/v1/live/{started['id']}/stops"
+    # The counsellor stops near the researcher's private mark (2000 ms): the answer names
+    # no prepared moment and, stopped again, carries no researcher's note.
+    first = client.post(url, json={"position_ms": 2300}, headers=headers)
+    assert first.status_code == 201 and first.json()["prepared_id"] is None
+    researchers = rclient.get(f"/api/v1/live/{started['id']}/log").json()["stops"]
+    assert researchers[0]["prepared_id"] == made["private"]["id"]
+    rclient.post(
+        f"/api/v1/live/stops/{first.json()['id']}/comments",
+        json={"speaker": "researcher", "text": "NOTE-SECRETE"},
+    )
+    again = client.post(url, json={"position_ms": 2300}, headers=headers)
+    assert again.status_code == 201 and "NOTE-SECRETE" not in again.text
+    # A researcher's stop, coded and noted: the counsellor sees the stop, not the reading.
+    scheme = next(iter(factories.codes_by_path(rclient, study["id"], "schemes").values()))
+    stop = made["stop"]
+    coded = rclient.patch(
+        f"/api/v1/annotations/{stop['id']}",
+        json={"version": stop["version"], "code_ids": [scheme], "note": "LECTURE-DU-CHERCHEUR"},
+    )
+    assert coded.status_code == 200
+    seen = client.get(f"/api/v1/annotations/{stop['id']}", headers=headers).json()
+    assert seen["code_ids"] == [] and seen["note"] == ""
+    listed = client.get(world["url"], headers=headers).text
+    page = client.get(f"/recordings/{rec['id']}", headers={**headers, **HTML}).text
+    assert "LECTURE-DU-CHERCHEUR" not in listed + page
+
+
+def test_a_recording_of_an_interview_keeps_its_interviews_counsellor(
+    rclient: TestClient, world: dict, study: dict
+) -> None:
+    rec = world["rec"]
+    other = rclient.post(f"/api/v1/studies/{study['id']}/counsellors", json={"code": "A4"})
+    rclient.post(f"/api/v1/recordings/{rec['id']}/live")  # makes its interview
+    moved = rclient.patch(
+        f"/api/v1/recordings/{rec['id']}", json={"counsellor_id": other.json()["id"]}
+    )
+    assert moved.status_code == 409 and "entretien" in moved.json()["detail"]
+    assert (
+        rclient.get(f"/api/v1/recordings/{rec['id']}").json()["counsellor_id"] != other.json()["id"]
+    )
+
+
+def test_an_open_socket_ends_when_access_is_taken_back(
+    app: Any, rclient: TestClient, world: dict, study: dict
+) -> None:
+    started = rclient.post(f"/api/v1/recordings/{world['rec']['id']}/live").json()
+    browser = TestClient(app)
+    factories.login(browser, world["who"])
+    with browser.websocket_connect(f"/api/v1/live/{started['id']}/ws") as socket:
+        assert socket.receive_json()["type"] == "state"
+        removed = rclient.delete(f"/api/v1/studies/{study['id']}/members/{world['who'].id}")
+        assert removed.status_code == 200
+        socket.send_json({"type": "seek", "position_ms": 1000})
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                message = socket.receive_json()
+                assert message["type"] not in ("seek", "comment"), message
+    assert closed.value.code == 4403
+    state = rclient.get(f"/api/v1/live/{started['id']}").json()
+    assert state["position_ms"] == 0  # the seek was refused
+
+
+def test_no_transcript_without_consent(
+    client: TestClient, rclient: TestClient, study: dict
+) -> None:
+    rec = factories.upload(rclient, study["id"], "B1").json()
+    imported = rclient.post(
+        f"/api/v1/recordings/{rec['id']}/transcript",
+        files={
+            "file": ("t.vtt", b"WEBVTT\n\n00:00.000 --> 00:02.000\nJe suis malade au travail\n")
+        },
+    )
+    assert imported.status_code == 200, imported.text
+    url = factories.annotations_url(rec)
+    assert "malade" not in rclient.get(url).text
+    assert "malade" not in rclient.get(f"/recordings/{rec['id']}", headers=HTML).text
+    factories.consent_all(rclient, rec["id"])
+    cues = [a for a in rclient.get(url).json() if a["layer"] == "transcript"]
+    assert [c["note"] for c in cues] == ["Je suis malade au travail"]
+
+
+def test_erasure_forgets_the_comments_of_a_stop_deleted_before(
+    rclient: TestClient, world: dict, study: dict, engine: Engine
+) -> None:
+    rec = world["rec"]
+    second = factories.upload(rclient, study["id"], "A8 - 2", counsellor_id=rec["counsellor_id"])
+    started = rclient.post(f"/api/v1/recordings/{rec['id']}/live").json()
+    interview = rclient.get(f"/api/v1/studies/{study['id']}/interviews").json()[0]
+    assert second.status_code == 201 and interview["id"]
+    stop = rclient.post(f"/api/v1/live/{started['id']}/stops", json={"position_ms": 1000}).json()
+    said = rclient.post(
+        f"/api/v1/live/stops/{stop['id']}/comments",
+        json={"speaker": "counsellor", "text": "SECRET-EFFACE"},
+    ).json()
+    rclient.delete(f"/api/v1/live/comments/{said['id']}?version=1")
+    assert rclient.delete(f"/api/v1/annotations/{stop['id']}").status_code == 204
+    assert rclient.post(f"/api/v1/recordings/{rec['id']}/erase").status_code == 200
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT payload FROM live_event")).all()
+    assert "SECRET-EFFACE" not in str(rows)

@@ -237,7 +237,11 @@ def test_agenda_statuses_and_links(rclient: TestClient, live: dict[str, Any]) ->
     with counsellor.websocket_connect(url) as socket:
         socket.receive_json()
         socket.send_json({"type": "goto", "prepared_id": prepared["ours"]})
-        assert "chercheurs" in _receive(socket, "error")["detail"]
+        refused = _receive(socket, "error")["detail"]
+        socket.send_json({"type": "goto", "prepared_id": 999_999})
+        unknown = _receive(socket, "error")["detail"]
+        # As unknown as a wrong id: nothing tells the researcher's moment exists.
+        assert refused.replace(str(prepared["ours"]), "999999") == unknown
         socket.send_json({"type": "goto", "prepared_id": prepared["theirs"]})
         assert _receive(socket, "play")["position_ms"] == 80_000
 
