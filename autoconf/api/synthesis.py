@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from autoconf.api.deps import AuditedExport, ManagedCodebookDep, ManagedStudyDep, SessionDep
+from autoconf.consent import records as consent
 from autoconf.errors import Invalid
 from autoconf.i18n import gettext as _
 from autoconf.models import Codebook
@@ -210,7 +211,9 @@ def segments_by_code(
 ) -> Any:
     """Every segment grouped by code (a parent gathers its descendants'), with its recording's
     code, time, note, structured fields and verbatims, each linked to the player there."""
-    groups = segment_report.segments_by_code(session, codebook)
+    # Quotes are what a recording says: not exported without its consent.
+    withheld = consent.withheld(session, codebook.study_id)
+    groups = segment_report.segments_by_code(session, codebook, withheld)
     base = str(request.base_url).rstrip("/")
     if format == "json":
         return [

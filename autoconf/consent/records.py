@@ -79,6 +79,26 @@ def content_allowed(session: Session, recording: Recording) -> bool:
     return True
 
 
+def withheld(session: Session, study_id: int) -> set[int]:
+    """The study's recordings whose content (quotes, transcript) may not be exported: none
+    when the study requires no consent, else those without research consent from both."""
+    study = session.get(Study, study_id)
+    if study is None or not study.consent_required:
+        return set()
+    every = set(session.exec(select(Recording.id).where(Recording.study_id == study_id)).all())
+    rows = session.exec(
+        select(Consent.recording_id, Consent.party, Consent.scopes)
+        .join(Recording, col(Recording.id) == Consent.recording_id)
+        .where(Recording.study_id == study_id, col(Consent.withdrawn_on).is_(None))
+    ).all()
+    parties: dict[int, set[str]] = {}
+    for recording_id, party, scopes in rows:
+        if RESEARCH in (scopes or []):
+            parties.setdefault(recording_id, set()).add(party)
+    covered = {rid for rid, found in parties.items() if found >= set(CONSENT_PARTIES)}
+    return {rid for rid in every if rid is not None and rid not in covered}
+
+
 @dataclass(frozen=True)
 class Standing:
     """Where a recording stands: whether its study requires consent, the parties whose

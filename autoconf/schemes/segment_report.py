@@ -4,6 +4,7 @@ each segment with its recording's code, its time, note, structured fields and ve
 linked to the player at that time. HTML and DOCX."""
 
 import io
+from collections.abc import Collection
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -35,8 +36,11 @@ class Entry:
         return start if self.end_ms is None else f"{start} – {format_ms(self.end_ms)}"
 
 
-def segments_by_code(session: Session, codebook: Codebook) -> list[tuple[Row, list[Entry]]]:
-    """Each active code with its segments (and its descendants'), by recording and time."""
+def segments_by_code(
+    session: Session, codebook: Codebook, withheld: Collection[int] = ()
+) -> list[tuple[Row, list[Entry]]]:
+    """Each active code with its segments (and its descendants'), by recording and time;
+    the quotes of the `withheld` recordings (no consent to export their content) left out."""
     rows = rows_of(codebook_tree(session, codebook.id or 0))
     codes = sorted({code for row in rows for code in row.members})
     if not codes:
@@ -64,9 +68,8 @@ def segments_by_code(session: Session, codebook: Codebook) -> list[tuple[Row, li
     ).all()
     by_code: dict[int, list[Entry]] = {}
     for code_id, annotation_id, recording_id, code, start, end, note, fields, verbatims in found:
-        entry = Entry(
-            annotation_id, recording_id, code, start, end, note, fields or {}, verbatims or []
-        )
+        quotes = [] if recording_id in withheld else verbatims or []
+        entry = Entry(annotation_id, recording_id, code, start, end, note, fields or {}, quotes)
         by_code.setdefault(code_id, []).append(entry)
     groups = []
     for row in rows:

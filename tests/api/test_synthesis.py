@@ -316,6 +316,10 @@ def test_segments_grouped_by_code_with_their_links(rclient: TestClient, study: d
     rclient.post(url, json={"start_ms": 1000, "end_ms": 2000, "code_ids": [stage]})
     rclient.post(url, json={"start_ms": 3000, "origin": "prepared", "code_ids": [cv]})  # private
     books = {b["kind"]: b["id"] for b in rclient.get(f"/api/v1/studies/{sid}/codebooks").json()}
+    # Quotes are what the recording says: none exported before its consent is recorded.
+    withheld = rclient.get(f"/api/v1/codebooks/{books['categories']}/segments?format=html")
+    assert "Elle propose de" in withheld.text and "jamais fait de CV" not in withheld.text
+    factories.consent_all(rclient, rec["id"])
     report = rclient.get(f"/api/v1/codebooks/{books['categories']}/segments").json()
     by_path = {group["path"]: group["segments"] for group in report}
     assert len(by_path["ACCOMPAGNEMENT/Actions"]) == 2  # the parent gathers both, once each
