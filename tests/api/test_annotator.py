@@ -199,6 +199,7 @@ def test_only_the_author_shares_and_only_prepared_marks_are_private(
 
 
 def test_the_transcript_is_imported_not_annotated(rclient: TestClient, recording: dict) -> None:
+    factories.consent_all(rclient, recording["id"])  # its cues are what the recording says
     for body in ({"start_ms": 0, "origin": "transcript"}, {"start_ms": 0, "layer": "transcript"}):
         assert rclient.post(factories.annotations_url(recording), json=body).status_code == 422, (
             body

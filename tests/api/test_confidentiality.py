@@ -374,9 +374,9 @@ def test_a_counsellor_sees_and_types_their_own_words_never_the_researchers_notes
     stop = rclient.post(f"/api/v1/live/{started['id']}/stops", json={"position_ms": 2000}).json()
     comments = f"/api/v1/live/stops/{stop['id']}/comments"
     headers = world["headers"]
-    browser = TestClient(app)
-    factories.login(browser, world["who"])
-    with browser.websocket_connect(f"/api/v1/live/{started['id']}/ws") as socket:
+    # The counsellor's socket on the researcher's client (its Bearer token wins): one loop.
+    url = f"/api/v1/live/{started['id']}/ws"
+    with rclient.websocket_connect(url, headers=headers) as socket:
         assert socket.receive_json()["type"] == "state"
         note = rclient.post(comments, json={"speaker": "researcher", "text": "note-du-chercheur"})
         words = rclient.post(comments, json={"speaker": "counsellor", "text": "ses-propos"})
@@ -583,9 +583,11 @@ def test_an_open_socket_ends_when_access_is_taken_back(
     app: Any, rclient: TestClient, world: dict, study: dict
 ) -> None:
     started = rclient.post(f"/api/v1/recordings/{world['rec']['id']}/live").json()
-    browser = TestClient(app)
-    factories.login(browser, world["who"])
-    with browser.websocket_connect(f"/api/v1/live/{started['id']}/ws") as socket:
+    # The counsellor's socket on the researcher's client (its Bearer token wins over the
+    # cookie): one event loop, as in a real server (two TestClients are two loops, and the
+    # write lock is not made to be shared between loops).
+    url = f"/api/v1/live/{started['id']}/ws"
+    with rclient.websocket_connect(url, headers=world["headers"]) as socket:
         assert socket.receive_json()["type"] == "state"
         removed = rclient.delete(f"/api/v1/studies/{study['id']}/members/{world['who'].id}")
         assert removed.status_code == 200
