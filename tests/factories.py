@@ -5,7 +5,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
+from sqlalchemy import select as sa_select
+from sqlmodel import SQLModel
 
 from autoconf.auth import accounts
 from autoconf.db import session_scope
@@ -127,3 +129,17 @@ def processed(
 
 def annotations_url(recording: dict[str, Any]) -> str:
     return f"/api/v1/recordings/{recording['id']}/annotations"
+
+
+def references(engine: Engine, table_name: str, object_id: int) -> dict[str, int]:
+    """Rows whose foreign key points at row `object_id` of `table_name`, by column."""
+    found: dict[str, int] = {}
+    with engine.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            for column in table.columns:
+                if any(fk.column.table.name == table_name for fk in column.foreign_keys):
+                    query = sa_select(func.count()).select_from(table).where(column == object_id)
+                    count = connection.execute(query).scalar_one()
+                    if count:
+                        found[f"{table.name}.{column.name}"] = count
+    return found

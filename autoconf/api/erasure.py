@@ -22,12 +22,9 @@ from autoconf.api.deps import (
     write,
     write_lock,
 )
-from autoconf.errors import Forbidden
 from autoconf.media.clips import CLIPS_FOLDER
-from autoconf.models import User
 from autoconf.settings import Settings
-from autoconf.studies import erasure
-from autoconf.studies.access import ADMIN
+from autoconf.studies import access, erasure
 from autoconf.studies.disposal import Disposal, sweep
 
 router = APIRouter(prefix="/api/v1", tags=["erasure"])
@@ -55,11 +52,6 @@ async def disposing(
         await anyio.to_thread.run_sync(disposal.remove)
         async with write_lock(request):
             await anyio.to_thread.run_sync(erasure.checkpoint, request.app.state.engine)
-
-
-def require_admin(user: User) -> None:
-    if user.role != ADMIN:
-        raise Forbidden("Seuls les administrateurs peuvent effacer une étude.")
 
 
 @router.post("/recordings/{recording_id}/erase")
@@ -98,7 +90,7 @@ async def erase_study(
     """Erase the study for good (administrators): every recording as above, then its
     members, counsellors, structures, interviews, codebooks and codes. One audit entry stays,
     with the counts answered here. Erased already: 404."""
-    require_admin(user)
+    access.require_admin(user)
     async with disposing(request, session, settings) as disposal:
         return await write(
             request,

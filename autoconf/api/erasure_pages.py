@@ -16,11 +16,11 @@ from autoconf.api.deps import (
     actor,
     write,
 )
-from autoconf.api.erasure import disposing, require_admin
+from autoconf.api.erasure import disposing
 from autoconf.api.rendering import render
 from autoconf.models import Recording, Study
 from autoconf.settings import Settings
-from autoconf.studies import erasure
+from autoconf.studies import access, erasure
 
 router = APIRouter(include_in_schema=False)
 
@@ -108,7 +108,7 @@ async def erase_recording_form(
 async def erase_study_page(
     request: Request, study: StudyDep, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    require_admin(user)
+    access.require_admin(user)
     return await anyio.to_thread.run_sync(_study_page, request, session, settings, study)
 
 
@@ -122,7 +122,7 @@ async def erase_study_form(
     confirmation: Confirmation = "",
 ) -> Response:
     """Erase once the name typed is the study's; else the page again, nothing erased."""
-    require_admin(user)
+    access.require_admin(user)
     if not erasure.matches(confirmation, study.name):
         return await anyio.to_thread.run_sync(_study_page, request, session, settings, study, 422)
     async with disposing(request, session, settings) as disposal:

@@ -59,7 +59,8 @@ def home() -> Response:
 
 def player_media(session: Session, recording: Recording) -> dict[str, Any]:
     """What `_player.html` shows of a recording: its processing or its media."""
-    view = public(recording, jobs.job_of(session, recording))
+    job = jobs.job_of(session, recording)
+    view = public(recording, job, consent.standing(session, recording))
     base = f"/api/v1/recordings/{recording.id}"
     return {
         **view.model_dump(include=PLAYER_FIELDS),

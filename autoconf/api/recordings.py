@@ -5,7 +5,6 @@ from typing import Annotated
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
-from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
 from autoconf.api.deps import (
@@ -80,9 +79,11 @@ def wake_workers(request: Request) -> None:
         runner.wake()
 
 
-def public(recording: Recording, job: MediaJob | None) -> RecordingPublic:
-    """What the API says of a recording: its row, its job's progress, its consents, its
-    media links (none while its consents forbid playing)."""
+def public(
+    recording: Recording, job: MediaJob | None, standing: consent.Standing
+) -> RecordingPublic:
+    """What the API says of a recording: its row, its job's progress, its consents
+    (`consent.standing`), its media links (none while its consents forbid playing)."""
     result = RecordingPublic.model_validate(recording)
     base = f"/api/v1/recordings/{recording.id}"
     info = recording.media_info or {}
@@ -92,13 +93,9 @@ def public(recording: Recording, job: MediaJob | None) -> RecordingPublic:
         result.progress, result.stage = 0.0, jobs.QUEUED_LABEL
     elif recording.status == "processing" and job is not None:
         result.progress, result.stage = job.progress, jobs.label(job)
-    # The session that loaded the recording (every caller has one): the signature stays.
-    session = object_session(recording)
-    if isinstance(session, Session):
-        standing = consent.standing(session, recording)
-        result.consent = ConsentState.model_validate(standing, from_attributes=True)
-        if not standing.playable:
-            return result
+    result.consent = ConsentState.model_validate(standing, from_attributes=True)
+    if not standing.playable:
+        return result
     if recording.status == "ready" and recording.proxy_key:
         files = info.get("files", {})
         result.media_url = f"{base}/media"
@@ -123,7 +120,15 @@ async def upload_recording(
     recording = await store_upload(
         request, session, settings, study.id or 0, code, counsellor_id, file, user
     )
-    return public(recording, None)
+    return await public_soon(session, recording, None)
+
+
+async def public_soon(
+    session: Session, recording: Recording, job: MediaJob | None
+) -> RecordingPublic:
+    """`public()` from an async route: its consent queries in a worker thread."""
+    standing = await anyio.to_thread.run_sync(consent.standing, session, recording)
+    return public(recording, job, standing)
 
 
 @router.get("/studies/{study_id}/recordings")
@@ -133,7 +138,7 @@ def list_recordings(
     """The recordings of the study this user may see, by code."""
     found = recordings.list_recordings(session, user, study.id or 0)
     by_recording = jobs.jobs_by_recording(session, [r.id or 0 for r in found])
-    shown = [public(r, by_recording.get(r.id or 0)) for r in found]
+    shown = [public(r, by_recording.get(r.id or 0), consent.standing(session, r)) for r in found]
     return [_as_seen(session, user, view) for view in shown]
 
 
@@ -142,7 +147,8 @@ def get_recording(
     recording: RecordingDep, user: CurrentUser, session: SessionDep
 ) -> RecordingPublic:
     """The recording, with its processing status, progress and media links."""
-    return _as_seen(session, user, public(recording, jobs.job_of(session, recording)))
+    job = jobs.job_of(session, recording)
+    return _as_seen(session, user, public(recording, job, consent.standing(session, recording)))
 
 
 def _as_seen(session: Session, user: User, view: RecordingPublic) -> RecordingPublic:
@@ -181,7 +187,7 @@ async def retry_processing(
     request: Request, recording: ManagedRecordingDep, session: SessionDep
 ) -> RecordingPublic:
     """Process the recording again from its original (after a failure or a stop)."""
-    return public(recording, await reprocess(request, session, recording))
+    return await public_soon(session, recording, await reprocess(request, session, recording))
 
 
 @router.post("/recordings/{recording_id}/cancel")
@@ -190,7 +196,7 @@ async def cancel_processing(
 ) -> RecordingPublic:
     """Stop the processing: ffmpeg is killed within a second, the recording is `failed`."""
     await stop_processing(request, session, recording)
-    return public(recording, None)
+    return await public_soon(session, recording, None)
 
 
 @router.delete("/recordings/{recording_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -206,7 +212,7 @@ def _update(session: Session, recording_id: int, changes: RecordingUpdate) -> Re
     updated = recordings.update_recording(
         session, recording_id, changes.model_dump(exclude_unset=True)
     )
-    return public(updated, jobs.job_of(session, updated))
+    return public(updated, jobs.job_of(session, updated), consent.standing(session, updated))
 
 
 @router.patch("/recordings/{recording_id}")

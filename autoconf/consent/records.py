@@ -35,9 +35,9 @@ def active(session: Session, recording_id: int) -> list[Consent]:
     )
 
 
-def missing_parties(session: Session, recording_id: int, scope: str) -> list[str]:
+def _missing(in_force: Sequence[Consent], scope: str) -> list[str]:
     """The parties with no consent in force covering `scope`, in the order of CONSENT_PARTIES."""
-    covered = {c.party for c in active(session, recording_id) if scope in c.scopes}
+    covered = {c.party for c in in_force if scope in c.scopes}
     return [party for party in CONSENT_PARTIES if party not in covered]
 
 
@@ -64,7 +64,7 @@ def require(session: Session, recording: Recording, scope: str = RESEARCH) -> No
         study = session.get(Study, recording.study_id)
         if study is None or not study.consent_required:
             return
-    missing = missing_parties(session, recording.id or 0, scope)
+    missing = _missing(active(session, recording.id or 0), scope)
     if missing:
         raise Forbidden(gate_message(recording, scope, missing))
 
@@ -72,11 +72,7 @@ def require(session: Session, recording: Recording, scope: str = RESEARCH) -> No
 def content_allowed(session: Session, recording: Recording) -> bool:
     """Whether what the recording says (its media, its transcript) may be shown: always
     when the study requires no consent, else with research consent from both parties."""
-    try:
-        require(session, recording)
-    except Forbidden:
-        return False
-    return True
+    return standing(session, recording).playable
 
 
 def withheld(session: Session, study_id: int) -> set[int]:
@@ -129,16 +125,11 @@ def standing(session: Session, recording: Recording) -> Standing:
     study = session.get(Study, recording.study_id)
     every = of_recording(session, recording.id or 0)
     in_force = [c for c in every if c.withdrawn_on is None]
-
-    def missing(scope: str) -> list[str]:
-        covered = {c.party for c in in_force if scope in c.scopes}
-        return [party for party in CONSENT_PARTIES if party not in covered]
-
-    research = missing(RESEARCH)
+    research = _missing(in_force, RESEARCH)
     required = bool(study and study.consent_required)
     withdrawn = any(c.withdrawn_on is not None and c.party in research for c in every)
     message = gate_message(recording, RESEARCH, research) if required and research else None
-    return Standing(required, research, missing(TRAINING), withdrawn, message)
+    return Standing(required, research, _missing(in_force, TRAINING), withdrawn, message)
 
 
 def give(

@@ -73,21 +73,27 @@ def sees_everything(session: Session, user: User, study_id: int) -> bool:
     return study_role(session, user, study_id) in (ADMIN, RESEARCHER)
 
 
+def _role_over(session: Session, user: User, owned: Recording | Interview | None) -> str | None:
+    """The user's role over a recording or an interview, None when they may not see it (a
+    counsellor sees only those of their own counsellor record)."""
+    if owned is None:
+        return None
+    role = study_role(session, user, owned.study_id)
+    if role == COUNSELLOR and owned.counsellor_id not in own_counsellor_ids(
+        session, user, owned.study_id
+    ):
+        return None
+    return role
+
+
 def require_recording(
     session: Session, user: User, recording_id: int, *, manage: bool = False
 ) -> Recording:
     """The recording, if the user may see it; with `manage` (process again, stop, delete),
     only the study's researchers (and admins)."""
     recording = session.get(Recording, recording_id)
-    role = study_role(session, user, recording.study_id) if recording is not None else None
-    if (
-        recording is None
-        or role is None
-        or (
-            role == COUNSELLOR
-            and recording.counsellor_id not in own_counsellor_ids(session, user, recording.study_id)
-        )
-    ):
+    role = _role_over(session, user, recording)
+    if recording is None or role is None:
         raise NotFound(f"Aucun enregistrement n° {recording_id}.")
     if manage and role not in (ADMIN, RESEARCHER):
         raise Forbidden("Seuls les chercheurs de l'étude peuvent faire cela.")
@@ -103,15 +109,7 @@ def visible_recording_filter(session: Session, user: User, study_id: int) -> lis
 
 def require_interview(session: Session, user: User, interview_id: int) -> Interview:
     interview = session.get(Interview, interview_id)
-    role = study_role(session, user, interview.study_id) if interview is not None else None
-    if (
-        interview is None
-        or role is None
-        or (
-            role == COUNSELLOR
-            and interview.counsellor_id not in own_counsellor_ids(session, user, interview.study_id)
-        )
-    ):
+    if interview is None or _role_over(session, user, interview) is None:
         raise NotFound(f"Aucun entretien n° {interview_id}.")
     return interview
 

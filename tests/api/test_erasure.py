@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, SQLModel, col, select
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from autoconf.audit import log as audit_log
 from autoconf.models import (
@@ -30,20 +29,6 @@ from tests import factories
 
 NOTE = "SECRET-NOTE-7f3a"
 COMMENT = "SECRET-COMMENT-52be"
-
-
-def references(engine: Engine, table_name: str, object_id: int) -> dict[str, int]:
-    """Rows whose foreign key points at row `object_id` of `table_name`, by column."""
-    found: dict[str, int] = {}
-    with engine.connect() as connection:
-        for table in SQLModel.metadata.sorted_tables:
-            for column in table.columns:
-                if any(fk.column.table.name == table_name for fk in column.foreign_keys):
-                    query = sa_select(func.count()).select_from(table).where(column == object_id)
-                    count = connection.execute(query).scalar_one()
-                    if count:
-                        found[f"{table.name}.{column.name}"] = count
-    return found
 
 
 def erase_entries(engine: Engine) -> list[AuditEvent]:
@@ -158,7 +143,7 @@ def test_erasing_a_recording_leaves_nothing_but_one_audit_entry(
         "files": 1,
         "bytes": factories.DEMO_MEDIA.stat().st_size,
     }
-    assert references(engine, "recording", rid) == {}
+    assert factories.references(engine, "recording", rid) == {}
     assert not folder.exists()
     assert not any((settings.media_dir / disposal.ERASING).iterdir())
     # The live session goes on on A8 - 2; its events about A8 - 1 (the comment's text
@@ -269,8 +254,8 @@ def test_erasing_a_study(
     assert body["name"] == "Étude CEP" and body["recordings"] == 1 and body["annotations"] == 1
     assert body["members"] == 1 and body["structures"] == 1 and body["codebooks"] == 4
     assert body["files"] == 1
-    assert references(engine, "study", sid) == {}
-    assert references(engine, "recording", rec["id"]) == {}
+    assert factories.references(engine, "study", sid) == {}
+    assert factories.references(engine, "recording", rec["id"]) == {}
     assert not folder.exists()
     with Session(engine) as session:
         assert session.get(Study, sid) is None

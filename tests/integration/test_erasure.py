@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, SQLModel, col, select
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from autoconf import migrate
 from autoconf.app import create_app
@@ -29,20 +28,6 @@ NOTE = "SECRET-NOTE-7f3a"
 COMMENT = "SECRET-COMMENT-52be"
 CUE = "Durand, je suis Claire Martin"  # in the demo transcript
 CHUNK = 4096
-
-
-def references(engine: Engine, table_name: str, object_id: int) -> dict[str, int]:
-    """Rows whose foreign key points at row `object_id` of `table_name`, by column."""
-    found: dict[str, int] = {}
-    with engine.connect() as connection:
-        for table in SQLModel.metadata.sorted_tables:
-            for column in table.columns:
-                if any(fk.column.table.name == table_name for fk in column.foreign_keys):
-                    query = sa_select(func.count()).select_from(table).where(column == object_id)
-                    count = connection.execute(query).scalar_one()
-                    if count:
-                        found[f"{table.name}.{column.name}"] = count
-    return found
 
 
 def files_under(folder: Path) -> Iterator[Path]:
@@ -152,7 +137,7 @@ def test_nothing_of_an_erased_recording_remains_on_sqlite(
     assert summary["files"] > 3 and summary["bytes"] > len(original)
 
     assert_no_file_holds(settings.data_dir, original)
-    assert references(engine, "recording", rid) == {}
+    assert factories.references(engine, "recording", rid) == {}
     [entry] = erase_entries(engine)
     assert (entry.action, entry.recording_id, entry.detail["code"]) == (
         "erase_recording",
@@ -196,9 +181,9 @@ def test_erasing_a_study_on_sqlite(
 
     assert_no_file_holds(settings.data_dir, original)
     assert not any(files_under(settings.media_dir / "recordings"))
-    assert references(engine, "study", sid) == {}
+    assert factories.references(engine, "study", sid) == {}
     for rid in (processed["id"], waiting["id"]):
-        assert references(engine, "recording", rid) == {}
+        assert factories.references(engine, "recording", rid) == {}
     [entry] = erase_entries(engine)
     assert (entry.action, entry.study_id) == ("erase_study", sid)
     engine.dispose()
@@ -239,7 +224,7 @@ def test_nothing_of_an_erased_recording_remains_on_postgresql(
             assert_no_file_holds(tmp_path, original)
             assert not any(files_under(settings.media_dir / "recordings"))
             assert not any(files_under(settings.media_dir / "erasing"))
-            assert references(engine, "recording", rid) == {}
+            assert factories.references(engine, "recording", rid) == {}
             [entry] = erase_entries(engine)
             assert (entry.action, entry.recording_id) == ("erase_recording", rid)
             again = client.post(f"/api/v1/recordings/{rid}/erase")
