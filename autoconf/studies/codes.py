@@ -22,7 +22,11 @@ def compile_pattern(pattern: str, example: str = "") -> re.Pattern[str] | None:
     try:
         compiled = re.compile(pattern)
     except re.error as error:
-        message = f"Le motif des codes n'est pas une expression régulière valide : {error}."
+        where = f" (vers le caractère {error.pos + 1})" if error.pos is not None else ""
+        message = (
+            f"Le motif des codes n'est pas une expression régulière valide{where} : "
+            "vérifiez les parenthèses, crochets et accolades."
+        )
         raise Invalid(message) from None
     if not example:
         raise Invalid("Donnez un exemple de code qui suit le motif (par exemple « A8 - 1 »).")
