@@ -23,6 +23,7 @@ SQLModel.metadata = MetaData(
 )
 
 ROLES = ("admin", "researcher", "counsellor")
+GENDERS = ("feminine", "masculine", "")
 STUDY_ROLES = ("researcher", "counsellor")
 CODEBOOK_KINDS = ("schemes", "categories", "phases", "principles")
 RECORDING_STATUSES = ("uploaded", "queued", "processing", "ready", "failed")
@@ -72,6 +73,11 @@ class User(SQLModel, table=True):
     language: str | None = Field(default=None, max_length=8)
     # Marking a moment while playing lands this long before the key press (reaction time).
     reaction_offset_ms: int = 0
+    # How French labels speak of this person: "feminine" (conseillère, chercheuse),
+    # "masculine" (conseiller, chercheur) or "" (neutral: conseiller·e, chercheur·e).
+    gender: str = Field(default="", sa_type=String(16))
+    # An account created with a one-time password: its owner is asked to choose their own.
+    must_change_password: bool = False
     is_active: bool = True
     created_at: datetime = _timestamp()
 

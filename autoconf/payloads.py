@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 Role = Literal["admin", "researcher", "counsellor"]
+Gender = Literal["feminine", "masculine", ""]
 StudyRole = Literal["researcher", "counsellor"]
 CodebookKind = Literal["schemes", "categories", "phases", "principles"]
 Origin = Literal["prepared", "stop", "coding", "transcript", "import"]
@@ -91,6 +92,10 @@ class UserPublic(_Output):
     role: Role
     language: str | None
     reaction_offset_ms: int
+    gender: Gender = ""
+    must_change_password: bool = Field(
+        default=False, description="Created with a one-time password, not yet replaced."
+    )
     is_active: bool = True
 
 
@@ -107,11 +112,16 @@ class PasswordChange(_Input):
 
 
 class UserUpdate(_Input):
-    _not_null = frozenset({"display_name", "reaction_offset_ms"})
+    _not_null = frozenset({"display_name", "reaction_offset_ms", "gender"})
     display_name: DisplayName | None = None
     language: Literal["fr", "en"] | None = Field(default=None, description="Null: the default.")
     reaction_offset_ms: Annotated[int, Field(ge=0, le=10_000)] | None = Field(
         default=None, description="Marks made while playing land this long before the key press."
+    )
+    gender: Gender | None = Field(
+        default=None,
+        description="How French labels speak of this person: feminine (conseillère), "
+        'masculine (conseiller) or "" (neutral: conseiller·e).',
     )
 
 
@@ -466,8 +476,10 @@ class UploadMetadata(BaseModel):
     filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
     filetype: Annotated[str, StringConstraints(max_length=100)] = ""
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
+    interview_id: Id | None = None
+    interview_code: ShortCode | None = None
 
-    @field_validator("counsellor_id", "sha256", mode="before")
+    @field_validator("counsellor_id", "sha256", "interview_id", "interview_code", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -87,12 +87,14 @@ async def login_form(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        _, clear = await log_in(request, session, settings, username, password)
+        signed_in, clear = await log_in(request, session, settings, username, password)
     except NotAuthenticated as error:
         return render(
             request, "login.html", 401, next=_safe_next(next), error=str(error), username=username
         )
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    # A one-time password is replaced first: the account page asks for a new one.
+    target = "/account?first=1" if signed_in.must_change_password else _safe_next(next)
+    response = RedirectResponse(target, status_code=303)
     open_session(response, settings, clear)
     return response
 
@@ -142,12 +144,23 @@ async def upload_recording_form(
     session: SessionDep,
     settings: SettingsDep,
     counsellor_id: Annotated[str, Form()] = "",
+    interview: Annotated[str, Form(max_length=16)] = "",
+    interview_code: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    """The study page's upload form; same service as the API."""
+    """The study page's upload form; same service as the API. `interview`: "" (none yet),
+    "new" (a new interview coded `interview_code`) or an interview's id."""
     chosen = int(counsellor_id) if counsellor_id.isdigit() else None
     if chosen is not None and chosen > MAX_ID:
         raise Invalid("Conseiller inconnu.")
-    await store_upload(request, session, settings, study.id or 0, code, chosen, file, user)
+    joined = int(interview) if interview.isdigit() and int(interview) <= MAX_ID else None
+    if interview not in ("", "new") and joined is None:
+        raise Invalid("Entretien inconnu.")
+    new_code = interview_code.strip() if interview == "new" else ""
+    if interview == "new" and not new_code:
+        raise Invalid("Donnez un code au nouvel entretien.")
+    await store_upload(
+        request, session, settings, study.id or 0, code, chosen, file, user, joined, new_code
+    )
     return RedirectResponse(f"/studies/{study.id}", status_code=303)
 
 

@@ -40,10 +40,18 @@ async def store_upload(
     counsellor_id: int | None,
     file: UploadFile,
     user: User,
+    interview_id: int | None = None,
+    interview_code: str = "",
 ) -> Recording:
     """Copy and hash the upload outside the write lock, then register it under the lock."""
     new = recordings.NewRecording(
-        study_id, code, counsellor_id, file.filename or "", file.content_type or ""
+        study_id,
+        code,
+        counsellor_id,
+        file.filename or "",
+        file.content_type or "",
+        interview_id,
+        interview_code,
     )
     receive = recordings.receive_original
     media_dir = settings.media_dir
@@ -115,10 +123,27 @@ async def upload_recording(
     session: SessionDep,
     settings: SettingsDep,
     counsellor_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
+    interview_id: Annotated[
+        int | None, Form(ge=1, le=MAX_ID, description="Join this interview (its counsellor's).")
+    ] = None,
+    interview_code: Annotated[
+        ShortCode | None,
+        Form(description="Create an interview with this code for the counsellor, with it."),
+    ] = None,
 ) -> RecordingPublic:
-    """Store the original byte for byte (sha256 recorded); processing comes after."""
+    """Store the original byte for byte (sha256 recorded); processing comes after. With an
+    interview (existing or new), the session is ready for preparation and a live session."""
     recording = await store_upload(
-        request, session, settings, study.id or 0, code, counsellor_id, file, user
+        request,
+        session,
+        settings,
+        study.id or 0,
+        code,
+        counsellor_id,
+        file,
+        user,
+        interview_id,
+        interview_code or "",
     )
     return await public_soon(session, recording, None)
 

@@ -38,6 +38,8 @@ _FIELDS = {
     "counsellor_id": "conseiller",
     "filename": "nom du fichier",
     "sha256": "empreinte SHA-256",
+    "interview_id": "entretien",
+    "interview_code": "code du nouvel entretien",
 }
 
 
@@ -48,7 +50,13 @@ def _metadata(raw: dict[str, Any]) -> recordings.NewRecording:
         names = sorted({_FIELDS.get(str(e["loc"][0]), str(e["loc"][0])) for e in error.errors()})
         raise Invalid(f"Dépôt refusé : {', '.join(names)} manquant ou invalide.") from None
     return recordings.NewRecording(
-        meta.study_id, meta.code, meta.counsellor_id, meta.filename, meta.filetype
+        meta.study_id,
+        meta.code,
+        meta.counsellor_id,
+        meta.filename,
+        meta.filetype,
+        meta.interview_id,
+        meta.interview_code or "",
     )
 
 

@@ -30,6 +30,7 @@ ERASE_STUDY = "erase_study"
 MEMBER_ADDED = "member_added"
 MEMBER_ROLE = "member_role"
 MEMBER_REMOVED = "member_removed"
+ACCOUNT_CREATED = "account_created"
 ACCOUNT_DISABLED = "account_disabled"
 ACCOUNT_ENABLED = "account_enabled"
 PASSWORD_CHANGED = "password_changed"
@@ -50,6 +51,7 @@ ACTIONS = (
     MEMBER_ADDED,
     MEMBER_ROLE,
     MEMBER_REMOVED,
+    ACCOUNT_CREATED,
     ACCOUNT_DISABLED,
     ACCOUNT_ENABLED,
     PASSWORD_CHANGED,

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, delete, select
 
 from autoconf.auth.passwords import hash_password, needs_rehash, verify_password
 from autoconf.errors import Conflict, Invalid, NotAuthenticated, NotFound
-from autoconf.models import ROLES, AuthToken, User, utcnow
+from autoconf.models import GENDERS, ROLES, AuthToken, User, utcnow
 
 SESSION = "session"
 API = "api"
@@ -41,6 +41,32 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+# Letters and digits that cannot be mistaken for one another, read aloud or copied by hand.
+_UNAMBIGUOUS = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def one_time_password() -> str:
+    """A password to hand over once (12 characters in groups of four, ~59 bits), which its
+    owner replaces at first sign-in."""
+    chars = "".join(secrets.choice(_UNAMBIGUOUS) for _ in range(12))
+    return "-".join(chars[i : i + 4] for i in range(0, 12, 4))
+
+
+def create_invited(
+    session: Session, username: str, role: str, display_name: str = "", gender: str = ""
+) -> tuple[User, str]:
+    """A new account with a one-time password (returned in clear, to be shown once)."""
+    if gender not in GENDERS:
+        raise Invalid(f"Accord inconnu « {gender} ».")
+    password = one_time_password()
+    user = create_user(session, username, password, role, display_name)
+    user.must_change_password = True
+    user.gender = gender
+    session.add(user)
+    session.flush()
+    return user, password
 
 
 def set_password(session: Session, user: User, password: str) -> None:
@@ -124,6 +150,7 @@ def replace_password(session: Session, user: User, new_hash: str, keep: str | No
     if stored is None:
         raise NotFound("Ce compte n'existe plus.")
     stored.password_hash = new_hash
+    stored.must_change_password = False
     session.add(stored)
     end_sessions(session, stored, keep=keep)
     session.flush()
@@ -183,11 +210,11 @@ def delete_api_token(session: Session, user: User, token_id: int) -> None:
 
 
 def update_preferences(session: Session, user: User, changes: dict[str, Any]) -> User:
-    """Apply what `changes` holds of display_name, language and reaction_offset_ms."""
+    """Apply what `changes` holds of display_name, language, reaction_offset_ms and gender."""
     stored = session.get(User, user.id, populate_existing=True)
     if stored is None:
         raise NotFound("Ce compte n'existe plus.")
-    for name in ("display_name", "language", "reaction_offset_ms"):
+    for name in ("display_name", "language", "reaction_offset_ms", "gender"):
         if name in changes:
             setattr(stored, name, changes[name])
     session.add(stored)

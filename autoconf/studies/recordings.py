@@ -7,7 +7,7 @@ from typing import Any, BinaryIO
 
 from sqlmodel import Session, col, select
 
-from autoconf.errors import Conflict, NotFound
+from autoconf.errors import Conflict, Invalid, NotFound
 from autoconf.live import sessions
 from autoconf.media import jobs
 from autoconf.media.storage import (
@@ -18,9 +18,8 @@ from autoconf.media.storage import (
     store_original,
 )
 from autoconf.models import Interview, InterviewRecording, Recording, User
-from autoconf.studies import codes
+from autoconf.studies import codes, service
 from autoconf.studies.access import visible_recording_filter
-from autoconf.studies.service import check_counsellor
 
 
 def folder_of(key: str) -> str:
@@ -37,14 +36,51 @@ class NewRecording:
     counsellor_id: int | None
     filename: str
     media_type: str = ""
+    # The auto-confrontation interview it is for: an existing one, or a new one with this
+    # code (for its counsellor), so that it is ready for preparation and a live session.
+    interview_id: int | None = None
+    interview_code: str = ""
 
 
 def check_new(session: Session, new: NewRecording) -> str:
     """Refuse what cannot become a recording before any byte is stored; the extension."""
     extension = media_extension(new.filename)
-    check_counsellor(session, new.study_id, new.counsellor_id)
+    service.check_counsellor(session, new.study_id, new.counsellor_id)
     _check_code_free(session, new.study_id, new.code)
+    _check_interview(session, new)
     return extension
+
+
+def _check_interview(session: Session, new: NewRecording) -> Interview | None:
+    """The interview an upload joins, if any (checked before any byte is stored)."""
+    if new.interview_id is not None and new.interview_code:
+        raise Invalid("Choisissez un entretien existant ou un nouveau, pas les deux.")
+    if new.interview_code:
+        if new.counsellor_id is None:
+            raise Invalid("Un entretien se crée pour un conseiller : choisissez-le d'abord.")
+        service.check_interview_code(session, new.study_id, new.interview_code)
+        return None
+    if new.interview_id is None:
+        return None
+    interview = session.get(Interview, new.interview_id)
+    if interview is None or interview.study_id != new.study_id:
+        raise Invalid(f"L'entretien n° {new.interview_id} n'appartient pas à cette étude.")
+    if interview.counsellor_id is not None and interview.counsellor_id != new.counsellor_id:
+        raise Invalid(
+            f"L'entretien {interview.code} est celui d'un autre conseiller : choisissez le "
+            "conseiller de l'entretien, ou un autre entretien."
+        )
+    return interview
+
+
+def _join_interview(session: Session, new: NewRecording, recording: Recording) -> None:
+    interview = _check_interview(session, new)  # again, under the write lock
+    if interview is not None:
+        service.attach_recording(session, interview, recording.id or 0)
+    elif new.interview_code:
+        service.create_interview(
+            session, new.study_id, new.interview_code, new.counsellor_id, [recording.id or 0]
+        )
 
 
 def new_key(extension: str) -> str:
@@ -83,7 +119,7 @@ def register_recording(
 ) -> Recording:
     """The recording row of a received original."""
     _check_code_free(session, new.study_id, new.code)  # again: another upload may have taken it
-    check_counsellor(session, new.study_id, new.counsellor_id)
+    service.check_counsellor(session, new.study_id, new.counsellor_id)
     recording = Recording(
         study_id=new.study_id,
         code=new.code,
@@ -97,6 +133,7 @@ def register_recording(
     )
     session.add(recording)
     session.flush()
+    _join_interview(session, new, recording)
     jobs.enqueue(session, recording)
     return recording
 
@@ -159,7 +196,7 @@ def update_recording(session: Session, recording_id: int, changes: dict[str, Any
     if recording is None:
         raise NotFound(f"Aucun enregistrement n° {recording_id}.")
     if "counsellor_id" in changes and changes["counsellor_id"] != recording.counsellor_id:
-        check_counsellor(session, recording.study_id, changes["counsellor_id"])
+        service.check_counsellor(session, recording.study_id, changes["counsellor_id"])
         # Access to an interview (and its live sessions) follows its counsellor: a recording
         # of an interview changes counsellor with its interview, not alone.
         linked = (

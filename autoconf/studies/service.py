@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from autoconf.auth.accounts import get_user
+from autoconf.auth.accounts import create_invited, get_user
 from autoconf.errors import Conflict, Invalid, NotFound
 from autoconf.models import (
     Counsellor,
@@ -19,7 +19,7 @@ from autoconf.models import (
     User,
 )
 from autoconf.schemes.codebooks import seed_default_codebooks
-from autoconf.studies import codes
+from autoconf.studies import access, codes
 from autoconf.studies.access import (
     COUNSELLOR,
     RESEARCHER,
@@ -61,20 +61,24 @@ class Member:
     username: str
     display_name: str
     role: str
+    gender: str = ""
 
 
 def list_members(session: Session, viewer: User, study_id: int) -> list[Member]:
     """The study's members; a counsellor sees the researchers and themselves only (the other
     counsellors are pseudonymous participants)."""
     query = (
-        select(User.id, User.username, User.display_name, Membership.role)
+        select(User, Membership.role)
         .join(Membership, col(Membership.user_id) == User.id)
         .where(Membership.study_id == study_id)
         .order_by(col(User.username))
     )
     if not sees_everything(session, viewer, study_id):
         query = query.where(or_(col(Membership.role) == RESEARCHER, col(User.id) == viewer.id))
-    return [Member(*row) for row in session.exec(query).all()]
+    return [
+        Member(user.id or 0, user.username, user.display_name, role, user.gender)
+        for user, role in session.exec(query).all()
+    ]
 
 
 def add_member(session: Session, study_id: int, username: str, role: str) -> Member:
@@ -102,7 +106,32 @@ def add_member(session: Session, study_id: int, username: str, role: str) -> Mem
     membership.role = role
     session.add(membership)
     session.flush()
-    return Member(user.id, user.username, user.display_name, role)
+    return Member(user.id, user.username, user.display_name, role, user.gender)
+
+
+def invite_member(
+    session: Session, study_id: int, username: str, role: str, display_name: str, gender: str
+) -> tuple[Member, str]:
+    """A new account made a member at once (its sign-in role is its role in the study), and
+    its one-time password in clear, to be shown once."""
+    if role not in (RESEARCHER, COUNSELLOR):
+        raise Invalid(f"Rôle inconnu « {role} » dans une étude.")
+    user, password = create_invited(session, username, role, display_name, gender)
+    assert user.id is not None
+    session.add(Membership(study_id=study_id, user_id=user.id, role=role))
+    session.flush()
+    return Member(user.id, user.username, user.display_name, role, user.gender), password
+
+
+def set_member_role(session: Session, study_id: int, user_id: int, role: str) -> Member:
+    """Change a member's role in the study (add_member's rules apply)."""
+    membership = session.exec(
+        select(Membership).where(Membership.study_id == study_id, Membership.user_id == user_id)
+    ).first()
+    user = session.get(User, user_id)
+    if membership is None or user is None:
+        raise NotFound(f"L'utilisateur n° {user_id} n'est pas membre de cette étude.")
+    return add_member(session, study_id, user.username, role)
 
 
 def _researchers(session: Session, study_id: int) -> int:
@@ -171,6 +200,11 @@ def _ensure_unique(
         raise Conflict(f"Le code « {code} » est déjà pris dans cette étude.")
 
 
+def check_interview_code(session: Session, study_id: int, code: str) -> None:
+    """A new interview's code: the study's pattern, not taken."""
+    _ensure_unique(session, Interview, study_id, code)
+
+
 def create_structure(
     session: Session, study_id: int, code: str, name: str = "", city: str = "", centre: str = ""
 ) -> Structure:
@@ -197,14 +231,55 @@ def create_counsellor(
         structure = session.get(Structure, structure_id)
         if structure is None or structure.study_id != study_id:
             raise Invalid(f"La structure n° {structure_id} n'appartient pas à cette étude.")
-    user_id = get_user(session, username).id if username else None
     _ensure_unique(session, Counsellor, study_id, code)
+    user_id = _counsellor_account(session, study_id, username) if username else None
     counsellor = Counsellor(
         study_id=study_id, code=code, structure_id=structure_id, user_id=user_id
     )
     session.add(counsellor)
     session.flush()
     return counsellor
+
+
+def _counsellor_account(session: Session, study_id: int, username: str) -> int:
+    """The account a counsellor code links to: made a counsellor member of the study if it
+    is not one; one code per account."""
+    user = get_user(session, username)
+    assert user.id is not None
+    role = access.study_role_of(session, username, study_id)
+    if role == RESEARCHER:
+        raise Invalid(
+            f"« {username} » est chercheur dans cette étude : un compte de conseiller doit "
+            "n'y être que conseiller."
+        )
+    if user.role != COUNSELLOR:
+        raise Invalid(f"« {username} » n'est pas un compte de conseiller (son rôle : {user.role}).")
+    linked = session.exec(
+        select(Counsellor.code).where(
+            Counsellor.study_id == study_id, Counsellor.user_id == user.id
+        )
+    ).first()
+    if linked is not None:
+        raise Conflict(f"Le compte « {username} » est déjà celui du conseiller {linked}.")
+    if role is None:
+        session.add(Membership(study_id=study_id, user_id=user.id, role=COUNSELLOR))
+    return user.id
+
+
+def create_counsellor_with_account(
+    session: Session,
+    study_id: int,
+    code: str,
+    structure_id: int | None,
+    username: str,
+    display_name: str,
+    gender: str,
+) -> tuple[Counsellor, str]:
+    """A counsellor code and the counsellor's own account in one step; the one-time
+    password in clear, to be shown once."""
+    _ensure_unique(session, Counsellor, study_id, code)  # before an account is made for it
+    _, password = create_invited(session, username, COUNSELLOR, display_name, gender)
+    return create_counsellor(session, study_id, code, structure_id, username), password
 
 
 def list_counsellors(session: Session, user: User, study_id: int) -> list[Counsellor]:
@@ -305,6 +380,30 @@ def list_interviews(
     for interview_id, recording_id in links:
         by_interview.setdefault(interview_id, []).append(recording_id)
     return [(i, by_interview.get(i.id or 0, [])) for i in interviews]
+
+
+def attach_recording(session: Session, interview: Interview, recording_id: int) -> list[int]:
+    """Add a counselling session's recording to an interview (after those it has): the
+    interview's rules apply (same study, a session, the interview's counsellor's)."""
+    assert interview.id is not None
+    ids = interview_recording_ids(session, interview.id)
+    if recording_id in ids:
+        raise Conflict("Cet enregistrement fait déjà partie de l'entretien.")
+    recording = session.get(Recording, recording_id)
+    if recording is None or recording.study_id != interview.study_id:
+        raise Invalid(f"Enregistrement inconnu dans cette étude : {recording_id}.")
+    if recording.category != "session":
+        raise Invalid(
+            f"{recording.code} est l'enregistrement d'une auto-confrontation, pas une séance "
+            "de conseil à rejouer."
+        )
+    if interview.counsellor_id is not None and recording.counsellor_id != interview.counsellor_id:
+        raise Invalid(f"{recording.code} n'est pas un enregistrement du conseiller de l'entretien.")
+    session.add(
+        InterviewRecording(interview_id=interview.id, recording_id=recording_id, position=len(ids))
+    )
+    session.flush()
+    return [*ids, recording_id]
 
 
 def interview_recording_ids(session: Session, interview_id: int) -> list[int]:

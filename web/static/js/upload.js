@@ -159,12 +159,18 @@ function bind(form) {
     };
     const counsellor = form.elements.namedItem("counsellor_id");
     if (counsellor && counsellor.value) metadata.counsellor_id = counsellor.value;
+    const interview = form.elements.namedItem("interview");
+    if (interview && interview.value === "new") {
+      metadata.interview_code = form.elements.namedItem("interview_code").value.trim();
+    } else if (interview && interview.value) {
+      metadata.interview_id = interview.value;
+    }
     return metadata;
   }
 
   function sameTarget(previous, metadata) {
     const before = previous.metadata || {};
-    return ["study_id", "code", "counsellor_id"].every((key) => (before[key] || "") === (metadata[key] || ""));
+    return ["study_id", "code", "counsellor_id", "interview_id", "interview_code"].every((key) => (before[key] || "") === (metadata[key] || ""));
   }
 
   async function begin() {
@@ -300,4 +306,34 @@ function bind(form) {
   });
 }
 
-for (const form of document.querySelectorAll("form[data-tus-endpoint]")) bind(form);
+/** The interview choice follows the counsellor: only their interviews are offered, and a
+ * new interview's code field shows (with a suggestion) only when one is to be created. */
+function followInterview(form) {
+  const counsellor = form.querySelector("[data-upload-counsellor]");
+  const interview = form.querySelector("[data-upload-interview]");
+  const codeLabel = form.querySelector("[data-upload-interview-code]");
+  if (!counsellor || !interview || !codeLabel) return;
+  const codeInput = codeLabel.querySelector("input");
+  let suggested = "";
+  const update = () => {
+    for (const option of interview.querySelectorAll("option[data-counsellor]")) {
+      option.hidden = option.dataset.counsellor !== counsellor.value;
+      if (option.hidden && option.selected) interview.value = "";
+    }
+    const creating = interview.value === "new";
+    codeLabel.hidden = !creating;
+    codeInput.required = creating;
+    const chosen = counsellor.selectedOptions[0];
+    const suggestion = counsellor.value && chosen ? `E-${chosen.textContent.trim()}` : "";
+    if (creating && (!codeInput.value || codeInput.value === suggested)) codeInput.value = suggestion;
+    suggested = suggestion;
+  };
+  counsellor.addEventListener("change", update);
+  interview.addEventListener("change", update);
+  update();
+}
+
+for (const form of document.querySelectorAll("form[data-tus-endpoint]")) {
+  followInterview(form);
+  bind(form);
+}
