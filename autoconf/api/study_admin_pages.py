@@ -28,7 +28,7 @@ from autoconf.api.rendering import render
 from autoconf.api.studies import remove_member_from, update_study_settings
 from autoconf.audit import log as audit_log
 from autoconf.errors import Conflict, Invalid, NotFound
-from autoconf.i18n import gettext, set_language
+from autoconf.i18n import N_, gettext, set_language
 from autoconf.models import GENDERS, Interview, Study, User
 from autoconf.studies import access, recordings, service
 
@@ -119,17 +119,17 @@ def _required(request: Request, user: User, **fields: str) -> None:
     missing = [name for name, value in fields.items() if not value.strip()]
     if missing:
         names = {
-            "username": "l'identifiant",
-            "code": "le code",
-            "display_name": "le nom",
+            "username": N_("l'identifiant"),
+            "code": N_("le code"),
+            "display_name": N_("le nom"),
         }
         what = ", ".join(_say(request, user, names.get(n, n)) for n in missing)
-        raise Invalid(_say(request, user, "Indiquez %(what)s.") % {"what": what})
+        raise Invalid(_say(request, user, N_("Indiquez %(what)s.")) % {"what": what})
 
 
 def _choice(value: str, allowed: tuple[str, ...], request: Request, user: User) -> str:
     if value not in allowed:
-        raise Invalid(_say(request, user, "Choix inconnu : « %(value)s ».") % {"value": value})
+        raise Invalid(_say(request, user, N_("Choix inconnu : « %(value)s ».")) % {"value": value})
     return value
 
 
@@ -137,7 +137,7 @@ def _optional_id(value: str, request: Request, user: User) -> int | None:
     if not value:
         return None
     if not value.isdigit() or int(value) > 2**31 - 1:
-        raise Invalid(_say(request, user, "Choix inconnu : « %(value)s ».") % {"value": value})
+        raise Invalid(_say(request, user, N_("Choix inconnu : « %(value)s ».")) % {"value": value})
     return int(value)
 
 
@@ -439,7 +439,7 @@ async def add_interview_form(
         _required(request, user, code=code)
         counsellor = _optional_id(counsellor_id, request, user)
         if counsellor is None:
-            raise Invalid(_say(request, user, "Choisissez le conseiller de l'entretien."))
+            raise Invalid(_say(request, user, N_("Choisissez le conseiller de l'entretien.")))
         ids = [_optional_id(value, request, user) or 0 for value in chosen]
         create = service.create_interview
         await write(
@@ -474,7 +474,7 @@ async def attach_recording_form(
     async def act() -> Response:
         chosen = _optional_id(recording_id, request, user)
         if chosen is None:
-            raise Invalid(_say(request, user, "Choisissez la séance à ajouter."))
+            raise Invalid(_say(request, user, N_("Choisissez la séance à ajouter.")))
         await write(request, session, _attach, session, study.id or 0, interview_id, chosen)
         return _back(study, "attached", "entretiens")
 
