@@ -407,6 +407,74 @@ async def add_counsellor_form(
     return await _submit(request, session, user, study, "counsellor", typed, act)
 
 
+def _link_account(
+    session: Session,
+    study_id: int,
+    counsellor_id: int,
+    username: str,
+    new: bool,
+    display_name: str,
+    gender: str,
+    who: audit_log.Actor,
+) -> tuple[Any, str | None]:
+    counsellor, password = service.link_counsellor_account(
+        session, study_id, counsellor_id, username, new, display_name, gender
+    )
+    if new:
+        audit_log.record(
+            session,
+            who,
+            audit_log.ACCOUNT_CREATED,
+            object_type="user",
+            object_id=counsellor.user_id,
+        )
+    return counsellor, password
+
+
+@router.post("/studies/{study_id}/counsellors/{counsellor_id}/account", response_class=HTMLResponse)
+async def counsellor_account_form(
+    request: Request,
+    counsellor_id: PathId,
+    study: ManagedStudyDep,
+    user: CurrentUser,
+    session: SessionDep,
+    account: Annotated[str, Form(max_length=16)] = "new",
+    username: Code = "",
+    display_name: Text = "",
+    gender: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    """Give a counsellor without an account theirs: a new one (one-time password) or an
+    existing one."""
+    typed = {"account": account, "username": username, "display_name": display_name}
+    typed |= {"gender": gender}
+    who = actor(request, user)
+
+    async def act() -> Response:
+        _choice(account, ("existing", "new"), request, user)
+        _required(request, user, username=username)
+        if account == "new":
+            _choice(gender, GENDERS, request, user)
+        counsellor, password = await write(
+            request, session, _link_account, session, study.id or 0, counsellor_id,
+            username.strip(), account == "new", display_name.strip(), gender, who,
+        )  # fmt: skip
+        request.app.state.media_grants.clear()
+        if password is None:
+            return _back(study, "linked", "conseillers")
+        return _admin_page(
+            request,
+            session,
+            user,
+            study,
+            password=password,
+            invited=counsellor_account(session, counsellor.user_id),
+            anchor="conseillers",
+        )
+
+    form = f"account-{counsellor_id}"
+    return await _submit(request, session, user, study, form, typed, act)
+
+
 def counsellor_account(session: Session, user_id: int | None) -> service.Member | None:
     account = session.get(User, user_id or 0)
     if account is None or account.id is None:

@@ -266,6 +266,31 @@ def _counsellor_account(session: Session, study_id: int, username: str) -> int:
     return user.id
 
 
+def link_counsellor_account(
+    session: Session,
+    study_id: int,
+    counsellor_id: int,
+    username: str,
+    new: bool = False,
+    display_name: str = "",
+    gender: str = "",
+) -> tuple[Counsellor, str | None]:
+    """Give a counsellor code without an account its account: an existing one, or a new one
+    (`new`) whose one-time password comes back in clear."""  # fmt: skip
+    counsellor = session.get(Counsellor, counsellor_id)
+    if counsellor is None or counsellor.study_id != study_id:
+        raise NotFound(f"Aucun conseiller n° {counsellor_id} dans cette étude.")
+    if counsellor.user_id is not None:
+        raise Conflict(f"Le conseiller {counsellor.code} a déjà un compte.")
+    password = None
+    if new:
+        _, password = create_invited(session, username, COUNSELLOR, display_name, gender)
+    counsellor.user_id = _counsellor_account(session, study_id, username)
+    session.add(counsellor)
+    session.flush()
+    return counsellor, password
+
+
 def create_counsellor_with_account(
     session: Session,
     study_id: int,

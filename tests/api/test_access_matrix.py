@@ -307,6 +307,7 @@ EXPECTATIONS: dict[Key, Rule] = {
     # Pages
     ("GET", "/"): public,  # a redirect to /studies, which asks to sign in
     ("GET", "/login"): public,
+    ("GET", "/favicon.ico"): public,
     ("POST", "/login"): public,
     ("POST", "/logout"): Rule(LOGS_OUT),
     ("POST", "/me/language"): signed_in,
@@ -321,6 +322,7 @@ EXPECTATIONS: dict[Key, Rule] = {
     ("POST", "/studies/{study_id}/members/{user_id}/role"): researcher,
     ("POST", "/studies/{study_id}/structures"): researcher,
     ("POST", "/studies/{study_id}/counsellors"): researcher,
+    ("POST", "/studies/{study_id}/counsellors/{counsellor_id}/account"): researcher,
     ("POST", "/studies/{study_id}/interviews"): researcher,
     ("POST", "/studies/{study_id}/interviews/{interview_id}/recordings"): researcher,
     ("GET", "/studies/{study_id}/codebooks"): member,
@@ -890,6 +892,8 @@ def path_values(
             values[name] = UNKNOWN_LIVE_CODE if name == "code" else UNKNOWN_ID
         elif name == "prepared_id":
             values[name] = world.prepared[variant]
+        elif name == "counsellor_id":  # the study decides; an unknown one is refused after
+            values[name] = UNKNOWN_ID
         else:
             values[name] = world.id(PARAM_KINDS[name], variant)
     return values

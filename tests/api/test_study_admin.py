@@ -329,3 +329,25 @@ def test_a_counsellor_cannot_open_the_administration(
     answer = rclient.get(admin_url(study, "/admin"), headers=PAGE)
     assert answer.status_code == 403
     assert "Ajouter un membre" not in shown(answer)
+
+
+def test_a_counsellor_without_an_account_is_given_one_later(
+    rclient: TestClient, study: dict[str, Any], engine: Engine
+) -> None:
+    add_counsellor(rclient, study, code="A8", account="none")
+    a8 = counsellor_id(engine, "A8")
+    url = admin_url(study, f"/counsellors/{a8}/account")
+    empty = rclient.post(url, data={"account": "new", "username": ""}, headers=PAGE)
+    assert empty.status_code == 422 and "Indiquez l'identifiant" in shown(empty)
+    given = rclient.post(
+        url,
+        data={"account": "new", "username": "a8", "display_name": "Conseiller A8"},
+        headers=PAGE,
+    )
+    assert given.status_code == 200, given.text
+    assert one_time_password(given.text)
+    with session_scope(engine) as session:
+        counsellor = session.get(Counsellor, a8)
+        assert counsellor is not None and counsellor.user_id is not None
+    again = rclient.post(url, data={"account": "existing", "username": "a8"}, headers=PAGE)
+    assert again.status_code == 409 and "a déjà un compte" in shown(again)
