@@ -85,8 +85,8 @@ def live_state(session_id: PathId, user: CurrentUser, session: SessionDep) -> Li
 
 
 def snapshot(session: Session, user: User, live: LiveSession) -> dict[str, Any]:
-    """What a screen needs on (re)connecting, besides the playhead: who it is, the stops, the
-    agenda (researchers) and who is connected."""
+    """What a screen needs on (re)connecting, besides the playhead: who it is, whether the
+    session ever played, the stops, the agenda (researchers) and who is connected."""
     assert live.id is not None
     role = stops.role_of(session, user, live.study_id)
     stop_list = [s.public() for s in stops.list_stops(session, [live.id])]
@@ -98,7 +98,8 @@ def snapshot(session: Session, user: User, live: LiveSession) -> dict[str, Any]:
         log["agenda"] = [{**i.public(), "status": "planned"} for i in mine]
         own = {i.prepared_id for i in mine}  # as stops.own_prepared
         log["stops"] = [stops.for_counsellor(stop, own, user.id) for stop in stop_list]
-    return {"role": role, "user_id": user.id, "log": log}
+    played = sessions.has_played(session, live.id)
+    return {"role": role, "user_id": user.id, "played": played, "log": log}
 
 
 def _opened(
@@ -125,10 +126,10 @@ def _opened(
 @router.websocket("/live/{session_id}/ws")
 async def live_socket(socket: WebSocket, session_id: PathId) -> None:
     """Messages from the server: first `{"type": "state", seq, playing, position_ms, rate, at,
-    now_ms, role, log: {stops, agenda, presence}}`, then the session's events: the playhead's
-    (`play`, `pause`, `seek`, `rate`, `switch`, `stop`, `end`, with its new state; a `stop`
-    also carries the stop), `comment`, `comment_deleted`, `stop_edit`, `agenda`, `presence`.
-    From the browser: `{"type": "play" | "pause" | "seek" | "rate" | "switch" | "stop",
+    now_ms, role, played, log: {stops, agenda, presence}}`, then the session's events: the
+    playhead's (`play`, `pause`, `seek`, `rate`, `switch`, `stop`, `end`, with its new state;
+    a `stop` also carries the stop), `comment`, `comment_deleted`, `stop_edit`, `agenda`,
+    `presence`. From the browser: `{"type": "play" | "pause" | "seek" | "rate" | "switch" | "stop",
     "position_ms"?, "rate"?, "recording_id"?}` or `{"type": "goto", "prepared_id"}`; an
     `{"type": "error", "detail"}` answers a refused one."""
     hub: LiveHub = socket.app.state.live_hub

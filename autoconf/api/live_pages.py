@@ -19,8 +19,8 @@ from autoconf.api.live_report import researcher_only
 from autoconf.api.pages import player_media
 from autoconf.api.rendering import render
 from autoconf.api.synthesis import parse_id
-from autoconf.live import report, sessions, stops
-from autoconf.models import Interview, InterviewRecording, Recording, Study
+from autoconf.live import report, sessions, stops, wording
+from autoconf.models import Counsellor, Interview, InterviewRecording, Recording, Study
 from autoconf.schemes.timecode import parse_time
 from autoconf.studies import access
 
@@ -31,8 +31,21 @@ router = APIRouter(include_in_schema=False)
 async def start_form(
     request: Request, recording: ManagedRecordingDep, user: CurrentUser, session: SessionDep
 ) -> Response:
-    """The recording page's "Démarrer l'auto-confrontation en direct"."""
-    live = await write(request, session, sessions.start, session, recording, user.id)
+    """The recording page's "Démarrer l'auto-confrontation en direct"; what is missing
+    first (the recording's counsellor, or a code for its interview), with where to set it."""
+    try:
+        live = await write(request, session, sessions.start, session, recording, user.id)
+    except sessions.CannotStart as missing:
+        return render(
+            request,
+            "live_missing.html",
+            422,
+            recording=recording,
+            study=session.get(Study, recording.study_id),
+            message=str(missing),
+            fix=missing.fix,
+            fix_url=f"/studies/{missing.study_id}/admin#{missing.fix}",
+        )
     return RedirectResponse(f"/live/{live.id}", status_code=303)
 
 
@@ -75,6 +88,10 @@ def live_page(
         media=media,
         can_manage=False,
         researcher=access.sees_everything(session, user, recording.study_id),
+        counsellor_gender=stops.counsellor_gender(session, live.interview_id, recording.id),
+        counsellor_missing=_counsellor_without_account(session, live.interview_id),
+        label=wording.label,
+        wording=wording.table,
     )
 
 
@@ -102,6 +119,14 @@ async def end_form(
         await write(request, session, sessions.end, session, session_id, user.id)
     target = f"/interviews/{live.interview_id}/report" if live.interview_id else f"/live/{live.id}"
     return RedirectResponse(target, status_code=303)
+
+
+def _counsellor_without_account(session: Session, interview_id: int | None) -> str:
+    """The code of the interview's counsellor when no account is linked to it (nobody can
+    join with the session's code), else ""."""
+    interview = session.get(Interview, interview_id) if interview_id is not None else None
+    counsellor = session.get(Counsellor, interview.counsellor_id or 0) if interview else None
+    return counsellor.code if counsellor is not None and counsellor.user_id is None else ""
 
 
 def _candidates(session: Session, interview: Interview) -> list[Recording]:
@@ -134,6 +159,7 @@ def report_page(
         media=media,
         candidates=_candidates(session, interview),
         live_sessions=report.interview_sessions(session, interview.id or 0),
+        label=wording.label,
     )
 
 

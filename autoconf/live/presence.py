@@ -9,6 +9,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select, update
 
 from autoconf.live import sessions
@@ -19,20 +20,28 @@ TOUCH_SECONDS = 10.0
 
 
 def present(session: Session, session_id: int) -> list[dict[str, Any]]:
-    """The people connected now (one entry per person, however many tabs), by role."""
-    rows = session.exec(
-        select(LivePresence.user_id, LivePresence.role, User.display_name, User.username)
+    """The people connected now (one entry per person, however many tabs), by role, with
+    their grammatical gender (for `wording.label`)."""
+    rows = session.execute(
+        sa_select(
+            col(LivePresence.user_id),
+            col(LivePresence.role),
+            col(User.display_name),
+            col(User.username),
+            col(User.gender),
+        )
         .join(User, col(User.id) == LivePresence.user_id)
         .where(
-            LivePresence.session_id == session_id,
+            col(LivePresence.session_id) == session_id,
             col(LivePresence.seen_at) > utcnow() - STALE,
         )
         .order_by(col(LivePresence.role).desc(), col(User.username))
     ).all()
     people: dict[int, dict[str, Any]] = {}
-    for user_id, role, display_name, username in rows:
+    for user_id, role, display_name, username, gender in rows:
         entry = people.setdefault(
-            user_id, {"user_id": user_id, "name": display_name or username, "role": role}
+            user_id,
+            {"user_id": user_id, "name": display_name or username, "role": role, "gender": gender},
         )
         entry["connections"] = entry.get("connections", 0) + 1
     return list(people.values())

@@ -16,7 +16,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from autoconf.errors import Invalid, NotFound
-from autoconf.live import stops
+from autoconf.live import sessions, stops, wording
 from autoconf.models import (
     Annotation,
     AnnotationCode,
@@ -44,6 +44,7 @@ class Said:
     speaker: str
     text: str
     ms: int | None = None
+    gender: str = ""  # of who said it, for a comment's label (wording.label)
 
 
 @dataclass
@@ -53,6 +54,7 @@ class ReportRow:
     recording: str
     position_ms: int
     role: str
+    gender: str  # of who stopped, for the label of the role (wording.label)
     stopped_by: str
     stopped_at: datetime
     pause_ms: int | None
@@ -144,10 +146,30 @@ def _prepared_label(note: Annotation | None) -> str | None:
     return f"{format_ms(note.start_ms)} — {note.note}" if note.note else format_ms(note.start_ms)
 
 
+def _in_recording_order(
+    session: Session, interview: Interview, stop_views: list[stops.StopView]
+) -> list[stops.StopView]:
+    """The stops as the recordings run: the interview's recordings in order, then the time in
+    the recording, then the time they were made."""
+    order = {r.id: i for i, r in enumerate(sessions.interview_recordings(session, interview.id))}
+    return sorted(
+        stop_views,
+        key=lambda s: (order.get(s.recording_id, len(order)), s.position_ms, s.stopped_at, s.id),
+    )
+
+
+def _label_gender(stop: stops.StopView, counsellor_gender: str) -> str:
+    """Whose gender the label of the stop's role follows: the interview's counsellor, or the
+    researcher who stopped."""
+    return counsellor_gender if stop.role == "counsellor" else stop.author_gender
+
+
 def build(session: Session, interview: Interview, viewer_id: int | None) -> Report:
-    """The report of every stop of the interview's live sessions, in the order they came."""
+    """The report of every stop of the interview's live sessions, in recording order."""
     assert interview.id is not None
-    stop_views = stops.list_stops(session, _session_ids(session, interview))
+    stop_views = _in_recording_order(
+        session, interview, stops.list_stops(session, _session_ids(session, interview))
+    )
     codes = dict(
         session.exec(
             select(Recording.id, Recording.code).where(Recording.study_id == interview.study_id)
@@ -161,6 +183,7 @@ def build(session: Session, interview: Interview, viewer_id: int | None) -> Repo
     }
     counsellor = session.get(Counsellor, interview.counsellor_id or 0)
     counsellor_code = counsellor.code if counsellor is not None else None
+    counsellor_gender = stops.counsellor_gender(session, interview.id)
     start, aligned = started_at(session, interview)
     ac = interview.ac_recording_id
     ac_duration = None
@@ -176,6 +199,7 @@ def build(session: Session, interview: Interview, viewer_id: int | None) -> Repo
             recording=codes.get(stop.recording_id, "?"),
             position_ms=stop.position_ms,
             role=stop.role,
+            gender=_label_gender(stop, counsellor_gender),
             # Pseudonymised as the exports are: the counsellor's code, no researcher's name.
             stopped_by=(counsellor_code or "") if stop.role == "counsellor" else "",
             stopped_at=stop.stopped_at,
@@ -188,7 +212,14 @@ def build(session: Session, interview: Interview, viewer_id: int | None) -> Repo
                 stop.position_ms,
             ),
             schemes=_schemes(session, stop.recording_id, stop.position_ms),
-            comments=[Said(c.speaker, c.text) for c in stop.comments],
+            comments=[
+                Said(
+                    c.speaker,
+                    c.text,
+                    gender=counsellor_gender if c.speaker == "counsellor" else c.author_gender,
+                )
+                for c in stop.comments
+            ],
         )
         if start is not None and ac is not None:
             ms = round((stop.stopped_at - start).total_seconds() * 1000)
@@ -196,10 +227,13 @@ def build(session: Session, interview: Interview, viewer_id: int | None) -> Repo
                 row.ac_ms = ms
         rows.append(row)
     if ac is not None:
-        for index, row in enumerate(rows):
+        # Rows are in recording order: the next stop in the interview's recording is the
+        # next in time.
+        ac_times = sorted({r.ac_ms for r in rows if r.ac_ms is not None})
+        for row in rows:
             if row.ac_ms is None:
                 continue
-            following = [r.ac_ms for r in rows[index + 1 :] if r.ac_ms is not None]
+            following = [ms for ms in ac_times if ms > row.ac_ms]
             end = min([*following[:1], row.ac_ms + AC_EXCERPT_MAX_MS])
             row.ac_excerpt = _cues(session, ac, row.ac_ms, max(row.ac_ms, end - 1))
     return Report(
@@ -271,18 +305,33 @@ def set_recording(
 
 # --- writers -----------------------------------------------------------------------------
 
-SPEAKERS = {"researcher": "Chercheur", "counsellor": "Conseiller"}
-ROLES = {"researcher": "chercheur", "counsellor": "conseiller"}
+# The files are written in French.
+LANGUAGE = "fr"
 
 
-def _lines(said: list[Said], speakers: dict[str, str] | None = None) -> list[str]:
-    names = speakers or {}
-    return [(f"{names.get(s.speaker, s.speaker)} : " if s.speaker else "") + s.text for s in said]
+def _speaker(said: Said) -> str:
+    """A comment's speaker, as the files name them: "Conseillère", "Chercheur·e"…"""
+    return wording.label(said.speaker, said.gender, LANGUAGE).capitalize()
+
+
+def _transcript_lines(said: list[Said]) -> list[str]:
+    return [(f"{s.speaker} : " if s.speaker else "") + s.text for s in said]
+
+
+def _comment_lines(said: list[Said]) -> list[str]:
+    return [f"{_speaker(s)} : {s.text}" for s in said]
 
 
 def _who(row: ReportRow) -> str:
-    role = ROLES.get(row.role, row.role)
+    """Who stopped: "conseillère (A8)", "chercheur" (researchers are not named)."""
+    role = wording.label(row.role, row.gender, LANGUAGE)
     return f"{role} ({row.stopped_by})" if row.stopped_by else role
+
+
+def _stopped_by(row: ReportRow) -> str:
+    """ "Arrêt de la conseillère (A8)", "Arrêt du chercheur"."""
+    label = wording.label(row.role, row.gender, LANGUAGE, "stop")
+    return f"{label} ({row.stopped_by})" if row.stopped_by else label
 
 
 def to_table(report: Report) -> Table:
@@ -310,11 +359,11 @@ def to_table(report: Report) -> Table:
                 row.stopped_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
                 round(row.pause_ms / 1000) if row.pause_ms is not None else "",
                 row.prepared or "",
-                "\n".join(_lines(row.excerpt)),
+                "\n".join(_transcript_lines(row.excerpt)),
                 " ; ".join(row.schemes),
-                "\n".join(_lines(row.comments, SPEAKERS)),
+                "\n".join(_comment_lines(row.comments)),
                 row.ac_time,
-                "\n".join(_lines(row.ac_excerpt)),
+                "\n".join(_transcript_lines(row.ac_excerpt)),
             ]
         )
     return Table(title=report.title, header=header, rows=rows)
@@ -338,21 +387,25 @@ def to_html(report: Report, base_url: str) -> bytes:
         left = [
             f'<p><strong>{escape(row.recording)} · <a href="{escape(session_link)}">'
             f"{escape(row.time)}</a></strong></p>",
-            f'<p class="muted">Arrêt du {escape(_who(row))}'
+            f'<p class="muted">{escape(_stopped_by(row))}'
             + (f" — répond au moment préparé {escape(row.prepared)}" if row.prepared else "")
             + "</p>",
         ]
-        left += [f"<blockquote>{escape(line)}</blockquote>" for line in _lines(row.excerpt)]
+        left += [
+            f"<blockquote>{escape(line)}</blockquote>" for line in _transcript_lines(row.excerpt)
+        ]
         if row.schemes:
             left.append(f"<p><em>Schèmes :</em> {escape(' ; '.join(row.schemes))}</p>")
-        right = [f"<p>{escape(line)}</p>" for line in _lines(row.comments, SPEAKERS)]
+        right = [f"<p>{escape(line)}</p>" for line in _comment_lines(row.comments)]
         if row.ac_ms is not None and report.ac_recording_id is not None:
             ac_link = f"{base_url}/recordings/{report.ac_recording_id}#t={row.ac_ms}"
             right.append(
                 f'<p class="muted">Enregistrement de l\'AC : <a href="{escape(ac_link)}">'
                 f"{escape(row.ac_time)}</a></p>"
             )
-        right += [f"<blockquote>{escape(line)}</blockquote>" for line in _lines(row.ac_excerpt)]
+        right += [
+            f"<blockquote>{escape(line)}</blockquote>" for line in _transcript_lines(row.ac_excerpt)
+        ]
         parts.append(f"<tr><td>{''.join(left)}</td><td>{''.join(right)}</td></tr>")
     parts.append("</tbody></table>\n</body>\n</html>\n")
     return "\n".join(parts).encode()
@@ -374,15 +427,15 @@ def to_docx(report: Report) -> bytes:
     for row in report.rows:
         left, right = table.add_row().cells
         left.paragraphs[0].add_run(xml_safe(f"{row.recording} · {row.time}")).bold = True
-        by = f"Arrêt du {_who(row)}"
+        by = _stopped_by(row)
         if row.prepared:
             by += f" — répond au moment préparé {row.prepared}"
         left.add_paragraph(xml_safe(by)).runs[0].italic = True
-        for line in _lines(row.excerpt):
+        for line in _transcript_lines(row.excerpt):
             left.add_paragraph(xml_safe(f"« {line} »"))
         if row.schemes:
             left.add_paragraph(xml_safe("Schèmes : " + " ; ".join(row.schemes)))
-        lines = _lines(row.comments, SPEAKERS)
+        lines = _comment_lines(row.comments)
         right.paragraphs[0].add_run(xml_safe(lines[0] if lines else ""))
         for line in lines[1:]:
             right.add_paragraph(xml_safe(line))
@@ -390,7 +443,7 @@ def to_docx(report: Report) -> bytes:
             right.add_paragraph(xml_safe(f"Enregistrement de l'AC : {row.ac_time}")).runs[
                 0
             ].italic = True
-        for line in _lines(row.ac_excerpt):
+        for line in _transcript_lines(row.ac_excerpt):
             right.add_paragraph(xml_safe(f"« {line} »"))
     out = io.BytesIO()
     document.save(out)
@@ -400,6 +453,11 @@ def to_docx(report: Report) -> bytes:
 def json_of(report: Report) -> dict[str, Any]:
     def said(items: list[Said]) -> list[dict[str, Any]]:
         return [{"speaker": s.speaker, "text": s.text, "ms": s.ms} for s in items]
+
+    def comments(items: list[Said]) -> list[dict[str, Any]]:
+        return [
+            {"speaker": s.speaker, "text": s.text, "ms": s.ms, "gender": s.gender} for s in items
+        ]
 
     return {
         "interview_id": report.interview_id,
@@ -415,13 +473,14 @@ def json_of(report: Report) -> dict[str, Any]:
                 "position_ms": r.position_ms,
                 "time": r.time,
                 "role": r.role,
+                "gender": r.gender,
                 "stopped_by": r.stopped_by,
                 "stopped_at": r.stopped_at.isoformat(),
                 "pause_ms": r.pause_ms,
                 "prepared": r.prepared,
                 "excerpt": said(r.excerpt),
                 "schemes": r.schemes,
-                "comments": said(r.comments),
+                "comments": comments(r.comments),
                 "ac_ms": r.ac_ms,
                 "ac_time": r.ac_time,
                 "ac_excerpt": said(r.ac_excerpt),

@@ -6,6 +6,7 @@ every browser follows the events (`events_after`), whichever app process it is c
 to. A late joiner starts from `state()`: where the playhead is *now*.
 """
 
+import re
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -16,15 +17,17 @@ from sqlmodel import Session, col, select, update
 
 from autoconf.errors import Conflict, Invalid, NotFound
 from autoconf.models import (
+    Counsellor,
     Interview,
     InterviewRecording,
     LiveEvent,
     LiveSession,
     LiveStop,
     Recording,
+    Study,
     utcnow,
 )
-from autoconf.studies import access
+from autoconf.studies import access, service
 
 Control = Literal["play", "pause", "seek", "rate", "switch"]
 CONTROLS: tuple[Control, ...] = ("play", "pause", "seek", "rate", "switch")
@@ -81,9 +84,49 @@ def new_code() -> str:
     return "".join(secrets.choice(_CODE_LETTERS) for _ in range(6))
 
 
+class CannotStart(Invalid):
+    """A live session cannot start on this recording yet. `fix` names the part of the
+    study's administration that sets what is missing: "conseillers" or "entretiens"."""
+
+    def __init__(self, message: str, study_id: int, fix: str) -> None:
+        super().__init__(message)
+        self.study_id = study_id
+        self.fix = fix
+
+
+# A new interview is named after its recording, else its counsellor, else numbered.
+_MAX_NUMBER = 20
+
+
+def _interview_code(session: Session, recording: Recording, counsellor: Counsellor) -> str:
+    """A code for a new interview of `recording`: free in the study and following its
+    pattern; CannotStart when none of the codes tried does."""
+    study = session.get(Study, recording.study_id)
+    pattern = study.code_pattern if study is not None else ""
+    taken = set(
+        session.exec(select(Interview.code).where(Interview.study_id == recording.study_id))
+    )
+    tried = [recording.code, counsellor.code]
+    tried += [f"{recording.code} ({n})" for n in range(2, _MAX_NUMBER + 1)]
+    for code in tried:
+        if code not in taken and (not pattern or re.fullmatch(pattern, code)):
+            return code
+    example = study.code_example if study is not None else ""
+    raise CannotStart(
+        "La séance en direct ne peut pas commencer : l'enregistrement "
+        f"« {recording.code} » n'est dans aucun entretien, et aucun code tiré de "
+        f"« {recording.code} » n'est à la fois libre et conforme au motif des codes de l'étude "
+        f"(« {pattern} », exemple : « {example} »). Créez l'entretien dans l'administration "
+        "de l'étude, puis recommencez. Aucun code de séance n'a été donné.",
+        recording.study_id,
+        "entretiens",
+    )
+
+
 def interview_of(session: Session, recording: Recording) -> Interview:
-    """The interview (auto-confrontation) that covers `recording`: the newest one, else a
-    new one named after the recording, so that every live session has its report."""
+    """The interview (auto-confrontation) that covers `recording`: the newest one, else a new
+    one for the recording's counsellor (so that the counsellor may join and every live
+    session has its report). CannotStart when the recording has no counsellor."""
     assert recording.id is not None
     found = session.exec(
         select(Interview)
@@ -93,24 +136,20 @@ def interview_of(session: Session, recording: Recording) -> Interview:
     ).first()
     if found is not None:
         return found
-    code = recording.code
-    taken = set(
-        session.exec(
-            select(Interview.code).where(
-                Interview.study_id == recording.study_id, col(Interview.code).startswith(code)
-            )
-        ).all()
+    counsellor = session.get(Counsellor, recording.counsellor_id or 0)
+    if counsellor is None:
+        raise CannotStart(
+            "La séance en direct ne peut pas commencer : l'enregistrement "
+            f"« {recording.code} » n'a pas de conseiller, donc pas d'entretien "
+            "d'auto-confrontation. Indiquez d'abord son conseiller dans l'administration de "
+            "l'étude : l'entretien sera créé au démarrage. Aucun code de séance n'a été donné.",
+            recording.study_id,
+            "conseillers",
+        )
+    code = _interview_code(session, recording, counsellor)
+    interview, _ = service.create_interview(
+        session, recording.study_id, code, counsellor.id, [recording.id]
     )
-    number = 2
-    while code in taken:
-        code, number = f"{recording.code} ({number})", number + 1
-    counsellor_id = recording.counsellor_id
-    interview = Interview(study_id=recording.study_id, code=code, counsellor_id=counsellor_id)
-    session.add(interview)
-    session.flush()
-    assert interview.id is not None
-    session.add(InterviewRecording(interview_id=interview.id, recording_id=recording.id))
-    session.flush()
     return interview
 
 
@@ -129,8 +168,9 @@ def interview_recordings(session: Session, interview_id: int | None) -> list[Rec
 
 
 def start(session: Session, recording: Recording, user_id: int | None) -> LiveSession:
-    """A new live session on `recording` (within its interview, made if there is none),
-    paused at the start, with a fresh join code."""
+    """A new live session on `recording` (within its interview, made for the recording's
+    counsellor if there is none: else CannotStart, before any code), paused at the start,
+    with a fresh join code."""
     assert recording.id is not None
     if recording.category != "session":
         raise Invalid(
@@ -355,6 +395,14 @@ def events_after(
         query = query.where(col(LiveEvent.session_id).in_(session_ids))
     rows = session.execute(query).all()
     return [(row[0] or 0, row[1], row[2], row[3], row[4]) for row in rows]
+
+
+def has_played(session: Session, session_id: int) -> bool:
+    """Whether the session's playhead ever played (the player then offers to play *on*)."""
+    found = session.exec(
+        select(LiveEvent.id).where(LiveEvent.session_id == session_id, LiveEvent.kind == "play")
+    ).first()
+    return found is not None
 
 
 def last_event_id(session: Session) -> int:

@@ -19,6 +19,8 @@ from autoconf.models import (
     Annotation,
     AnnotationCode,
     Code,
+    Counsellor,
+    Interview,
     LiveAgendaItem,
     LiveComment,
     LiveEvent,
@@ -54,6 +56,7 @@ class CommentView:
     text: str
     said_at: datetime
     version: int
+    author_gender: str = ""  # how labels name the author (wording.label)
 
     def public(self) -> dict[str, Any]:
         return {**asdict(self), "said_at": self.said_at.isoformat()}
@@ -72,6 +75,7 @@ class StopView:
     resumed_at: datetime | None
     prepared_id: int | None
     comments: list[CommentView] = field(default_factory=list)
+    author_gender: str = ""  # how labels name who stopped (wording.label)
 
     @property
     def pause_ms(self) -> int | None:
@@ -139,14 +143,47 @@ def require_researcher(session: Session, user: User, live: LiveSession) -> None:
         raise Forbidden("Seuls les chercheurs de l'étude peuvent faire cela.")
 
 
-def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
+def _names(session: Session, ids: set[int | None]) -> dict[int, tuple[str, str]]:
+    """The name shown and the grammatical gender of these users."""
     known = [i for i in ids if i is not None]
     if not known:
         return {}
     rows = session.exec(
-        select(User.id, User.display_name, User.username).where(col(User.id).in_(known))
+        select(User.id, User.display_name, User.username, User.gender).where(
+            col(User.id).in_(known)
+        )
     ).all()
-    return {row[0] or 0: row[1] or row[2] for row in rows}
+    return {row[0] or 0: (row[1] or row[2], row[3]) for row in rows}
+
+
+def _name(names: dict[int, tuple[str, str]], user_id: int | None) -> str:
+    return names.get(user_id or 0, ("—", ""))[0]
+
+
+def _gender(names: dict[int, tuple[str, str]], user_id: int | None) -> str:
+    return names.get(user_id or 0, ("—", ""))[1]
+
+
+def counsellor_gender(
+    session: Session, interview_id: int | None, recording_id: int | None = None
+) -> str:
+    """The grammatical gender of the counsellor of the interview (else of the recording), as
+    their account says: "" (neutral) when there is none."""
+    counsellor_id = None
+    if interview_id is not None:
+        interview = session.get(Interview, interview_id)
+        counsellor_id = interview.counsellor_id if interview else None
+    if counsellor_id is None and recording_id is not None:
+        recording = session.get(Recording, recording_id)
+        counsellor_id = recording.counsellor_id if recording else None
+    if counsellor_id is None:
+        return ""
+    found = session.exec(
+        select(User.gender)
+        .join(Counsellor, col(Counsellor.user_id) == User.id)
+        .where(Counsellor.id == counsellor_id)
+    ).first()
+    return found or ""
 
 
 def list_stops(
@@ -182,7 +219,8 @@ def list_stops(
             position_ms=start_ms,
             role=stop.role,
             author_id=author_id,
-            author=names.get(author_id or 0, "—"),
+            author=_name(names, author_id),
+            author_gender=_gender(names, author_id),
             stopped_at=stop.stopped_at,
             resumed_at=stop.resumed_at,
             prepared_id=stop.prepared_id,
@@ -194,13 +232,14 @@ def list_stops(
     return list(views.values())
 
 
-def _comment_view(comment: LiveComment, names: dict[int, str]) -> CommentView:
+def _comment_view(comment: LiveComment, names: dict[int, tuple[str, str]]) -> CommentView:
     assert comment.id is not None
     return CommentView(
         id=comment.id,
         stop_id=comment.stop_id,
         author_id=comment.author_id,
-        author=names.get(comment.author_id or 0, "—"),
+        author=_name(names, comment.author_id),
+        author_gender=_gender(names, comment.author_id),
         speaker=comment.speaker,
         text=comment.text,
         said_at=comment.said_at,
@@ -251,7 +290,7 @@ def agenda(session: Session, live: LiveSession, viewer_id: int | None) -> list[A
             position_ms=m.start_ms,
             note=m.note,
             author_id=m.author_id,
-            author=names.get(m.author_id or 0, "—"),
+            author=_name(names, m.author_id),
             labels=labels.get(m.id or 0, []),
             status=statuses.get(m.id or 0, "planned"),
         )

@@ -1,13 +1,16 @@
 """Live sessions through the API: start, join by code, the shared playhead followed and
 driven through WebSockets by two browsers (TestClient's), and who may."""
 
+import html
 import time
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 from starlette.websockets import WebSocketDisconnect
 
+from autoconf.models import Interview, InterviewRecording, LiveSession
 from tests import factories
 
 
@@ -44,6 +47,7 @@ def test_two_browsers_share_one_playhead(
     with rclient.websocket_connect(url) as researcher, other.websocket_connect(url) as counsellor:
         first = researcher.receive_json()
         assert first["type"] == "state" and first["playing"] is False and first["position_ms"] == 0
+        assert first["played"] is False  # the big button reads "Lecture"
         assert counsellor.receive_json()["type"] == "state"
         researcher.send_json({"type": "seek", "position_ms": 42_000})
         seek = _receive(counsellor, "seek")
@@ -66,7 +70,8 @@ def test_two_browsers_share_one_playhead(
     state = rclient.get(f"/api/v1/live/{live['id']}").json()
     assert state["position_ms"] == pause["position_ms"] and state["rate"] == 1.5
     with other.websocket_connect(url) as again:
-        assert again.receive_json()["seq"] == state["seq"]
+        joined_again = again.receive_json()
+        assert joined_again["seq"] == state["seq"] and joined_again["played"] is True
 
 
 def test_who_may_start_join_and_follow(
@@ -106,3 +111,94 @@ def test_who_may_start_join_and_follow(
     assert refused.status_code == 403
     unknown = rclient.get("/api/v1/live/code/ZZZZZZ")
     assert unknown.status_code == 404 and "code" in unknown.json()["detail"]
+
+
+def _interview_of(engine: Engine, recording_id: int) -> Interview | None:
+    with Session(engine) as session:
+        return session.exec(
+            select(Interview)
+            .join(InterviewRecording)
+            .where(InterviewRecording.recording_id == recording_id)
+        ).first()
+
+
+def _sessions_on(engine: Engine, recording_id: int) -> list[LiveSession]:
+    with Session(engine) as session:
+        query = select(LiveSession).where(LiveSession.recording_id == recording_id)
+        return list(session.exec(query).all())
+
+
+def test_a_recording_in_no_interview_gets_one_for_its_counsellor(
+    rclient: TestClient,
+    study: dict,
+    engine: Engine,
+    app,  # type: ignore[no-untyped-def]
+) -> None:
+    sid = study["id"]
+    counsellor, counsellor_id = factories.counsellor_member(engine, rclient, sid, "c3", "C3")
+    first = factories.upload(rclient, sid, "C3 - 1", counsellor_id=counsellor_id).json()
+    started = rclient.post(f"/api/v1/recordings/{first['id']}/live")
+    assert started.status_code == 201, started.text
+    made = _interview_of(engine, first["id"])
+    assert made is not None and made.code == "C3 - 1" and made.counsellor_id == counsellor_id
+    assert rclient.get(f"/api/v1/interviews/{made.id}/report").json()["rows"] == []
+    # The counsellor's own interview: they join with the code.
+    them = TestClient(app)
+    factories.login(them, counsellor)
+    assert them.get(f"/api/v1/live/code/{started.json()['code']}").status_code == 200
+    # The recording's code is taken by another interview: the counsellor's code.
+    taken = rclient.post(
+        f"/api/v1/studies/{sid}/interviews", json={"code": "C3 - 2", "recording_ids": []}
+    )
+    assert taken.status_code == 201, taken.text
+    second = factories.upload(rclient, sid, "C3 - 2", counsellor_id=counsellor_id).json()
+    assert rclient.post(f"/api/v1/recordings/{second['id']}/live").status_code == 201
+    made = _interview_of(engine, second["id"])
+    assert made is not None and made.code == "C3"
+    # Both taken, and the study's pattern refuses a numbered code: it says so, before any
+    # code is given, and the page leads to where interviews are made.
+    settings = rclient.patch(
+        f"/api/v1/studies/{sid}", json={"code_pattern": r"C\d+( - \d+)?", "code_example": "C3"}
+    )
+    assert settings.status_code == 200, settings.text
+    rclient.post(f"/api/v1/studies/{sid}/interviews", json={"code": "C3 - 3", "recording_ids": []})
+    third = factories.upload(rclient, sid, "C3 - 3", counsellor_id=counsellor_id).json()
+    refused = rclient.post(f"/api/v1/recordings/{third['id']}/live")
+    assert refused.status_code == 422
+    assert "motif des codes" in refused.json()["detail"]
+    assert "Aucun code de séance n'a été donné" in refused.json()["detail"]
+    page = rclient.post(
+        f"/recordings/{third['id']}/live", headers={"accept": "text/html"}, follow_redirects=False
+    )
+    assert page.status_code == 422
+    assert f'href="/studies/{sid}/admin#entretiens"' in page.text
+    assert _sessions_on(engine, third["id"]) == [] and _interview_of(engine, third["id"]) is None
+    # Without the pattern, a numbered code.
+    rclient.patch(f"/api/v1/studies/{sid}", json={"code_pattern": ""})
+    assert rclient.post(f"/api/v1/recordings/{third['id']}/live").status_code == 201
+    made = _interview_of(engine, third["id"])
+    assert made is not None and made.code == "C3 - 3 (2)"
+
+
+def test_a_recording_without_counsellor_is_refused_before_any_code(
+    rclient: TestClient, study: dict, engine: Engine
+) -> None:
+    sid = study["id"]
+    rec = factories.upload(rclient, sid, "D1").json()
+    refused = rclient.post(f"/api/v1/recordings/{rec['id']}/live")
+    assert refused.status_code == 422
+    detail = refused.json()["detail"]
+    assert "« D1 » n'a pas de conseiller" in detail and "administration de l'étude" in detail
+    assert "code" not in refused.json() and "id" not in refused.json()
+    # The page: the message, and a link to where the counsellor is set.
+    page = rclient.post(
+        f"/recordings/{rec['id']}/live", headers={"accept": "text/html"}, follow_redirects=False
+    )
+    assert page.status_code == 422
+    text = html.unescape(page.text)
+    assert "La séance en direct ne peut pas commencer" in text
+    assert "« D1 » n'a pas de conseiller" in text
+    assert f'href="/studies/{sid}/admin#conseillers"' in text
+    assert "Indiquer le conseiller de l'enregistrement" in text
+    # Nothing was made: no session, no code, no interview.
+    assert _sessions_on(engine, rec["id"]) == [] and _interview_of(engine, rec["id"]) is None

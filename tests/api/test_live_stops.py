@@ -2,7 +2,10 @@
 presence, and the session report of the interview (with its own recording)."""
 
 import csv
+import html
 import io
+import json
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +23,15 @@ from tests import factories
 
 DEMO = Path(__file__).resolve().parents[2] / "autoconf" / "demo"
 AC_AUDIO = Path(__file__).resolve().parents[1] / "data" / "autoconfrontation-demo.m4a"
+
+
+def _csv(content: bytes) -> list[list[str]]:
+    """The report's CSV as a spreadsheet reads it (a BOM, `;` or `,`, a `sep=` line)."""
+    text = content.decode("utf-8-sig")
+    if text.startswith("sep="):
+        text = text.split("\n", 1)[1]
+    dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=";,")
+    return list(csv.reader(io.StringIO(text), dialect))
 
 
 def _receive(socket: Any, kind: str) -> dict[str, Any]:
@@ -281,6 +293,7 @@ def test_switching_to_another_recording_of_the_interview(
     rclient: TestClient, study: dict, live: dict[str, Any]
 ) -> None:
     second = factories.upload(rclient, study["id"], "A8 - 2").json()
+    factories.consent_all(rclient, second["id"])  # the report quotes it
     outside = factories.upload(rclient, study["id"], "B1").json()
     created = rclient.post(
         f"/api/v1/studies/{study['id']}/interviews",
@@ -290,22 +303,19 @@ def test_switching_to_another_recording_of_the_interview(
     url = f"/api/v1/live/{started['id']}/ws"
     with rclient.websocket_connect(url) as socket:
         assert socket.receive_json()["recording_id"] == second["id"]
+        socket.send_json({"type": "stop", "position_ms": 5_000})  # on A8 - 2
+        _receive(socket, "stop")
         socket.send_json({"type": "switch", "recording_id": live["recording"]["id"]})
         switched = _receive(socket, "switch")
         assert switched["recording_id"] == live["recording"]["id"] and switched["position_ms"] == 0
+        socket.send_json({"type": "stop", "position_ms": 50_000})  # on A8 - 1, later
+        _receive(socket, "stop")
         socket.send_json({"type": "switch", "recording_id": outside["id"]})
         assert "entretien" in _receive(socket, "error")["detail"]
     assert created["recording_ids"] == [live["recording"]["id"], second["id"]]
-
-
-def test_a_recording_in_no_interview_gets_one(rclient: TestClient, study: dict) -> None:
-    rec = factories.upload(rclient, study["id"], "C3").json()
-    started = rclient.post(f"/api/v1/recordings/{rec['id']}/live").json()
-    interviews = rclient.get(f"/api/v1/studies/{study['id']}/interviews").json()
-    made = next(i for i in interviews if i["recording_ids"] == [rec["id"]])
-    assert made["code"] == "C3"
-    assert rclient.get(f"/api/v1/interviews/{made['id']}/report").json()["rows"] == []
-    assert started["recording_id"] == rec["id"]
+    # The report follows the recordings: A8 - 1 (first in the interview) before A8 - 2.
+    rows = rclient.get(f"/api/v1/interviews/{created['id']}/report").json()["rows"]
+    assert [(r["recording"], r["time"]) for r in rows] == [("A8 - 1", "0’50"), ("A8 - 2", "0’05")]
 
 
 def test_session_report_with_the_interviews_own_recording(
@@ -359,9 +369,9 @@ def test_session_report_with_the_interviews_own_recording(
     # Exports: CSV, DOCX, HTML.
     exported = rclient.get(f"{report_url}?format=csv")
     assert exported.status_code == 200 and "attachment" in exported.headers["content-disposition"]
-    lines = list(csv.reader(io.StringIO(exported.content.decode())))
+    lines = _csv(exported.content)
     assert lines[0][0] == "Séance" and lines[1][:2] == ["A8 - 1", "0’38"]
-    assert "Conseiller : C'est un mot déclencheur." in lines[1][8] and lines[1][9] == "0’13"
+    assert "Conseiller·e : C'est un mot déclencheur." in lines[1][8] and lines[1][9] == "0’13"
     document = Document(io.BytesIO(rclient.get(f"{report_url}?format=docx").content))
     [table] = document.tables
     assert "0’38" in table.rows[1].cells[0].text
@@ -528,7 +538,7 @@ def test_what_the_review_broke(
         ("counsellor", "A8"),
     ]
     csv_text = rclient.get(f"/api/v1/interviews/{live['interview_id']}/report?format=csv").text
-    assert "claire" not in csv_text and "conseiller (A8)" in csv_text
+    assert "claire" not in csv_text and "conseiller·e (A8)" in csv_text  # no gender said
 
 
 def test_a_new_follower_does_not_get_old_events(rclient: TestClient, live: dict[str, Any]) -> None:
@@ -572,3 +582,122 @@ def test_the_annotator_leads_from_a_stop_to_its_row_in_the_report(
     assert rclient.get("/stops/999999", follow_redirects=False).status_code == 404
     them = live["counsellor_client"]
     assert them.get(f"/stops/{stop['id']}", follow_redirects=False).status_code == 403
+
+
+def _play(client: TestClient, session_id: int) -> None:
+    with client.websocket_connect(f"/api/v1/live/{session_id}/ws") as socket:
+        socket.receive_json()
+        socket.send_json({"type": "play"})
+        _receive(socket, "play")
+
+
+def test_the_report_follows_the_recording_and_labels_follow_the_person(
+    rclient: TestClient, live: dict[str, Any]
+) -> None:
+    """Stops made at 0'50, 0'20, 0'35 are reported at 0'20, 0'35, 0'50; the counsellor (she)
+    is "la conseillère", the researcher who said he is masculine "le chercheur", the
+    colleague who said nothing "chercheur·e"."""
+    them, colleague = live["counsellor_client"], live["colleague"]
+    assert them.patch("/api/v1/me", json={"gender": "feminine"}).status_code == 200
+    assert rclient.patch("/api/v1/me", json={"gender": "masculine"}).status_code == 200
+    base = f"/api/v1/live/{live['id']}"
+    late = rclient.post(f"{base}/stops", json={"position_ms": 50_000}).json()
+    _play(rclient, live["id"])
+    theirs = them.post(f"{base}/stops", json={"position_ms": 20_000}).json()
+    _play(rclient, live["id"])
+    middle = colleague.post(f"{base}/stops", json={"position_ms": 35_000}).json()
+    assert (theirs["author_gender"], late["author_gender"]) == ("feminine", "masculine")
+    comments = f"/api/v1/live/stops/{theirs['id']}/comments"
+    rclient.post(comments, json={"speaker": "counsellor", "text": "Je voulais vérifier."})
+    rclient.post(comments, json={"speaker": "researcher", "text": "Elle hésite."})
+    colleague.post(comments, json={"speaker": "researcher", "text": "Regard vers lui."})
+
+    url = f"/api/v1/interviews/{live['interview_id']}/report"
+    rows = rclient.get(url).json()["rows"]
+    assert [r["stop_id"] for r in rows] == [theirs["id"], middle["id"], late["id"]]
+    assert [(r["role"], r["gender"]) for r in rows] == [
+        ("counsellor", "feminine"),
+        ("researcher", ""),
+        ("researcher", "masculine"),
+    ]
+    assert [(c["speaker"], c["gender"]) for c in rows[0]["comments"]] == [
+        ("counsellor", "feminine"),
+        ("researcher", "masculine"),
+        ("researcher", ""),
+    ]
+    lines = _csv(rclient.get(f"{url}?format=csv").content)
+    assert [line[2] for line in lines[1:]] == ["conseillère (A8)", "chercheur·e", "chercheur"]
+    assert lines[1][8].split("\n") == [
+        "Conseillère : Je voulais vérifier.",
+        "Chercheur : Elle hésite.",
+        "Chercheur·e : Regard vers lui.",
+    ]
+    exported = rclient.get(f"{url}?format=html").text
+    assert exported.index("Arrêt de la conseillère (A8)") < exported.index(
+        "Arrêt du·de la chercheur·e"
+    )
+    assert exported.index("Arrêt du·de la chercheur·e") < exported.index("Arrêt du chercheur")
+    [table] = Document(io.BytesIO(rclient.get(f"{url}?format=docx").content)).tables
+    assert "Arrêt de la conseillère (A8)" in table.rows[1].cells[0].text
+    assert "Conseillère : Je voulais vérifier." in table.rows[1].cells[1].text
+    assert "Arrêt du chercheur" in table.rows[3].cells[0].text
+    # The page, in French and in English.
+    page = rclient.get(f"/interviews/{live['interview_id']}/report").text
+    order = [page.index(f'data-stop-id="{s["id"]}"') for s in (theirs, middle, late)]
+    assert order == sorted(order)
+    for label in ("Arrêt de la conseillère", "Arrêt du·de la chercheur·e", "Conseillère :"):
+        assert label in page
+    rclient.patch("/api/v1/me", json={"language": "en"})
+    english = rclient.get(f"/interviews/{live['interview_id']}/report").text
+    assert "Counsellor’s stop" in english and "Researcher’s stop" in english
+    assert "Counsellor :" in english and "Arrêt de la" not in english
+    rclient.patch("/api/v1/me", json={"language": None})
+
+    # The live page and the socket: the same rule, for each person.
+    live_page = rclient.get(f"/live/{live['id']}").text
+    assert "Code à donner à la conseillère :" in live_page
+    assert 'data-counsellor-gender="feminine"' in live_page
+    assert 'data-user-gender="masculine"' in live_page
+    found = re.search(r'data-wording="([^"]*)"', live_page)
+    assert found is not None
+    wording = json.loads(html.unescape(found.group(1)))
+    assert wording["said"]["counsellor"]["feminine"] == "Propos de la conseillère"
+    with rclient.websocket_connect(f"{base}/ws") as socket:
+        state = socket.receive_json()
+        by_id = {stop["id"]: stop for stop in state["log"]["stops"]}
+        assert by_id[middle["id"]]["author_gender"] == ""
+        said = by_id[theirs["id"]]["comments"]
+        assert [c["author_gender"] for c in said] == ["masculine", "masculine", ""]
+        present = [p for p in state["log"]["presence"] if p["role"] == "researcher"]
+        assert present == [] or present[0]["gender"] == "masculine"
+        with them.websocket_connect(f"{base}/ws") as counsellor:
+            counsellor.receive_json()
+            people = _receive(socket, "presence")["presence"]
+            while len(people) < 2:
+                people = _receive(socket, "presence")["presence"]
+            genders = {p["role"]: p["gender"] for p in people}
+            assert genders == {"researcher": "masculine", "counsellor": "feminine"}
+
+
+def test_the_wording_rule() -> None:
+    from autoconf.live.wording import label, table
+
+    assert [label("counsellor", g, "fr") for g in ("masculine", "feminine", "")] == [
+        "conseiller",
+        "conseillère",
+        "conseiller·e",
+    ]
+    assert [label("researcher", g, "fr") for g in ("masculine", "feminine", "unknown")] == [
+        "chercheur",
+        "chercheuse",
+        "chercheur·e",
+    ]
+    assert label("counsellor", "feminine", "fr", "stop") == "Arrêt de la conseillère"
+    assert label("researcher", "masculine", "fr", "said") == "Note du chercheur"
+    assert label("counsellor", "", "fr", "said") == "Propos du·de la conseiller·e"
+    assert label("counsellor", "masculine", "fr", "to") == "au conseiller"
+    assert label("counsellor", "feminine", "en") == "counsellor"
+    assert label("researcher", "feminine", "en", "said") == "Researcher’s note"
+    assert table("fr")["stop"]["researcher"]["feminine"] == "Arrêt de la chercheuse"
+    with pytest.raises(ValueError):
+        label("admin", "", "fr")

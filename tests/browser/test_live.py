@@ -16,6 +16,7 @@ from tests.browser.test_pages import _login
 from tests.support import cli, start_server, stop_server, wait_for
 
 MEDIA = "document.querySelector('[data-player-media]')"
+DEMO_MEDIA = Path(__file__).resolve().parents[2] / "autoconf" / "demo" / "seance-demo.mp4"
 SHARED = "Séance partagée"
 
 
@@ -50,16 +51,29 @@ def _join(counsellor: Page, server: LiveServer, code: str) -> None:
     counsellor.evaluate(f"{MEDIA}.muted = true")
 
 
+def _say_gender(page: Page, server: LiveServer, gender: str) -> None:
+    """What the account's settings say: how French labels speak of its holder."""
+    changed = page.request.patch(f"{server.url}/api/v1/me", data={"gender": gender})
+    assert changed.status == 200, changed.text()
+
+
 def test_the_counsellors_stops_become_data(
     browser: Browser, live_server: LiveServer, screenshots: Path
 ) -> None:
-    researcher = _new_page(browser)
-    _login(researcher, live_server)
-    code = _start(researcher, live_server)
-    researcher.evaluate(f"{MEDIA}.muted = true")
+    # Both say, in their account, that French labels speak of them in the feminine.
     counsellor = _new_page(browser)
     _login(counsellor, live_server, live_server.counsellor_password, live_server.counsellor)
+    _say_gender(counsellor, live_server, "feminine")
+    researcher = _new_page(browser)
+    _login(researcher, live_server)
+    _say_gender(researcher, live_server, "feminine")
+    code = _start(researcher, live_server)
+    researcher.evaluate(f"{MEDIA}.muted = true")
     _join(counsellor, live_server, code)
+    # Nothing played yet: the big button starts the playback.
+    expect(researcher.locator("[data-live-stop]")).to_have_text("Lecture")
+    expect(counsellor.locator("[data-live-stop]")).to_have_text("Lecture")
+    expect(researcher.locator(".live-code")).to_contain_text("Code à donner à la conseillère :")
 
     # Roles: the counsellor's screen is calm (no code, no statuses, no comments to type).
     expect(counsellor.get_by_role("heading", name="Moments déjà discutés")).to_be_visible()
@@ -67,9 +81,10 @@ def test_the_counsellors_stops_become_data(
     for calm in ("[data-live-code]", "[data-agenda-status]", "[data-comment-form]"):
         expect(counsellor.locator(calm)).to_have_count(0)
     expect(researcher.get_by_role("heading", name="Moments préparés")).to_be_visible()
-    # Who is connected, on both screens.
-    expect(researcher.locator("[data-live-presence]")).to_contain_text("Conseillère A8")
-    expect(counsellor.locator("[data-live-presence]")).to_contain_text("Chercheuse démo")
+    # Who is connected, on both screens, each named as they said.
+    presence = "Chercheuse démo (chercheuse) · Conseillère A8 (conseillère)"
+    expect(researcher.locator("[data-live-presence]")).to_contain_text(presence)
+    expect(counsellor.locator("[data-live-presence]")).to_contain_text(presence)
 
     # The researcher brings up the prepared moment at 0'34: both play from 0'29.
     moment = researcher.locator(".agenda-item", has_text="Elle reformule sans vérifier")
@@ -78,6 +93,7 @@ def test_the_counsellors_stops_become_data(
     expect(moment).to_have_attribute("data-status", "brought_up")
     counsellor.wait_for_timeout(1500)
     wait_for(lambda: abs(_time(researcher) - _time(counsellor)) < 0.5, 5, "playing together")
+    expect(researcher.locator("[data-live-stop]")).to_have_text("Arrêter ici")
 
     # The counsellor presses "Arrêter ici": both pause on the same frame.
     counsellor.get_by_role("button", name="Arrêter ici").click()
@@ -86,31 +102,43 @@ def test_the_counsellors_stops_become_data(
     stopped_at = _time(researcher)
     # The stop, with its author, on both screens; it answers the moment brought up.
     stop = researcher.locator(".stop").first
-    expect(stop).to_contain_text("Arrêt du conseiller")
+    expect(stop).to_contain_text("Arrêt de la conseillère")
     expect(stop).to_contain_text("Conseillère A8")
-    expect(counsellor.locator(".stop").first).to_contain_text("Arrêt du conseiller par vous")
+    expect(counsellor.locator(".stop").first).to_contain_text("Arrêt de la conseillère par vous")
     expect(moment).to_have_attribute("data-status", "discussed")
+    expect(researcher.locator("[data-live-stop]")).to_have_text("Reprendre la lecture")
+    expect(counsellor.locator("[data-live-stop]")).to_have_text("Reprendre la lecture")
 
-    # The researcher types what the counsellor says (the box has the focus already).
+    # The comment box has the focus; what the researcher types is her own note by default.
     box = stop.get_by_role("textbox")
     expect(box).to_be_focused()
-    researcher.keyboard.type("Là, j'entends le mot fatigué.")
+    expect(stop.get_by_role("radio", name="Note de la chercheuse")).to_be_checked()
+    expect(stop.get_by_role("radio", name="Propos de la conseillère")).not_to_be_checked()
+    researcher.keyboard.type("Hésite avant de répondre.")
     researcher.keyboard.press("Enter")
-    expect(stop.locator(".comment")).to_contain_text("Propos du conseiller : Là, j'entends")
-    # The counsellor sees their own words; a researcher's note never reaches their screen.
-    expect(counsellor.locator(".comment")).to_have_count(1)
-    expect(counsellor.locator(".comment")).to_contain_text("Là, j'entends le mot fatigué.")
-    stop.get_by_role("radio", name="Note du chercheur").check()
-    box.fill("Hésite avant de répondre.")
+    expect(stop.locator(".comment")).to_contain_text("Note de la chercheuse : Hésite")
+    # She chooses the counsellor's words for what the counsellor says.
+    stop.get_by_role("radio", name="Propos de la conseillère").check()
+    box.fill("Là, j'entends le mot fatigué.")
     box.press("Enter")
     expect(stop.locator(".comment")).to_have_count(2)
+    expect(stop.locator(".comment").last).to_contain_text(
+        "Propos de la conseillère : Là, j'entends"
+    )
+    # The counsellor sees their own words; a researcher's note never reaches their screen.
+    expect(counsellor.locator(".comment")).to_have_count(1)
+    expect(counsellor.locator(".comment")).to_contain_text(
+        "Propos de la conseillère : Là, j'entends le mot fatigué."
+    )
     # The counsellor adds their own words, in their own box (no choice of speaker).
     theirs = counsellor.locator(".stop").first
     expect(theirs.get_by_role("radio")).to_have_count(0)
     theirs.get_by_role("textbox").fill("Je voulais qu'il le dise lui-même.")
     theirs.get_by_role("textbox").press("Enter")
     expect(stop.locator(".comment")).to_have_count(3)
-    expect(stop.locator(".comment").last).to_contain_text("Je voulais qu'il le dise lui-même.")
+    expect(stop.locator(".comment").last).to_contain_text(
+        "Propos de la conseillère : Je voulais qu'il le dise lui-même."
+    )
     expect(counsellor.locator(".comment")).to_have_count(2)
     expect(counsellor.locator(".stop").first).not_to_contain_text("Hésite")
     researcher.screenshot(path=str(screenshots / "live-researcher.png"), full_page=True)
@@ -141,8 +169,9 @@ def test_the_counsellors_stops_become_data(
     researcher.get_by_role("button", name="Terminer la séance").click()
     expect(researcher).to_have_url(re.compile(r"/interviews/\d+/report$"))
     row = researcher.locator("tr", has_text="Là, j'entends le mot fatigué.")
-    expect(row).to_contain_text("Arrêt du conseiller (A8)")  # the code, not the name
-    expect(row).to_contain_text("Conseiller : Là, j'entends le mot fatigué.")
+    expect(row).to_contain_text("Arrêt de la conseillère (A8)")  # the code, not the name
+    expect(row).to_contain_text("Conseillère : Là, j'entends le mot fatigué.")
+    expect(row).to_contain_text("Chercheuse : Hésite avant de répondre.")
     researcher.screenshot(path=str(screenshots / "live-report.png"), full_page=True)
     researcher.context.close()
 
@@ -214,3 +243,65 @@ def test_a_consent_withdrawn_mid_session_stops_the_media(
             },
         )
         assert given.status == 201, given.text()
+
+
+def test_a_live_session_needs_the_recordings_counsellor(
+    browser: Browser, live_server: LiveServer, screenshots: Path
+) -> None:
+    """A session recording in no interview and with no counsellor: the start says what is
+    missing and where to set it, before any code; with its counsellor, the interview is made
+    and the session starts."""
+    researcher = _new_page(browser)
+    _login(researcher, live_server)
+    api = f"{live_server.url}/api/v1"
+    study = live_server.study_id
+    uploaded = researcher.request.post(
+        f"{api}/studies/{study}/recordings",
+        multipart={
+            "code": "A8 - 9",
+            "file": {"name": "a.mp4", "mimeType": "video/mp4", "buffer": DEMO_MEDIA.read_bytes()},
+        },
+    )
+    assert uploaded.status == 201, uploaded.text()
+    recording = uploaded.json()["id"]
+    for party in ("counsellor", "beneficiary"):
+        given = researcher.request.post(
+            f"{api}/recordings/{recording}/consents",
+            data={"party": party, "scopes": ["research"], "given_on": "2025-01-15"},
+        )
+        assert given.status == 201, given.text()
+    wait_for(
+        lambda: researcher.request.get(f"{api}/recordings/{recording}").json()["status"] == "ready",
+        60,
+        "the recording processed",
+    )
+    start = "Démarrer l'auto-confrontation en direct"
+    researcher.goto(f"{live_server.url}/recordings/{recording}")
+    researcher.get_by_role("button", name=start).click()
+    expect(researcher.get_by_role("heading", level=1)).to_have_text(
+        "La séance en direct ne peut pas commencer"
+    )
+    expect(researcher.get_by_role("alert")).to_contain_text("« A8 - 9 » n'a pas de conseiller")
+    fix = researcher.get_by_role("link", name="Indiquer le conseiller de l'enregistrement")
+    expect(fix).to_have_attribute("href", f"/studies/{study}/admin#conseillers")
+    expect(researcher.locator("[data-live-code]")).to_have_count(0)
+    researcher.screenshot(path=str(screenshots / "live-missing-counsellor.png"), full_page=True)
+    ongoing = researcher.request.get(f"{api}/studies/{study}/interviews").json()
+    assert not [i for i in ongoing if recording in i["recording_ids"]]
+
+    # Its counsellor said, the interview is made at the start.
+    counsellors = researcher.request.get(f"{api}/studies/{study}/counsellors").json()
+    a8 = next(c["id"] for c in counsellors if c["code"] == "A8")
+    linked = researcher.request.patch(f"{api}/recordings/{recording}", data={"counsellor_id": a8})
+    assert linked.status == 200, linked.text()
+    researcher.get_by_role("link", name="Revenir à l'enregistrement A8 - 9").click()
+    researcher.get_by_role("button", name=start).click()
+    expect(researcher.locator("[data-live-status]")).to_contain_text(SHARED)
+    expect(researcher.locator("[data-live-code]")).to_have_text(re.compile(r"^[A-Z0-9]{6}$"))
+    expect(researcher.get_by_role("heading", level=1)).to_contain_text("A8 - 9")
+    made = researcher.request.get(f"{api}/studies/{study}/interviews").json()
+    assert [i["code"] for i in made if i["recording_ids"] == [recording]] == ["A8 - 9"]
+    researcher.once("dialog", lambda dialog: dialog.accept())
+    researcher.get_by_role("button", name="Terminer la séance").click()
+    expect(researcher).to_have_url(re.compile(r"/interviews/\d+/report$"))
+    researcher.context.close()

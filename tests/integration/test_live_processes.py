@@ -30,15 +30,23 @@ def test_two_processes_share_the_playhead(tmp_path: Path) -> None:
         study = httpx.post(
             f"{first.url}/api/v1/studies", json={"name": "S"}, headers=headers
         ).json()
+        counsellor = httpx.post(
+            f"{first.url}/api/v1/studies/{study['id']}/counsellors",
+            json={"code": "A8"},
+            headers=headers,
+        ).json()
         recording = httpx.post(
             f"{first.url}/api/v1/studies/{study['id']}/recordings",
             headers=headers,
-            data={"code": "A8 - 1"},
+            data={"code": "A8 - 1", "counsellor_id": str(counsellor["id"])},
             files={"file": ("a.mp4", media.read_bytes(), "video/mp4")},
         ).json()
-        live = httpx.post(
+        # Its interview is made at the start (the recording has its counsellor).
+        started = httpx.post(
             f"{first.url}/api/v1/recordings/{recording['id']}/live", headers=headers
-        ).json()
+        )
+        assert started.status_code == 201, started.text
+        live = started.json()
         auth = {"Authorization": headers["Authorization"]}
         with (
             connect(_socket_url(first.url, live["id"]), additional_headers=auth) as one,

@@ -46,6 +46,9 @@ export function bindLog(root) {
   const agendaEmpty = root.querySelector("[data-live-agenda-empty]");
   const presence = root.querySelector("[data-live-presence]");
   const researcher = root.dataset.role === "researcher";
+  // A new comment is the typing person's by default: a researcher's note, the counsellor's
+  // own words (a researcher may choose the counsellor's words instead).
+  const ownSpeaker = researcher ? "researcher" : "counsellor";
   const L = list.dataset;
   const S = agendaList ? agendaList.dataset : {};
   const stops = new Map(); // id -> stop (with comments)
@@ -61,11 +64,24 @@ export function bindLog(root) {
   const live = () => root.live;
   const error = (text) => live() && live().showError(text);
 
+  // Labels follow the person (wording.label on the server): the interview's counsellor for
+  // the counsellor's, the researcher concerned for a researcher's.
+  const wording = JSON.parse(root.dataset.wording || "{}");
+  const counsellorGender = root.dataset.counsellorGender || "";
+  function word(form, role, gender) {
+    const byGender = (wording[form] || {})[role];
+    if (!byGender) return role;
+    return byGender[gender || ""] || byGender[""];
+  }
+  function roleWord(form, role, researcherGender) {
+    return word(form, role, role === "counsellor" ? counsellorGender : researcherGender);
+  }
+
   // --- presence ---------------------------------------------------------------------------
   function drawPresence() {
     const P = presence.dataset;
     const others = people.filter((p) => p.user_id !== userId);
-    const names = people.map((p) => `${p.name} (${p.role === "counsellor" ? P.labelCounsellor : P.labelResearcher})`);
+    const names = people.map((p) => `${p.name} (${word("noun", p.role, p.gender)})`);
     const parts = [el("span", { text: `${P.msgHere} ${names.join(" · ")}` })];
     if (!others.length) parts.push(el("span", { class: "muted", text: ` — ${P.msgAlone}` }));
     if (leftNotice) parts.push(el("strong", { class: "warn", "data-live-left": true, text: ` ${leftNotice}` }));
@@ -91,8 +107,10 @@ export function bindLog(root) {
   }
 
   // --- stops ------------------------------------------------------------------------------
-  function speakerLabel(speaker) {
-    return speaker === "counsellor" ? L.labelQuote : L.labelNote;
+  // Who said a comment: the counsellor's words, or the note of the researcher who wrote it
+  // (in the comment box: the one typing).
+  function speakerLabel(speaker, researcherGender) {
+    return roleWord("said", speaker, researcherGender);
   }
 
   function commentItem(stop, comment) {
@@ -113,7 +131,7 @@ export function bindLog(root) {
       item.append(area, el("span", { class: "comment-actions" }, save, cancel));
     } else {
       item.append(
-        el("span", { class: "speaker", text: `${speakerLabel(comment.speaker)} :` }),
+        el("span", { class: "speaker", text: `${speakerLabel(comment.speaker, comment.author_gender)} :` }),
         " ",
         el("span", { class: "comment-text", text: comment.text }),
         el("small", { class: "muted", text: ` — ${comment.author}, ${clock(comment.said_at)}${comment.version > 1 ? ` · ${L.labelEdited}` : ""}` }),
@@ -137,7 +155,7 @@ export function bindLog(root) {
   }
 
   function stopItem(stop) {
-    const who = stop.role === "counsellor" ? L.labelCounsellor : L.labelResearcher;
+    const who = roleWord("stop", stop.role, stop.author_gender);
     const by = stop.author_id === userId ? L.labelYou : stop.author;
     const time = el("button", { type: "button", class: "time-link", title: L.labelSeek, text: timecode(stop.position_ms / 1000) });
     time.addEventListener("click", () => live() && live().seek(stop.position_ms));
@@ -183,19 +201,19 @@ export function bindLog(root) {
   }
 
   function commentForm(stop) {
-    const draft = drafts.get(stop.id) || { text: "", speaker: "counsellor" };
+    const draft = drafts.get(stop.id) || { text: "", speaker: ownSpeaker };
     const form = el("form", { class: "comment-form", "data-comment-form": true });
     const area = el("textarea", { rows: 2, name: "text", placeholder: L.labelPlaceholder, "aria-label": L.labelPlaceholder });
     area.value = draft.text;
     const speakers = el("span", { class: "speakers", role: "radiogroup" });
     // A counsellor types their own words only: no choice of speaker.
-    for (const speaker of researcher ? ["counsellor", "researcher"] : []) {
+    for (const speaker of researcher ? ["researcher", "counsellor"] : []) {
       const input = el("input", { type: "radio", name: `speaker-${stop.id}`, value: speaker, checked: draft.speaker === speaker });
       input.addEventListener("change", () => {
         draft.speaker = speaker;
         drafts.set(stop.id, draft);
       });
-      speakers.append(el("label", {}, input, ` ${speakerLabel(speaker)}`));
+      speakers.append(el("label", {}, input, ` ${speakerLabel(speaker, root.dataset.userGender)}`));
     }
     area.addEventListener("input", () => {
       draft.text = area.value;
@@ -343,7 +361,7 @@ export function bindLog(root) {
   function keepAsDraft(stopId, commentId) {
     const edit = editing.get(commentId);
     if (!edit || !edit.text.trim()) return;
-    const draft = drafts.get(stopId) || { text: "", speaker: "counsellor" };
+    const draft = drafts.get(stopId) || { text: "", speaker: ownSpeaker };
     draft.text = draft.text ? `${draft.text}\n${edit.text}` : edit.text;
     drafts.set(stopId, draft);
     error(L.labelGone);

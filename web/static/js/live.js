@@ -6,9 +6,10 @@
 // by itself after a drop or a restart.
 //
 // "Arrêter ici" (and the space bar) stops everyone and records the stop; pressed again, it
-// plays on. Every server message is also dispatched on the root as a `live:message` event
-// (live-log.js draws the stops, the agenda and who is connected from them), and
-// `root.live.send(type, extra)` sends one.
+// plays on ("Reprendre la lecture"; "Lecture" before the session ever played). Every server
+// message is also dispatched on the root as a `live:message` event (live-log.js draws the
+// stops, the agenda and who is connected from them), and `root.live.send(type, extra)` sends
+// one.
 //
 // Two rules keep the user's own actions: the media events that applying the server's state
 // causes are expected, one by one, and not sent back (any other is the user's); and the
@@ -47,6 +48,7 @@ function bind(root) {
   let serverOffset = 0; // the server's clock minus this one's (Date.now), from the state
   let retry = 500;
   let ended = false;
+  let played = false; // the session's playhead ever played: "Lecture" until then
   const expected = { play: [], pause: [], seeked: [], ratechange: [] };
   let seekTarget = null; // {ms, until}: where this page last moved the player itself
 
@@ -74,7 +76,9 @@ function bind(root) {
   function showStopButton() {
     if (!stop) return;
     const stopped = anchor ? !anchor.playing : media.paused;
-    stop.textContent = stopped ? root.dataset.msgResume : root.dataset.msgStop;
+    // Before anything played, the big button starts the playback; after, it plays on.
+    if (stopped) stop.textContent = played ? root.dataset.msgResume : root.dataset.msgPlay;
+    else stop.textContent = root.dataset.msgStop;
     stop.classList.toggle("resume", stopped);
     stop.disabled = ended;
   }
@@ -157,6 +161,7 @@ function bind(root) {
     if (typeof message.seq === "number" && message.seq <= seq) return; // already applied
     seq = message.seq;
     if (message.ended) ended = true;
+    if (message.playing || message.played) played = true;
     let position = message.type === "state" ? message.now_ms : message.position_ms;
     if (message.playing && message.type !== "state" && message.at) {
       // It has played on since the server wrote it (the time it took to come here).
