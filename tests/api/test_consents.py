@@ -457,6 +457,9 @@ def test_counsellors_see_the_consents_without_the_forms(
 
 
 def test_the_live_page_says_why_there_is_no_player(rclient: TestClient, ready: dict) -> None:
+    interview = {"code": "E1", "recording_ids": [ready["id"]]}
+    created = rclient.post(f"/api/v1/studies/{ready['study_id']}/interviews", json=interview)
+    assert created.status_code == 201, created.text
     started = rclient.post(f"/api/v1/recordings/{ready['id']}/live")
     assert started.status_code == 201, started.text
     response = rclient.get(f"/live/{started.json()['id']}", headers={"accept": "text/html"})

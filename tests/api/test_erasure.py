@@ -221,6 +221,8 @@ def test_an_interview_loses_its_own_recording_and_a_lone_session_goes(
     sid = study["id"]
     session_rec = factories.upload(rclient, sid, "A9 - 1").json()
     own = factories.upload(rclient, sid, "A9 AC").json()
+    interview = {"code": "E-A9", "recording_ids": [session_rec["id"]]}
+    assert rclient.post(f"/api/v1/studies/{sid}/interviews", json=interview).status_code == 201
     live = rclient.post(f"/api/v1/recordings/{session_rec['id']}/live").json()
     with Session(engine) as session:
         interview = session.exec(select(Interview).where(Interview.study_id == sid)).one()

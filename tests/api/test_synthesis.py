@@ -1,10 +1,13 @@
 """The report's tables rebuilt from segments through the API: the synthesis of the schemes
 used during the diagnostic (byte for byte against the reference CSV, and the same cells in
 XLSX, ODS and DOCX), and the sources/references of ACCOMPAGNEMENT/Actions over 35
-interviews."""
+interviews. Every file as its reader reads it: French (`;`, decimal comma, French words) or
+English."""
 
+import codecs
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -14,16 +17,25 @@ from odf import opendocument, table, teletype
 from openpyxl import load_workbook
 from sqlalchemy import Engine
 
+from autoconf.auth import accounts
+from autoconf.db import session_scope
 from tests import factories
 
 DATA = Path(__file__).parents[1] / "data"
 REFERENCE = (DATA / "synthesis-diagnostic.csv").read_bytes()
 SOURCES = (DATA / "sources-references-actions.csv").read_bytes()
 TINY = b"not processed in these tests"  # the synthesis needs no media
+BOM = codecs.BOM_UTF8
 
 
 def _reference() -> list[list[str]]:
     return list(csv.reader(io.StringIO(REFERENCE.decode())))
+
+
+def spreadsheet(content: bytes, separator: str) -> list[list[str]]:
+    """A CSV as a spreadsheet reads it with that separator: its BOM says UTF-8."""
+    assert content.startswith(BOM)
+    return list(csv.reader(io.StringIO(content[len(BOM) :].decode()), delimiter=separator))
 
 
 @pytest.fixture
@@ -72,13 +84,16 @@ def _url(report: dict, **params: str) -> str:
 def test_the_diagnostic_synthesis_is_the_reports_byte_for_byte(
     rclient: TestClient, report: dict
 ) -> None:
-    response = rclient.get(_url(report, phase=str(report["phase"]), format="csv"))
+    response = rclient.get(_url(report, phase=str(report["phase"]), format="csv", sep="comma"))
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
-    assert response.content == REFERENCE  # UTF-8, "\n" line ends, no BOM
+    assert response.content == BOM + REFERENCE  # UTF-8 with its BOM, "\n" line ends
+    # A French reader's default: the same cells, between semicolons.
+    french = rclient.get(_url(report, phase=str(report["phase"]), format="csv")).content
+    assert spreadsheet(french, ";") == _reference()
     # Without the phase, the distractors count: the table is no longer the report's.
-    whole = rclient.get(_url(report, format="csv")).content
-    assert whole != REFERENCE and whole.count(b"X") > REFERENCE.count(b"X")
+    whole = rclient.get(_url(report, format="csv", sep="comma")).content
+    assert whole != BOM + REFERENCE and whole.count(b"X") > REFERENCE.count(b"X")
     as_json = rclient.get(_url(report, phase=str(report["phase"]))).json()
     assert [c["code"] for c in as_json["columns"]] == report["codes"]
     assert [[r["label"], *r["cells"]] for r in as_json["rows"]] == _reference()[1:]
@@ -184,17 +199,17 @@ def test_sources_and_references_of_the_actions_over_35_interviews(
     books = rclient.get(f"/api/v1/studies/{sid}/codebooks").json()
     book = next(b for b in books if b["kind"] == "categories")
     result = rclient.get(f"/api/v1/codebooks/{book['id']}/sources").json()
-    assert result["header"] == expected[0]
+    assert result["header"] == ["Code", "Description", "Sources", "Références"]
     actions = [
         [str(cell) for cell in row]
         for row in result["rows"]
         if row[0] == "ACCOMPAGNEMENT/Actions" or row[0].startswith("ACCOMPAGNEMENT/Actions/")
     ]
     assert actions == expected[1:]
-    as_csv = rclient.get(f"/api/v1/codebooks/{book['id']}/sources?format=csv").content
-    lines = as_csv.decode().splitlines(keepends=True)
-    kept = [lines[0]] + [line for line in lines[1:] if line.startswith("ACCOMPAGNEMENT/Actions")]
-    assert "".join(kept).encode() == SOURCES
+    as_csv = rclient.get(f"/api/v1/codebooks/{book['id']}/sources?format=csv&sep=comma").content
+    lines = as_csv[len(BOM) :].decode().splitlines(keepends=True)
+    kept = [line for line in lines[1:] if line.startswith("ACCOMPAGNEMENT/Actions")]
+    assert "".join(kept).encode() == SOURCES.split(b"\n", 1)[1]  # the reference's lines
 
 
 def test_the_synthesis_page_shows_the_table_and_its_downloads(
@@ -214,7 +229,18 @@ def test_the_synthesis_page_shows_the_table_and_its_downloads(
     for fmt in ("csv", "xlsx", "ods", "docx", "html", "md", "tex"):
         assert f"format={fmt}" in text
     link = text[text.index("/api/v1/studies/") :].split('"')[0].replace("&amp;", "&")
-    assert "format=csv" in link and rclient.get(link).content == REFERENCE
+    assert "format=csv" in link
+    assert spreadsheet(rclient.get(link).content, ";") == _reference()
+    # Every other table offers every format by name: no address to edit by hand.
+    assert "« format= »" not in text and "changez" not in text and "l&#39;API" not in text
+    crosstab = re.search(r'action="(/api/v1/codebooks/\d+/crosstab)"', text)
+    counts = re.search(r'action="(/api/v1/studies/\d+/counts)"', text)
+    assert crosstab and counts and text.count('<select name="format"') >= 2
+    for fmt, label in (("ods", "ODS"), ("tex", "LaTeX"), ("md", "Markdown")):
+        assert f'<option value="{fmt}">{label}</option>' in text
+    chosen = rclient.get(f"{crosstab[1]}?by=structures&value=duration&format=ods")
+    assert chosen.status_code == 200 and "attachment" in chosen.headers["content-disposition"]
+    assert rclient.get(f"{counts[1]}?by=centres&format=md").status_code == 200
     # Fewer columns, another value: the page follows.
     two = ",".join(str(report["recordings"][code]) for code in report["codes"][:2])
     counted = rclient.get(f"/studies/{report['study']}/synthesis?recordings={two}&value=count")
@@ -379,8 +405,8 @@ def test_counts_per_structure_centre_and_researcher(rclient: TestClient, study: 
     assert by_centre["rows"][0] == ["Part-Dieu, Lyon", 2, 1, 1]
     by_researcher = rclient.get(f"/api/v1/studies/{sid}/counts?by=researchers").json()
     assert by_researcher["rows"][0] == ["Chercheur·e A", 3, 2, 1]  # never a user name
-    as_csv = rclient.get(f"/api/v1/studies/{sid}/counts?format=csv").text
-    assert as_csv.splitlines()[-1] == "Total,3,2,1"
+    as_csv = rclient.get(f"/api/v1/studies/{sid}/counts?format=csv").content
+    assert spreadsheet(as_csv, ";")[-1] == ["Total", "3", "2", "1"]
 
 
 def test_the_consensus_is_its_own_coder(rclient: TestClient, study: dict) -> None:
@@ -457,3 +483,173 @@ def test_odd_input_is_refused_or_exported_safely(rclient: TestClient, study: dic
     # No column: the page says so instead of bringing every recording back.
     empty = rclient.get(f"/studies/{sid}/synthesis?recordings=,", headers={"accept": "text/html"})
     assert empty.status_code == 200 and "Aucune situation en colonne" in empty.text
+
+
+def speak(engine: Engine, who: factories.Account, language: str) -> None:
+    with session_scope(engine) as session:
+        accounts.get_user(session, who.username).language = language
+
+
+def _sources_url(rclient: TestClient, sid: int, **params: str) -> str:
+    books = {b["kind"]: b["id"] for b in rclient.get(f"/api/v1/studies/{sid}/codebooks").json()}
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"/api/v1/codebooks/{books['categories']}/sources?{query}"
+
+
+FRENCH_SHARE = re.compile("\\d+,\\d\u202f%")  # 7,4 %: what a French spreadsheet reads as 7.4 %
+ENGLISH_SHARE = re.compile("\\d+\\.\\d%")
+
+
+def test_a_french_reader_gets_semicolons_decimal_commas_and_french_words(
+    rclient: TestClient, report: dict
+) -> None:
+    phase = str(report["phase"])
+    response = rclient.get(_url(report, phase=phase, value="share", format="csv"))
+    assert response.status_code == 200, response.text
+    rows = spreadsheet(response.content, ";")
+    assert rows[0] == ["Schèmes d'action", *report["codes"]]
+    assert {len(row) for row in rows} == {len(report["codes"]) + 1}  # no comma split a cell
+    shares = [cell for row in rows[1:] for cell in row[1:]]
+    assert shares and all(FRENCH_SHARE.fullmatch(cell) for cell in shares), shares
+    assert "7,4\u202f%" in shares  # 40 s of the 540 s of the phase
+    assert 'filename="synthese-schemes-etude-' in response.headers["content-disposition"]
+    sources = rclient.get(_sources_url(rclient, report["study"], format="csv"))
+    assert spreadsheet(sources.content, ";")[0] == ["Code", "Description", "Sources", "Références"]
+    assert (
+        'filename="sources-references-categories-etude-' in sources.headers["content-disposition"]
+    )
+    # The same numbers in the other text formats a French reader opens.
+    for fmt in ("html", "md", "docx"):
+        content = rclient.get(_url(report, phase=phase, value="share", format=fmt)).content
+        if fmt == "docx":
+            grid = Document(io.BytesIO(content)).tables[0]
+            content = "\n".join(cell.text for row in grid.rows for cell in row.cells).encode()
+        assert "7,4\u202f%".encode() in content and b"7.4" not in content, fmt
+    tex = rclient.get(_url(report, phase=phase, format="tex")).text
+    assert tex.startswith("% Synthèse des schèmes d'action (autoconf). Avec pdflatex, ajoutez")
+    assert '<html lang="fr">' in rclient.get(_url(report, format="html")).text
+    page = rclient.get(
+        f"/studies/{report['study']}/synthesis?value=share&phase={phase}",
+        headers={"accept": "text/html"},
+    ).text
+    assert ">7,4\u202f%</td>" in page
+    # Spreadsheets get numbers, whatever the language.
+    sheet = load_workbook(
+        io.BytesIO(rclient.get(_url(report, phase=phase, value="share", format="xlsx")).content)
+    ).active
+    assert sheet is not None
+    assert all(
+        isinstance(cell, int | float) and not isinstance(cell, bool)
+        for row in sheet.iter_rows(min_row=2, min_col=2, values_only=True)
+        for cell in row
+    )
+
+
+def test_an_english_reader_gets_commas_decimal_points_and_english_words(
+    rclient: TestClient, engine: Engine, researcher: factories.Account, report: dict
+) -> None:
+    speak(engine, researcher, "en")
+    phase = str(report["phase"])
+    response = rclient.get(_url(report, phase=phase, value="share", format="csv"))
+    rows = spreadsheet(response.content, ",")
+    assert rows[0] == ["Action schemes", *report["codes"]]
+    shares = [cell for row in rows[1:] for cell in row[1:]]
+    assert shares and all(ENGLISH_SHARE.fullmatch(cell) for cell in shares), shares
+    assert 'filename="synthesis-schemes-study-' in response.headers["content-disposition"]
+    sources = rclient.get(_sources_url(rclient, report["study"], format="csv"))
+    assert spreadsheet(sources.content, ",")[0] == ["Code", "Description", "Sources", "References"]
+    assert (
+        'filename="sources-references-categories-study-' in sources.headers["content-disposition"]
+    )
+    tex = rclient.get(_url(report, phase=phase, format="tex")).text
+    assert tex.startswith("% Synthesis of the action schemes (autoconf). Needs \\usepackage")
+    assert '<html lang="en">' in rclient.get(_url(report, format="html")).text
+    page = rclient.get(
+        f"/studies/{report['study']}/synthesis?value=share&phase={phase}",
+        headers={"accept": "text/html"},
+    ).text
+    assert ">7.4%</td>" in page and "7,4" not in page
+
+
+def test_the_reader_chooses_the_separator(rclient: TestClient, report: dict) -> None:
+    phase = str(report["phase"])
+    for sep, separator in (("comma", ","), ("tab", "\t"), ("semicolon", ";")):
+        response = rclient.get(_url(report, phase=phase, value="share", format="csv", sep=sep))
+        assert response.status_code == 200, sep
+        rows = spreadsheet(response.content, separator)
+        assert {len(row) for row in rows} == {len(report["codes"]) + 1}, sep
+        # Still a French reader's numbers: a comma separator quotes them.
+        assert "7,4\u202f%" in [cell for row in rows for cell in row], sep
+    with_comma = rclient.get(_url(report, phase=phase, value="share", format="csv", sep="comma"))
+    assert '"7,4\u202f%"'.encode() in with_comma.content
+    # Formats other than CSV take no notice of it.
+    html = rclient.get(_url(report, phase=phase, value="share", format="html", sep="tab"))
+    assert html.status_code == 200 and "7,4\u202f%".encode() in html.content
+
+
+@pytest.mark.parametrize("sep", ["pipe", ";", "%3B", "SEMICOLON", ""])
+def test_an_unknown_separator_is_refused_clearly(
+    rclient: TestClient, study: dict, sep: str
+) -> None:
+    sid = study["id"]
+    for url in (
+        f"/api/v1/studies/{sid}/synthesis?format=csv&sep={sep}",
+        _sources_url(rclient, sid, format="csv", sep=sep),
+        f"/api/v1/studies/{sid}/counts?format=csv&sep={sep}",
+    ):
+        response = rclient.get(url)
+        assert response.status_code == 422, url
+        [issue] = response.json()["detail"]
+        assert issue["loc"] == ["query", "sep"]
+        assert all(name in issue["msg"] for name in ("semicolon", "comma", "tab")), issue
+
+
+def test_the_separator_is_documented(rclient: TestClient) -> None:
+    schema = rclient.get("/api/v1/openapi.json").json()
+    for path in (
+        "/api/v1/studies/{study_id}/synthesis",
+        "/api/v1/codebooks/{codebook_id}/sources",
+        "/api/v1/codebooks/{codebook_id}/crosstab",
+        "/api/v1/studies/{study_id}/counts",
+        "/api/v1/interviews/{interview_id}/report",
+        "/api/v1/audit.csv",
+    ):
+        [sep] = [p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "sep"]
+        assert "semicolon" in str(sep["schema"]) and "French" in sep["description"], path
+
+
+def test_cross_tables_and_counts_are_named_in_the_readers_language(
+    rclient: TestClient, engine: Engine, researcher: factories.Account, study: dict
+) -> None:
+    sid = study["id"]
+    factories.upload(rclient, sid, "A4 - 1", TINY, filename="a.mp4")
+    books = {b["kind"]: b["id"] for b in rclient.get(f"/api/v1/studies/{sid}/codebooks").json()}
+    crosstab = f"/api/v1/codebooks/{books['schemes']}/crosstab?format=xlsx"
+    counts = f"/api/v1/studies/{sid}/counts?by=researchers&format=csv"
+
+    def names(separator: str) -> tuple[str, str, str, list[str]]:
+        sheet = rclient.get(crosstab)
+        counted = rclient.get(counts)
+        return (
+            sheet.headers["content-disposition"],
+            load_workbook(io.BytesIO(sheet.content)).sheetnames[0],
+            counted.headers["content-disposition"],
+            spreadsheet(counted.content, separator)[0],
+        )
+
+    disposition, sheet, counted, header = names(";")
+    assert f'"croisement-schemes-enregistrements-etude-{sid}.xlsx"' in disposition
+    assert sheet == "Schèmes d'action × enregistreme"  # cut at 31 characters
+    assert f'"effectifs-chercheurs-etude-{sid}.csv"' in counted
+    assert header == ["Chercheur·e", "Séances enregistrées", "Conseillers", "Auto-confrontations"]
+    speak(engine, researcher, "en")
+    disposition, sheet, counted, header = names(",")
+    assert f'"crosstab-schemes-recordings-study-{sid}.xlsx"' in disposition
+    assert sheet.endswith("× recordings")
+    assert f'"counts-researchers-study-{sid}.csv"' in counted
+    assert header == [
+        "Researcher",
+        "Recorded sessions",
+        "Counsellors",
+        "Self-confrontation interviews",
+    ]

@@ -74,7 +74,11 @@ def test_mark_code_drag_undo_transcript_and_reload(
     assert all(a["layer"] == "prepared" and not a["shared"] for a in new_marks)
     assert page.locator("[data-list] li", has_text="Moments préparés").count() >= 3
 
-    # A scheme key (2: "Écouter / reformuler") starts a coded segment; the same key ends it.
+    # Escape lets go of the moment just marked, and the video plays on; then a scheme key
+    # (2: "Écouter / reformuler") starts a coded segment, and the same key ends it.
+    page.keyboard.press("Escape")
+    assert page.evaluate(f"{APP}.selected") is None
+    assert not page.evaluate(f"{MEDIA}.paused")
     page.keyboard.press("Digit2")
     page.wait_for_timeout(1500)
     page.keyboard.press("Digit2")
@@ -433,3 +437,142 @@ def test_what_is_typed_or_undone_while_a_lost_create_retries(
     page.wait_for_function("document.documentElement.dataset.annotatorReady === '1'")
     listed = page.evaluate(f"{APP}.store.all().filter((a) => a.start_ms === 101000).length")
     assert listed == 1
+
+
+def test_escape_never_pauses_and_a_code_key_after_m_codes_the_moment(
+    page: Page, live_server: LiveServer, screenshots: Path
+) -> None:
+    recording_id = _open_recording(page, live_server)
+    books = page.request.get(f"{live_server.url}/api/v1/studies/{live_server.study_id}/codebooks")
+    present = next(
+        c["id"] for b in books.json() for c in b["codes"] if c["label"] == "Se présenter"
+    )
+    page.evaluate(f"{MEDIA}.muted = true; {MEDIA}.currentTime = 20")
+    canvas = page.locator("[data-timeline-canvas]")
+    canvas.focus()
+    page.keyboard.press("k")
+    page.wait_for_function(f"!{MEDIA}.paused")
+
+    # While playing, M then a scheme key (1: "Se présenter"): the moment just marked takes
+    # the code; no segment starts.
+    page.keyboard.press("m")
+    mark_key = page.evaluate(f"{APP}.selected")
+    page.keyboard.press("Digit1")
+    assert page.evaluate(f"{APP}.open") is None
+    assert page.evaluate(f"{APP}.store.get({mark_key!r}).code_ids") == [present]
+
+    # Escape leaves the note being typed, then lets go of the moment; I starts a segment and
+    # Escape abandons it. The video plays on all along.
+    note = page.locator("[data-panel-note]")
+    note.click()
+    page.keyboard.type("se présente")
+    page.keyboard.press("Escape")
+    expect(note).not_to_be_focused()
+    assert page.evaluate(f"{APP}.selected") == mark_key
+    page.keyboard.press("Escape")
+    assert page.evaluate(f"{APP}.selected") is None
+    page.keyboard.press("i")
+    assert page.evaluate(f"{APP}.open") is not None
+    page.keyboard.press("Escape")
+    assert page.evaluate(f"{APP}.open") is None
+    expect(page.locator("[data-toast]")).to_contain_text("Segment abandonné")
+    assert not page.evaluate(f"{MEDIA}.paused")
+    page.keyboard.press("k")
+    _saved(page)
+    marked = [a for a in _stored(page, live_server, recording_id) if a["note"] == "se présente"]
+    assert len(marked) == 1
+    assert marked[0]["end_ms"] is None and marked[0]["code_ids"] == [present]
+
+    # A label too long for its segment is written beside it, whole on hover.
+    page.evaluate(f"{APP}.timeline.fit()")
+    short = page.evaluate(
+        f"""(() => {{
+            const t = {APP}.timeline;
+            t.ctx.font = "12px system-ui, sans-serif";
+            const room = (a) => t.toX(a.end_ms) - t.toX(a.start_ms) - 8;
+            const item = {APP}.store.all().find((a) => a.layer === "schemes" && a.end_ms != null
+                && t.ctx.measureText({APP}.labelOf(a)).width > room(a));
+            return item && {{key: item.key, label: {APP}.labelOf(item),
+                x: (t.toX(item.start_ms) + t.toX(item.end_ms)) / 2, y: t.rowY("schemes", item)}};
+        }})()"""
+    )
+    assert short is not None
+    box = canvas.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + short["x"], box["y"] + short["y"])
+    tip = page.locator("[data-timeline-item-tip]")
+    expect(tip).to_be_visible()
+    expect(tip).to_contain_text(short["label"])
+    page.screenshot(path=screenshots / "annotator-label-tip.png")
+    page.mouse.move(box["x"] + 5, box["y"] - 30)
+    expect(tip).to_be_hidden()
+
+
+def _interview_of(page: Page, server: LiveServer) -> int:
+    interviews = page.request.get(f"{server.url}/api/v1/studies/{server.study_id}/interviews")
+    return int(interviews.json()[0]["id"])
+
+
+def _report_rows(page: Page, server: LiveServer) -> list[dict[str, Any]]:
+    interview = _interview_of(page, server)
+    report = page.request.get(f"{server.url}/api/v1/interviews/{interview}/report")
+    assert report.ok, report.text()
+    rows: list[dict[str, Any]] = report.json()["rows"]
+    return rows
+
+
+def test_undoing_a_delete_gives_the_annotation_back_with_its_links(
+    page: Page, live_server: LiveServer
+) -> None:
+    recording_id = _open_recording(page, live_server)
+    canvas = page.locator("[data-timeline-canvas]")
+    answered = {row["position_ms"]: row["prepared"] for row in _report_rows(page, live_server)}
+    assert (answered[41_000] or "").startswith("0’34 — Elle reformule")
+
+    # The prepared moment a stop answered: deleted, the stop answers nothing; undone, the
+    # moment is back as it was (note, code, private) and the stop answers it again.
+    before = next(a for a in _stored(page, live_server, recording_id) if a["start_ms"] == 34_000)
+    page.locator("[data-list] li.layer-prepared", has_text="Elle reformule sans vérifier").click()
+    canvas.focus()
+    page.keyboard.press("Delete")
+    _saved(page)
+    rows = {row["position_ms"]: row["prepared"] for row in _report_rows(page, live_server)}
+    assert rows[41_000] is None
+    page.keyboard.press("Control+z")
+    _saved(page)
+    rows = {row["position_ms"]: row["prepared"] for row in _report_rows(page, live_server)}
+    assert rows[41_000] == answered[41_000]
+    back = next(
+        a
+        for a in _stored(page, live_server, recording_id)
+        if a["start_ms"] == 34_000 and a["layer"] == "prepared"
+    )
+    for name in ("note", "code_ids", "shared", "shown_to_counsellor", "author_id"):
+        assert back[name] == before[name], name
+
+    # A stop of a live session (without comments: one with comments is not deleted here),
+    # deleted and undone: a stop of that session again, as it was, answering its moment.
+    api = live_server.url + "/api/v1"
+    live = page.request.post(f"{api}/recordings/{recording_id}/live")
+    assert live.ok, live.text()
+    live_id = live.json()["id"]
+    made = page.request.post(f"{api}/live/{live_id}/stops", data={"position_ms": 114_000})
+    assert made.ok, made.text()
+    assert page.request.post(f"{api}/live/{live_id}/end").ok
+    stop = made.json()
+    assert stop["prepared_id"] is not None and stop["role"] == "researcher"
+    page.reload()
+    page.wait_for_function("document.documentElement.dataset.annotatorReady === '1'")
+    page.evaluate(f"{APP}.select({APP}.store.byId.get({stop['id']}))")
+    canvas.focus()
+    page.keyboard.press("Delete")
+    _saved(page)
+    assert page.request.get(f"{api}/live/{live_id}/log").json()["stops"] == []
+    page.keyboard.press("Control+z")
+    _saved(page)
+    [again] = page.request.get(f"{api}/live/{live_id}/log").json()["stops"]
+    assert again["id"] != stop["id"]
+    for name in ("position_ms", "role", "author_id", "stopped_at", "prepared_id"):
+        assert again[name] == stop[name], name
+    page.goto(f"{live_server.url}/interviews/{_interview_of(page, live_server)}/report")
+    expect(page.get_by_text("Répond au moment préparé 0’34")).to_be_visible()

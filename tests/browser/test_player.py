@@ -117,10 +117,29 @@ def test_keyboard_shortcuts(page: Page, live_server: LiveServer, screenshots: Pa
     assert video.evaluate("el => el.playbackRate") == 0.75
     expect(page.locator("[data-rate='0.75']")).to_have_attribute("aria-pressed", "true")
     page.keyboard.press("?")
-    expect(page.get_by_role("dialog", name="Raccourcis clavier")).to_be_visible()
+    help = page.get_by_role("dialog", name="Raccourcis clavier")
+    expect(help).to_be_visible()
+    # What a code key does depends on the playback: the help says both.
+    expect(help).to_contain_text("Pendant la lecture : commence un segment codé")
+    expect(help).to_contain_text("En pause : ajoute ou retire le code de l'annotation sélectionnée")
+    expect(help).to_contain_text("Juste après M : code le moment marqué")
+    expect(help).to_contain_text("la lecture continue")
     page.screenshot(path=screenshots / "shortcuts.png")
     page.keyboard.press("Escape")  # closes the help, does not start the video
     expect(page.get_by_role("dialog")).to_be_hidden()
     assert video.evaluate("el => el.paused")
-    page.keyboard.press("Escape")
+    # Escape never pauses: playing, with nothing open, it leaves the video playing; in a
+    # text field, it leaves the field (so that the keys act again), the video still playing.
+    page.keyboard.press("k")
     page.wait_for_function("el => !el.paused", arg=video.element_handle())
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(300)
+    assert not video.evaluate("el => el.paused")
+    search = page.locator("[data-filter='text']")
+    search.click()
+    page.keyboard.type("reformule")
+    page.keyboard.press("Escape")
+    expect(search).not_to_be_focused()
+    assert not video.evaluate("el => el.paused")
+    page.keyboard.press("k")
+    page.wait_for_function("el => el.paused", arg=video.element_handle())

@@ -61,11 +61,13 @@ def test_columns_dragged_removed_added_and_the_value_changed(
     assert _headers(page) == ["S3", "A8 - 1", "S2"]
 
     # Another value: numbers of segments; the CSV link carries the same choice.
-    page.locator("select[name=value]").select_option("count")
+    page.locator("[data-synthesis-form] select[name=value]").select_option("count")
     page.wait_for_url("**value=count**")
     first_counts = page.locator(".synthesis-table tbody tr").first.locator("td").all_inner_texts()
     assert first_counts[0] == "0" and first_counts[1].isdigit() and int(first_counts[1]) >= 1
     link = page.locator("a", has_text="CSV").first.get_attribute("href") or ""
     assert "value=count" in link and "format=csv" in link
     csv = page.request.get(f"{live_server.url}{link.replace('&amp;', '&')}")
-    assert csv.ok and csv.text().splitlines()[0] == "Schèmes d'action,S3,A8 - 1,S2"
+    # For a French spreadsheet: a BOM, then fields between semicolons.
+    assert csv.ok and csv.body().startswith(b"\xef\xbb\xbf")
+    assert csv.body().decode("utf-8-sig").splitlines()[0] == "Schèmes d'action;S3;A8 - 1;S2"

@@ -99,6 +99,8 @@ def fill(client: TestClient, recording: dict[str, Any]) -> None:
         files={"file": ("s.vtt", vtt, "text/vtt")},
     )
     assert imported.status_code == 200, imported.text
+    interview = {"code": f"E-{recording['id']}", "recording_ids": [recording["id"]]}
+    assert client.post(f"/api/v1/studies/{sid}/interviews", json=interview).status_code == 201
     live = client.post(f"/api/v1/recordings/{recording['id']}/live")
     assert live.status_code == 201, live.text
     stop = client.post(f"/api/v1/live/{live.json()['id']}/stops", json={"position_ms": 1_500})

@@ -117,7 +117,12 @@ def test_the_live_websocket_goes_through_nginx(
     from websockets.sync.client import connect
 
     url, headers, _ = deployment
-    _, recording_id = study_with_recording(url, headers)
+    study_id, recording_id = study_with_recording(url, headers)
+    interview = {"code": "E1", "recording_ids": [recording_id]}
+    created = httpx.post(
+        f"{url}/api/v1/studies/{study_id}/interviews", json=interview, headers=headers
+    )
+    assert created.status_code == 201, created.text
     live = httpx.post(f"{url}/api/v1/recordings/{recording_id}/live", headers=headers)
     assert live.status_code == 201, live.text
     socket_url = url.replace("http://", "ws://") + f"/api/v1/live/{live.json()['id']}/ws"

@@ -89,7 +89,7 @@ def test_cells_are_safe_in_a_spreadsheet_and_read_as_researchers_write() -> None
     assert text_of(0.125, "share") == "12,5\u202f%"
     assert text_of(65.2, "duration") == "1’05" and text_of(602_000, "first") == "10’02"
     table = Table("T", ["Schèmes", "@A1"], [["+x", "X"], ["y", ""]], kind="mark")
-    assert to_csv(table) == "Schèmes,'@A1\n'+x,X\ny,\n".encode()
+    assert to_csv(table) == "\ufeffSchèmes;'@A1\n'+x;X\ny;\n".encode()
 
 
 def test_grouped_by_counsellor_counts_and_seconds() -> None:
