@@ -8,6 +8,7 @@ from pathlib import Path
 import anyio
 import jinja2
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -45,6 +46,7 @@ from autoconf.api import (
 from autoconf.api.limits import BodySizeLimit
 from autoconf.api.media import MediaFastPath, MediaGrants
 from autoconf.db import MAX_SESSIONS, is_sqlite, make_engine
+from autoconf.live import wording
 from autoconf.live.hub import LiveHub
 from autoconf.media.jobs import JobRunner
 from autoconf.media.storage import human_size
@@ -118,6 +120,7 @@ def make_templates(directory: Path) -> Jinja2Templates:
     env.filters["datetime"] = _local_time
     env.globals["version"] = __version__
     env.globals["language"] = i18n.current_language
+    env.globals["role_label"] = wording.label  # conseillère / conseiller / conseiller·e
     return Jinja2Templates(env=env)
 
 
@@ -166,6 +169,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(uploads.tus_router(settings))
     app.mount("/static", StaticFiles(directory=web / "static"), name="static")
+    favicon = web / "static" / "favicon.svg"
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon_ico() -> FileResponse:
+        """What browsers ask for on every page that names no icon (the pages name this one)."""
+        return FileResponse(favicon, media_type="image/svg+xml")
+
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.state.media_grants = MediaGrants()
     app.add_middleware(MediaFastPath)

@@ -362,6 +362,7 @@ def load_demo(engine: Engine, settings: Settings) -> DemoLogin:
             user = accounts.create_user(
                 session, USERNAME, password, "researcher", display_name="Chercheuse démo"
             )
+            user.gender = "feminine"
         else:
             accounts.set_password(session, user, password)
         assert user.id is not None
@@ -374,7 +375,7 @@ def load_demo(engine: Engine, settings: Settings) -> DemoLogin:
                 counsellor_password,
                 "counsellor",
                 display_name="Conseillère A8",
-            )
+            ).gender = "feminine"
         else:
             accounts.set_password(session, counsellor, counsellor_password)
         study = session.exec(select(Study).where(Study.name == STUDY_NAME)).first()
