@@ -1,8 +1,6 @@
 """The audit log (administrators): the API, its CSV and the page. Read only: no route
 changes or deletes an entry (and the database refuses it)."""
 
-import csv
-import io
 from datetime import datetime
 from typing import Annotated
 
@@ -13,10 +11,14 @@ from sqlmodel import Session, col, select
 
 from autoconf.api.deps import CurrentUser, SessionDep
 from autoconf.api.rendering import render
+from autoconf.api.synthesis import ExportReader, download
 from autoconf.audit import log as audit_log
 from autoconf.errors import Invalid
+from autoconf.i18n import gettext as _
 from autoconf.models import AuditEvent, Study
 from autoconf.payloads import MAX_ID, AuditEntryPublic
+from autoconf.schemes import writers
+from autoconf.schemes.tables import Cell, Table
 from autoconf.studies import access
 
 router = APIRouter(tags=["audit"])
@@ -78,34 +80,48 @@ def audit_entries(
     )
 
 
-CSV_HEADER = ["id", "at", "user_id", "username", "action", "study_id", "recording_id"]
-CSV_HEADER += ["object_type", "object_id", "detail", "address"]
+# The fields of an entry, in the CSV's order (detail and address last).
+CSV_FIELDS = ["id", "at", "user_id", "username", "action", "study_id", "recording_id"]
+CSV_FIELDS += ["object_type", "object_id"]
+
+
+def _csv_header() -> list[str]:
+    """The CSV's column titles, in the reader's language."""
+    return [
+        _("N°"),
+        _("Date (UTC)"),
+        _("N° utilisateur"),
+        _("Identifiant"),
+        _("Action"),
+        _("N° étude"),
+        _("N° enregistrement"),
+        _("Type d'objet"),
+        _("N° objet"),
+        _("Détail"),
+        _("Adresse"),
+    ]
 
 
 @router.get("/api/v1/audit.csv", response_class=Response)
 def audit_csv(
     user: CurrentUser,
     session: SessionDep,
+    reader: ExportReader,
     study_id: StudyFilter = None,
     since: SinceFilter = None,
     action: ActionFilter = None,
 ) -> Response:
-    """The same entries as CSV (oldest last, up to 100,000 lines)."""
+    """The same entries as CSV (oldest last, up to 100,000 lines), written like every CSV
+    of the application: UTF-8 with a byte order mark, `;` between fields for a French
+    reader and `,` for an English one unless `sep` says otherwise."""
     access.require_admin(user)
     rows = _entries(session, study_id, since, action, None, MAX_CSV)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_HEADER)
+    lines: list[list[Cell]] = []
     for row in rows:
         public = AuditEntryPublic.model_validate(row).model_dump(mode="json")
-        writer.writerow(
-            [*(public[name] for name in CSV_HEADER[:-2]), _detail(row), public["address"]]
-        )
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="journal-audit.csv"'},
-    )
+        lines.append([*(public[name] for name in CSV_FIELDS), _detail(row), public["address"]])
+    table = Table(title="", header=_csv_header(), rows=lines)
+    return download(writers.to_csv(table, reader), "csv", _("journal-audit"))
 
 
 def _detail(row: AuditEvent) -> str:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from autoconf.api.deps import AuditedExport, ManagedStudyDep, SessionDep
-from autoconf.api.synthesis import parse_ids
+from autoconf.api.synthesis import ExportLanguage, parse_ids
 from autoconf.i18n import gettext as _
 from autoconf.schemes import chronogram
 
@@ -25,6 +25,7 @@ def study_chronogram(
     study: ManagedStudyDep,
     _audit: AuditedExport,
     session: SessionDep,
+    _language: ExportLanguage,
     recordings: Annotated[
         str | None, Query(description="Recording ids, top to bottom (default: all, by code).")
     ] = None,
@@ -48,7 +49,8 @@ def study_chronogram(
     else:
         content = chronogram.to_svg(frame).encode()
     disposition = "attachment" if download else "inline"
-    name = f"chronogramme-etude-{study.id}.{format}"
+    name = _("chronogramme-etude-%(study)s") % {"study": study.id}
+    name += f".{format}"
     return Response(
         content,
         media_type=MEDIA_TYPES[format],

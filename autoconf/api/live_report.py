@@ -11,8 +11,10 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from autoconf.api.deps import CurrentUser, InterviewDep, SessionDep, actor, write
+from autoconf.api.synthesis import ExportReader, download
 from autoconf.audit import log as audit_log
 from autoconf.consent import records as consent
+from autoconf.i18n import gettext as _
 from autoconf.live import report
 from autoconf.models import Interview, Recording, User
 from autoconf.payloads import Id, Milliseconds
@@ -35,17 +37,17 @@ def researcher_only(session: Session, user: User, interview: Interview) -> None:
 
 
 def _download(content: bytes, fmt: str, interview: Interview) -> Response:
-    media_type, extension = writers.FORMATS[fmt]
-    name = f"rapport-seance-entretien-{interview.id}.{extension}"
-    return Response(
-        content,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    name = _("rapport-seance-entretien-%(interview)s")
+    return download(content, fmt, name % {"interview": interview.id})
 
 
 def _report(
-    session: Session, user: User, interview: Interview, fmt: str, base_url: str
+    session: Session,
+    user: User,
+    interview: Interview,
+    fmt: str,
+    base_url: str,
+    reader: writers.Reader,
 ) -> report.Report | bytes:
     """The report (JSON) or its file, if the consents of every recording it quotes allow."""
     researcher_only(session, user, interview)
@@ -60,7 +62,7 @@ def _report(
     if fmt == "json":
         return built
     if fmt == "csv":
-        return writers.write(report.to_table(built), "csv")
+        return writers.write(report.to_table(built), "csv", reader)
     if fmt == "html":
         return report.to_html(built, base_url)
     return report.to_docx(built)
@@ -75,6 +77,7 @@ async def session_report(
     interview: InterviewDep,
     user: CurrentUser,
     session: SessionDep,
+    reader: ExportReader,
     format: Literal["json", "html", "docx", "csv"] = "json",
 ) -> Any:
     """Each stop of the interview's live sessions: left, the moment of the counselling session
@@ -82,7 +85,7 @@ async def session_report(
     time and transcript of the interview's own recording). Researchers only; 403 while a
     recording it quotes lacks the consent its study requires. Each file is in the audit log."""
     base = str(request.base_url).rstrip("/")
-    made = await anyio.to_thread.run_sync(_report, session, user, interview, format, base)
+    made = await anyio.to_thread.run_sync(_report, session, user, interview, format, base, reader)
     if isinstance(made, report.Report):
         return report.json_of(made)
     await write(

@@ -1,18 +1,28 @@
 """The tables researchers publish, computed from the coding: the scheme synthesis and the
-sources/references of a codebook, as JSON or as a file in any report format."""
+sources/references of a codebook, as JSON or as a file in any report format.
+
+Every file is written for its reader (`ExportReader`): headers, titles and file names in
+their language, numbers with their decimal mark, a CSV with their separator."""
 
 import dataclasses
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from autoconf.api.deps import AuditedExport, ManagedCodebookDep, ManagedStudyDep, SessionDep
+from autoconf.api.deps import (
+    AuditedExport,
+    CurrentUser,
+    ManagedCodebookDep,
+    ManagedStudyDep,
+    SessionDep,
+)
 from autoconf.consent import records as consent
 from autoconf.errors import Invalid
+from autoconf.i18n import LANGUAGES, set_language
 from autoconf.i18n import gettext as _
-from autoconf.models import Codebook
+from autoconf.models import Codebook, User
 from autoconf.payloads import MAX_ID
 from autoconf.schemes import counts as counts_module
 from autoconf.schemes import crosstabs, segment_report, synthesis, writers
@@ -22,6 +32,53 @@ from autoconf.schemes.tables import Table
 router = APIRouter(prefix="/api/v1", tags=["synthesis"])
 
 Format = Literal["json", "csv", "xlsx", "ods", "docx", "html", "md", "tex"]
+Separator = Literal["semicolon", "comma", "tab"]
+
+
+def language_of(request: Request, user: User | None) -> str:
+    """The reader's language, chosen as for the pages: their account's, else the server's
+    default."""
+    language = (user.language if user else None) or request.app.state.settings.default_language
+    return language if language in LANGUAGES else "fr"
+
+
+async def export_language(request: Request, user: CurrentUser) -> str:
+    """The reader's language, set for the request (async: in the context the handler then
+    runs in), so that titles, headers and file names follow it."""
+    language = language_of(request, user)
+    set_language(language)
+    return language
+
+
+ExportLanguage = Annotated[str, Depends(export_language)]
+
+
+async def export_reader(
+    language: ExportLanguage,
+    sep: Annotated[
+        Separator | None,
+        Query(
+            description="CSV only: the separator between fields. Default: semicolon when "
+            "the reader's language is French (French spreadsheets read a comma as the "
+            "decimal mark), comma in English."
+        ),
+    ] = None,
+) -> writers.Reader:
+    """Who the file is for: their language and the CSV separator they chose."""
+    return writers.Reader(language, writers.SEPARATORS[sep] if sep else None)
+
+
+ExportReader = Annotated[writers.Reader, Depends(export_reader)]
+
+
+def book_slug(kind: str) -> str:
+    """A codebook's kind in a file name, in the reader's language."""
+    return {
+        "schemes": _("schemes"),
+        "categories": _("categories"),
+        "phases": _("phases"),
+        "principles": _("principes"),
+    }.get(kind, kind)
 
 
 class SynthesisColumn(BaseModel):
@@ -79,20 +136,25 @@ def parse_id(text: str, message: str) -> int:
     return int(text)
 
 
-def _table(table: Table, fmt: str, name: str) -> Any:
+def _table(table: Table, fmt: str, name: str, reader: writers.Reader) -> Any:
     """A table as JSON, or as a file named `name` in the format asked for."""
     if fmt == "json":
         return TablePublic(title=table.title, header=table.header, rows=table.rows)
-    return _file(table, fmt, name)
+    return _file(table, fmt, name, reader)
 
 
-def _file(table: Table, fmt: str, name: str) -> Response:
+def download(content: bytes, fmt: str, name: str) -> Response:
+    """`content` as a file to save, `name` (ASCII) with the format's extension."""
     media_type, extension = writers.FORMATS[fmt]
     return Response(
-        writers.write(table, fmt),
+        content,
         media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{name}.{extension}"'},
     )
+
+
+def _file(table: Table, fmt: str, name: str, reader: writers.Reader) -> Response:
+    return download(writers.write(table, fmt, reader), fmt, name)
 
 
 @router.get(
@@ -104,6 +166,7 @@ def scheme_synthesis(
     study: ManagedStudyDep,
     _audit: AuditedExport,
     session: SessionDep,
+    reader: ExportReader,
     recordings: Annotated[
         str | None, Query(description="Column recording ids, in order (default: all, by code).")
     ] = None,
@@ -119,7 +182,8 @@ def scheme_synthesis(
 ) -> Any:
     """Schemes (codebook order; parents aggregate their children; archived codes drop out)
     × recordings (their codes as headers): X, number of segments, seconds, share of the
-    recording's (or phase's) duration, or time of first use."""
+    recording's (or phase's) duration, or time of first use. Files are in the reader's
+    language (decimal comma and `;` in a CSV for French, unless `sep` says otherwise)."""
     result = synthesis.scheme_synthesis(
         session,
         study.id or 0,
@@ -146,7 +210,8 @@ def scheme_synthesis(
             ],
         )
     table = result.table(_("Synthèse des schèmes d'action"), _("Schèmes d'action"))
-    return _file(table, format, f"synthese-schemes-etude-{study.id}")
+    name = _("synthese-schemes-etude-%(study)s") % {"study": study.id}
+    return _file(table, format, name, reader)
 
 
 @router.get(
@@ -158,12 +223,18 @@ def sources_references(
     codebook: ManagedCodebookDep,
     _audit: AuditedExport,
     session: SessionDep,
+    reader: ExportReader,
     format: Format = "json",
 ) -> Any:
     """Per code, parents aggregating their descendants: sources (distinct interviews with a
     segment of the code) and references (segments), with the codes' descriptions."""
-    table = synthesis.sources_references(session, codebook)
-    return _table(table, format, f"sources-references-{codebook.kind}-etude-{codebook.study_id}")
+    header = [_("Code"), _("Description"), _("Sources"), _("Références")]
+    table = synthesis.sources_references(session, codebook, header)
+    name = _("sources-references-%(book)s-etude-%(study)s") % {
+        "book": book_slug(codebook.kind),
+        "study": codebook.study_id,
+    }
+    return _table(table, format, name, reader)
 
 
 @router.get(
@@ -175,6 +246,7 @@ def crosstab(
     codebook: ManagedCodebookDep,
     _audit: AuditedExport,
     session: SessionDep,
+    reader: ExportReader,
     by: crosstabs.By = "recordings",
     value: crosstabs.Measure = "count",
     other: Annotated[
@@ -194,8 +266,23 @@ def crosstab(
         columns = session.get(Codebook, other)
         if columns is None or columns.study_id != codebook.study_id:
             raise Invalid(f"other : le livre de codes n° {other} n'est pas dans cette étude.")
-    table = crosstabs.crosstab(session, codebook, by, value, columns)
-    return _table(table, format, f"croisement-{codebook.kind}-{by}-etude-{codebook.study_id}")
+    if by == "codes":
+        label, slug = (columns or codebook).name, book_slug((columns or codebook).kind)
+    else:
+        groups = {
+            "recordings": _("enregistrements"),
+            "counsellors": _("conseillers"),
+            "structures": _("structures"),
+        }
+        label = slug = groups[by]  # one ASCII word in every language: a file name's too
+    title = f"{codebook.name} × {label}"
+    table = crosstabs.crosstab(session, codebook, by, value, columns, title=title)
+    name = _("croisement-%(book)s-%(by)s-etude-%(study)s") % {
+        "book": book_slug(codebook.kind),
+        "by": slug,
+        "study": codebook.study_id,
+    }
+    return _table(table, format, name, reader)
 
 
 @router.get(
@@ -207,6 +294,7 @@ def segments_by_code(
     codebook: ManagedCodebookDep,
     _audit: AuditedExport,
     session: SessionDep,
+    language: ExportLanguage,
     format: Literal["json", "html", "docx"] = "json",
 ) -> Any:
     """Every segment grouped by code (a parent gathers its descendants'), with its recording's
@@ -233,14 +321,15 @@ def segments_by_code(
         ]
     labels = {key: _(label) for key, label in STRUCTURED_FIELDS.items()}
     title = _("Segments regroupés par code — %(book)s") % {"book": codebook.name}
-    write = segment_report.to_html if format == "html" else segment_report.to_docx
-    media_type, extension = writers.FORMATS[format]
-    name = f"segments-{codebook.kind}-etude-{codebook.study_id}.{extension}"
-    return Response(
-        write(title, groups, labels, base),
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    if format == "html":
+        content = segment_report.to_html(title, groups, labels, base, language)
+    else:
+        content = segment_report.to_docx(title, groups, labels, base)
+    name = _("segments-%(book)s-etude-%(study)s") % {
+        "book": book_slug(codebook.kind),
+        "study": codebook.study_id,
+    }
+    return download(content, format, name)
 
 
 @router.get(
@@ -252,6 +341,7 @@ def counts(
     study: ManagedStudyDep,
     _audit: AuditedExport,
     session: SessionDep,
+    reader: ExportReader,
     by: counts_module.CountsBy = "structures",
     format: Format = "json",
 ) -> Any:
@@ -259,5 +349,14 @@ def counts(
     researcher (who recorded the sessions), with a total."""
     first = {"structures": _("Structure"), "centres": _("Centre"), "researchers": _("Chercheur·e")}
     headers = [first[by], _("Séances enregistrées"), _("Conseillers"), _("Auto-confrontations")]
-    table = counts_module.counts_table(session, study.id or 0, by, headers, _("Total"))
-    return _table(table, format, f"effectifs-{by}-etude-{study.id}")
+    title, slug = {
+        "structures": (_("Effectifs par structure"), _("structures")),
+        "centres": (_("Effectifs par centre"), _("centres")),
+        "researchers": (_("Effectifs par chercheur·e"), _("chercheurs")),
+    }[by]
+    table = counts_module.counts_table(session, study.id or 0, by, headers, _("Total"), title)
+    name = _("effectifs-%(by)s-etude-%(study)s") % {
+        "by": slug,
+        "study": study.id,
+    }
+    return _table(table, format, name, reader)

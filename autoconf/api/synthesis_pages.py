@@ -9,11 +9,22 @@ from fastapi.responses import HTMLResponse, Response
 
 from autoconf.api.deps import ManagedStudyDep, SessionDep
 from autoconf.api.rendering import render
-from autoconf.api.synthesis import parse_coder, parse_id, parse_ids
+from autoconf.api.synthesis import language_of, parse_coder, parse_id, parse_ids
 from autoconf.schemes import codebooks, synthesis, writers
 from autoconf.studies import service
 
 router = APIRouter(include_in_schema=False)
+
+# Every file format, as the download links name it.
+FORMATS = [
+    ("csv", "CSV"),
+    ("xlsx", "XLSX (Excel)"),
+    ("ods", "ODS (LibreOffice)"),
+    ("docx", "DOCX (Word)"),
+    ("html", "HTML"),
+    ("md", "Markdown"),
+    ("tex", "LaTeX"),
+]
 
 
 def _phase(text: str | None) -> int | None:
@@ -35,6 +46,7 @@ def synthesis_page(
 ) -> Response:
     study_id = study.id or 0
     user = request.state.auth_user
+    reader = writers.Reader(language_of(request, user))
     chosen = parse_ids(recordings)
     phase_id = _phase(phase)
     result = synthesis.scheme_synthesis(
@@ -60,7 +72,7 @@ def synthesis_page(
         "synthesis.html",
         study=study,
         result=result,
-        cells=[[writers.text_of(cell, value) for cell in line] for line in result.cells],
+        cells=[[writers.text_of(cell, value, reader) for cell in line] for line in result.cells],
         columns=result.columns,
         hidden=[column for column in every if column.recording_id not in shown],
         phases=[node for node in phases if not node.archived],
@@ -69,6 +81,6 @@ def synthesis_page(
         coder=coder or "",
         value=value,
         query=urlencode(params),
-        formats=[name for name in writers.FORMATS],
+        formats=FORMATS,
         books=[book for book, _ in books if book.kind != "principles"],
     )

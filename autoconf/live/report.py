@@ -16,6 +16,8 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from autoconf.errors import Invalid, NotFound
+from autoconf.i18n import current_language
+from autoconf.i18n import gettext as _
 from autoconf.live import sessions, stops, wording
 from autoconf.models import (
     Annotation,
@@ -85,7 +87,7 @@ class Report:
 
     @property
     def title(self) -> str:
-        return f"Auto-confrontation {self.code} — rapport de séance"
+        return _("Auto-confrontation %(code)s — rapport de séance") % {"code": self.code}
 
 
 def _said(rows: Any) -> list[Said]:
@@ -305,13 +307,10 @@ def set_recording(
 
 # --- writers -----------------------------------------------------------------------------
 
-# The files are written in French.
-LANGUAGE = "fr"
-
 
 def _speaker(said: Said) -> str:
     """A comment's speaker, as the files name them: "Conseillère", "Chercheur·e"…"""
-    return wording.label(said.speaker, said.gender, LANGUAGE).capitalize()
+    return wording.label(said.speaker, said.gender).capitalize()
 
 
 def _transcript_lines(said: list[Said]) -> list[str]:
@@ -324,30 +323,34 @@ def _comment_lines(said: list[Said]) -> list[str]:
 
 def _who(row: ReportRow) -> str:
     """Who stopped: "conseillère (A8)", "chercheur" (researchers are not named)."""
-    role = wording.label(row.role, row.gender, LANGUAGE)
+    role = wording.label(row.role, row.gender)
     return f"{role} ({row.stopped_by})" if row.stopped_by else role
 
 
 def _stopped_by(row: ReportRow) -> str:
     """ "Arrêt de la conseillère (A8)", "Arrêt du chercheur"."""
-    label = wording.label(row.role, row.gender, LANGUAGE, "stop")
+    label = wording.label(row.role, row.gender, form="stop")
     return f"{label} ({row.stopped_by})" if row.stopped_by else label
+
+
+def _answers(prepared: str) -> str:
+    return _(" — répond au moment préparé %(mark)s") % {"mark": prepared}
 
 
 def to_table(report: Report) -> Table:
     """One line per stop, for spreadsheets (CSV)."""
     header = [
-        "Séance",
-        "Temps",
-        "Arrêt par",
-        "Heure",
-        "Pause (s)",
-        "Moment préparé",
-        "Transcription",
-        "Schèmes",
-        "Commentaires",
-        "Temps dans l'enregistrement de l'AC",
-        "Transcription de l'AC",
+        _("Séance"),
+        _("Temps"),
+        _("Arrêt par"),
+        _("Heure"),
+        _("Pause (s)"),
+        _("Moment préparé"),
+        _("Transcription"),
+        _("Schèmes"),
+        _("Commentaires"),
+        _("Temps dans l'enregistrement de l'AC"),
+        _("Transcription de l'AC"),
     ]
     rows: list[list[Any]] = []
     for row in report.rows:
@@ -372,15 +375,15 @@ def to_table(report: Report) -> Table:
 def to_html(report: Report, base_url: str) -> bytes:
     """A document to read and print: the two columns, each time linked to its player."""
     parts = [
-        '<!doctype html>\n<html lang="fr">\n<head><meta charset="utf-8">',
+        f'<!doctype html>\n<html lang="{current_language()}">\n<head><meta charset="utf-8">',
         f"<title>{escape(report.title)}</title><style>body{{font-family:sans-serif;"
         "max-width:70em;margin:auto}table{border-collapse:collapse;width:100%}"
         "td,th{border:1px solid #999;padding:.4em .6em;vertical-align:top;text-align:left;"
         "width:50%}p{margin:.2em 0}.muted{color:#555;font-size:.9em}"
         "blockquote{margin:.2em 0 .2em 1em;font-style:italic}</style></head>\n<body>",
         f"<h1>{escape(report.title)}</h1>",
-        "<table><thead><tr><th>Moment de la séance de conseil</th>"
-        "<th>Ce qui est dit en auto-confrontation</th></tr></thead><tbody>",
+        f"<table><thead><tr><th>{escape(_('Moment de la séance de conseil'))}</th>"
+        f"<th>{escape(_('Ce qui est dit en auto-confrontation'))}</th></tr></thead><tbody>",
     ]
     for row in report.rows:
         session_link = f"{base_url}/recordings/{row.recording_id}#t={row.position_ms}"
@@ -388,19 +391,21 @@ def to_html(report: Report, base_url: str) -> bytes:
             f'<p><strong>{escape(row.recording)} · <a href="{escape(session_link)}">'
             f"{escape(row.time)}</a></strong></p>",
             f'<p class="muted">{escape(_stopped_by(row))}'
-            + (f" — répond au moment préparé {escape(row.prepared)}" if row.prepared else "")
+            + (escape(_answers(row.prepared)) if row.prepared else "")
             + "</p>",
         ]
         left += [
             f"<blockquote>{escape(line)}</blockquote>" for line in _transcript_lines(row.excerpt)
         ]
         if row.schemes:
-            left.append(f"<p><em>Schèmes :</em> {escape(' ; '.join(row.schemes))}</p>")
+            schemes = escape(" ; ".join(row.schemes))
+            left.append(f"<p><em>{escape(_('Schèmes :'))}</em> {schemes}</p>")
         right = [f"<p>{escape(line)}</p>" for line in _comment_lines(row.comments)]
         if row.ac_ms is not None and report.ac_recording_id is not None:
             ac_link = f"{base_url}/recordings/{report.ac_recording_id}#t={row.ac_ms}"
+            ac_label = escape(_("Enregistrement de l'AC :"))
             right.append(
-                f'<p class="muted">Enregistrement de l\'AC : <a href="{escape(ac_link)}">'
+                f'<p class="muted">{ac_label} <a href="{escape(ac_link)}">'
                 f"{escape(row.ac_time)}</a></p>"
             )
         right += [
@@ -419,8 +424,8 @@ def to_docx(report: Report) -> bytes:
     document.add_heading(xml_safe(report.title), level=0)
     table = document.add_table(rows=1, cols=2)
     table.style = "Table Grid"
-    table.rows[0].cells[0].text = "Moment de la séance de conseil"
-    table.rows[0].cells[1].text = "Ce qui est dit en auto-confrontation"
+    table.rows[0].cells[0].text = _("Moment de la séance de conseil")
+    table.rows[0].cells[1].text = _("Ce qui est dit en auto-confrontation")
     for cell in table.rows[0].cells:
         for run in cell.paragraphs[0].runs:
             run.bold = True
@@ -429,18 +434,18 @@ def to_docx(report: Report) -> bytes:
         left.paragraphs[0].add_run(xml_safe(f"{row.recording} · {row.time}")).bold = True
         by = _stopped_by(row)
         if row.prepared:
-            by += f" — répond au moment préparé {row.prepared}"
+            by += _answers(row.prepared)
         left.add_paragraph(xml_safe(by)).runs[0].italic = True
         for line in _transcript_lines(row.excerpt):
             left.add_paragraph(xml_safe(f"« {line} »"))
         if row.schemes:
-            left.add_paragraph(xml_safe("Schèmes : " + " ; ".join(row.schemes)))
+            left.add_paragraph(xml_safe(_("Schèmes :") + " " + " ; ".join(row.schemes)))
         lines = _comment_lines(row.comments)
         right.paragraphs[0].add_run(xml_safe(lines[0] if lines else ""))
         for line in lines[1:]:
             right.add_paragraph(xml_safe(line))
         if row.ac_ms is not None and report.ac_recording_id is not None:
-            right.add_paragraph(xml_safe(f"Enregistrement de l'AC : {row.ac_time}")).runs[
+            right.add_paragraph(xml_safe(_("Enregistrement de l'AC :") + f" {row.ac_time}")).runs[
                 0
             ].italic = True
         for line in _transcript_lines(row.ac_excerpt):

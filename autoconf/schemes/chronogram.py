@@ -166,7 +166,7 @@ def study_chronogram(
     if len(columns) > MAX_RECORDINGS:
         raise Invalid(
             f"Un chronogramme montre au plus {MAX_RECORDINGS} enregistrements à la fois : "
-            "choisissez-les (recordings=…)."
+            "choisissez les colonnes de la synthèse."
         )
     schemes = codebook_tree(session, scheme_codebook(session, study_id).id or 0)
     book = session.exec(

@@ -306,8 +306,7 @@ def delete_code(session: Session, code: Code, *, force: bool = False) -> None:
         raise Conflict(
             f"Ce code (ou l'un de ses enfants) est utilisé par {used} annotation(s). "
             "Archivez-le pour le retirer des listes en gardant le codage, "
-            "ou supprimez-le quand même (ces annotations perdront ce code ; "
-            "par l'API : force=true)."
+            "ou supprimez-le quand même (ces annotations perdront ce code)."
         )
     session.flush()
     # The database cascades to the links with annotations (named foreign keys, ON DELETE CASCADE).

@@ -15,10 +15,11 @@ NONE_LABEL = "—"
 
 
 def counts_table(
-    session: Session, study_id: int, by: CountsBy, headers: list[str], total: str
+    session: Session, study_id: int, by: CountsBy, headers: list[str], total: str, title: str
 ) -> Table:
     """Rows of `by` (sorted, unknown last), columns: sessions, counsellors, interviews, then
-    a `total` row. `headers` are the four column titles, in the user's language."""
+    a `total` row. `headers` (the four column titles), `total` and `title` are in the
+    reader's language."""
     researcher = headers[0]
     structures = {
         sid: (code, name, centre, city)
@@ -95,4 +96,4 @@ def counts_table(
     all_people = set().union(*people.values()) if people else set()
     all_interviews = set().union(*interviews.values()) if interviews else set()
     rows.append([total, sum(sessions.values()), len(all_people), len(all_interviews)])
-    return Table(title=headers[0], header=headers, rows=rows, kind="count")
+    return Table(title=title, header=headers, rows=rows, kind="count")

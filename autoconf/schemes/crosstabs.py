@@ -117,7 +117,11 @@ def crosstab(
     by: By,
     measure: Measure = "count",
     other: Codebook | None = None,
+    *,
+    title: str,
 ) -> Table:
+    """The codes in rows, the groups of `by` (or the codes of `other`) in columns; `title`
+    in the reader's language (it names the spreadsheet's sheet)."""
     study_id = codebook.study_id
     rows = rows_of(codebook_tree(session, codebook.id or 0))
     recordings = session.exec(
@@ -139,7 +143,7 @@ def crosstab(
         cells = grouped(rows, segments, group_of, len(labels), measure)
         header = [first, *labels]
     return Table(
-        title=f"{codebook.name} × {by}",
+        title=title,
         header=header,
         rows=[[row.label, *line] for row, line in zip(rows, cells, strict=True)],
         kind=kind,

@@ -82,12 +82,16 @@ def segments_by_code(
 
 
 def to_html(
-    title: str, groups: list[tuple[Row, list[Entry]]], labels: dict[str, str], base_url: str
+    title: str,
+    groups: list[tuple[Row, list[Entry]]],
+    labels: dict[str, str],
+    base_url: str,
+    language: str = "fr",
 ) -> bytes:
     """A document to read and print; each time links to the player (`base_url` in front, so
-    the links work from a downloaded file too)."""
+    the links work from a downloaded file too). `title` and `labels` are in `language`."""
     parts = [
-        '<!doctype html>\n<html lang="fr">\n<head><meta charset="utf-8">',
+        f'<!doctype html>\n<html lang="{escape(language)}">\n<head><meta charset="utf-8">',
         f"<title>{escape(title)}</title><style>body{{font-family:sans-serif;max-width:60em;margin:auto}}"
         "h2{border-bottom:1px solid #999;margin-top:1.6em}.seg{margin:.6em 0 .9em}"
         ".meta a{font-weight:bold}.fields{margin:.2em 0 0 1.2em;color:#333}"

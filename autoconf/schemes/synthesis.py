@@ -390,10 +390,11 @@ def scheme_synthesis(
     return Synthesis(rows, columns, compute(rows, columns, segments, value, phases), value)
 
 
-def sources_references(session: Session, codebook: Codebook) -> Table:
+def sources_references(session: Session, codebook: Codebook, header: list[str]) -> Table:
     """Per code (parents aggregating descendants): sources, the distinct interviews (a
     recording in no interview is a source of its own) with at least one segment, and
-    references, the number of segments."""
+    references, the number of segments. `header`: the four column titles (path,
+    description, sources, references) in the reader's language."""
     nodes = codebook_tree(session, codebook.id or 0)
     rows = rows_of(nodes)
     descriptions = {node.id: node.description for node in nodes}
@@ -430,7 +431,7 @@ def sources_references(session: Session, codebook: Codebook) -> Table:
             references[index].add(annotation_id)
     return Table(
         title=codebook.name,
-        header=["path", "description", "sources", "references"],
+        header=header,
         rows=[
             [row.path, descriptions[row.code_id], len(sources[i]), len(references[i])]
             for i, row in enumerate(rows)

@@ -1,14 +1,22 @@
 """One `Table`, every format researchers put in their reports or open in their tools: CSV,
 XLSX (openpyxl), ODS (odfpy), DOCX (python-docx), HTML, Markdown, LaTeX. Text is written as
-the researchers write it (`10’02`, `12,5 %`); spreadsheets get numbers. Every text cell is
-safe to open in a spreadsheet (a leading =, +, -, @ is quoted)."""
+the reader writes it (`10’02`; `12,5 %` in French, `12.5%` in English); spreadsheets get
+numbers. Every text cell is safe to open in a spreadsheet (a leading =, +, -, @ is quoted).
+
+A CSV opens in columns in the reader's spreadsheet: UTF-8 with a byte order mark (without
+it Excel reads the accents as Windows-1252), fields separated by `;` for a French reader
+(their spreadsheets read `,` as the decimal mark, and split `12,5` in two) and `,` for an
+English one, unless the reader chose a separator."""
 
 import csv
 import io
 from collections.abc import Callable
+from contextvars import copy_context
+from dataclasses import dataclass
 from html import escape
 from typing import Literal
 
+from autoconf.i18n import N_, gettext, set_language
 from autoconf.schemes.tables import Cell, Table, neutralised, xml_safe
 from autoconf.schemes.timecode import format_ms
 
@@ -24,8 +32,44 @@ FORMATS: dict[str, tuple[str, str]] = {
 }
 
 
-def text_of(cell: Cell, kind: str) -> str:
-    """A cell as the report prints it."""
+# The separators a reader may choose for a CSV (`sep=` in the API).
+SEPARATORS: dict[str, str] = {"semicolon": ";", "comma": ",", "tab": "\t"}
+BOM = "\ufeff"
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who the file is for: their language (`fr`: decimal comma, `;` between CSV fields;
+    `en`: decimal point, `,`) and the CSV separator they chose, if any."""
+
+    language: str = "fr"
+    separator: str | None = None
+
+    @property
+    def french(self) -> bool:
+        return self.language == "fr"
+
+    @property
+    def delimiter(self) -> str:
+        return self.separator or (";" if self.french else ",")
+
+
+FRENCH = Reader()
+
+
+def number_text(value: int | float, reader: Reader = FRENCH) -> str:
+    """A number as the reader writes it: `2`, `2,5` in French, `2.5` in English (no
+    exponent, no thousands separator: a spreadsheet still reads it as a number)."""
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    if value.is_integer():
+        return str(int(value))
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",") if reader.french else text
+
+
+def text_of(cell: Cell, kind: str, reader: Reader = FRENCH) -> str:
+    """A cell as the report prints it, for `reader`."""
     if cell is None:
         return ""
     if isinstance(cell, str):
@@ -35,30 +79,37 @@ def text_of(cell: Cell, kind: str) -> str:
     if kind == "first":
         return format_ms(int(cell))
     if kind == "share":
-        return f"{float(cell) * 100:.1f}".replace(".", ",") + "\u202f%"
-    return str(cell)
+        percent = f"{float(cell) * 100:.1f}"
+        return percent.replace(".", ",") + "\u202f%" if reader.french else percent + "%"
+    return number_text(cell, reader)
 
 
-def _text_rows(table: Table) -> list[list[str]]:
+def _text_rows(table: Table, reader: Reader) -> list[list[str]]:
     header = [neutralised(h) for h in table.header]
     body = [
-        [text_of(cell, "text" if index == 0 else table.kind) for index, cell in enumerate(row)]
+        [
+            text_of(cell, "text" if index == 0 else table.kind, reader)
+            for index, cell in enumerate(row)
+        ]
         for row in table.rows
     ]
     return [header, *body]
 
 
-def to_csv(table: Table) -> bytes:
-    """UTF-8, `\\n` line ends, quotes only where a cell needs them."""
+def to_csv(table: Table, reader: Reader = FRENCH) -> bytes:
+    """UTF-8 with a byte order mark, the reader's separator, `\\n` line ends, quotes only
+    where a cell needs them."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerows(_text_rows(table))
+    out.write(BOM)
+    writer = csv.writer(out, delimiter=reader.delimiter, lineterminator="\n")
+    writer.writerows(_text_rows(table, reader))
     return out.getvalue().encode()
 
 
-def to_markdown(table: Table) -> bytes:
+def to_markdown(table: Table, reader: Reader = FRENCH) -> bytes:
     rows = [
-        [cell.replace("|", "\\|").replace("\n", " ") for cell in row] for row in _text_rows(table)
+        [cell.replace("|", "\\|").replace("\n", " ") for cell in row]
+        for row in _text_rows(table, reader)
     ]
     lines = [f"# {table.title}", "", "| " + " | ".join(rows[0]) + " |"]
     lines.append("|" + "|".join(["---"] + [":-:"] * (len(rows[0]) - 1)) + "|")
@@ -66,8 +117,8 @@ def to_markdown(table: Table) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def to_html(table: Table) -> bytes:
-    rows = _text_rows(table)
+def to_html(table: Table, reader: Reader = FRENCH) -> bytes:
+    rows = _text_rows(table, reader)
     head = "".join(f"<th>{escape(cell)}</th>" for cell in rows[0])
     body = []
     for r, row in enumerate(rows[1:]):
@@ -82,7 +133,7 @@ def to_html(table: Table) -> bytes:
         body.append("<tr>" + "".join(cells) + "</tr>")
     title = escape(table.title)
     return (
-        '<!doctype html>\n<html lang="fr">\n<head><meta charset="utf-8">'
+        f'<!doctype html>\n<html lang="{escape(reader.language)}">\n<head><meta charset="utf-8">'
         f"<title>{title}</title>\n<style>table{{border-collapse:collapse;font-family:sans-serif}}"
         "th,td{border:1px solid #999;padding:.3em .5em}td{text-align:center}"
         "tbody th{text-align:left;font-weight:normal}</style></head>\n<body>\n"
@@ -111,11 +162,26 @@ def _tex(text: str) -> str:
     return "".join(_TEX.get(char, char) for char in text)
 
 
-def to_latex(table: Table) -> bytes:
-    rows = [[_tex(cell) for cell in row] for row in _text_rows(table)]
+# The LaTeX file's first line (a comment), in the reader's language.
+TEX_NOTE = N_("%(title)s (autoconf). Avec pdflatex, ajoutez \\usepackage[utf8]{inputenc}.")
+
+
+def in_language(language: str, message: str) -> str:
+    """`message` translated for `language`, whatever the language of the request."""
+
+    def translate() -> str:
+        set_language(language)
+        return gettext(message)
+
+    return copy_context().run(translate)
+
+
+def to_latex(table: Table, reader: Reader = FRENCH) -> bytes:
+    rows = [[_tex(cell) for cell in row] for row in _text_rows(table, reader)]
     spec = "p{7cm}" + "c" * (len(rows[0]) - 1)
+    note = in_language(reader.language, TEX_NOTE) % {"title": table.title}
     lines = [
-        f"% {table.title} (autoconf). Needs \\usepackage[utf8]{{inputenc}} with pdflatex.",
+        "% " + " ".join(note.splitlines()),
         f"\\begin{{tabular}}{{{spec}}}",
         "\\hline",
         " & ".join(rows[0]) + " \\\\",
@@ -131,7 +197,7 @@ def _number_format(kind: str) -> str | None:
     return {"share": "0.0%", "duration": "0.0", "count": "0"}.get(kind)
 
 
-def _sheet_cells(table: Table) -> list[list[Cell]]:
+def _sheet_cells(table: Table, reader: Reader) -> list[list[Cell]]:
     """Header and rows for a spreadsheet: numbers stay numbers, times read `10’02`."""
     rows: list[list[Cell]] = [[neutralised(h) for h in table.header]]
     for row in table.rows:
@@ -139,14 +205,14 @@ def _sheet_cells(table: Table) -> list[list[Cell]]:
         for index, cell in enumerate(row):
             kind = "text" if index == 0 else table.kind
             if isinstance(cell, str) or cell is None or kind == "first":
-                line.append(text_of(cell, kind))
+                line.append(text_of(cell, kind, reader))
             else:
                 line.append(cell)
         rows.append(line)
     return rows
 
 
-def to_xlsx(table: Table) -> bytes:
+def to_xlsx(table: Table, reader: Reader = FRENCH) -> bytes:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
@@ -155,7 +221,7 @@ def to_xlsx(table: Table) -> bytes:
     sheet = book.create_sheet(_sheet_name(table.title))
     sheet.column_dimensions["A"].width = 60
     number_format = _number_format(table.kind)
-    for r, row in enumerate(_sheet_cells(table)):
+    for r, row in enumerate(_sheet_cells(table, reader)):
         line = []
         for c, value in enumerate(row):
             cell = WriteOnlyCell(sheet, value=xml_safe(value) if isinstance(value, str) else value)
@@ -177,7 +243,7 @@ def _sheet_name(title: str) -> str:
     return (cleaned or "Tableau")[:31]
 
 
-def to_ods(table: Table) -> bytes:
+def to_ods(table: Table, reader: Reader = FRENCH) -> bytes:
     from odf.opendocument import OpenDocumentSpreadsheet
     from odf.table import Table as OdsTable
     from odf.table import TableCell, TableRow
@@ -185,13 +251,13 @@ def to_ods(table: Table) -> bytes:
 
     document = OpenDocumentSpreadsheet()
     sheet = OdsTable(name=_sheet_name(table.title))
-    for row in _sheet_cells(table):
+    for row in _sheet_cells(table, reader):
         line = TableRow()
         for value in row:
             if isinstance(value, int | float) and not isinstance(value, bool):
                 kind = "percentage" if table.kind == "share" else "float"
                 cell = TableCell(valuetype=kind, value=value)
-                cell.addElement(P(text=text_of(value, table.kind)))
+                cell.addElement(P(text=text_of(value, table.kind, reader)))
             else:
                 cell = TableCell(valuetype="string")
                 cell.addElement(P(text="" if value is None else xml_safe(str(value))))
@@ -203,13 +269,13 @@ def to_ods(table: Table) -> bytes:
     return out.getvalue()
 
 
-def to_docx(table: Table) -> bytes:
+def to_docx(table: Table, reader: Reader = FRENCH) -> bytes:
     from docx import Document
     from docx.enum.section import WD_ORIENT
     from docx.shared import Pt
 
     document = Document()
-    rows = _text_rows(table)
+    rows = _text_rows(table, reader)
     if len(rows[0]) > 6:  # a wide table reads better across the page
         section = document.sections[0]
         section.orientation = WD_ORIENT.LANDSCAPE
@@ -231,7 +297,7 @@ def to_docx(table: Table) -> bytes:
     return out.getvalue()
 
 
-WRITERS: dict[str, Callable[[Table], bytes]] = {
+WRITERS: dict[str, Callable[[Table, Reader], bytes]] = {
     "csv": to_csv,
     "xlsx": to_xlsx,
     "ods": to_ods,
@@ -242,5 +308,5 @@ WRITERS: dict[str, Callable[[Table], bytes]] = {
 }
 
 
-def write(table: Table, fmt: str) -> bytes:
-    return WRITERS[fmt](table)
+def write(table: Table, fmt: str, reader: Reader = FRENCH) -> bytes:
+    return WRITERS[fmt](table, reader)
