@@ -1,11 +1,17 @@
-"""Annotations (moments and segments) of a recording, and its transcript."""
+"""Annotations (moments and segments) of a recording, and its transcript.
 
-from typing import Annotated
+An undo of a delete is a create that carries the links the delete answered with (asked
+with `Prefer: return=representation`): the annotation comes back with them, under a new id.
+"""
+
+from dataclasses import asdict
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 import anyio.to_thread
-from fastapi import APIRouter, File, Query, Request, UploadFile, status
-from fastapi.responses import PlainTextResponse, Response
+from fastapi import APIRouter, File, Header, Query, Request, UploadFile, status
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from autoconf.api.deps import (
@@ -21,13 +27,14 @@ from autoconf.api.deps import (
 from autoconf.audit import log as audit_log
 from autoconf.consent import records as consent
 from autoconf.errors import Invalid
-from autoconf.live import stops
-from autoconf.models import Annotation, Recording, User
+from autoconf.live import sessions, stops
+from autoconf.models import Annotation, LiveSession, Recording, User
 from autoconf.payloads import (
     MAX_ID,
     AnnotationCreate,
     AnnotationPublic,
     AnnotationUpdate,
+    Id,
     TranscriptImported,
 )
 from autoconf.schemes import annotations, transcripts
@@ -38,6 +45,69 @@ _CUE_MESSAGE = (
     "Une réplique de la transcription ne se modifie pas ici : corrigez le fichier "
     "et importez-le de nouveau."
 )
+
+
+class StopLinkBody(BaseModel):
+    """A live session's stop: the session, who stopped, when (wall clock), the prepared
+    moment it answers."""
+
+    model_config = ConfigDict(extra="forbid")
+    session_id: Id
+    role: Literal["researcher", "counsellor"]
+    stopped_at: AwareDatetime
+    resumed_at: AwareDatetime | None = None
+    prepared_id: Id | None = None
+
+
+class AgendaLinkBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session_id: Id
+    status: Literal["planned", "brought_up", "discussed", "skipped"]
+
+
+class AnnotationLinksBody(BaseModel):
+    """What a delete takes with an annotation besides itself (see `AnnotationDeleted`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    stop: StopLinkBody | None = Field(default=None, description="It was a live session's stop.")
+    answered_by: list[Id] = Field(
+        default_factory=list, max_length=1000, description="The stops that answered it."
+    )
+    agenda: list[AgendaLinkBody] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Its statuses in live sessions' agendas (researchers only).",
+    )
+
+
+class AnnotationCreateWithLinks(AnnotationCreate):
+    links: AnnotationLinksBody | None = Field(
+        default=None,
+        description="An undo of a delete: the links the delete answered with; those that "
+        "still hold are given back (a stop, the stops that answered a prepared moment, its "
+        "agenda statuses).",
+    )
+
+
+class AnnotationDeleted(BaseModel):
+    """A delete's answer with `Prefer: return=representation`: what a create needs to give
+    the annotation back as it was."""
+
+    annotation: AnnotationPublic
+    links: AnnotationLinksBody
+
+
+def _links(body: AnnotationLinksBody) -> annotations.AnnotationLinks:
+    stop = body.stop
+    return annotations.AnnotationLinks(
+        stop=annotations.StopLink(
+            stop.session_id, stop.role, stop.stopped_at, stop.resumed_at, stop.prepared_id
+        )
+        if stop is not None
+        else None,
+        answered_by=tuple(body.answered_by),
+        agenda=tuple(annotations.AgendaLink(a.session_id, a.status) for a in body.agenda),
+    )
 
 
 @router.get("/recordings/{recording_id}/annotations")
@@ -54,17 +124,45 @@ def list_annotations(
     return [AnnotationPublic.model_validate(scope.shown(view)) for view in views]
 
 
+def _restore(
+    session: Session,
+    recording: Recording,
+    user: User,
+    body: AnnotationCreateWithLinks,
+    limits: annotations.WriteLimits | None,
+) -> annotations.AnnotationView:
+    """Create, then give the links back; each stop changed is told to the live screens."""
+    assert body.links is not None
+    fields = body.model_dump(exclude={"links"})
+    view = annotations.create_annotation(session, recording, user.id, **fields, limits=limits)
+    scope = access.annotation_scope(session, user, recording.study_id)
+    researcher = access.sees_everything(session, user, recording.study_id)
+    links = _links(body.links)
+    for session_id, stop_id in annotations.restore_links(
+        session, recording, view, links, scope.clause(), researcher
+    ):
+        live = session.get(LiveSession, session_id)
+        assert live is not None
+        payload = {"stop": stops.stop_view(session, stop_id).public()}
+        sessions.append(session, session_id, live.seq, "stop_edit", payload, user.id)
+    return view
+
+
 @router.post("/recordings/{recording_id}/annotations", status_code=status.HTTP_201_CREATED)
 async def create_annotation(
     request: Request,
-    body: AnnotationCreate,
+    body: AnnotationCreateWithLinks,
     recording: RecordingDep,
     user: CurrentUser,
     session: SessionDep,
 ) -> AnnotationPublic:
     """A moment (no `end_ms`) or a segment, with codes of this study, note and fields. A
-    counsellor writes only their own marks and stops (403 on the researchers' layers)."""
+    counsellor writes only their own marks and stops (403 on the researchers' layers). With
+    `links` (an undo of a delete), the links that still hold come back too."""
     limits = access.write_limits(session, user, recording.study_id)
+    if body.links is not None:
+        view = await write(request, session, _restore, session, recording, user, body, limits)
+        return AnnotationPublic.model_validate(view)
     view = await write(
         request,
         session,
@@ -72,7 +170,7 @@ async def create_annotation(
         session,
         recording,
         user.id,
-        **body.model_dump(),
+        **body.model_dump(exclude={"links"}),
         limits=limits,
     )
     return AnnotationPublic.model_validate(view)
@@ -120,22 +218,72 @@ async def update_annotation(
     return AnnotationPublic.model_validate(view)
 
 
-@router.delete("/annotations/{annotation_id}", status_code=status.HTTP_204_NO_CONTENT)
+def _delete(
+    session: Session,
+    annotation: Annotation,
+    user: User,
+    version: int | None,
+    stop: bool,
+    representation: bool,
+) -> AnnotationDeleted | None:
+    """Delete (a stop: with its event); with `representation`, what it was and its links,
+    read just before, in the same transaction."""
+    deleted = None
+    if representation:
+        assert annotation.id is not None
+        recording = session.get(Recording, annotation.recording_id)
+        assert recording is not None
+        study_id = recording.study_id
+        scope = access.annotation_scope(session, user, study_id)
+        researcher = access.sees_everything(session, user, study_id)
+        view = scope.shown(annotations.get_view(session, annotation.id))
+        links = annotations.links_of(session, annotation.id, scope.clause(), agenda=researcher)
+        deleted = AnnotationDeleted(
+            annotation=AnnotationPublic.model_validate(view),
+            links=AnnotationLinksBody.model_validate(asdict(links)),
+        )
+    if stop:
+        stops.delete_stop(session, annotation, user, version)
+    else:
+        annotations.delete_annotation(session, annotation, version)
+    return deleted
+
+
+@router.delete(
+    "/annotations/{annotation_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        200: {
+            "model": AnnotationDeleted,
+            "description": "With `Prefer: return=representation`: the annotation as it was "
+            "and its links, for an undo.",
+        }
+    },
+)
 async def delete_annotation(
     request: Request,
     annotation: EditableAnnotationDep,
     user: CurrentUser,
     session: SessionDep,
     version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-) -> None:
+    prefer: Annotated[str | None, Header(max_length=200)] = None,
+) -> Response:
     """Delete; with `?version=`, only if nobody changed it since (else 409). A live session's
-    stop: researchers only, and not while it holds comments."""
+    stop: researchers only, and not while it holds comments. With `Prefer:
+    return=representation`, 200 and what an undo needs (give it back as the create's
+    `links`)."""
     if annotation.origin == "transcript":
         raise Invalid(_CUE_MESSAGE)
-    if stops.check_annotation_change(session, annotation, user, deleting=True):
-        await write(request, session, stops.delete_stop, session, annotation, user, version)
-        return
-    await write(request, session, annotations.delete_annotation, session, annotation, version)
+    stop = stops.check_annotation_change(session, annotation, user, deleting=True)
+    wanted = "return=representation" in (prefer or "").replace(" ", "").lower()
+    deleted = await write(
+        request, session, _delete, session, annotation, user, version, stop, wanted
+    )
+    if deleted is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return JSONResponse(
+        deleted.model_dump(mode="json"), headers={"Preference-Applied": "return=representation"}
+    )
 
 
 def _import(session: Session, recording: Recording, user: User, content: bytes, name: str) -> int:

@@ -2,11 +2,14 @@
 
 Reads go through tuples, never ORM objects (DESIGN: 200,000 rows load 3-10x faster so).
 Edits carry the version they read; a stale one is a conflict, never a silent overwrite.
+A delete takes the annotation's links with it (a stop's live-session row, the stops that
+answered a prepared moment, its agenda statuses); `links_of` reads them first, so that an
+undo can give them back (`restore_links`).
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert
@@ -14,7 +17,18 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select, update
 
 from autoconf.errors import Conflict, Forbidden, Invalid, NotFound
-from autoconf.models import Annotation, AnnotationCode, Code, Codebook, Recording, utcnow
+from autoconf.models import (
+    Annotation,
+    AnnotationCode,
+    Code,
+    Codebook,
+    InterviewRecording,
+    LiveAgendaItem,
+    LiveSession,
+    LiveStop,
+    Recording,
+    utcnow,
+)
 from autoconf.schemes.fields import clean_fields
 from autoconf.schemes.timecode import format_ms
 
@@ -139,10 +153,15 @@ def list_annotations(
 def count_by_recording(
     session: Session, recording_ids: Sequence[int], visible: ColumnElement[bool]
 ) -> dict[int, int]:
-    """How many annotations each recording shows the viewer (none: left out)."""
+    """How many annotations each recording shows the viewer (none: left out), counted as
+    the annotator counts them: the transcript's cues are its transcript, not annotations."""
     rows = session.exec(
         select(Annotation.recording_id, func.count())
-        .where(col(Annotation.recording_id).in_(recording_ids), visible)
+        .where(
+            col(Annotation.recording_id).in_(recording_ids),
+            col(Annotation.layer) != "transcript",
+            visible,
+        )
         .group_by(col(Annotation.recording_id))
     ).all()
     return dict(rows)
@@ -370,3 +389,183 @@ def delete_annotation(session: Session, annotation: Annotation, version: int | N
             raise NotFound(f"Aucune annotation n° {annotation.id}.")
         raise _stale(session, annotation.id)
     session.expunge(annotation)
+
+
+@dataclass(frozen=True)
+class StopLink:
+    """What makes an annotation a live session's stop (its `live_stop` row)."""
+
+    session_id: int
+    role: str
+    stopped_at: datetime
+    resumed_at: datetime | None
+    prepared_id: int | None
+
+
+@dataclass(frozen=True)
+class AgendaLink:
+    """The status of a prepared moment in a live session's agenda."""
+
+    session_id: int
+    status: str
+
+
+@dataclass(frozen=True)
+class AnnotationLinks:
+    """What a delete takes with an annotation besides itself and its codes."""
+
+    stop: StopLink | None = None
+    answered_by: tuple[int, ...] = ()  # the stops that answered this prepared moment
+    agenda: tuple[AgendaLink, ...] = ()
+
+
+def links_of(
+    session: Session, annotation_id: int, visible: ColumnElement[bool], agenda: bool
+) -> AnnotationLinks:
+    """The links of an annotation as its deleter may see them: the prepared moment a stop
+    answers only when `visible` to them (someone's private mark does not exist for the
+    others), the agenda statuses only with `agenda` (a counsellor never sees them)."""
+    stop = session.get(LiveStop, annotation_id)
+    stop_link = None
+    if stop is not None:
+        prepared = stop.prepared_id
+        if prepared is not None and not _visible_prepared(session, prepared, visible):
+            prepared = None
+        stop_link = StopLink(stop.session_id, stop.role, stop.stopped_at, stop.resumed_at, prepared)
+    answered = session.exec(
+        select(LiveStop.annotation_id)
+        .where(col(LiveStop.prepared_id) == annotation_id)
+        .order_by(col(LiveStop.annotation_id))
+    ).all()
+    statuses = (
+        session.exec(
+            select(LiveAgendaItem.session_id, LiveAgendaItem.status)
+            .where(col(LiveAgendaItem.prepared_id) == annotation_id)
+            .order_by(col(LiveAgendaItem.session_id))
+        ).all()
+        if agenda
+        else []
+    )
+    return AnnotationLinks(
+        stop_link, tuple(answered), tuple(AgendaLink(s, status) for s, status in statuses)
+    )
+
+
+def _visible_prepared(session: Session, annotation_id: int, visible: ColumnElement[bool]) -> bool:
+    found = session.execute(
+        sa_select(col(Annotation.id)).where(
+            col(Annotation.id) == annotation_id, col(Annotation.layer) == "prepared", visible
+        )
+    ).first()
+    return found is not None
+
+
+def _live_of(session: Session, session_id: int, recording: Recording) -> LiveSession | None:
+    """The live session, if it still exists and shows the recording or its interview."""
+    live = session.get(LiveSession, session_id)
+    if live is None or live.study_id != recording.study_id:
+        return None
+    if live.recording_id == recording.id:
+        return live
+    linked = session.exec(
+        select(InterviewRecording.recording_id).where(
+            InterviewRecording.interview_id == live.interview_id,
+            InterviewRecording.recording_id == recording.id,
+        )
+    ).first()
+    return live if linked is not None else None
+
+
+# A stop's wall-clock times come back as they were; the slack covers clocks a little apart.
+_CLOCK_SLACK = timedelta(minutes=5)
+
+
+def restore_links(
+    session: Session,
+    recording: Recording,
+    view: AnnotationView,
+    links: AnnotationLinks,
+    visible: ColumnElement[bool],
+    researcher: bool,
+) -> list[tuple[int, int]]:
+    """Give back to `view` (an annotation made again by an undo) the links its deleted copy
+    had (`links_of`, read before the delete), those that still hold: a session or a stop gone
+    since, or a stop that answers another moment now, is left out. Making a stop of it or
+    setting agenda statuses is for researchers (Forbidden otherwise); for a counsellor, who
+    never sees the statuses, a moment a stop answers again is "discussed". Sending the same
+    links again changes nothing. The (session, stop) pairs whose stop changed."""
+    assert view.id is not None
+    changed: list[tuple[int, int]] = []
+    if (links.stop is not None or links.agenda) and not researcher:
+        raise Forbidden(
+            "Seuls les chercheurs rétablissent un arrêt ou l'ordre du jour d'une séance."
+        )
+    if links.stop is not None:
+        if view.layer != "stops" or view.end_ms is not None:
+            raise Invalid("Seul un moment de la couche des arrêts redevient un arrêt.")
+        stop = links.stop
+        live = _live_of(session, stop.session_id, recording)
+        if live is not None and session.get(LiveStop, view.id) is None:
+            assert live.id is not None
+            now = utcnow()
+            if not (live.created_at - _CLOCK_SLACK <= stop.stopped_at <= now + _CLOCK_SLACK):
+                raise Invalid("L'heure de cet arrêt est en dehors de sa séance.")
+            resumed = stop.resumed_at
+            if resumed is not None and not stop.stopped_at <= resumed <= now + _CLOCK_SLACK:
+                raise Invalid("La reprise de cet arrêt précède l'arrêt.")
+            if resumed is None and (
+                live.playing or live.ended_at is not None or _open_stop(session, live.id)
+            ):
+                resumed = now  # the session went on: the pause is over
+            prepared = stop.prepared_id
+            if prepared is not None and not _visible_prepared(session, prepared, visible):
+                prepared = None
+            session.add(
+                LiveStop(
+                    annotation_id=view.id,
+                    session_id=live.id,
+                    role=stop.role,
+                    stopped_at=stop.stopped_at,
+                    resumed_at=resumed,
+                    prepared_id=prepared,
+                )
+            )
+            changed.append((live.id, view.id))
+    if (links.answered_by or links.agenda) and view.layer != "prepared":
+        raise Invalid("Seul un moment préparé répond à des arrêts de l'auto-confrontation.")
+    statuses: dict[int, str] = {}
+    for item in links.agenda:
+        live = _live_of(session, item.session_id, recording)
+        if live is not None and live.id is not None:
+            statuses[live.id] = item.status
+    for stop_id in links.answered_by:
+        row = session.get(LiveStop, stop_id)
+        live = _live_of(session, row.session_id, recording) if row is not None else None
+        if row is None or live is None or live.id is None or row.prepared_id is not None:
+            continue
+        session.exec(
+            update(LiveStop)
+            .where(col(LiveStop.annotation_id) == stop_id, col(LiveStop.prepared_id).is_(None))
+            .values(prepared_id=view.id)
+        )
+        if not researcher:  # who never saw the statuses: an answered moment was discussed
+            statuses.setdefault(live.id, "discussed")
+        changed.append((live.id, stop_id))
+    for session_id, status in statuses.items():
+        if session.get(LiveAgendaItem, (session_id, view.id)) is None:
+            session.add(
+                LiveAgendaItem(
+                    session_id=session_id, prepared_id=view.id, status=status, updated_at=utcnow()
+                )
+            )
+    session.flush()
+    return changed
+
+
+def _open_stop(session: Session, session_id: int) -> bool:
+    found = session.exec(
+        select(LiveStop.annotation_id).where(
+            col(LiveStop.session_id) == session_id, col(LiveStop.resumed_at).is_(None)
+        )
+    ).first()
+    return found is not None

@@ -1,8 +1,12 @@
 """The pages as a browser gets them (HTML), with the errors a researcher may meet."""
 
+import re
+
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session
 
+from autoconf.models import Recording
 from tests import factories
 
 HTML = {"accept": "text/html"}
@@ -105,3 +109,65 @@ def test_the_back_link_of_an_error_page_stays_on_this_site(rclient: TestClient) 
     ):
         page = rclient.get("/studies/999999", headers={**HTML, "referer": referer})
         assert page.status_code == 404 and back in page.text, referer
+
+
+def _row_cells(page: str, recording_id: int) -> list[str]:
+    """The cells of the study page's row of a recording."""
+    for row in re.findall(r"<tr>.*?</tr>", page, re.S):
+        if f'href="/recordings/{recording_id}"' in row:
+            return [
+                re.sub(r"<[^>]+>", "", cell).strip()
+                for cell in re.findall(r"<td.*?</td>", row, re.S)
+            ]
+    raise AssertionError(f"no row for recording {recording_id}")
+
+
+def test_the_study_counts_annotations_as_the_annotator_lists_them(
+    rclient: TestClient, study: dict
+) -> None:
+    rec = factories.upload(rclient, study["id"], "A4").json()
+    url = f"/api/v1/recordings/{rec['id']}/annotations"
+    rclient.post(url, json={"start_ms": 1_000, "origin": "prepared", "note": "le mien, privé"})
+    rclient.post(url, json={"start_ms": 2_000, "end_ms": 3_000})
+    vtt = b"WEBVTT\n\n00:00.000 --> 00:01.000\n<v A>Bonjour\n\n00:01.000 --> 00:02.000\n<v B>Oui\n"
+    imported = rclient.post(
+        f"/api/v1/recordings/{rec['id']}/transcript", files={"file": ("t.vtt", vtt, "text/vtt")}
+    )
+    assert imported.status_code == 200, imported.text
+    page = rclient.get(f"/studies/{study['id']}", headers=HTML).text
+    headers = [re.sub(r"<[^>]+>", "", h).strip() for h in re.findall(r"<th>.*?</th>", page)]
+    assert _row_cells(page, rec["id"])[headers.index("Annotations")] == "2"  # not the 2 cues
+
+
+def test_recording_page_heading_erase_zone_and_consent_actions(
+    rclient: TestClient, study: dict, engine: Engine
+) -> None:
+    rec = factories.upload(rclient, study["id"], "A8 - 1").json()
+    page = rclient.get(f"/recordings/{rec['id']}", headers=HTML).text
+    assert "<h1>Situation A8 - 1</h1>" in page
+    # Erasing sits in a section of its own, after the consents.
+    assert page.index("Zone de suppression") > page.index("Consentements")
+    assert page.index("Effacer l'enregistrement…") > page.index("Zone de suppression")
+    # The consent's training box says what ticking it does; a withdrawal says what it takes.
+    assert "Autoriser aussi les extraits pour la formation" in page
+    factories.consent_all(rclient, rec["id"], scopes=("research",))
+    page = rclient.get(f"/recordings/{rec['id']}", headers=HTML).text
+    assert "Retirer ce consentement" in page
+    with Session(engine) as session:
+        recording = session.get(Recording, rec["id"])
+        assert recording is not None
+        recording.category = "autoconfrontation"
+        session.add(recording)
+        session.commit()
+    page = rclient.get(f"/recordings/{rec['id']}", headers=HTML).text
+    assert "<h1>Entretien d'auto-confrontation A8 - 1</h1>" in page
+    assert "Situation A8 - 1" not in page
+
+
+def test_the_favicon_answers_without_signing_in(client: TestClient) -> None:
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert icon.text.startswith("<svg")
+    page = client.get("/login", headers=HTML).text
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+    assert client.get("/static/favicon.svg").status_code == 200

@@ -1,6 +1,7 @@
 // Keyboard shortcuts of the player (the help panel, <dialog data-shortcuts>, lists them).
 // Outside text fields: Space or K play/pause, ←/→ 2 s, J/L 10 s, < and > speed, ? help.
-// In a text field only Escape acts (play/pause), so that typing a note never moves the video.
+// Escape closes what is open (the help: the dialog's own; a field: left, so that the keys
+// act again) and never touches the playback: closing something must not stop the video.
 
 const SMALL_STEP = 2;
 const BIG_STEP = 10;
@@ -44,9 +45,8 @@ function bind(root) {
 
   document.addEventListener("keydown", (event) => {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
-    if (event.key === "Escape" && !(help && help.open)) {
-      event.preventDefault();
-      toggle();
+    if (event.key === "Escape") {
+      if (typing(event.target) && !(help && help.open)) event.target.blur();
       return;
     }
     if (typing(event.target)) return;

@@ -1,7 +1,9 @@
 // The annotator of a recording (<div data-annotator>): wires the store (autosave, undo),
 // the timeline, the tagging panel, the list and the transcript, and the annotating keys.
 // The player's own keys (play, seek, speed, help) stay in ../shortcuts.js; the keys here run
-// first (capture) and mark the event as handled.
+// first (capture) and mark the event as handled. Escape closes what is open, one thing at a
+// time (a field, a selection of transcript text, a segment being recorded, the selected
+// annotation), and never pauses the playback.
 
 import { fill as fillMessage, timecode } from "../format.js";
 import { AnnotationList } from "./list.js";
@@ -11,13 +13,16 @@ import { Timeline } from "./timeline.js";
 import { Transcript } from "./transcript.js";
 
 const NUDGE_MS = 100;
+// A code key pressed this soon after M codes the moment just marked (not a new segment).
+const JUST_MARKED_MS = 10000;
 const MAX_LANES = 3;
 const LAYER_COLORS = { prepared: "#6f4ac2", stops: "#c2410c", schemes: "#5b6475", consensus: "#5b6475", phases: "#0f766e", categories: "#7c5e10", transcript: "#8a94a6" };
 const SPEAKER_COLORS = ["#1f5f8b", "#9a3412", "#166534", "#6b21a8", "#854d0e", "#155e75"];
 
 const TEXT_INPUTS = "textarea, select, input:not([type=checkbox], [type=radio], [type=range], [type=button], [type=submit], [type=color], [type=file])";
 
-/** A field where keys type text: there, only Escape and Ctrl+M act (a checkbox is not one). */
+/** A field where keys type text: there, only Escape (leave it) and Ctrl+M act (a checkbox is
+ * not one). */
 function typing(target) {
   return target instanceof HTMLElement && (target.isContentEditable || target.matches(TEXT_INPUTS));
 }
@@ -41,6 +46,7 @@ class Annotator {
     this.selected = null;
     this.activeLayerId = this.writable.has("schemes") ? "schemes" : "prepared";
     this.open = null;
+    this.justMarked = null; // {key, at}: the moment M made, which a code key codes
     this.speakerColors = new Map();
     this.setCodebooks(data.codebooks);
     this.store = new Store({
@@ -48,6 +54,7 @@ class Annotator {
       userId: this.userId,
       annotations: data.annotations,
       storageKey: `autoconf.pending.${this.recordingId}.${this.userId}`,
+      canShow: this.canManage,
     });
     this._groups = null;
     this.timeline = new Timeline(root.querySelector("[data-timeline]"), {
@@ -237,6 +244,7 @@ class Annotator {
   }
 
   select(key, { seek = false, focus = false } = {}) {
+    if (this.justMarked && this.justMarked.key !== key) this.justMarked = null;
     this.selected = key;
     this.timeline.selected = key;
     const item = key ? this.store.get(key) : null;
@@ -262,8 +270,10 @@ class Annotator {
     const start = Math.max(0, this.now() - this.offsetMs);
     const item = this.store.create({ start_ms: start, end_ms: null, origin: "prepared", layer: "prepared", shared: false });
     this.select(item.key);
+    this.justMarked = { key: item.key, at: performance.now() };
     this.timeline.reveal(start);
-    this.toast(fillMessage(this.messages.marked, { time: timecode(start / 1000) }));
+    const message = this.hotkeys.size ? this.messages.markedCode : this.messages.marked;
+    this.toast(fillMessage(message, { time: timecode(start / 1000) }));
     return item;
   }
 
@@ -317,13 +327,15 @@ class Annotator {
   hotkey(codeId, key) {
     const item = this.selected ? this.store.get(this.selected) : null;
     const t = this.now();
-    // Paused, the selected annotation takes the code; while playing, only the selected
-    // segment under the playhead (or just ended) does. Otherwise the key starts (or ends) a
-    // coded segment, as BORIS's state events do.
+    // Paused, the selected annotation takes the code; while playing, the moment just marked
+    // with M does, and the selected segment under the playhead (or just ended). Otherwise the
+    // key starts (or ends) a coded segment, as BORIS's state events do.
+    const justMarked =
+      item && this.justMarked && this.justMarked.key === item.key && performance.now() - this.justMarked.at < JUST_MARKED_MS;
     const under =
       item &&
       this.canEdit(item) &&
-      (this.media.paused || (item.end_ms != null && t >= item.start_ms && t <= item.end_ms + 1000));
+      (this.media.paused || justMarked || (item.end_ms != null && t >= item.start_ms && t <= item.end_ms + 1000));
     if (under) {
       const ids = new Set(item.code_ids);
       if (ids.has(codeId)) ids.delete(codeId);
@@ -376,6 +388,38 @@ class Annotator {
     this.select(null);
     this.store.remove(key, { undoable: mine });
     this.toast(mine ? this.messages.deleted : this.messages.deletedForGood);
+  }
+
+  /** Close the innermost thing open; false when nothing was (Escape then does nothing). */
+  escape(target) {
+    if (this.timeline.drag) {
+      this.timeline.drag = null;
+      this.timeline.canvas.style.cursor = "";
+      this.timeline.render();
+      return true;
+    }
+    if (typing(target)) {
+      this.panel.flush();
+      target.blur();
+      return true;
+    }
+    const selection = window.getSelection();
+    if (selection && !selection.isCollapsed && this.transcript.root.contains(selection.anchorNode)) {
+      selection.removeAllRanges();
+      return true;
+    }
+    if (this.open) {
+      this.open = null;
+      this.timeline.open = null;
+      this.timeline.render();
+      this.toast(this.messages.segmentAbandoned);
+      return true;
+    }
+    if (this.selected) {
+      this.select(null);
+      return true;
+    }
+    return false;
   }
 
   undo() {
@@ -577,6 +621,13 @@ class Annotator {
         if (event.defaultPrevented || event.isComposing) return;
         // A dialog (help, conflict) has the keyboard; Escape and ? stay with shortcuts.js.
         if (document.querySelector("dialog[open]")) return;
+        if (event.key === "Escape") {
+          if (this.escape(event.target)) {
+            event.preventDefault();
+            event.stopPropagation();
+          }
+          return;
+        }
         const inField = typing(event.target);
         const ctrl = event.ctrlKey || event.metaKey;
         const key = event.key;

@@ -73,6 +73,7 @@ export class Panel {
     const m = this.app.messages;
     const editable = this.app.canEdit(item);
     const isMoment = item.end_ms == null;
+    this.form.dataset.layer = item.layer; // a coding layer puts its codes before the note
     this.title.textContent = isMoment
       ? `${m.moment} ${timecode(item.start_ms / 1000)}`
       : `${m.segment} ${timecode(item.start_ms / 1000)} – ${timecode(item.end_ms / 1000)}`;

@@ -13,9 +13,13 @@
 //   the server returns the annotation it created the first time.
 // - Each tab keeps its own queue (key + tab id, with a heartbeat); a tab adopts the queues of
 //   tabs closed with changes still waiting.
-// - Undo and redo replay the inverse of the user's last changes through the same queue.
+// - Undo and redo replay the inverse of the user's last changes through the same queue. A
+//   delete asks the server for what it takes with the annotation (`Prefer:
+//   return=representation`: a stop's live-session row, the stops that answered a prepared
+//   moment, its agenda statuses); giving it back sends those links with the create, so an
+//   undo restores the annotation as it was, links included (under a new id).
 
-import { sendJSON } from "../api.js";
+import { detailOf } from "../api.js";
 
 const EDITABLE = ["start_ms", "end_ms", "code_ids", "note", "speaker", "fields", "layer", "shared", "verbatims"];
 const RETRY_MAX_MS = 10000;
@@ -42,6 +46,25 @@ function same(a, b) {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** Send a request to the JSON API: `{ok, status, data}`; throws when the server could not
+ * be reached. */
+async function send(method, url, body, headers = {}) {
+  const response = await fetch(url, {
+    method,
+    headers: { Accept: "application/json", "Content-Type": "application/json", ...headers },
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  return { ok: response.ok, status: response.status, data, detail: detailOf(text, `HTTP ${response.status}`) };
+}
+
 function detailText(json, status) {
   const detail = json && json.detail;
   if (typeof detail === "string" && detail) return detail;
@@ -50,10 +73,14 @@ function detailText(json, status) {
 }
 
 export class Store extends EventTarget {
-  constructor({ recordingId, userId, annotations, storageKey }) {
+  constructor({ recordingId, userId, annotations, storageKey, canShow = false }) {
     super();
     this.recordingId = recordingId;
     this.userId = userId;
+    // Researchers show annotations to the counsellor: an undo gives that back too.
+    this.canShow = canShow;
+    // What each delete took with its annotation (by the annotation's key then): its links.
+    this.deletedLinks = new Map();
     this.baseKey = storageKey;
     this.tabKey = `${storageKey}.${randomPart()}`;
     this.items = new Map();
@@ -128,7 +155,7 @@ export class Store extends EventTarget {
   remove(key, { undoable = true } = {}) {
     const item = this.items.get(key);
     if (!item) return;
-    const data = pick(item, [...EDITABLE, "origin"]);
+    const data = pick(item, [...EDITABLE, "origin", ...(this.canShow ? ["shown_to_counsellor"] : [])]);
     this._delete(key);
     if (undoable) this._record({ type: "remove", key, data });
   }
@@ -250,12 +277,15 @@ export class Store extends EventTarget {
       this._delete(entry.key);
     } else {
       // Given back under a new key: the server may still hold the old one's client key.
+      entry.old = entry.key;
       const key = newKey();
       for (const stack of [this.undoStack, this.redoStack]) for (const other of stack) if (other.key === entry.key) other.key = key;
       entry.key = key;
       const item = { ...this._blank(), ...structuredClone(entry.data), key, id: null, version: 0 };
       this._put(item);
-      this._enqueue({ type: "create", key, data: structuredClone(entry.data) });
+      // The links come with the delete's answer: known now, or when that answer arrives.
+      const links = this.deletedLinks.get(entry.old) ?? null;
+      this._enqueue({ type: "create", key, data: structuredClone(entry.data), restores: entry.old, links });
       this._changed([key]);
     }
   }
@@ -408,10 +438,10 @@ export class Store extends EventTarget {
     );
   }
 
-  async _request(method, url, body) {
+  async _request(method, url, body, headers = {}) {
     let answer;
     try {
-      answer = await sendJSON(method, url, body, "");
+      answer = await send(method, url, body, headers);
     } catch {
       throw { retry: true };
     }
@@ -435,7 +465,9 @@ export class Store extends EventTarget {
 
   async _send(op) {
     if (op.type === "create") {
-      const answer = await this._request("POST", `/api/v1/recordings/${this.recordingId}/annotations`, { ...op.data, client_key: op.key });
+      const links = op.links ?? (op.restores ? this.deletedLinks.get(op.restores) : null);
+      const body = { ...op.data, client_key: op.key, ...(links ? { links } : {}) };
+      const answer = await this._request("POST", `/api/v1/recordings/${this.recordingId}/annotations`, body);
       if (!answer.ok) return this._refused(op, answer);
       op.id = answer.json.id;
       const item = this.items.get(op.key);
@@ -478,9 +510,22 @@ export class Store extends EventTarget {
       }
       return this._refused(op, answer);
     }
-    const answer = await this._request("DELETE", `/api/v1/annotations/${id}${op.version != null ? `?version=${op.version}` : ""}`);
-    if (answer.ok || answer.status === 404) return;
+    const answer = await this._request("DELETE", `/api/v1/annotations/${id}${op.version != null ? `?version=${op.version}` : ""}`, undefined, {
+      Prefer: "return=representation",
+    });
+    if (answer.ok) {
+      if (answer.json && answer.json.links) this._deletedWith(op.key, answer.json.links);
+      return;
+    }
+    if (answer.status === 404) return;
     return this._refused(op, answer);
+  }
+
+  /** Keep what the delete of `key` took with it, for an undo (also one already queued). */
+  _deletedWith(key, links) {
+    this.deletedLinks.set(key, links);
+    for (const op of this.queue) if (op.type === "create" && op.restores === key && !op.links) op.links = links;
+    this._persist();
   }
 
   async _refused(op, answer) {

@@ -3,7 +3,9 @@
 // and an overview strip of the whole recording with the visible window. Drawn on a canvas,
 // only when something changed (every frame while playing), so 2,000 annotations zoom and
 // scroll smoothly. Mouse: drag on a row to create a segment, drag an edge or a body to
-// change it, click to seek and select; Ctrl+wheel zooms, Shift+wheel scrolls.
+// change it, click to seek and select; Ctrl+wheel zooms, Shift+wheel scrolls. A label that
+// does not fit in its segment goes beside it when there is room, and hovering an annotation
+// shows its whole label and times.
 
 import { timecode } from "../format.js";
 
@@ -15,6 +17,7 @@ const EDGE_PX = 6;
 const MIN_SPAN_MS = 4000;
 const TICKS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
 const CLICK_PX = 4;
+const MIN_LABEL_PX = 24;
 
 function cssVar(name, fallback) {
   const value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -28,6 +31,7 @@ export class Timeline {
     this.canvas = root.querySelector("[data-timeline-canvas]");
     this.overview = root.querySelector("[data-timeline-overview]");
     this.tip = root.querySelector("[data-timeline-tip]");
+    this.itemTip = root.querySelector("[data-timeline-item-tip]");
     this.ctx = this.canvas.getContext("2d");
     this.octx = this.overview.getContext("2d");
     this.duration = Math.max(1000, options.durationMs || 1000);
@@ -273,6 +277,7 @@ export class Timeline {
     const left = LABEL_W;
     const right = this.width;
     const viewEnd = this.viewStart + this.viewSpan;
+    const spots = []; // drawn items, left to right, for their labels
     for (const item of this.o.itemsOf(layer.id)) {
       let start = item.start_ms;
       let end = item.end_ms;
@@ -304,6 +309,7 @@ export class Timeline {
           ctx.strokeStyle = "#1d2433";
           ctx.strokeRect(x - 7, y + 1, 14, rowH - 3);
         }
+        spots.push({ item, x0: x - 6, x1: x + 6, lane: null, top: y + 4, height: Math.min(rowH, ROW_H) - 6 });
         continue;
       }
       const x1 = Math.min(right + 2, this.toX(end));
@@ -319,13 +325,9 @@ export class Timeline {
         ctx.strokeRect(x0 + 1, top, w - 2, height);
         ctx.lineWidth = 1;
       }
-      if (w > 36 && height >= 9) {
-        ctx.fillStyle = "#fff";
-        if (height < 14) ctx.font = "9px system-ui, sans-serif";
-        ctx.fillText(this._fitText(this.o.labelOf(item), w - 8), x0 + 4, top + height / 2 + 0.5);
-        ctx.font = "12px system-ui, sans-serif";
-      }
+      spots.push({ item, x0, x1: x0 + w, lane: row.lanes > 1 ? this.o.laneOf(item) : 0, top, height });
     }
+    this._drawLabels(spots, right);
     if (this.drag && this.drag.mode === "create" && this.drag.layer === layer.id && this.drag.preview) {
       const { start_ms, end_ms } = this.drag.preview;
       const x0 = this.toX(start_ms);
@@ -347,6 +349,43 @@ export class Timeline {
       ctx.strokeRect(x0, y + 4, Math.max(2, this.toX(Math.max(now, this.open.start_ms)) - x0), rowH - 8);
       ctx.setLineDash([]);
     }
+  }
+
+  /** Each label inside its segment when it fits; else beside it (a moment's always), up to
+   * the next annotation of its lane, when that leaves more room; else cut with "…". */
+  _drawLabels(spots, right) {
+    const ctx = this.ctx;
+    const { ink } = this.colors;
+    spots.forEach((spot, index) => {
+      if (spot.height < 9) return;
+      const moment = spot.lane == null;
+      let limit = right;
+      for (let next = index + 1; next < spots.length; next += 1) {
+        const other = spots[next];
+        if (moment || other.lane == null || other.lane === spot.lane) {
+          limit = other.x0;
+          break;
+        }
+      }
+      const inside = moment ? 0 : spot.x1 - spot.x0 - 8;
+      const beside = limit - spot.x1 - 8;
+      if (inside < MIN_LABEL_PX && beside < MIN_LABEL_PX) return;
+      const text = this.o.labelOf(spot.item);
+      if (!text) return;
+      const small = spot.height < 14;
+      ctx.font = small ? "9px system-ui, sans-serif" : "12px system-ui, sans-serif";
+      const middle = spot.top + spot.height / 2 + 0.5;
+      if (!moment && (inside >= beside || ctx.measureText(text).width <= inside)) {
+        if (inside >= MIN_LABEL_PX) {
+          ctx.fillStyle = "#fff";
+          ctx.fillText(this._fitText(text, inside), spot.x0 + 4, middle);
+        }
+      } else if (beside >= MIN_LABEL_PX) {
+        ctx.fillStyle = ink;
+        ctx.fillText(this._fitText(text, beside), spot.x1 + 4, middle);
+      }
+      ctx.font = "12px system-ui, sans-serif";
+    });
   }
 
   _drawOverview() {
@@ -413,7 +452,10 @@ export class Timeline {
       this.drag = null;
       this.render();
     });
-    canvas.addEventListener("pointerleave", () => this._hideTip());
+    canvas.addEventListener("pointerleave", () => {
+      this._hideTip();
+      this._hideItemTip();
+    });
     canvas.addEventListener("wheel", (event) => this._wheel(event), { passive: false });
     this.overview.addEventListener("wheel", (event) => this._wheel(event), { passive: false });
     const overviewSeek = (event) => {
@@ -484,6 +526,7 @@ export class Timeline {
     }
     if (Math.abs(x - drag.x0) < CLICK_PX && !drag.moved) return;
     drag.moved = true;
+    this._hideItemTip();
     const item = drag.item;
     if (drag.mode === "create") {
       drag.preview = { start_ms: Math.min(drag.from, ms), end_ms: Math.max(drag.from, ms) };
@@ -530,15 +573,19 @@ export class Timeline {
     if (x < LABEL_W) {
       this.canvas.style.cursor = y > RULER_H ? "pointer" : "";
       this._hideTip();
+      this._hideItemTip();
       return;
     }
     if (y < RULER_H) {
       this.canvas.style.cursor = "col-resize";
       this._showTip(x, this.clampMs(this.toMs(x)));
+      this._hideItemTip();
       return;
     }
     this._hideTip();
     const found = this.hit(x, y);
+    if (found.item) this._showItemTip(found, x);
+    else this._hideItemTip();
     if (found.item && this.o.canEdit(found.item)) {
       this.canvas.style.cursor = found.part === "body" ? (found.item.end_ms == null ? "ew-resize" : "grab") : "ew-resize";
     } else if (found.item) {
@@ -611,5 +658,26 @@ export class Timeline {
 
   _hideTip() {
     if (this.tip) this.tip.hidden = true;
+  }
+
+  /** The whole label and the times of the annotation under the pointer, under its row. */
+  _showItemTip({ item, layer }, x) {
+    const tip = this.itemTip;
+    if (!tip) return;
+    const row = this.rows().find((r) => r.layer.id === layer.id);
+    if (!row) return;
+    tip.querySelector("[data-item-tip-label]").textContent = this.o.labelOf(item) || layer.label;
+    const times = item.end_ms == null ? timecode(item.start_ms / 1000) : `${timecode(item.start_ms / 1000)} – ${timecode(item.end_ms / 1000)}`;
+    tip.querySelector("[data-item-tip-time]").textContent = times;
+    tip.dataset.key = item.key;
+    tip.hidden = false;
+    const width = tip.offsetWidth;
+    const below = row.top + row.height + 4;
+    tip.style.left = `${Math.min(this.width - width, Math.max(LABEL_W, x + 12))}px`;
+    tip.style.top = `${below + tip.offsetHeight <= this.height ? below : Math.max(0, row.top - tip.offsetHeight - 4)}px`;
+  }
+
+  _hideItemTip() {
+    if (this.itemTip) this.itemTip.hidden = true;
   }
 }
