@@ -44,7 +44,10 @@ async def start_form(
             study=session.get(Study, recording.study_id),
             message=str(missing),
             fix=missing.fix,
-            fix_url=f"/studies/{missing.study_id}/admin#{missing.fix}",
+            # The counsellor is chosen on the recording's page (added in the administration).
+            fix_url=f"/recordings/{recording.id}#conseiller"
+            if missing.fix == "conseillers"
+            else f"/studies/{missing.study_id}/admin#{missing.fix}",
         )
     return RedirectResponse(f"/live/{live.id}", status_code=303)
 

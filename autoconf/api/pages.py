@@ -27,6 +27,7 @@ from autoconf.api.recordings import erase, public, reprocess, stop_processing, s
 from autoconf.api.rendering import render
 from autoconf.consent import records as consent
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated
+from autoconf.i18n import gettext as _
 from autoconf.live import sessions
 from autoconf.media import jobs
 from autoconf.models import Counsellor, Recording, Study, User
@@ -233,6 +234,26 @@ async def transcript_form(
     return RedirectResponse(f"/recordings/{recording.id}#transcription", status_code=303)
 
 
+@router.post("/recordings/{recording_id}/counsellor")
+async def counsellor_form(
+    request: Request,
+    recording: ManagedRecordingDep,
+    session: SessionDep,
+    counsellor_id: Annotated[str, Form()] = "",
+) -> Response:
+    """The recording page's "Conseiller" choice (a recording in no interview yet): the
+    counsellor whose session it is, so that a live session can start on it."""
+    chosen: int | None = None
+    if counsellor_id.strip():
+        if not counsellor_id.strip().isdigit() or not 1 <= int(counsellor_id) <= MAX_ID:
+            raise Invalid(_("Conseiller inconnu dans cette étude."))
+        chosen = int(counsellor_id)
+    changes = {"counsellor_id": chosen}
+    await write(request, session, recordings.update_recording, session, recording.id or 0, changes)
+    request.app.state.media_grants.forget(recording.id or 0)  # its counsellor sees it now
+    return RedirectResponse(f"/recordings/{recording.id}#conseiller", status_code=303)
+
+
 @router.get("/recordings/{recording_id}", response_class=HTMLResponse)
 def recording_page(request: Request, recording: RecordingDep, session: SessionDep) -> Response:
     study = session.get(Study, recording.study_id)  # RecordingDep checked the access
@@ -264,6 +285,8 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
         media=media,
         can_manage=access.sees_everything(session, user, recording.study_id),
         counsellor=counsellor,
+        study_counsellors=service.list_counsellors(session, user, recording.study_id),
+        in_interview=service.interview_holding(session, recording.id or 0),
         annotations=views,
         codes=codes,
         field_labels=STRUCTURED_FIELDS,

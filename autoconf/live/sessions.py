@@ -141,8 +141,9 @@ def interview_of(session: Session, recording: Recording) -> Interview:
         raise CannotStart(
             "La séance en direct ne peut pas commencer : l'enregistrement "
             f"« {recording.code} » n'a pas de conseiller, donc pas d'entretien "
-            "d'auto-confrontation. Indiquez d'abord son conseiller dans l'administration de "
-            "l'étude : l'entretien sera créé au démarrage. Aucun code de séance n'a été donné.",
+            "d'auto-confrontation. Indiquez d'abord son conseiller sur la page de l'enregistrement "
+            "(un conseiller s'ajoute dans l'administration de l'étude) : l'entretien sera créé "
+            "au démarrage. Aucun code de séance n'a été donné.",
             recording.study_id,
             "conseillers",
         )

@@ -17,7 +17,7 @@ from autoconf.media.storage import (
     remove_tree,
     store_original,
 )
-from autoconf.models import Interview, InterviewRecording, Recording, User
+from autoconf.models import Interview, Recording, User
 from autoconf.studies import codes, service
 from autoconf.studies.access import visible_recording_filter
 
@@ -199,16 +199,7 @@ def update_recording(session: Session, recording_id: int, changes: dict[str, Any
         service.check_counsellor(session, recording.study_id, changes["counsellor_id"])
         # Access to an interview (and its live sessions) follows its counsellor: a recording
         # of an interview changes counsellor with its interview, not alone.
-        linked = (
-            session.exec(
-                select(Interview.code)
-                .join(InterviewRecording, col(InterviewRecording.interview_id) == Interview.id)
-                .where(InterviewRecording.recording_id == recording.id)
-            ).first()
-            or session.exec(
-                select(Interview.code).where(Interview.ac_recording_id == recording.id)
-            ).first()
-        )
+        linked = service.interview_holding(session, recording_id)
         if linked is not None:
             raise Conflict(
                 f"« {recording.code} » fait partie de l'entretien {linked} : son conseiller est "

@@ -62,6 +62,7 @@ class Member:
     display_name: str
     role: str
     gender: str = ""
+    account_role: str = ""  # the account's own role: a counsellor account stays a counsellor
 
 
 def list_members(session: Session, viewer: User, study_id: int) -> list[Member]:
@@ -76,7 +77,7 @@ def list_members(session: Session, viewer: User, study_id: int) -> list[Member]:
     if not sees_everything(session, viewer, study_id):
         query = query.where(or_(col(Membership.role) == RESEARCHER, col(User.id) == viewer.id))
     return [
-        Member(user.id or 0, user.username, user.display_name, role, user.gender)
+        Member(user.id or 0, user.username, user.display_name, role, user.gender, user.role)
         for user, role in session.exec(query).all()
     ]
 
@@ -429,6 +430,21 @@ def attach_recording(session: Session, interview: Interview, recording_id: int) 
     )
     session.flush()
     return [*ids, recording_id]
+
+
+def interview_holding(session: Session, recording_id: int) -> str | None:
+    """The code of an interview the recording is part of (a session of it, or its own
+    recording), if any."""
+    return (
+        session.exec(
+            select(Interview.code)
+            .join(InterviewRecording, col(InterviewRecording.interview_id) == Interview.id)
+            .where(InterviewRecording.recording_id == recording_id)
+        ).first()
+        or session.exec(
+            select(Interview.code).where(Interview.ac_recording_id == recording_id)
+        ).first()
+    )
 
 
 def interview_recording_ids(session: Session, interview_id: int) -> list[int]:

@@ -336,6 +336,7 @@ EXPECTATIONS: dict[Key, Rule] = {
     ("POST", "/recordings/{recording_id}/delete"): researcher,
     ("POST", "/recordings/{recording_id}/transcript"): researcher,
     ("POST", "/recordings/{recording_id}/live"): researcher,
+    ("POST", "/recordings/{recording_id}/counsellor"): researcher,
     ("POST", "/recordings/{recording_id}/consents"): researcher,
     ("POST", "/consents/{consent_id}/withdraw"): researcher,
     ("GET", "/recordings/{recording_id}/erase"): researcher,
@@ -825,6 +826,9 @@ BODIES: dict[Key, Body] = {
     ("POST", "/api/v1/recordings/{recording_id}/consents"): _json(
         {"party": "counsellor", "scopes": ["research"], "given_on": "2026-01-01"}
     ),
+    ("POST", "/recordings/{recording_id}/counsellor"): lambda w, r, v: {
+        "data": {"counsellor_id": ""}
+    },
     ("POST", "/recordings/{recording_id}/consents"): lambda w, r, v: {
         "data": {"party": "counsellor", "scopes": ["research"], "given_on": "2026-01-01"}
     },

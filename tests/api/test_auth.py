@@ -24,7 +24,11 @@ def test_login_sets_a_cookie_and_logout_ends_it(
     )
     assert response.status_code == 200
     assert response.json()["username"] == "claire"
-    assert "password" not in response.text and "hash" not in response.text
+    # What the account shows of its password is whether it must be changed, never the password
+    # or its hash.
+    shown = response.json()
+    assert {key for key in shown if "password" in key or "hash" in key} == {"must_change_password"}
+    assert researcher.password not in response.text and "$" not in response.text
     cookie = client.cookies.get("autoconf_session")
     assert cookie and cookie.startswith("acs_")
     assert client.get("/api/v1/me").json()["role"] == "researcher"

@@ -198,7 +198,48 @@ def test_a_recording_without_counsellor_is_refused_before_any_code(
     text = html.unescape(page.text)
     assert "La séance en direct ne peut pas commencer" in text
     assert "« D1 » n'a pas de conseiller" in text
-    assert f'href="/studies/{sid}/admin#conseillers"' in text
+    assert f'href="/recordings/{rec["id"]}#conseiller"' in text
     assert "Indiquer le conseiller de l'enregistrement" in text
     # Nothing was made: no session, no code, no interview.
     assert _sessions_on(engine, rec["id"]) == [] and _interview_of(engine, rec["id"]) is None
+
+    # The recording's page is where its counsellor is chosen (they are added in the
+    # administration); then the session starts, its interview made for that counsellor.
+    recording_page = html.unescape(rclient.get(f"/recordings/{rec['id']}").text)
+    assert 'id="conseiller"' in recording_page and f'href="/studies/{sid}/admin#conseillers"' in (
+        recording_page
+    )
+    assert "Sans conseiller, pas d'auto-confrontation en direct." in recording_page
+    _, counsellor_id = factories.counsellor_member(engine, rclient, sid, "d1", "D1")
+    assert (
+        f'<option value="{counsellor_id}">D1</option>'
+        in rclient.get(f"/recordings/{rec['id']}").text
+    )
+    wrong = rclient.post(
+        f"/recordings/{rec['id']}/counsellor",
+        data={"counsellor_id": "abc"},
+        headers={"accept": "text/html"},
+    )
+    assert wrong.status_code == 422 and "Conseiller inconnu" in html.unescape(wrong.text)
+    chosen = rclient.post(
+        f"/recordings/{rec['id']}/counsellor",
+        data={"counsellor_id": str(counsellor_id)},
+        follow_redirects=False,
+    )
+    assert chosen.status_code == 303
+    assert chosen.headers["location"] == f"/recordings/{rec['id']}#conseiller"
+    assert rclient.get(f"/api/v1/recordings/{rec['id']}").json()["counsellor_id"] == counsellor_id
+    started = rclient.post(f"/recordings/{rec['id']}/live", follow_redirects=False)
+    assert started.status_code == 303
+    interview = _interview_of(engine, rec["id"])
+    assert interview is not None and interview.counsellor_id == counsellor_id
+    # Now in an interview, its counsellor is the interview's: no choice on the page any more.
+    later = html.unescape(rclient.get(f"/recordings/{rec['id']}").text)
+    assert "data-counsellor-form" not in later
+    assert f"(celui de l'entretien {interview.code})" in later
+    moved = rclient.post(
+        f"/recordings/{rec['id']}/counsellor",
+        data={"counsellor_id": ""},
+        headers={"accept": "text/html"},
+    )
+    assert moved.status_code == 409 and "fait partie de l'entretien" in html.unescape(moved.text)
