@@ -283,18 +283,22 @@ def test_a_live_session_needs_the_recordings_counsellor(
     )
     expect(researcher.get_by_role("alert")).to_contain_text("« A8 - 9 » n'a pas de conseiller")
     fix = researcher.get_by_role("link", name="Indiquer le conseiller de l'enregistrement")
-    expect(fix).to_have_attribute("href", f"/studies/{study}/admin#conseillers")
+    expect(fix).to_have_attribute("href", f"/recordings/{recording}#conseiller")
     expect(researcher.locator("[data-live-code]")).to_have_count(0)
     researcher.screenshot(path=str(screenshots / "live-missing-counsellor.png"), full_page=True)
     ongoing = researcher.request.get(f"{api}/studies/{study}/interviews").json()
     assert not [i for i in ongoing if recording in i["recording_ids"]]
 
-    # Its counsellor said, the interview is made at the start.
+    # The link leads to the recording's counsellor; chosen there, the interview is made at
+    # the start.
+    fix.click()
+    expect(researcher.locator("[data-counsellor-form]")).to_be_visible()
+    researcher.get_by_label("Conseiller de l'enregistrement").select_option(label="A8")
+    researcher.locator("[data-counsellor-form]").get_by_role("button", name="Enregistrer").click()
+    expect(researcher).to_have_url(re.compile(rf"/recordings/{recording}#conseiller$"))
     counsellors = researcher.request.get(f"{api}/studies/{study}/counsellors").json()
     a8 = next(c["id"] for c in counsellors if c["code"] == "A8")
-    linked = researcher.request.patch(f"{api}/recordings/{recording}", data={"counsellor_id": a8})
-    assert linked.status == 200, linked.text()
-    researcher.get_by_role("link", name="Revenir à l'enregistrement A8 - 9").click()
+    assert researcher.request.get(f"{api}/recordings/{recording}").json()["counsellor_id"] == a8
     researcher.get_by_role("button", name=start).click()
     expect(researcher.locator("[data-live-status]")).to_contain_text(SHARED)
     expect(researcher.locator("[data-live-code]")).to_have_text(re.compile(r"^[A-Z0-9]{6}$"))
