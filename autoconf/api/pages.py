@@ -272,6 +272,7 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
     if not consent.content_allowed(session, recording):  # the transcript is its content
         views = [v for v in views if v.layer != "transcript"]
     writable = scope.annotator_layers
+    manages = access.sees_everything(session, user, recording.study_id)
 
     def keyed(kind: str) -> bool:
         """A code's key starts a segment on its codebook's layer: only where one may write."""
@@ -283,10 +284,12 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
         study=study,
         recording=recording,
         media=media,
-        can_manage=access.sees_everything(session, user, recording.study_id),
+        can_manage=manages,
         counsellor=counsellor,
-        study_counsellors=service.list_counsellors(session, user, recording.study_id),
-        in_interview=service.interview_holding(session, recording.id or 0),
+        study_counsellors=service.list_counsellors(session, user, recording.study_id)
+        if manages
+        else [],
+        in_interview=service.interview_holding(session, recording.id or 0) if manages else None,
         annotations=views,
         codes=codes,
         field_labels=STRUCTURED_FIELDS,
