@@ -45,6 +45,7 @@ from autoconf.api import (
 )
 from autoconf.api.limits import BodySizeLimit
 from autoconf.api.media import MediaFastPath, MediaGrants
+from autoconf.api.web_security import CrossSiteGuard, SecurityHeaders
 from autoconf.db import MAX_SESSIONS, is_sqlite, make_engine
 from autoconf.live import wording
 from autoconf.live.hub import LiveHub
@@ -179,4 +180,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.state.media_grants = MediaGrants()
     app.add_middleware(MediaFastPath)
+    app.add_middleware(CrossSiteGuard)  # before any body is read
+    app.add_middleware(SecurityHeaders)  # on every answer, the fast path's and refusals too
     return app

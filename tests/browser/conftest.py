@@ -25,6 +25,12 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Playwright's wait_for_function polls its predicate with eval, which the pages' policy
+# forbids (script-src 'self'): the tests' contexts bypass the policy, and
+# test_web_security.py runs the pages and their scripts under it.
+CONTEXT: dict = {"viewport": {"width": 1366, "height": 768}, "locale": "fr-FR", "bypass_csp": True}
+
+
 @dataclass(frozen=True)
 class LiveServer:
     url: str
@@ -62,7 +68,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="fr-FR")
+    context = browser.new_context(**CONTEXT)
     new_page = context.new_page()
     yield new_page
     context.close()

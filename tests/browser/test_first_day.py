@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser.conftest import CONTEXT
 from tests.factories import DEMO_MEDIA
 from tests.support import cli, serve
 
@@ -35,7 +36,7 @@ def empty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def new_page(browser: Browser) -> Page:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="fr-FR")
+    context = browser.new_context(**CONTEXT)
     context.set_default_timeout(10_000)
     return context.new_page()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import CONTEXT, LiveServer
 from tests.browser.test_pages import _login
 from tests.support import cli, start_server, stop_server, wait_for
 
@@ -21,7 +21,7 @@ SHARED = "Séance partagée"
 
 
 def _new_page(browser: Browser) -> Page:
-    return browser.new_context(viewport={"width": 1366, "height": 768}, locale="fr-FR").new_page()
+    return browser.new_context(**CONTEXT).new_page()
 
 
 def _time(page: Page) -> float:
