@@ -6,7 +6,6 @@ import contextlib
 import math
 import time
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect, status
@@ -23,6 +22,7 @@ from autoconf.api.deps import (
     request_session,
     write,
 )
+from autoconf.api.web_security import from_elsewhere
 from autoconf.auth import accounts
 from autoconf.auth.accounts import SESSION
 from autoconf.errors import DomainError
@@ -109,11 +109,9 @@ def _opened(
     PermissionError for no valid credential, or a session cookie sent by a page of another
     site."""
     found = credential_of(socket)
-    # A cookie is the browser's: only a page of this site may use it (an Origin of `null` or
-    # `file://` is not this site either).
-    origin = socket.headers.get("origin")
-    foreign = origin is not None and urlsplit(origin).netloc != socket.headers.get("host")
-    if found is None or (found[0] == SESSION and foreign):
+    # A cookie is the browser's: only a page of this site may use it (CrossSiteGuard refuses
+    # the others before this; asked again here, the rule of this route).
+    if found is None or (found[0] == SESSION and from_elsewhere(socket.headers)):
         raise PermissionError
     user = accounts.user_for_token(session, found[1], found[0])
     if user is None:

@@ -61,6 +61,7 @@ HEADERS = {
     "cross-origin-opener-policy": "same-origin",
 }
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+REFUSED_SOCKET = 4403  # the live sockets' "refused": the page does not try again
 
 REFUSED = (
     "Requête refusée : elle vient d'un autre site que celui-ci (protection contre la "
@@ -92,13 +93,16 @@ class SecurityHeaders:
 def from_elsewhere(headers: Headers) -> bool:
     """Whether the request names, as its origin, another site than the host it is sent to
     (scheme aside: behind a proxy the app sees http). `Origin: null` (a sandboxed or opaque
-    origin) is elsewhere; no Origin nor Referer is not."""
+    origin), `file://` and `javascript:` are elsewhere; no Origin nor Referer, or a bare path,
+    is not."""
     source = headers.get("origin") or headers.get("referer")
     if not source:
         return False
     if source == "null":
         return True
     parts = urlsplit(source)
+    if not parts.scheme and not parts.netloc:
+        return False  # a path: names no site (browsers send whole URLs)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return True
     names = {headers.get("host", "").lower()}
@@ -119,7 +123,7 @@ class CrossSiteGuard:
             if "authorization" not in headers and from_elsewhere(headers):
                 if kind == "websocket":  # closed before it is accepted: a 403 to the browser
                     await receive()  # websocket.connect
-                    await send({"type": "websocket.close", "code": 1008, "reason": "origin"})
+                    await send({"type": "websocket.close", "code": REFUSED_SOCKET})
                     return
                 response = respond(Request(scope), 403, REFUSED)
                 await response(scope, receive, send)

@@ -106,12 +106,15 @@ def to_csv(table: Table, reader: Reader = FRENCH) -> bytes:
     return out.getvalue().encode()
 
 
+def _md(text: str) -> str:
+    """User text in a Markdown table: as text, never HTML (a label `<img onerror=…>` stays
+    those characters in every Markdown viewer), on one line, its pipes not column breaks."""
+    return escape(text, quote=False).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+
+
 def to_markdown(table: Table, reader: Reader = FRENCH) -> bytes:
-    rows = [
-        [cell.replace("|", "\\|").replace("\n", " ") for cell in row]
-        for row in _text_rows(table, reader)
-    ]
-    lines = [f"# {table.title}", "", "| " + " | ".join(rows[0]) + " |"]
+    rows = [[_md(cell) for cell in row] for row in _text_rows(table, reader)]
+    lines = [f"# {_md(table.title)}", "", "| " + " | ".join(rows[0]) + " |"]
     lines.append("|" + "|".join(["---"] + [":-:"] * (len(rows[0]) - 1)) + "|")
     lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
     return ("\n".join(lines) + "\n").encode()

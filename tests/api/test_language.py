@@ -27,8 +27,14 @@ def speak(engine: Engine, who: factories.Account, language: str) -> None:
         accounts.get_user(session, who.username).language = language
 
 
-def switch(client: TestClient, language: str, referer: str | None = None) -> Any:
-    headers = {**HTML, **({"referer": referer} if referer is not None else {})}
+def switch(
+    client: TestClient, language: str, referer: str | None = None, origin: str | None = None
+) -> Any:
+    headers = {
+        **HTML,
+        **({"referer": referer} if referer is not None else {}),
+        **({"origin": origin} if origin is not None else {}),
+    }
     return client.post(
         "/me/language", data={"language": language}, headers=headers, follow_redirects=False
     )
@@ -104,9 +110,17 @@ def test_the_header_switch_keeps_the_choice_and_returns_to_the_page(
 def test_the_switch_never_sends_the_user_to_another_site(
     rclient: TestClient, referer: str | None
 ) -> None:
-    response = switch(rclient, "en", referer)
+    # A browser on this site names it as the Origin; whatever the Referer says, the switch
+    # goes back to a page of this site only.
+    response = switch(rclient, "en", referer, origin="http://testserver")
     assert response.status_code == 303
     assert response.headers["location"] == "/studies"
+    # Without an Origin, a Referer of another site means another site's form: refused.
+    alone = switch(rclient, "fr", referer)
+    foreign = referer in ("https://elsewhere.example/studies", "javascript:alert(1)") or (
+        referer or ""
+    ).startswith("//")
+    assert alone.status_code == (403 if foreign else 303), referer
 
 
 def test_an_unknown_language_is_refused_in_both_languages(

@@ -139,6 +139,6 @@ def test_a_live_socket_opened_from_another_site_is_refused(
         rclient.websocket_connect(url, headers={"origin": ELSEWHERE}),
     ):
         pass
-    assert closed.value.code == 1008
+    assert closed.value.code == 4403
     with rclient.websocket_connect(url, headers={"origin": "http://testserver"}) as socket:
         assert socket.receive_json()["type"]

@@ -7,7 +7,7 @@ from autoconf.schemes.codebooks import CodeNode
 from autoconf.schemes.crosstabs import cooccurrence, grouped
 from autoconf.schemes.synthesis import Column, Row, compute, overlaps, rows_of
 from autoconf.schemes.tables import Table, neutralised
-from autoconf.schemes.writers import text_of, to_csv
+from autoconf.schemes.writers import text_of, to_csv, to_html, to_markdown
 
 
 def node(
@@ -90,6 +90,21 @@ def test_cells_are_safe_in_a_spreadsheet_and_read_as_researchers_write() -> None
     assert text_of(65.2, "duration") == "1’05" and text_of(602_000, "first") == "10’02"
     table = Table("T", ["Schèmes", "@A1"], [["+x", "X"], ["y", ""]], kind="mark")
     assert to_csv(table) == "\ufeffSchèmes;'@A1\n'+x;X\ny;\n".encode()
+
+
+def test_user_text_in_markdown_and_html_is_text() -> None:
+    """A code named like an attack shows as those characters, in Markdown as in HTML."""
+    attack = '<img src=x onerror=alert(1)> | "><script>alert(2)</script>'
+    table = Table(f"Synthèse {attack}", ["Schèmes", "A8 - 1"], [[attack, "X"]], kind="mark")
+    markdown = to_markdown(table).decode()
+    assert "<img" not in markdown and "<script" not in markdown
+    assert "&lt;img src=x onerror=alert(1)&gt; \\| &quot;" not in markdown  # quotes stay
+    assert '&lt;img src=x onerror=alert(1)&gt; \\| "&gt;&lt;script&gt;' in markdown
+    assert markdown.startswith("# Synthèse &lt;img")
+    assert markdown.count("\n|") == 3  # header, rule, one row: the pipe did not split it
+    page = to_html(table).decode()
+    assert "<img" not in page and "<script>alert" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
 
 
 def test_grouped_by_counsellor_counts_and_seconds() -> None:
