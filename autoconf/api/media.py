@@ -27,6 +27,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import MutableHeaders
+from starlette.responses import MalformedRangeHeader
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from autoconf.api.deps import RecordingDep, SessionDep, SettingsDep, actor, credential_of, write
@@ -52,6 +53,16 @@ class MediaFile(FileResponse):
     of a trip each for open, seek, every read and close."""
 
     chunk_size = 1024 * 1024
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        """Starlette's parsing (past `max_ranges` ranges: the whole file), except that a
+        Range it cannot read (inverted, not numbers, another unit) is ignored, as RFC 9110
+        allows: the whole file (200), not a 400 in English."""
+        try:
+            return super()._parse_range_header(http_range, file_size)
+        except MalformedRangeHeader:
+            return []
 
     async def _handle_single_range(
         self, send: Send, start: int, end: int, file_size: int, send_header_only: bool

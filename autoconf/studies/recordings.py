@@ -124,7 +124,9 @@ def register_recording(
         study_id=new.study_id,
         code=new.code,
         counsellor_id=new.counsellor_id,
-        original_filename="".join(c for c in Path(new.filename).name if c.isprintable())[:255],
+        # As typed (a name is text, never a path: the stored file's key is made here), less
+        # what cannot be shown (NUL and other control characters).
+        original_filename="".join(c for c in new.filename if c.isprintable())[:255],
         original_size=stored.size,
         original_sha256=stored.sha256,
         media_type=new.media_type[:100],

@@ -92,6 +92,27 @@ def test_if_range_and_unsatisfiable(rclient: TestClient, ready: dict, settings: 
     assert beyond.headers["content-range"] == f"bytes */{len(data)}"
 
 
+def test_hostile_range_headers_get_the_whole_file_or_416(
+    rclient: TestClient, ready: dict, settings: Settings
+) -> None:
+    """Never a 400 in English nor a multipart of thousands of parts: a Range the server cannot
+    read is ignored (RFC 9110), too many ranges give the whole file, a start past the end 416."""
+    data = proxy_bytes(settings)
+    many = "bytes=" + ",".join(f"{i * 10}-{i * 10 + 5}" for i in range(5000))
+    overlapping = "bytes=" + ",".join("0-100000" for _ in range(2000))
+    for header in (many, overlapping, "bytes=500-100", "bytes=a-b", "items=0-10", "bytes=", "="):
+        answer = rclient.get(ready["media_url"], headers={"Range": header})
+        assert answer.status_code == 200, header[:40]
+        assert answer.content == data and answer.headers["content-type"] == "video/mp4"
+    absurd_end = rclient.get(ready["media_url"], headers={"Range": f"bytes=0-{'9' * 30}"})
+    assert absurd_end.status_code == 206 and absurd_end.content == data
+    huge_suffix = rclient.get(ready["media_url"], headers={"Range": f"bytes=-{'9' * 30}"})
+    assert huge_suffix.status_code == 206 and huge_suffix.content == data
+    absurd_start = rclient.get(ready["media_url"], headers={"Range": f"bytes={'9' * 30}-"})
+    assert absurd_start.status_code == 416
+    assert absurd_start.headers["content-range"] == f"bytes */{len(data)}"
+
+
 def test_media_needs_the_right_to_see_the_recording(
     rclient: TestClient, engine: Engine, ready: dict, study: dict
 ) -> None:

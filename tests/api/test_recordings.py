@@ -1,4 +1,5 @@
 import hashlib
+import html
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -90,3 +91,46 @@ def test_counsellors_see_only_their_own_recordings(
     upload = factories.upload(client, sid, "A8 - 2", headers=headers)
     assert upload.status_code == 403
     assert client.get("/api/v1/recordings/999", headers=headers).status_code == 404
+
+
+def test_uploaded_file_names_are_text_never_paths(
+    rclient: TestClient, study: dict, settings: Settings
+) -> None:
+    """A name is stored and shown as typed; the file goes where the server says, whatever the
+    name (a path up, a NUL byte, 300 characters, Arabic)."""
+    names = {
+        "../../evade.mp4": "../../evade.mp4",
+        "/etc/passwd.mp4": "/etc/passwd.mp4",
+        "é" * 296 + ".mp4": "é" * 255,
+        "جلسة الإرشاد.mp4": "جلسة الإرشاد.mp4",
+    }
+    for index, (name, shown) in enumerate(names.items()):
+        made = factories.upload(rclient, study["id"], f"F{index}", filename=name)
+        assert made.status_code == 201, (name[:20], made.text)
+        rid = made.json()["id"]
+        assert rclient.get(f"/api/v1/recordings/{rid}").json()["original_filename"] == shown
+        page = rclient.get(f"/recordings/{rid}", headers={"accept": "text/html"})
+        assert html.escape(shown, quote=False) in page.text
+    # A NUL byte as a client may send it raw (httpx would percent-encode it).
+    boundary = "xYz"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="code"\r\n\r\nNUL\r\n'
+            f"--{boundary}\r\nContent-Disposition: form-data; "
+            'name="file"; filename="a\x00b.mp4"\r\n'
+            "Content-Type: video/mp4\r\n\r\n"
+        ).encode()
+        + factories.DEMO_MEDIA.read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    raw = rclient.post(
+        f"/api/v1/studies/{study['id']}/recordings",
+        content=body,
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert raw.status_code == 201, raw.text
+    assert raw.json()["original_filename"] == "ab.mp4"
+    inside = {p.resolve() for p in settings.media_dir.rglob("*") if p.is_file()}
+    assert len([p for p in inside if p.name.startswith("original")]) == len(names) + 1
+    outside = [p for p in settings.data_dir.parent.rglob("evade*")]
+    assert outside == [] and not (settings.data_dir.parent / "passwd.mp4").exists()

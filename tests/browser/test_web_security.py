@@ -7,18 +7,27 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import LiveServer
 from tests.factories import DEMO_MEDIA
 from tests.support import wait_for
 
 RECORD_VIOLATIONS = """
-window.__violations = [];
 document.addEventListener("securitypolicyviolation", (event) => {
-  window.__violations.push(`${event.violatedDirective} ${event.blockedURI}`);
+  window.reportViolation(`${location.pathname}: ${event.violatedDirective} ${event.blockedURI}`);
 });
 """
+
+
+def _watched(browser: Browser) -> tuple[BrowserContext, list[str]]:
+    """A context under the pages' policy (not bypassed) whose violations, on any page it
+    opens, land in the list."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="fr-FR")
+    violations: list[str] = []
+    context.expose_function("reportViolation", lambda text: violations.append(text))
+    context.add_init_script(RECORD_VIOLATIONS)
+    return context, violations
 
 
 def _sign_in(page: Page, server: LiveServer) -> None:
@@ -30,8 +39,7 @@ def _sign_in(page: Page, server: LiveServer) -> None:
 
 
 def test_every_page_works_under_its_policy(browser: Browser, live_server: LiveServer) -> None:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="fr-FR")
-    context.add_init_script(RECORD_VIOLATIONS)
+    context, violations = _watched(browser)
     page = context.new_page()
     console: list[str] = []
     page.on("console", lambda message: console.append(message.text))
@@ -58,19 +66,28 @@ def test_every_page_works_under_its_policy(browser: Browser, live_server: LiveSe
         response = page.goto(f"{live_server.url}{path}")
         assert response is not None and response.ok, path
         page.wait_for_load_state("networkidle")
-        assert page.evaluate("window.__violations") == [], path
+        assert violations == [], path
     # The annotator's script ran (it draws the timeline and lists the annotations).
     page.goto(f"{live_server.url}/recordings/{session}")
     expect(page.locator("[data-list] li").first).to_be_visible()
     assert not [line for line in console if "Content Security Policy" in line], console
+    # The watch itself: an inline script slipped into the page is blocked and reported.
+    page.evaluate(
+        """() => { const s = document.createElement("script");
+                   s.textContent = "window.ran = true"; document.body.append(s); }"""
+    )
+    for _ in range(50):  # the sync API hands the page's calls over while it waits
+        if violations:
+            break
+        page.wait_for_timeout(100)
+    assert violations[0].endswith("script-src-elem inline") and page.evaluate("!window.ran")
     context.close()
 
 
 def test_the_main_flows_run_under_the_policy(browser: Browser, live_server: LiveServer) -> None:
     """Upload (hashed with WebAssembly, sent through tus), the annotator (a mark saved), a
     live session (its WebSocket): all under the policy, none of it reported."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="fr-FR")
-    context.add_init_script(RECORD_VIOLATIONS)
+    context, violations = _watched(browser)
     page = context.new_page()
     _sign_in(page, live_server)
     api = f"{live_server.url}/api/v1"
@@ -90,7 +107,8 @@ def test_the_main_flows_run_under_the_policy(browser: Browser, live_server: Live
         60,
         "the upload registered",
     )
-    assert page.evaluate("window.__violations") == []
+    page.wait_for_timeout(300)  # reports reach Python while the sync API waits
+    assert violations == []
 
     listed = page.request.get(f"{api}/studies/{study}/recordings").json()
     session = next(r["id"] for r in listed if r["code"] == "A8 - 1")
@@ -106,15 +124,18 @@ def test_the_main_flows_run_under_the_policy(browser: Browser, live_server: Live
         10,
         "the mark saved",
     )
-    assert page.evaluate("window.__violations") == []
+    page.wait_for_timeout(300)  # reports reach Python while the sync API waits
+    assert violations == []
 
     page.get_by_role("button", name="Démarrer l'auto-confrontation en direct").click()
     expect(page.locator("[data-live-status]")).to_contain_text("Séance partagée")
-    assert page.evaluate("window.__violations") == []
+    page.wait_for_timeout(300)  # reports reach Python while the sync API waits
+    assert violations == []
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Terminer la séance").click()
     expect(page).to_have_url(re.compile(r"/interviews/\d+/report$"))
-    assert page.evaluate("window.__violations") == []
+    page.wait_for_timeout(300)  # reports reach Python while the sync API waits
+    assert violations == []
     context.close()
 
 
