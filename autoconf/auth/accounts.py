@@ -1,5 +1,6 @@
 """Users, login sessions and API tokens. Tokens are random; only their sha256 is stored."""
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
@@ -16,6 +17,29 @@ API = "api"
 MIN_PASSWORD_LENGTH = 8
 
 
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    """The 30,000 commonest passwords of leaked lists (zxcvbn's, which holds "motdepasse",
+    "azerty123", "soleil"…), lower case; read once, when first needed."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def check_new_password(password: str, username: str = "") -> None:
+    """Invalid, in French, for a password too short, among the commonest, or the username."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"Le mot de passe doit faire au moins {MIN_PASSWORD_LENGTH} caractères.")
+    if password.lower() in _common_passwords():
+        raise Invalid(
+            "Ce mot de passe est parmi les plus courants (listes de mots de passe divulgués) : "
+            "il se devine en quelques essais. Choisissez-en un autre, par exemple plusieurs "
+            "mots au hasard."
+        )
+    if username and password.strip().lower() == username.strip().lower():
+        raise Invalid("Le mot de passe ne peut pas être le nom d'utilisateur.")
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -28,8 +52,7 @@ def create_user(
         raise Invalid("Le nom d'utilisateur doit faire 1 à 64 caractères, sans espace.")
     if role not in ROLES:
         raise Invalid(f"Rôle inconnu « {role} » ; rôles possibles : {', '.join(ROLES)}.")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(f"Le mot de passe doit faire au moins {MIN_PASSWORD_LENGTH} caractères.")
+    check_new_password(password, username)
     if find_user(session, username) is not None:
         raise Conflict(f"L'utilisateur « {username} » existe déjà.")
     user = User(
@@ -70,8 +93,7 @@ def create_invited(
 
 
 def set_password(session: Session, user: User, password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(f"Le mot de passe doit faire au moins {MIN_PASSWORD_LENGTH} caractères.")
+    check_new_password(password, user.username)
     user.password_hash = hash_password(password)
     session.add(user)
 
@@ -139,8 +161,7 @@ def new_password_hash(user: User, current: str, new: str) -> str:
         raise Invalid("Le mot de passe actuel n'est pas le bon : rien n'a été changé.")
     if new == current:
         raise Invalid("Le nouveau mot de passe doit être différent de l'actuel.")
-    if len(new) < MIN_PASSWORD_LENGTH:
-        raise Invalid(f"Le mot de passe doit faire au moins {MIN_PASSWORD_LENGTH} caractères.")
+    check_new_password(new, user.username)
     return hash_password(new)
 
 

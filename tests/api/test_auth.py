@@ -1,6 +1,10 @@
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from autoconf.auth import accounts
+from autoconf.db import session_scope
+from autoconf.errors import Invalid
 from tests import factories
 
 
@@ -118,3 +122,30 @@ def test_unknown_route_is_a_json_404(client: TestClient) -> None:
     response = client.get("/api/v1/nothing-here")
     assert response.status_code == 404
     assert response.json() == {"detail": "Cette page n'existe pas."}
+
+
+def test_common_passwords_and_the_username_are_refused(
+    rclient: TestClient, researcher: factories.Account, engine: Engine
+) -> None:
+    """Among the 30,000 commonest leaked passwords (French ones too), whatever the case, or
+    the username itself: refused with the reason, and the old password still works."""
+    for new, reason in (
+        ("motdepasse", "parmi les plus courants"),
+        ("Azerty123", "parmi les plus courants"),
+        ("password1", "parmi les plus courants"),
+        ("court", "au moins 8 caractères"),
+    ):
+        refused = rclient.post(
+            "/api/v1/me/password",
+            json={"current_password": researcher.password, "new_password": new},
+        )
+        assert refused.status_code == 422 and reason in refused.json()["detail"], new
+    with session_scope(engine) as session, pytest.raises(Invalid, match="nom d'utilisateur"):
+        accounts.create_user(session, "marguerite", "Marguerite", "researcher")
+    with session_scope(engine) as session, pytest.raises(Invalid, match="plus courants"):
+        accounts.create_user(session, "louise", "iloveyou", "researcher")
+    accepted = rclient.post(
+        "/api/v1/me/password",
+        json={"current_password": researcher.password, "new_password": "trois mots au hasard"},
+    )
+    assert accepted.status_code == 204, accepted.text
