@@ -18,11 +18,12 @@ from autoconf.api.deps import (
     ManagedStudyDep,
     SessionDep,
 )
+from autoconf.api.rendering import language_of
 from autoconf.consent import records as consent
 from autoconf.errors import Invalid
-from autoconf.i18n import LANGUAGES, set_language
 from autoconf.i18n import gettext as _
-from autoconf.models import Codebook, User
+from autoconf.i18n import set_language
+from autoconf.models import Codebook
 from autoconf.payloads import MAX_ID
 from autoconf.schemes import counts as counts_module
 from autoconf.schemes import crosstabs, segment_report, synthesis, writers
@@ -33,13 +34,6 @@ router = APIRouter(prefix="/api/v1", tags=["synthesis"])
 
 Format = Literal["json", "csv", "xlsx", "ods", "docx", "html", "md", "tex"]
 Separator = Literal["semicolon", "comma", "tab"]
-
-
-def language_of(request: Request, user: User | None) -> str:
-    """The reader's language, chosen as for the pages: their account's, else the server's
-    default."""
-    language = (user.language if user else None) or request.app.state.settings.default_language
-    return language if language in LANGUAGES else "fr"
 
 
 async def export_language(request: Request, user: CurrentUser) -> str:

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from autoconf.api.deps import ManagedStudyDep, SessionDep
-from autoconf.api.rendering import render
-from autoconf.api.synthesis import language_of, parse_coder, parse_id, parse_ids
+from autoconf.api.rendering import language_of, render
+from autoconf.api.synthesis import parse_coder, parse_id, parse_ids
 from autoconf.schemes import codebooks, synthesis, writers
 from autoconf.studies import service
 

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import LiveServer
+from tests.browser.test_pages import _login
 from tests.factories import DEMO_MEDIA
 from tests.support import wait_for
 
@@ -31,10 +32,7 @@ def _watched(browser: Browser) -> tuple[BrowserContext, list[str]]:
 
 
 def _sign_in(page: Page, server: LiveServer) -> None:
-    page.goto(f"{server.url}/login")
-    page.get_by_label("Nom d'utilisateur").fill(server.username)
-    page.get_by_label("Mot de passe").fill(server.password)
-    page.get_by_role("button", name="Se connecter").click()
+    _login(page, server)
     expect(page).to_have_url(f"{server.url}/studies")
 
 

@@ -51,14 +51,15 @@ export async function post(url, fallback) {
   }
 }
 
-/** Send a JSON body (POST, PATCH, PUT, DELETE): `{ok, status, data}`, the body parsed when
- * it is JSON; throws an Error(`fallback`) only when the server could not be reached. */
-export async function sendJSON(method, url, body, fallback) {
+/** Send a JSON body (POST, PATCH, PUT, DELETE) with any extra `headers`: `{ok, status,
+ * data}`, the body parsed when it is JSON; throws an Error(`fallback`) only when the server
+ * could not be reached. */
+export async function sendJSON(method, url, body, fallback, headers = {}) {
   let response;
   try {
     response = await fetch(url, {
       method,
-      headers: { Accept: "application/json", "Content-Type": "application/json" },
+      headers: { Accept: "application/json", "Content-Type": "application/json", ...headers },
       credentials: "same-origin",
       body: body === undefined ? undefined : JSON.stringify(body),
     });

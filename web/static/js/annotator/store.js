@@ -19,7 +19,7 @@
 //   moment, its agenda statuses); giving it back sends those links with the create, so an
 //   undo restores the annotation as it was, links included (under a new id).
 
-import { detailOf } from "../api.js";
+import { sendJSON } from "../api.js";
 
 const EDITABLE = ["start_ms", "end_ms", "code_ids", "note", "speaker", "fields", "layer", "shared", "verbatims"];
 const RETRY_MAX_MS = 10000;
@@ -44,25 +44,6 @@ function pick(item, names) {
 
 function same(a, b) {
   return JSON.stringify(a) === JSON.stringify(b);
-}
-
-/** Send a request to the JSON API: `{ok, status, data}`; throws when the server could not
- * be reached. */
-async function send(method, url, body, headers = {}) {
-  const response = await fetch(url, {
-    method,
-    headers: { Accept: "application/json", "Content-Type": "application/json", ...headers },
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = null;
-  }
-  return { ok: response.ok, status: response.status, data, detail: detailOf(text, `HTTP ${response.status}`) };
 }
 
 function detailText(json, status) {
@@ -441,7 +422,7 @@ export class Store extends EventTarget {
   async _request(method, url, body, headers = {}) {
     let answer;
     try {
-      answer = await send(method, url, body, headers);
+      answer = await sendJSON(method, url, body, "", headers);
     } catch {
       throw { retry: true };
     }
