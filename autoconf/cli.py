@@ -1,15 +1,21 @@
-"""The `autoconf` command: serve, worker, migrate, user add, token create, demo."""
+"""The `autoconf` command: serve, worker, migrate, user add, token create, demo, backup,
+restore."""
 
 import argparse
 import getpass
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from autoconf import migrate
 from autoconf.auth import accounts
+from autoconf.backup import make_backup, restore_backup
+from autoconf.backup.manifest import KIND_NAMES
+from autoconf.backup.snapshot import Snapshot
 from autoconf.db import make_engine, session_scope
 from autoconf.errors import DomainError
+from autoconf.media.storage import human_size
 from autoconf.media.tools import INSTALL_HINT, tool_status
 from autoconf.settings import Settings
 
@@ -118,6 +124,40 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    def copied(snapshot: Snapshot) -> None:
+        print(
+            f"Base copiée (révision {snapshot.revision}) ; copie des médias…",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    made = make_backup(settings, Path(args.dest), after_snapshot=copied)
+    manifest = made.manifest
+    media = len(manifest.media_files)
+    seconds = f"{made.seconds:.1f}".replace(".", ",")
+    print(
+        f"Sauvegarde écrite dans « {Path(args.dest).resolve()} » en {seconds} s : base "
+        f"{KIND_NAMES[manifest.database_kind]} (révision {manifest.alembic_revision}, "
+        f"{human_size(manifest.database_file.size)}), {media} fichier(s) de médias "
+        f"({human_size(made.media_bytes)})."
+    )
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    restored = restore_backup(settings, Path(args.source))
+    manifest = restored.manifest
+    taken = manifest.created_at.astimezone().strftime("%d/%m/%Y à %H:%M:%S")
+    print(
+        f"Sauvegarde du {taken} restaurée dans « {settings.data_dir} » : base "
+        f"{KIND_NAMES[manifest.database_kind]} (révision {manifest.alembic_revision}), "
+        f"{restored.files} fichier(s) de médias ({human_size(restored.bytes)}).\n"
+        "Lancez « autoconf serve » : le schéma sera mis à jour si besoin."
+    )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="autoconf",
@@ -167,6 +207,22 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("demo", help="load the demo study and print its login").set_defaults(
         run=cmd_demo
     )
+
+    backup = commands.add_parser(
+        "backup",
+        help="copy the database and the media folder into DEST, a new folder, with a "
+        "manifest of sha256 sums (the server may keep running)",
+    )
+    backup.add_argument("dest", metavar="DEST")
+    backup.set_defaults(run=cmd_backup)
+
+    restore = commands.add_parser(
+        "restore",
+        help="restore the backup in SRC into the empty data folder (and, on PostgreSQL, "
+        "the empty database) of the configuration",
+    )
+    restore.add_argument("source", metavar="SRC")
+    restore.set_defaults(run=cmd_restore)
     return root
 
 

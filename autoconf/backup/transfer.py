@@ -1,0 +1,68 @@
+"""Files copied in constant memory, hashed (sha256) on the way, flushed to disk."""
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CHUNK = 1024 * 1024
+PARTIAL = ".autoconf-partial"  # a file being written by a backup or a restore
+
+
+@dataclass(frozen=True)
+class Copied:
+    size: int
+    sha256: str
+    # (device, inode, size, mtime) of the source as it was read: the app never rewrites a
+    # media file in place (it writes another and renames it), so the same identity means
+    # the same bytes, and a later round of the same backup need not copy it again.
+    identity: tuple[int, int, int, int]
+
+
+def identity(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def copy_file(source: Path, target: Path) -> Copied:
+    """Copy `source` to `target` (written beside it under a temporary name, then renamed);
+    FileNotFoundError when the source is gone. A source renamed over meanwhile is read
+    whole as it was opened."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + PARTIAL)
+    digest = hashlib.sha256()
+    size = 0
+    with source.open("rb") as reader:
+        stat = os.fstat(reader.fileno())
+        try:
+            with partial.open("wb") as writer:
+                while chunk := reader.read(CHUNK):
+                    digest.update(chunk)
+                    writer.write(chunk)
+                    size += len(chunk)
+                writer.flush()
+                os.fsync(writer.fileno())
+            partial.replace(target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    return Copied(size, digest.hexdigest(), identity(stat))
+
+
+def hash_file(path: Path) -> tuple[int, str]:
+    """Size and sha256 of `path`, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as reader:
+        while chunk := reader.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def sync_folder(folder: Path) -> None:
+    """Make the names written in `folder` durable (its entries, not only the files)."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
