@@ -3,9 +3,12 @@ or in `autoconf worker`), heartbeat and progress written as ffmpeg runs, requeue
 worker died, stopped when cancelled or when their recording is deleted.
 
 A job is claimed with a conditional UPDATE (`… WHERE status = 'queued'`), so any number of
-processes can share one database. A running job whose heartbeat is older than
-AUTOCONF_JOB_STALE_SECONDS belonged to a worker that died: it is queued again, at most
-MAX_ATTEMPTS times (a file that kills its worker must not loop forever).
+processes can share one database. A running job belonged to a worker that died when its
+heartbeat is older than AUTOCONF_JOB_STALE_SECONDS, or, sooner, when it has been silent a
+few seconds and no attempt's folder beside its original is locked (`media.attempts`: the
+lock goes with the process, a killed server's job is taken up as soon as it restarts). It
+is then queued again, at most MAX_ATTEMPTS times (a file that kills its worker must not loop
+forever).
 """
 
 import logging
@@ -13,10 +16,10 @@ import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, Update, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -24,20 +27,24 @@ from sqlmodel import Session, col, select
 
 from autoconf.db import session_scope
 from autoconf.errors import Conflict, DomainError
+from autoconf.media import attempts
 from autoconf.media.pipeline import Processed, clear_derived, install, process, stage_label
 from autoconf.media.runner import FFmpeg, Stopped
-from autoconf.media.storage import remove_stale_uploads, remove_tree
+from autoconf.media.storage import remove_stale_uploads, remove_tree, sync_files
 from autoconf.models import MediaJob, Recording
 from autoconf.settings import Settings
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 1.0
+# Silent this long, a job whose attempt's folder is not locked has lost its worker (the
+# margin covers the moment between the claim and the folder's creation).
+DEAD_AFTER_S = 5 * HEARTBEAT_S
 IDLE_POLL_S = 1.0
 MAX_ATTEMPTS = 3
 SWEEP_EVERY_S = 3600  # abandoned resumable uploads
 FINAL_WRITE_ATTEMPTS = 5
-WORK_PREFIX = "work-"
+WORK_PREFIX = attempts.PREFIX  # the folders of attempts, beside the original
 QUEUED_LABEL = "En attente de traitement"
 UNEXPECTED = (
     "Erreur inattendue pendant le traitement ({kind}). Relancez-le ; si l'erreur revient, "
@@ -91,10 +98,12 @@ def jobs_by_recording(session: Session, recording_ids: list[int]) -> dict[int, M
     return {job.recording_id: job for job in found}
 
 
-def claim(engine: Engine, worker: str, stale_s: float) -> int | None:
-    """Take the oldest queued job for `worker` (first requeueing those of dead workers)."""
+def claim(engine: Engine, worker: str, stale_s: float, media_dir: Path | None = None) -> int | None:
+    """Take the oldest queued job for `worker`, first requeueing those of dead workers
+    (silent for `stale_s`; with `media_dir`, silent for DEAD_AFTER_S with no attempt under
+    way in their recording's folder)."""
     with session_scope(engine) as session:
-        _requeue_stale(session, stale_s)
+        _requeue_dead(session, stale_s, media_dir)
     while True:
         with session_scope(engine) as session:
             first = session.exec(
@@ -128,29 +137,46 @@ def claim(engine: Engine, worker: str, stale_s: float) -> int | None:
                 return job_id
 
 
-def _requeue_stale(session: Session, stale_s: float) -> None:
-    cutoff = _now() - timedelta(seconds=stale_s)
-    stale = session.exec(
-        select(MediaJob).where(MediaJob.status == "running", col(MediaJob.heartbeat_at) < cutoff)
+def _requeue_dead(session: Session, stale_s: float, media_dir: Path | None) -> None:
+    now = _now()
+    stale = now - timedelta(seconds=stale_s)
+    silent = now - timedelta(seconds=min(stale_s, DEAD_AFTER_S) if media_dir else stale_s)
+    found = session.exec(
+        select(MediaJob, Recording.storage_key)
+        .join(Recording, col(Recording.id) == MediaJob.recording_id)
+        .where(MediaJob.status == "running", col(MediaJob.heartbeat_at) < silent)
     ).all()
-    for job in stale:
-        recording = session.get(Recording, job.recording_id)
-        if job.attempts >= MAX_ATTEMPTS:
-            job.status, job.finished_at = "failed", _now()
-            job.error = (
-                f"Le traitement a été interrompu {job.attempts} fois (serveur arrêté ou "
-                "manque de mémoire) ; il n'est plus relancé automatiquement."
-            )
-            if recording:
-                recording.status, recording.error = "failed", job.error
-        else:
-            log.warning("media job %s of dead worker %s queued again", job.id, job.worker)
-            job.status, job.worker = "queued", ""
-            if recording:
-                recording.status = "queued"
-        session.add(job)
-        if recording:
-            session.add(recording)
+    for job, key in found:
+        beat = job.heartbeat_at
+        if media_dir is not None and beat is not None and beat >= stale:
+            if attempts.running((media_dir / key).parent) is not False:
+                continue  # under way, or the locks cannot tell: wait for the heartbeat
+            log.warning("media job %s: its worker %s is gone", job.id, job.worker)
+        _requeue(session, job)
+
+
+def _requeue(session: Session, job: MediaJob) -> None:
+    """Queue again the job of a dead worker, or give it up after MAX_ATTEMPTS; only if it
+    is still as read (its worker may have finished it meanwhile)."""
+    as_read = update(MediaJob).where(
+        col(MediaJob.id) == job.id,
+        col(MediaJob.status) == "running",
+        col(MediaJob.worker) == job.worker,
+        col(MediaJob.attempts) == job.attempts,
+    )
+    recording = update(Recording).where(col(Recording.id) == job.recording_id)
+    if job.attempts >= MAX_ATTEMPTS:
+        error = (
+            f"Le traitement a été interrompu {job.attempts} fois (serveur arrêté ou "
+            "manque de mémoire) ; il n'est plus relancé automatiquement."
+        )
+        values: dict[str, Any] = {"status": "failed", "finished_at": _now(), "error": error}
+        after = recording.values(status="failed", error=error)
+    else:
+        log.warning("media job %s of dead worker %s queued again", job.id, job.worker)
+        values, after = {"status": "queued", "worker": ""}, recording.values(status="queued")
+    if session.connection().execute(as_read.values(**values)).rowcount == 1:
+        session.connection().execute(after)
 
 
 class _Heartbeat:
@@ -234,16 +260,19 @@ def run_job(
         # person's name, and the error is shown to the recording's counsellor too.
         name = recording.code
     folder = original.parent
-    _remove_abandoned_work(folder, settings.job_stale_seconds)
-    work = folder / f"{WORK_PREFIX}{uuid.uuid4().hex[:12]}"
+    attempt = attempts.Attempt(folder)
+    work = attempt.path
     beat = _Heartbeat(engine, job_id, worker, shutdown or threading.Event())
     outcome: tuple[str, str | None] = ("done", None)
     result = None
     try:
-        work.mkdir(parents=True)
-        result = process(
+        attempt.open()  # locked first: the folders of earlier attempts are not, if dead
+        attempts.remove_abandoned(folder, settings.job_stale_seconds)
+        processed = process(
             runner, settings.ffprobe_binary, original, work, beat.report, beat.should_stop, name
         )
+        sync_files(work)  # outside the final transaction: a long proxy takes a while
+        result = processed
     except Stopped:
         outcome = ("stopped", None)
     except DomainError as error:  # MediaError, or ffmpeg missing: a message for the user
@@ -269,7 +298,7 @@ def run_job(
     try:
         _retrying(conclude)
     finally:
-        remove_tree(folder, work.name)
+        attempt.close()
         if not folder.joinpath(original.name).exists() and not _exists(engine, recording_id):
             remove_tree(folder.parent, folder.name)  # the recording was deleted meanwhile
 
@@ -289,17 +318,6 @@ def _retrying(work: Callable[[], None]) -> None:
 def _exists(engine: Engine, recording_id: int | None) -> bool:
     with Session(engine) as session:
         return session.get(Recording, recording_id) is not None
-
-
-def _remove_abandoned_work(folder: Path, stale_s: float) -> None:
-    """Work folders of attempts whose worker died (killed server) and left them behind."""
-    cutoff = time.time() - stale_s
-    for old in folder.glob(f"{WORK_PREFIX}*"):
-        try:
-            if old.stat().st_mtime < cutoff:
-                remove_tree(folder, old.name)
-        except OSError:
-            continue
 
 
 def _record(session: Session, recording_id: int | None, result: Processed) -> None:
@@ -380,7 +398,9 @@ class JobRunner:
                 if removed:
                     log.info("removed %s abandoned uploads", removed)
             try:
-                job_id = claim(self.engine, worker, self.settings.job_stale_seconds)
+                job_id = claim(
+                    self.engine, worker, self.settings.job_stale_seconds, self.settings.media_dir
+                )
             except Exception:
                 log.exception("claiming a media job failed")
                 job_id = None
@@ -401,7 +421,8 @@ def run_until_idle(engine: Engine, settings: Settings) -> int:
     runner = FFmpeg.create(settings.ffmpeg_binary, settings.media_timeout_seconds, 1)
     worker = worker_name()
     count = 0
-    while (job_id := claim(engine, worker, settings.job_stale_seconds)) is not None:
+    stale_s, media_dir = settings.job_stale_seconds, settings.media_dir
+    while (job_id := claim(engine, worker, stale_s, media_dir)) is not None:
         run_job(engine, settings, runner, job_id, worker)
         count += 1
     return count

@@ -9,6 +9,7 @@ from autoconf.media import derived
 from autoconf.media.probe import MediaInfo, probe
 from autoconf.media.proxy import ProxyPlan, plan_proxy, proxy_args
 from autoconf.media.runner import FFmpeg, MediaError, StopFn
+from autoconf.media.storage import sync_folder
 
 # Stages, their French label and their share of the progress bar (the proxy dominates when
 # it re-encodes; a remux is over in seconds either way).
@@ -105,14 +106,16 @@ def process(
 
 
 def install(work: Path, folder: Path) -> None:
-    """Put a finished attempt's files in place of the previous ones (each by a rename);
-    nothing to do when it was done already (a retried final write)."""
-    if not work.is_dir():
+    """Put a finished attempt's files (written to disk: `storage.sync_files`) in place of the
+    previous ones, each by a rename, and the renames on disk; nothing to do when it was done
+    already (a retried final write). The emptied `work` stays: its attempt removes it."""
+    names = sorted(path.name for path in work.iterdir()) if work.is_dir() else []
+    if not names:
         return
     clear_derived(folder)
-    for path in work.iterdir():
-        path.replace(folder / path.name)
-    work.rmdir()
+    for name in names:
+        (work / name).replace(folder / name)
+    sync_folder(folder)
 
 
 def clear_derived(folder: Path) -> None:

@@ -76,6 +76,7 @@ def store_original(source: BinaryIO, media_dir: Path, key: str, max_bytes: int) 
             out.flush()
             os.fsync(out.fileno())
         partial.replace(target)
+        sync_folder(target.parent)  # the name too: the recording is committed next
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -93,6 +94,7 @@ def adopt_file(
         while chunk := file.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
+        os.fsync(file.fileno())  # the upload's bytes on disk before the recording is committed
     sha256 = digest.hexdigest()
     if expected_sha256 and expected_sha256.lower() != sha256:
         source.unlink(missing_ok=True)
@@ -103,7 +105,27 @@ def adopt_file(
     target = media_dir / key
     target.parent.mkdir(parents=True, exist_ok=True)
     source.replace(target)
+    sync_folder(target.parent)
     return StoredFile(key=key, size=size, sha256=sha256)
+
+
+def sync_folder(folder: Path) -> None:
+    """Write the folder's entries (names created, renamed, removed) to disk."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_files(folder: Path) -> None:
+    """Write the files of `folder` (not its subfolders) to disk, then the folder itself:
+    what a committed transaction points to must outlive a power cut."""
+    for path in folder.iterdir():
+        if path.is_file():
+            with path.open("rb") as file:
+                os.fsync(file.fileno())
+    sync_folder(folder)
 
 
 def remove_tree(media_dir: Path, prefix: str) -> None:
