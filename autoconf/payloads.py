@@ -53,11 +53,25 @@ def _refuse_nul(value: Any) -> None:
             _refuse_nul(item)
 
 
+def _document_not_null(schema: dict[str, Any], model: type[Any]) -> None:
+    """The JSON schema of a field listed in `_not_null` does not offer null either."""
+    properties = schema.get("properties", {})
+    for name in getattr(model, "_not_null", ()):
+        field = properties.get(name, {})
+        kinds = [kind for kind in field.pop("anyOf", []) if kind != {"type": "null"}]
+        if len(kinds) == 1:
+            field.update(kinds[0])
+        elif kinds:
+            field["anyOf"] = kinds
+        if field.get("default", ...) is None:
+            del field["default"]
+
+
 class _Input(BaseModel):
     """Unknown fields are errors; so are NUL characters (PostgreSQL cannot store them) and
     an explicit null for a field listed in `_not_null` (omit a field to leave it as it is)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_document_not_null)
     _not_null: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="before")
@@ -564,3 +578,41 @@ class ConsentPublic(_Output):
     @property
     def active(self) -> bool:
         return self.withdrawn_on is None
+
+
+MAX_COMMENT = 10_000
+Speaker = Literal["researcher", "counsellor"]
+CommentText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_COMMENT)]
+
+
+class StopCreate(_Input):
+    position_ms: Milliseconds | None = Field(
+        default=None, description="Where the stopping screen was; default: the playhead."
+    )
+
+
+class StopLink(_Input):
+    prepared_id: Id | None = Field(description="The prepared moment answered; null: added live.")
+
+
+class CommentCreate(_Input):
+    speaker: Speaker = Field(description="Who said it: researcher (a note) or counsellor.")
+    text: CommentText
+
+
+class CommentUpdate(_Input):
+    version: Id
+    speaker: Speaker | None = None
+    text: CommentText | None = None
+
+
+class StatusUpdate(_Input):
+    status: Literal["planned", "brought_up", "discussed", "skipped"]
+
+
+class RecordingChoice(_Input):
+    recording_id: Id | None = Field(description="The interview's own recording; null: none.")
+    stop_id: Id | None = Field(default=None, description="The stop to align on (the first).")
+    stop_at_ms: Milliseconds | None = Field(
+        default=None, description="Where that stop is in the interview's recording."
+    )

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import anyio.to_thread
 from fastapi import APIRouter, File, Header, Query, Request, UploadFile, status
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
@@ -321,7 +321,11 @@ def _transcript_export(session: Session, recording: Recording) -> str:
     return transcripts.transcript_vtt(session, recording.id or 0)
 
 
-@router.get("/recordings/{recording_id}/transcript.vtt", response_class=PlainTextResponse)
+@router.get(
+    "/recordings/{recording_id}/transcript.vtt",
+    response_class=Response,
+    responses={200: {"description": "The WebVTT file.", "content": {"text/vtt": {}}}},
+)
 async def export_transcript(
     request: Request, recording: RecordingDep, user: CurrentUser, session: SessionDep
 ) -> Response:

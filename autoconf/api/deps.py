@@ -8,6 +8,7 @@ from typing import Annotated, ParamSpec, TypeVar
 import anyio
 import anyio.to_thread
 from fastapi import Depends, Path, Request
+from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
 from starlette.requests import HTTPConnection
 
@@ -254,17 +255,25 @@ ManagedConsentDep = Annotated[Consent, Depends(_managed_consent)]
 
 # Formats a page shows rather than saves: asked for without `download`, not an export.
 _SHOWN_FORMATS = ("json", "svg", "png")
+_FLAG = TypeAdapter(bool)
 
 
-async def audit_export(request: Request, user: CurrentUser) -> None:
+def _flag(value: str | None) -> bool:
+    """A query's boolean as the routes read it (`download=yes` is true); anything else (a
+    route without the parameter ignores it) false."""
+    try:
+        return _FLAG.validate_python(value or "false")
+    except ValidationError:
+        return False
+
+
+async def audit_export(request: Request, user: CurrentUser) -> AsyncIterator[None]:
     """An audit entry for a table or figure saved as a file (`format` other than what a page
-    shows, or `download=true`). Declared after the access dependencies of a route, so that
-    only an allowed request is logged."""
+    shows, or `download=true`), once the handler has made it: a request refused (invalid, not
+    allowed) or failing leaves none, and the path's ids are valid by then."""
+    yield
     query = request.query_params
-    if query.get("format", "json") in _SHOWN_FORMATS and query.get("download") not in (
-        "true",
-        "1",
-    ):
+    if query.get("format", "json") in _SHOWN_FORMATS and not _flag(query.get("download")):
         return
     params = request.path_params
     study_id = params.get("study_id")
@@ -285,4 +294,5 @@ async def audit_export(request: Request, user: CurrentUser) -> None:
         )
 
 
-AuditedExport = Annotated[None, Depends(audit_export)]
+# Its entry is written when the handler returns, before the answer leaves.
+AuditedExport = Annotated[None, Depends(audit_export, scope="function")]

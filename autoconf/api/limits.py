@@ -1,9 +1,10 @@
 """Request body limits, counted on the bytes received (so chunked bodies too).
 
 Uploads of recordings may be as large as AUTOCONF_MAX_UPLOAD_BYTES; every other body is
-small (JSON, forms) and capped at 1 MiB. An upload whose sender is not signed in (no
-credentials, or an unknown or expired cookie or token) is refused before a byte of it is
-read or spooled to disk.
+small (JSON, forms) and capped at 1 MiB. A body whose announced length (Content-Length) is
+over its limit is refused at once, before the application runs. An upload whose sender is not
+signed in (no credentials, or an unknown or expired cookie or token) is refused before a byte
+of it is read or spooled to disk.
 """
 
 import json
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from autoconf.api.deps import credential_of
 from autoconf.auth.accounts import user_for_token
+from autoconf.media.storage import human_size
 
 SMALL_BODY_BYTES = 1024 * 1024
 # Room for the multipart framing and form fields around the file itself.
@@ -26,6 +28,11 @@ _UPLOAD_PATH = re.compile(r"^(/api/v1)?/studies/\d+/recordings/?$")
 # tus: the bytes come in PATCHes; creation (POST) stays small (tuspyserver reads its body whole).
 _TUS_PATCH_PATH = re.compile(r"^/api/v1/uploads/[^/]+$")
 _TUS_CREATE_PATH = re.compile(r"^/api/v1/uploads/?$")
+
+
+def _announced_length(scope: Scope) -> int | None:
+    length = dict(scope["headers"]).get(b"content-length", b"").strip()
+    return int(length) if length.isdigit() else None
 
 
 def _has_body(scope: Scope) -> bool:
@@ -53,6 +60,7 @@ async def _signed_in(scope: Scope) -> bool:
 class BodySizeLimit:
     def __init__(self, app: ASGIApp, max_upload_bytes: int) -> None:
         self.app = app
+        self.max_file_bytes = max_upload_bytes
         self.max_upload_bytes = max_upload_bytes + _MULTIPART_MARGIN
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -72,7 +80,20 @@ class BodySizeLimit:
             )
             return
         limit = self.max_upload_bytes if upload else SMALL_BODY_BYTES
+        announced = _announced_length(scope)
+        if announced is not None and announced > limit:
+            await _refuse(send, 413, self._too_large(upload))
+            return
         await RequestBodyLimitResponder(self.app, limit)(scope, receive, send)
+
+    def _too_large(self, upload: bool) -> str:
+        if upload:
+            size = human_size(self.max_file_bytes)
+            return f"Le fichier dépasse la taille maximale acceptée ({size})."
+        return (
+            f"La requête dépasse la taille maximale acceptée ici ({human_size(SMALL_BODY_BYTES)}) "
+            ": seul le dépôt d'un enregistrement peut être plus gros."
+        )
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:

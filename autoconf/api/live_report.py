@@ -7,7 +7,6 @@ from typing import Any, Literal
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from autoconf.api.deps import CurrentUser, InterviewDep, SessionDep, actor, write
@@ -17,19 +16,11 @@ from autoconf.consent import records as consent
 from autoconf.i18n import gettext as _
 from autoconf.live import report
 from autoconf.models import Interview, Recording, User
-from autoconf.payloads import Id, Milliseconds
+from autoconf.payloads import RecordingChoice
 from autoconf.schemes import writers
 from autoconf.studies import access
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
-
-
-class RecordingChoice(BaseModel):
-    recording_id: Id | None = Field(description="The interview's own recording; null: none.")
-    stop_id: Id | None = Field(default=None, description="The stop to align on (the first).")
-    stop_at_ms: Milliseconds | None = Field(
-        default=None, description="Where that stop is in the interview's recording."
-    )
 
 
 def researcher_only(session: Session, user: User, interview: Interview) -> None:

@@ -4,45 +4,23 @@ page uses these; every change also reaches the other screens as an event)."""
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from autoconf.api.deps import CurrentUser, PathId, SessionDep, write
 from autoconf.api.live import snapshot
 from autoconf.live import sessions, stops
 from autoconf.models import User
-from autoconf.payloads import MAX_ID, Id, Milliseconds
+from autoconf.payloads import (
+    MAX_ID,
+    CommentCreate,
+    CommentUpdate,
+    StatusUpdate,
+    StopCreate,
+    StopLink,
+)
 from autoconf.studies import access
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
-
-Speaker = Annotated[str, Field(pattern="^(researcher|counsellor)$")]
-Text = Annotated[str, Field(min_length=1, max_length=stops.MAX_COMMENT)]
-
-
-class StopCreate(BaseModel):
-    position_ms: Milliseconds | None = Field(
-        default=None, description="Where the stopping screen was; default: the playhead."
-    )
-
-
-class StopLink(BaseModel):
-    prepared_id: Id | None = Field(description="The prepared moment answered; null: added live.")
-
-
-class CommentCreate(BaseModel):
-    speaker: Speaker = Field(description="Who said it: researcher (a note) or counsellor.")
-    text: Text
-
-
-class CommentUpdate(BaseModel):
-    version: Id
-    speaker: Speaker | None = None
-    text: Text | None = None
-
-
-class StatusUpdate(BaseModel):
-    status: str = Field(pattern="^(planned|brought_up|discussed|skipped)$")
 
 
 def _stop_session(session: Session, user: User, stop_id: int) -> int:

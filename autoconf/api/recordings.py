@@ -19,6 +19,7 @@ from autoconf.api.deps import (
     write,
 )
 from autoconf.api.erasure import disposing
+from autoconf.api.refusals import documented
 from autoconf.consent import records as consent
 from autoconf.media import jobs
 from autoconf.media.storage import StoredFile
@@ -113,7 +114,11 @@ def public(
     return result
 
 
-@router.post("/studies/{study_id}/recordings", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/studies/{study_id}/recordings",
+    status_code=status.HTTP_201_CREATED,
+    responses=documented(415),
+)
 async def upload_recording(
     request: Request,
     study: ManagedStudyDep,

@@ -5,7 +5,9 @@ filetype, optionally sha256), then PATCHes the bytes, resuming from the offset t
 gives after a cut. Each user's uploads live in their own folder, so nobody can resume or
 read another's. When the last byte lands, the file is moved (not copied) to its recording's
 folder, hashed (and checked against the announced sha256), the recording is registered and
-its processing queued; the last PATCH answers with `X-Recording-Id`.
+its processing queued; the last PATCH answers with `X-Recording-Id`. Bytes in the creation
+request and concatenation (partial and final uploads, whose sum no size check sees) are
+refused.
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,6 +23,7 @@ from tuspyserver import create_tus_router
 
 from autoconf.api.deps import CurrentUser, SessionDep, briefly_signed_in, request_session
 from autoconf.api.recordings import register_stored
+from autoconf.api.refusals import documented
 from autoconf.errors import Busy, Invalid, TooLarge
 from autoconf.media.storage import UPLOAD_KEEP_DAYS, UPLOADS, StoredFile, human_size
 from autoconf.models import User
@@ -96,8 +99,17 @@ def tus_router(settings: Settings) -> APIRouter:
                 busy.discard(key)
 
     async def before_create(
-        user: CurrentUser, session: SessionDep
+        request: Request, user: CurrentUser, session: SessionDep
     ) -> Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]]:
+        if "upload-concat" in request.headers:
+            # A final upload is the sum of its partials, made without any size check (past
+            # AUTOCONF_MAX_UPLOAD_BYTES) and copied on the event loop; our client sends one
+            # file in one upload.
+            raise Invalid(
+                "Les dépôts en plusieurs parties (concaténation tus) ne sont pas pris en "
+                "charge : envoyez le fichier en un seul dépôt."
+            )
+
         async def check(raw: dict[str, Any], info: dict[str, Any]) -> None:
             new = _metadata(raw)
             size = info.get("size")
@@ -160,5 +172,7 @@ def tus_router(settings: Settings) -> APIRouter:
         "file_dep": own_folder,
         "tags": ["uploads"],
     }
-    router: APIRouter = create_tus_router(**options)
-    return router
+    # Its answers carry headers, no body: documented so (and with the statuses tus adds).
+    documented_router = APIRouter(responses=documented(410, 412, 415, 423))
+    documented_router.include_router(create_tus_router(**options), default_response_class=Response)
+    return documented_router

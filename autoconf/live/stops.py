@@ -30,6 +30,7 @@ from autoconf.models import (
     User,
     utcnow,
 )
+from autoconf.payloads import MAX_COMMENT
 from autoconf.schemes import annotations
 from autoconf.studies import access
 
@@ -43,7 +44,6 @@ LEAD_MS = 5000
 # it, else a planned moment this close to it.
 AFTER_BROUGHT_UP_MS = 90_000
 NEAR_MS = 10_000
-MAX_COMMENT = 10_000
 
 
 @dataclass
