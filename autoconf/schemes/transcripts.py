@@ -6,7 +6,7 @@ in `speaker` and the words in `note`; importing replaces the previous transcript
 
 import io
 from dataclasses import dataclass
-from html import escape
+from html import escape, unescape
 from pathlib import PurePath
 from typing import Any
 
@@ -55,8 +55,10 @@ def parse_transcript(content: bytes, filename: str) -> list[Cue]:
         Cue(
             start_ms=caption.start_time.in_milliseconds(),
             end_ms=caption.end_time.in_milliseconds(),
-            speaker=(caption.voice or "").strip() or None,
-            text=" ".join(caption.text.split()),
+            # webvtt-py drops the tags but keeps character references (&amp;, &lt;) as
+            # written: the words are stored as read, and escaped again on the way out.
+            speaker=unescape(caption.voice or "").strip() or None,
+            text=" ".join(unescape(caption.text).split()),
         )
         for caption in captions
     ]

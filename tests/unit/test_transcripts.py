@@ -53,3 +53,11 @@ def test_what_is_not_a_transcript_is_said(content: bytes, name: str, words: str)
     with pytest.raises(Invalid) as error:
         parse_transcript(content, name)
     assert words in str(error.value)
+
+
+def test_character_references_are_read_as_the_characters_they_stand_for() -> None:
+    """WebVTT writes &, < and > as &amp; &lt; &gt;: stored as the words they are (and
+    escaped once on the way out), so that an import-export cycle changes nothing."""
+    vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Dupont &amp; fils>a &lt; b &amp;&gt; c\n"
+    [cue] = parse_transcript(vtt.encode(), "t.vtt")
+    assert (cue.speaker, cue.text) == ("Dupont & fils", "a < b &> c")
