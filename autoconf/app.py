@@ -36,6 +36,7 @@ from autoconf.api import (
     pages,
     preferences,
     recordings,
+    rendering,
     studies,
     study_admin_pages,
     synthesis,
@@ -46,6 +47,7 @@ from autoconf.api import (
 from autoconf.api.limits import BodySizeLimit
 from autoconf.api.media import MediaFastPath, MediaGrants
 from autoconf.api.web_security import CrossSiteGuard, SecurityHeaders
+from autoconf.auth import throttle
 from autoconf.db import MAX_SESSIONS, is_sqlite, make_engine
 from autoconf.live import wording
 from autoconf.live.hub import LiveHub
@@ -122,6 +124,8 @@ def make_templates(directory: Path) -> Jinja2Templates:
     env.globals["version"] = __version__
     env.globals["language"] = i18n.current_language
     env.globals["role_label"] = wording.label  # conseillère / conseiller / conseiller·e
+    env.globals["csrf_field"] = rendering.csrf_field  # every form that posts starts with it
+    env.globals["csrf_token"] = rendering.csrf_token
     return Jinja2Templates(env=env)
 
 
@@ -163,6 +167,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.live_hub = LiveHub(engine, write_lock=app.state.write_lock)
     # argon2 takes 64 MiB and ~50 ms per check: a login flood must not take every thread.
     app.state.password_limiter = anyio.CapacityLimiter(2)
+    app.state.login_gates = throttle.AddressGates()  # one password check per address at once
+    app.state.login_refusals = throttle.RefusalLog()
+    app.state.login_checks = throttle.CheckQueue(slots=2)  # clean addresses first
     web = web_dir()
     app.state.templates = make_templates(web / "templates")
     errors.install(app)

@@ -35,6 +35,14 @@ class Busy(DomainError):
     """The same thing is being done right now by another request (retry in a moment)."""
 
 
+class TooManyAttempts(DomainError):
+    """Too many failed sign-ins lately: the next attempt is possible in `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Invalid(DomainError):
     """The request is well-formed but its content does not make sense."""
 

@@ -98,6 +98,17 @@ class AuthToken(SQLModel, table=True):
     )
 
 
+class LoginFailure(SQLModel, table=True):
+    """A failed sign-in, kept for the throttling window: the counts per account and per
+    address live in the database, so they survive a restart and every process sees them."""
+
+    __tablename__ = "login_failure"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_type=String(64), index=True)
+    address: str = Field(sa_type=String(64), index=True)
+    at: datetime = _timestamp(index=True)
+
+
 class Study(SQLModel, table=True):
     # Ids never come back after an erasure: an audit entry never points at a later study.
     __table_args__ = ({"sqlite_autoincrement": True},)
@@ -156,7 +167,7 @@ class Recording(SQLModel, table=True):
     )
     # "session": a counselling session (a column of the tables); "autoconfrontation": the
     # recording of an interview itself (kept out of the tables of the sessions).
-    category: str = Field(default="session", sa_type=String(16))
+    category: str = Field(default="session", sa_type=String(32))
     status: str = Field(default="uploaded", sa_type=String(16))
     error: str | None = None
     original_filename: str = Field(default="", max_length=255)

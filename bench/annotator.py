@@ -192,7 +192,10 @@ BARE_POST = """async ([recording, start]) => {
     const t0 = performance.now();
     const response = await fetch(`/api/v1/recordings/${recording}/annotations`, {
         method: 'POST', credentials: 'same-origin',
-        headers: {'Content-Type': 'application/json', Accept: 'application/json'},
+        headers: {
+            'Content-Type': 'application/json', Accept: 'application/json',
+            'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content,
+        },
         body: JSON.stringify({start_ms: start, origin: 'prepared', shared: false}),
     });
     await response.json();

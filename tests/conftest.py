@@ -42,7 +42,7 @@ def engine(app: FastAPI) -> Engine:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with factories.PageClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
 

@@ -1,9 +1,11 @@
 """Plain factory functions for tests."""
 
 from dataclasses import dataclass
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
+import httpx2
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlalchemy import select as sa_select
@@ -18,6 +20,28 @@ DATA = Path(__file__).parent / "data"
 DEMO_MEDIA = Path(__file__).parent.parent / "autoconf" / "demo" / "seance-demo.mp4"
 DEMO_TRANSCRIPT = DEMO_MEDIA.with_suffix(".vtt")
 PASSWORD = "correct horse battery"
+
+
+def _send_form_token(request: httpx2.Request) -> None:
+    """What the pages do: the session's form token beside the cookie on every request that
+    changes something (and on the live socket's handshake)."""
+    if (
+        request.method in ("GET", "HEAD", "OPTIONS")
+        and request.headers.get("connection") != "upgrade"
+    ):
+        return
+    cookie = SimpleCookie(request.headers.get("cookie", "")).get("autoconf_session")
+    if cookie is not None and "x-csrf-token" not in request.headers:
+        request.headers["X-CSRF-Token"] = accounts.form_token(cookie.value)
+
+
+class PageClient(TestClient):
+    """A TestClient that signs its state-changing requests with its session's form token, as
+    the pages' forms and scripts do (a bare TestClient is a page on another site)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.event_hooks = {"request": [_send_form_token], "response": []}
 
 
 @dataclass(frozen=True)

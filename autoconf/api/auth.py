@@ -16,10 +16,11 @@ from autoconf.api.deps import (
     write,
 )
 from autoconf.api.media import grant_key
+from autoconf.api.refusals import documented
 from autoconf.audit import log as audit_log
-from autoconf.auth import accounts
+from autoconf.auth import accounts, throttle
 from autoconf.auth.accounts import API, SESSION
-from autoconf.errors import NotAuthenticated
+from autoconf.errors import NotAuthenticated, TooManyAttempts
 from autoconf.models import AuthToken, User
 from autoconf.payloads import (
     LoginRequest,
@@ -35,14 +36,19 @@ from autoconf.settings import Settings
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
-def open_session(response: Response, settings: Settings, clear_token: str) -> None:
+def open_session(
+    request: Request, response: Response, settings: Settings, clear_token: str
+) -> None:
+    """The session cookie: never read by scripts, not sent by other sites' subrequests, and
+    HTTPS-only when AUTOCONF_COOKIE_SECURE says so or the request came over HTTPS (a proxy's
+    X-Forwarded-Proto, which uvicorn trusts from the proxy's address)."""
     response.set_cookie(
         SESSION_COOKIE,
         clear_token,
         max_age=settings.session_days * 86400,
         httponly=True,
         samesite="lax",
-        secure=settings.cookie_secure,
+        secure=settings.cookie_secure or request.url.scheme == "https",
     )
 
 
@@ -50,43 +56,70 @@ async def log_in(
     request: Request, session: Session, settings: Settings, username: str, password: str
 ) -> tuple[UserPublic, str]:
     """Check the password (slow by design, so outside the write lock), then open a session.
-    Both outcomes go to the audit log (a failure with the name tried, not the password)."""
-    try:
-        user = await anyio.to_thread.run_sync(
-            accounts.authenticate,
-            session,
-            username,
-            password,
-            limiter=request.app.state.password_limiter,
-        )
-    except NotAuthenticated:
-        session.rollback()
-        failed = actor(request, None)
-        await write(
-            request,
-            session,
-            audit_log.record,
-            session,
-            failed,
-            audit_log.LOGIN_FAILED,
-            tried=username[:64],
-        )
-        raise
+    Both outcomes go to the audit log (a failure with the name tried, not the password).
+
+    Throttled (`auth.throttle`): one check at a time per address, none for an account or an
+    address with too many recent failures (429, Retry-After, logged), and the checks of
+    addresses without failures first."""
+    who = actor(request, None)
+    async with request.app.state.login_gates.enter(who.address):
+        try:
+            clean = await anyio.to_thread.run_sync(throttle.check, session, username, who.address)
+        except TooManyAttempts:
+            refused = request.app.state.login_refusals.refused(username, who.address)
+            if refused is not None:
+                await write(
+                    request,
+                    session,
+                    audit_log.record,
+                    session,
+                    who,
+                    audit_log.LOGIN_THROTTLED,
+                    tried=username[:64],
+                    refused=refused,
+                )
+            raise
+        try:
+            async with request.app.state.login_checks.turn(clean):
+                if await request.is_disconnected():  # gone while waiting: no check for no one
+                    raise NotAuthenticated("Connexion abandonnée.")
+                user = await anyio.to_thread.run_sync(
+                    accounts.authenticate,
+                    session,
+                    username,
+                    password,
+                    limiter=request.app.state.password_limiter,
+                )
+        except NotAuthenticated:
+            session.rollback()
+            await write(request, session, _failed, session, who, username)
+            raise
     lifetime = timedelta(days=settings.session_days)
     _, clear = await write(request, session, _open, session, request, user, lifetime)
     return UserPublic.model_validate(user), clear
 
 
+def _failed(session: Session, who: audit_log.Actor, username: str) -> None:
+    throttle.record_failure(session, username, who.address)
+    audit_log.record(session, who, audit_log.LOGIN_FAILED, tried=username[:64])
+
+
 def _open(
     session: Session, request: Request, user: User, lifetime: timedelta
 ) -> tuple[AuthToken, str]:
+    """A new login session (a new id at every login); the one this browser had ends. The
+    account's failed sign-ins are forgotten."""
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:
+        accounts.revoke_token(session, previous)
+    throttle.forget_account(session, user.username)
     token, clear = accounts.issue_token(session, user, SESSION, "", lifetime)
     who = audit_log.Actor.of(user, actor(request, user).address, clear)
     audit_log.record(session, who, audit_log.LOGIN)
     return token, clear
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", responses=documented(429))
 async def login(
     request: Request,
     body: LoginRequest,
@@ -96,7 +129,7 @@ async def login(
 ) -> UserPublic:
     """Check the password and set the session cookie used by the pages."""
     user, clear = await log_in(request, session, settings, body.username, body.password)
-    open_session(response, settings, clear)
+    open_session(request, response, settings, clear)
     return user
 
 

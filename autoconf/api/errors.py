@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autoconf import errors
+from autoconf.api.refusals import API_ERRORS, documented
 from autoconf.api.rendering import render
 
 log = logging.getLogger("autoconf")
@@ -26,13 +27,29 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.TooLarge: 413,
     errors.UnsupportedMedia: 415,
     errors.Invalid: 422,
+    errors.TooManyAttempts: 429,
     errors.ToolMissing: 503,
 }
 
 HTTP_MESSAGES = {
     404: "Cette page n'existe pas.",
     405: "Cette méthode n'est pas permise ici.",
-    413: "Le fichier dépasse la taille maximale acceptée par ce serveur.",
+    413: "La requête dépasse la taille maximale acceptée par ce serveur.",
+}
+# Starlette's and FastAPI's own details, in the users' language.
+_ENGLISH_DETAILS = {
+    "There was an error parsing the body": "Le corps de la requête est illisible (JSON ou "
+    "formulaire mal formé, ou texte qui n'est pas de l'UTF-8).",
+}
+# Starlette's multipart parser (its messages begin so; the rest names its limits).
+_MULTIPART_DETAILS = {
+    "Invalid multipart data": "Formulaire multipart illisible (parties mal formées).",
+    "Missing boundary in multipart": "Formulaire multipart sans délimiteur (boundary).",
+    'The Content-Disposition header field "name"': "Une partie du formulaire n'a pas de nom.",
+    "Too many files": "Trop de fichiers dans le formulaire.",
+    "Too many fields": "Trop de champs dans le formulaire.",
+    "Field exceeded maximum size": "Un champ du formulaire dépasse la taille permise.",
+    "Part exceeded maximum size": "Une partie du formulaire dépasse la taille permise.",
 }
 
 
@@ -81,9 +98,16 @@ async def domain_error(request: Request, error: Exception) -> Response:
         extra["current"] = dataclasses.asdict(current)
     elif isinstance(current, dict):
         extra["current"] = current
-    return respond(request, status, str(error), **extra)
+    response = respond(request, status, str(error), **extra)
+    if isinstance(error, errors.TooManyAttempts):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
+_MOMENT = (
+    "une date (AAAA-MM-JJ) ou une date et heure ISO 8601 est attendue, par exemple "
+    "2025-03-14T10:30:00Z"
+)
 # Pydantic's messages, by error type, for French users (its own are in English).
 _FRENCH = {
     "missing": "ce champ est obligatoire",
@@ -110,6 +134,27 @@ _FRENCH = {
     "literal_error": "valeurs possibles : {expected}",
     "enum": "valeurs possibles : {expected}",
     "string_pattern_mismatch": "le format n'est pas le bon",
+    "model_attributes_type": "un objet JSON est attendu",
+    "int_from_float": "un nombre entier est attendu",
+    "finite_number": "un nombre fini est attendu",
+    "multiple_of": "doit être un multiple de {multiple_of}",
+    "string_unicode": "un texte en UTF-8 est attendu",
+    "iterable_type": "une liste est attendue",
+    "tuple_type": "une liste est attendue",
+    "set_type": "une liste est attendue",
+    "json_type": "du JSON est attendu",
+    "json_invalid_type": "du JSON est attendu",
+    "uuid_parsing": "un identifiant (UUID) est attendu",
+    "uuid_type": "un identifiant (UUID) est attendu",
+    "date_type": "une date AAAA-MM-JJ est attendue, par exemple 2025-03-14",
+    "date_parsing": "une date AAAA-MM-JJ est attendue, par exemple 2025-03-14",
+    "date_from_datetime_parsing": "une date AAAA-MM-JJ est attendue, par exemple 2025-03-14",
+    "date_from_datetime_inexact": "une date AAAA-MM-JJ est attendue, sans heure",
+    "datetime_type": _MOMENT,
+    "datetime_parsing": _MOMENT,
+    "datetime_from_date_parsing": _MOMENT,
+    "datetime_object_invalid": _MOMENT,
+    "timezone_aware": "le fuseau horaire est attendu, par exemple 2025-03-14T10:30:00+01:00",
 }
 
 
@@ -119,10 +164,13 @@ def _french(issue: dict[str, Any]) -> str:
     if kind == "value_error":  # our own validators' messages, already French
         return message.removeprefix("Value error, ")
     template = _FRENCH.get(kind)
-    if template is None:
-        return message
+    if template is None:  # a kind not translated yet: said in French, detailed in English
+        return f"valeur refusée ({message})"
+    context = dict(issue.get("ctx") or {})
+    if isinstance(context.get("expected"), str):  # pydantic's "'a', 'b' or 'c'"
+        context["expected"] = context["expected"].replace("' or '", "' ou '")
     try:
-        return template.format(**(issue.get("ctx") or {}))
+        return template.format(**context)
     except (KeyError, IndexError):
         return template
 
@@ -159,15 +207,26 @@ TUS_MESSAGES = {
     "Upload expired": "Ce dépôt interrompu a expiré : recommencez l'envoi.",
     "Upload not found": "Dépôt inconnu ou expiré : recommencez l'envoi.",
     "Upload would exceed declared Upload-Length": "Le fichier envoyé est plus long qu'annoncé.",
-    "Upload exceeds maximum allowed size": HTTP_MESSAGES[413],
+    "Upload exceeds maximum allowed size": "Le fichier dépasse la taille maximale acceptée "
+    "par ce serveur.",
     "Timed out": "Un autre envoi de ce fichier est en cours ; réessayez dans un instant.",
+    "Unsupported version": "Ce serveur reçoit les dépôts en tus 1.0.0 : envoyez l'en-tête "
+    "Tus-Resumable: 1.0.0.",
+    "Invalid Upload-Defer-Length": "L'en-tête Upload-Defer-Length ne peut valoir que 1.",
+    "Invalid upload ID": "Dépôt inconnu ou expiré : recommencez l'envoi.",
+    "Upload-Offset header is required": "L'en-tête Upload-Offset manque.",
+    "Invalid Upload-Offset header": "L'en-tête Upload-Offset doit être un nombre d'octets.",
+    "Content-Type must be application/offset+octet-stream": "Les octets d'un dépôt "
+    "s'envoient en application/offset+octet-stream.",
     "Internal server error": "Le serveur n'a pas pu écrire le fichier reçu (disque plein ?).",
 }
 
 
 def _readable_http(detail: Any, status: int) -> str:
     if isinstance(detail, str):
-        for start, message in TUS_MESSAGES.items():
+        if detail in _ENGLISH_DETAILS:
+            return _ENGLISH_DETAILS[detail]
+        for start, message in (*TUS_MESSAGES.items(), *_MULTIPART_DETAILS.items()):
             if detail.startswith(start):
                 return message
     if detail and status not in HTTP_MESSAGES:
@@ -192,6 +251,9 @@ async def unexpected_error(request: Request, error: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
+    """The handlers, and the errors any route may answer in the OpenAPI document (called
+    before the routers are included: each route takes the app's `responses` then)."""
+    app.router.responses.update(documented(*API_ERRORS))
     app.add_exception_handler(errors.DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(IntegrityError, integrity_error)

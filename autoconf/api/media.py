@@ -31,6 +31,7 @@ from starlette.responses import MalformedRangeHeader
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from autoconf.api.deps import RecordingDep, SessionDep, SettingsDep, actor, credential_of, write
+from autoconf.api.refusals import documented
 from autoconf.audit import log as audit_log
 from autoconf.consent import records as consent
 from autoconf.errors import Conflict, NotFound
@@ -49,8 +50,8 @@ _MEDIA_PATH = re.compile(
 class MediaFile(FileResponse):
     """FileResponse (Range, multi-range, If-Range, 416, HEAD) in 1 MiB chunks: twice the
     throughput of the 64 KiB default on large seeks (see ARCHITECTURE.md). A single range
-    (what players ask) is read one chunk per worker-thread trip (open, pread, close) instead
-    of a trip each for open, seek, every read and close."""
+    (what players ask) is read one chunk per worker-thread trip (the file opened in the
+    first) instead of a trip each for open, seek, every read and close."""
 
     chunk_size = 1024 * 1024
 
@@ -74,19 +75,30 @@ class MediaFile(FileResponse):
         headers["content-range"] = f"bytes {start}-{end - 1}/{file_size}"
         headers["content-length"] = str(end - start)
         await send({"type": "http.response.start", "status": 206, "headers": headers.raw})
-        while True:
-            size = min(self.chunk_size, end - start)
-            chunk = await anyio.to_thread.run_sync(_read_at, self.path, start, size)
-            start += len(chunk)
-            more = len(chunk) == size and start < end
-            await send({"type": "http.response.body", "body": chunk, "more_body": more})
-            if not more:
-                return
+        # The file is opened once (in the first chunk's trip) and read to the end of the
+        # answer: a proxy replaced meanwhile (processed again) is not mixed into it.
+        size = min(self.chunk_size, end - start)
+        fd, chunk = await anyio.to_thread.run_sync(_open_and_read, self.path, start, size)
+        try:
+            while True:
+                start += len(chunk)
+                more = len(chunk) == size and start < end
+                await send({"type": "http.response.body", "body": chunk, "more_body": more})
+                if not more:
+                    return
+                size = min(self.chunk_size, end - start)
+                chunk = await anyio.to_thread.run_sync(os.pread, fd, size, start)
+        finally:
+            os.close(fd)
 
 
-def _read_at(path: str | os.PathLike[str], offset: int, size: int) -> bytes:
-    with open(path, "rb") as file:
-        return os.pread(file.fileno(), size, offset)
+def _open_and_read(path: str | os.PathLike[str], offset: int, size: int) -> tuple[int, bytes]:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return fd, os.pread(fd, size, offset)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 @dataclass(frozen=True)
@@ -291,7 +303,24 @@ class MediaFastPath:
         await self.app(scope, receive, send)
 
 
-@router.get("/recordings/{recording_id}/media")
+def _file(*media_types: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI answers of a media route: the file (whole, or the part a Range asks for),
+    or 416 for a Range outside it."""
+    content = {
+        media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in media_types
+    }
+    return {
+        200: {"description": "The file.", "content": content},
+        206: {"description": "The part of the file a `Range` asked for.", "content": content},
+        **documented(416),
+    }
+
+
+@router.get(
+    "/recordings/{recording_id}/media",
+    response_class=Response,
+    responses=_file("video/mp4", "audio/mp4"),
+)
 @router.head("/recordings/{recording_id}/media", include_in_schema=False)
 async def recording_media(
     request: Request, recording: RecordingDep, session: SessionDep, settings: SettingsDep
@@ -301,7 +330,9 @@ async def recording_media(
     return await _answer(request, recording, session, settings, "media")
 
 
-@router.get("/recordings/{recording_id}/poster")
+@router.get(
+    "/recordings/{recording_id}/poster", response_class=Response, responses=_file("image/jpeg")
+)
 @router.head("/recordings/{recording_id}/poster", include_in_schema=False)
 async def recording_poster(
     request: Request, recording: RecordingDep, session: SessionDep, settings: SettingsDep
@@ -310,7 +341,11 @@ async def recording_poster(
     return await _answer(request, recording, session, settings, "poster")
 
 
-@router.get("/recordings/{recording_id}/waveform")
+@router.get(
+    "/recordings/{recording_id}/waveform",
+    response_class=Response,
+    responses=_file("application/octet-stream"),
+)
 @router.head("/recordings/{recording_id}/waveform", include_in_schema=False)
 async def recording_waveform(
     request: Request, recording: RecordingDep, session: SessionDep, settings: SettingsDep
@@ -319,7 +354,11 @@ async def recording_waveform(
     return await _answer(request, recording, session, settings, "waveform")
 
 
-@router.get("/recordings/{recording_id}/thumbnails.vtt")
+@router.get(
+    "/recordings/{recording_id}/thumbnails.vtt",
+    response_class=Response,
+    responses=_file("text/vtt"),
+)
 @router.head("/recordings/{recording_id}/thumbnails.vtt", include_in_schema=False)
 async def recording_thumbnails(
     request: Request, recording: RecordingDep, session: SessionDep, settings: SettingsDep
@@ -328,7 +367,11 @@ async def recording_thumbnails(
     return await _answer(request, recording, session, settings, "thumbnails.vtt")
 
 
-@router.get("/recordings/{recording_id}/thumbnails/{sprite}")
+@router.get(
+    "/recordings/{recording_id}/thumbnails/{sprite}",
+    response_class=Response,
+    responses=_file("image/jpeg"),
+)
 @router.head("/recordings/{recording_id}/thumbnails/{sprite}", include_in_schema=False)
 async def recording_sprite(
     request: Request,

@@ -26,7 +26,7 @@ from autoconf.api.deps import (
 from autoconf.api.recordings import erase, public, reprocess, stop_processing, store_upload
 from autoconf.api.rendering import render
 from autoconf.consent import records as consent
-from autoconf.errors import Forbidden, Invalid, NotAuthenticated
+from autoconf.errors import Forbidden, Invalid, NotAuthenticated, TooManyAttempts
 from autoconf.i18n import gettext as _
 from autoconf.live import sessions
 from autoconf.media import jobs
@@ -89,14 +89,22 @@ async def login_form(
 ) -> Response:
     try:
         signed_in, clear = await log_in(request, session, settings, username, password)
-    except NotAuthenticated as error:
-        return render(
-            request, "login.html", 401, next=_safe_next(next), error=str(error), username=username
+    except (NotAuthenticated, TooManyAttempts) as error:
+        page = render(
+            request,
+            "login.html",
+            429 if isinstance(error, TooManyAttempts) else 401,
+            next=_safe_next(next),
+            error=str(error),
+            username=username,
         )
+        if isinstance(error, TooManyAttempts):
+            page.headers["Retry-After"] = str(error.retry_after)
+        return page
     # A one-time password is replaced first: the account page asks for a new one.
     target = "/account?first=1" if signed_in.must_change_password else _safe_next(next)
     response = RedirectResponse(target, status_code=303)
-    open_session(response, settings, clear)
+    open_session(request, response, settings, clear)
     return response
 
 

@@ -4,7 +4,12 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
+from autoconf.api.deps import SESSION_COOKIE
+from autoconf.auth.accounts import form_token
 from autoconf.i18n import LANGUAGES, set_language
 
 
@@ -23,3 +28,16 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
         request, name, context, status_code=status_code
     )
+
+
+@pass_context
+def csrf_token(context: Context) -> str:
+    """The form token of the page's session ("" signed out), for scripts (a meta tag)."""
+    cookie = context["request"].cookies.get(SESSION_COOKIE)
+    return form_token(cookie) if cookie else ""
+
+
+@pass_context
+def csrf_field(context: Context) -> Markup:
+    """The hidden field every form that posts starts with (see web_security.CrossSiteGuard)."""
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(csrf_token(context))

@@ -19,6 +19,7 @@ from autoconf.models import AuditEvent, User, utcnow
 
 LOGIN = "login"
 LOGIN_FAILED = "login_failed"
+LOGIN_THROTTLED = "login_throttled"
 LOGOUT = "logout"
 PLAY = "play"
 DOWNLOAD = "download"
@@ -40,6 +41,7 @@ STUDY_SETTINGS = "study_settings"
 ACTIONS = (
     LOGIN,
     LOGIN_FAILED,
+    LOGIN_THROTTLED,
     LOGOUT,
     PLAY,
     DOWNLOAD,

@@ -44,6 +44,14 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def form_token(session_token: str) -> str:
+    """The token a page's forms and scripts send back with the session cookie (protection
+    against cross-site request forgery): derived from the session's own secret, so it is bound
+    to that session, changes at every login and needs no storage. A page on another site can
+    read neither the cookie nor our pages, so it cannot produce it."""
+    return hashlib.sha256(b"autoconf form token\0" + session_token.encode()).hexdigest()[:40]
+
+
 def create_user(
     session: Session, username: str, password: str, role: str, display_name: str = ""
 ) -> User:

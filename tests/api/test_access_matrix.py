@@ -438,7 +438,7 @@ class World:
 
 def new_client(app: FastAPI, page: bool, headers: dict[str, str] | None = None) -> TestClient:
     base = {"accept": "text/html"} if page else {}
-    return TestClient(
+    return factories.PageClient(
         app, raise_server_exceptions=False, follow_redirects=False, headers=base | (headers or {})
     )
 
@@ -692,7 +692,7 @@ def app_under_test(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI
 
 @pytest.fixture(scope="module")
 def world(app_under_test: FastAPI) -> Iterator[World]:
-    with TestClient(app_under_test):  # the lifespan, for the whole module
+    with factories.PageClient(app_under_test):  # the lifespan, for the whole module
         yield build_world(app_under_test, app_under_test.state.settings)
 
 
@@ -727,7 +727,7 @@ def test_every_route_says_who_may_use_it(app_under_test: FastAPI) -> None:
     assert not gone, "route gone: remove it from EXPECTATIONS/SKIPPED:\n" + "\n".join(
         f"  {method} {path}" for method, path in gone
     )
-    with TestClient(app_under_test) as client:
+    with factories.PageClient(app_under_test) as client:
         schema = client.get("/api/v1/openapi.json").json()
     documented = {(m.upper(), p) for p, ops in schema["paths"].items() for m in ops}
     assert documented <= table

@@ -318,7 +318,7 @@ def test_undoing_the_delete_of_a_stop_gives_the_stop_back(
     assert _stop_of(rclient, live_id, stop["id"]) is None
 
     # A counsellor may not make a stop of an annotation, nor set an agenda status.
-    them = TestClient(app)
+    them = factories.PageClient(app)
     factories.login(them, world["counsellor"])
     mark = {"start_ms": 5_000, "origin": "prepared", "client_key": "counsellor-mark-1"}
     refused = them.post(

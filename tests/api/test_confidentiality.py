@@ -166,7 +166,7 @@ def test_a_disabled_account_stops_at_once(
 ) -> None:
     admin = factories.account(engine, "root", "admin")
     admin_h = factories.token(engine, admin)
-    browser = TestClient(app)
+    browser = factories.PageClient(app)
     factories.login(browser, world["who"])
     assert browser.get("/api/v1/me").status_code == 200
     assert client.get("/api/v1/users", headers=world["headers"]).status_code == 403
@@ -196,7 +196,7 @@ def test_a_disabled_account_stops_at_once(
 def test_a_password_change_ends_the_other_sessions(
     app: Any, engine: Engine, researcher: factories.Account
 ) -> None:
-    here, elsewhere = TestClient(app), TestClient(app)
+    here, elsewhere = factories.PageClient(app), factories.PageClient(app)
     factories.login(here, researcher)
     factories.login(elsewhere, researcher)
     wrong = here.post(
@@ -216,12 +216,12 @@ def test_a_password_change_ends_the_other_sessions(
     assert changed.status_code == 204
     assert here.get("/api/v1/me").status_code == 200
     assert elsewhere.get("/api/v1/me").status_code == 401
-    old = TestClient(app).post(
+    old = factories.PageClient(app).post(
         "/api/v1/auth/login",
         json={"username": researcher.username, "password": researcher.password},
     )
     assert old.status_code == 401
-    new = TestClient(app).post(
+    new = factories.PageClient(app).post(
         "/api/v1/auth/login", json={"username": researcher.username, "password": "un autre long"}
     )
     assert new.status_code == 200
@@ -456,7 +456,7 @@ HTML = {"Accept": "text/html"}
 def test_the_account_page_changes_the_password_and_handles_tokens(
     app: Any, engine: Engine, researcher: factories.Account
 ) -> None:
-    here, elsewhere = TestClient(app), TestClient(app)
+    here, elsewhere = factories.PageClient(app), factories.PageClient(app)
     factories.login(here, researcher)
     factories.login(elsewhere, researcher)
     page = here.get("/account", headers=HTML)
@@ -500,19 +500,19 @@ def test_the_account_page_changes_the_password_and_handles_tokens(
     assert made.status_code == 201
     shown = made.text.split("data-new-token>")[1].split("<")[0]
     bearer = {"Authorization": f"Bearer {shown}"}
-    assert TestClient(app).get("/api/v1/me", headers=bearer).status_code == 200
+    assert factories.PageClient(app).get("/api/v1/me", headers=bearer).status_code == 200
     assert shown not in here.get("/account", headers=HTML).text  # shown once
     token_id = here.get("/api/v1/me/tokens").json()[0]["id"]
     revoked = here.post(f"/account/tokens/{token_id}/revoke", follow_redirects=False)
     assert revoked.status_code == 303
-    assert TestClient(app).get("/api/v1/me", headers=bearer).status_code == 401
+    assert factories.PageClient(app).get("/api/v1/me", headers=bearer).status_code == 401
 
 
 def test_the_accounts_page_disables_an_account(
     app: Any, client: TestClient, engine: Engine, world: dict
 ) -> None:
     admin = factories.account(engine, "root", "admin")
-    browser = TestClient(app)
+    browser = factories.PageClient(app)
     factories.login(browser, admin)
     assert client.get("/users", headers={**world["headers"], **HTML}).status_code == 403
     page = browser.get("/users", headers=HTML)

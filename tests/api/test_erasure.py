@@ -76,7 +76,7 @@ def filled(rclient: TestClient, study: dict, engine: Engine, app: FastAPI) -> di
     )
     assert coded.status_code == 201, coded.text
     assert rclient.post(url, json={"start_ms": 2_000, "origin": "prepared"}).status_code == 201
-    colleague = TestClient(app)
+    colleague = factories.PageClient(app)
     factories.login(colleague, factories.account(engine, "autre", "researcher"))
     added = rclient.post(
         f"/api/v1/studies/{sid}/members", json={"username": "autre", "role": "researcher"}
@@ -108,7 +108,7 @@ def filled(rclient: TestClient, study: dict, engine: Engine, app: FastAPI) -> di
         json={"speaker": "counsellor", "text": COMMENT},
     )
     assert comment.status_code == 201, comment.text
-    them = TestClient(app)
+    them = factories.PageClient(app)
     factories.login(them, counsellor)
     return {
         "recording": rec,
@@ -185,7 +185,7 @@ def test_who_may_erase(
     refused = them.post(f"/api/v1/recordings/{rid}/erase")
     assert refused.status_code == 403 and "chercheurs" in refused.json()["detail"]
     assert them.get(f"/recordings/{rid}/erase").status_code == 403
-    outsider = TestClient(app)
+    outsider = factories.PageClient(app)
     factories.login(outsider, factories.account(engine, "dehors", "researcher"))
     unknown = outsider.post(f"/api/v1/recordings/{rid}/erase")
     assert unknown.status_code == 404

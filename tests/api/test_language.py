@@ -71,7 +71,7 @@ def test_the_default_language_setting_applies_before_sign_in(tmp_path: Path) -> 
     migrate.upgrade(settings.effective_database_url)
     app = create_app(settings)
     try:
-        with TestClient(app) as client:
+        with factories.PageClient(app) as client:
             page = client.get("/login", headers=HTML)
         assert '<html lang="en">' in page.text
         assert "Username" in page.text and "Password" in page.text

@@ -39,7 +39,7 @@ def test_two_browsers_share_one_playhead(
 ) -> None:
     code = live["code"]
     assert len(code) == 6 and code.isalnum() and code == code.upper()
-    other = TestClient(app)
+    other = factories.PageClient(app)
     factories.login(other, live["counsellor"])
     joined = other.get(f"/api/v1/live/code/{code.lower()}")
     assert joined.status_code == 200 and joined.json()["id"] == live["id"]
@@ -81,7 +81,7 @@ def test_who_may_start_join_and_follow(
     study: dict,
     live: dict,  # type: ignore[no-untyped-def]
 ) -> None:
-    stranger = TestClient(app)
+    stranger = factories.PageClient(app)
     factories.login(stranger, factories.account(engine, "ailleurs", "researcher"))
     assert stranger.get(f"/api/v1/live/code/{live['code']}").status_code == 404
     with (
@@ -99,13 +99,13 @@ def test_who_may_start_join_and_follow(
     ):
         socket.receive_json()
     assert foreign.value.code == 4403
-    anonymous = TestClient(app)
+    anonymous = factories.PageClient(app)
     with (
         pytest.raises(WebSocketDisconnect),
         anonymous.websocket_connect(f"/api/v1/live/{live['id']}/ws") as socket,
     ):
         socket.receive_json()
-    counsellor = TestClient(app)
+    counsellor = factories.PageClient(app)
     factories.login(counsellor, live["counsellor"])
     refused = counsellor.post(f"/api/v1/recordings/{live['recording']['id']}/live")
     assert refused.status_code == 403
@@ -143,7 +143,7 @@ def test_a_recording_in_no_interview_gets_one_for_its_counsellor(
     assert made is not None and made.code == "C3 - 1" and made.counsellor_id == counsellor_id
     assert rclient.get(f"/api/v1/interviews/{made.id}/report").json()["rows"] == []
     # The counsellor's own interview: they join with the code.
-    them = TestClient(app)
+    them = factories.PageClient(app)
     factories.login(them, counsellor)
     assert them.get(f"/api/v1/live/code/{started.json()['code']}").status_code == 200
     # The recording's code is taken by another interview: the counsellor's code.

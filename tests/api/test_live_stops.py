@@ -60,11 +60,11 @@ def live(rclient: TestClient, study: dict, engine: Engine, app: Any) -> dict[str
     ours = rclient.post(url, json={"start_ms": 34_000, "origin": "prepared", "note": "Reformule"})
     rclient.patch(f"/api/v1/annotations/{ours.json()['id']}", json={"version": 1, "shared": True})
     private = rclient.post(url, json={"start_ms": 60_000, "origin": "prepared", "note": "Pistes"})
-    them = TestClient(app)
+    them = factories.PageClient(app)
     factories.login(them, counsellor)
     theirs = them.post(url, json={"start_ms": 85_000, "origin": "prepared", "note": "Le cadre"})
     them.patch(f"/api/v1/annotations/{theirs.json()['id']}", json={"version": 1, "shared": True})
-    colleague = TestClient(app)
+    colleague = factories.PageClient(app)
     factories.login(colleague, factories.account(engine, "autre", "researcher"))
     rclient.post(
         f"/api/v1/studies/{study['id']}/members", json={"username": "autre", "role": "researcher"}

@@ -184,6 +184,7 @@ def test_a_granted_player_skips_the_checks_but_nobody_else_does(
 
     outsider = factories.account(engine, "zoe", "researcher")
     granted = dict(rclient.cookies)
+    rclient.cookies.clear()  # another browser (a login here would end the granted session)
     factories.login(rclient, outsider)
     assert rclient.get(ready["media_url"]).status_code == 404
     rclient.cookies.clear()
@@ -219,3 +220,40 @@ def test_logging_out_ends_media_access_at_once(
     assert rclient.post("/api/v1/auth/logout").status_code == 204
     rclient.cookies.set("autoconf_session", cookie)  # a copy kept by someone
     assert rclient.get(ready["media_url"]).status_code == 401
+
+
+def test_a_proxy_replaced_while_it_streams_is_not_mixed_into_the_answer(tmp_path: Path) -> None:
+    """Processed again while a player reads it: the answer stays the file it began with."""
+    import anyio
+
+    from autoconf.api.media import MediaFile
+
+    path = tmp_path / "proxy.mp4"
+    path.write_bytes(b"a" * 3000)
+    sent: list[bytes] = []
+
+    async def main() -> None:
+        answer = MediaFile(path, stat_result=path.stat())
+        answer.chunk_size = 1000
+
+        async def receive() -> dict:
+            await anyio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.body":
+                sent.append(message["body"])
+                if len(sent) == 1:  # the new proxy moved in by rename, as jobs do
+                    fresh = tmp_path / "fresh.mp4"
+                    fresh.write_bytes(b"b" * 3000)
+                    fresh.replace(path)
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "headers": [(b"range", b"bytes=0-2999")],
+        }
+        await answer(scope, receive, send)
+
+    anyio.run(main)
+    assert b"".join(sent) == b"a" * 3000

@@ -66,7 +66,7 @@ def test_a_researcher_invites_a_colleague_who_signs_in_once_then_chooses_a_passw
     # The page shows the password once: the next visit does not.
     assert password not in rclient.get(admin_url(study, "/admin"), headers=PAGE).text
 
-    with TestClient(app) as colleague:
+    with factories.PageClient(app) as colleague:
         signed_in = colleague.post(
             "/login",
             data={"username": "m.durand", "password": password, "next": "/studies"},

@@ -1,12 +1,15 @@
 """Security headers on every answer, and requests made from another site refused (CSRF)."""
 
 import html
+import re
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from starlette.websockets import WebSocketDisconnect
 
+from autoconf.auth import accounts
 from tests import factories
 
 ELSEWHERE = "https://evil.example"
@@ -142,3 +145,149 @@ def test_a_live_socket_opened_from_another_site_is_refused(
     assert closed.value.code == 4403
     with rclient.websocket_connect(url, headers={"origin": "http://testserver"}) as socket:
         assert socket.receive_json()["type"]
+    # The session's form token is asked of the socket too (the page puts it in the URL).
+    bare = TestClient(rclient.app, cookies=rclient.cookies)
+    with pytest.raises(WebSocketDisconnect) as closed, bare.websocket_connect(url):
+        pass
+    assert closed.value.code == 4403
+    token = accounts.form_token(rclient.cookies["autoconf_session"])
+    with bare.websocket_connect(f"{url}?csrf_token={token}") as socket:
+        assert socket.receive_json()["type"]
+
+
+def _hidden_tokens(page: str) -> list[str]:
+    return re.findall(r'<input type="hidden" name="csrf_token" value="([^"]*)">', page)
+
+
+def test_a_cookie_request_without_the_pages_token_is_refused(
+    rclient: TestClient, recording: dict, engine: Engine
+) -> None:
+    """Same site, right cookie, but not the session's form token (a request forged in a way
+    that hides its origin, or a page of an older session): refused, nothing changes."""
+    rid = recording["id"]
+    cookie = rclient.cookies["autoconf_session"]
+    token = accounts.form_token(cookie)
+    bare = TestClient(rclient.app, cookies=rclient.cookies)
+    other = factories.PageClient(rclient.app)
+    factories.login(other, factories.Account(0, "claire", factories.PASSWORD, "researcher"))
+    stale = accounts.form_token(other.cookies["autoconf_session"])  # another session's token
+
+    for sent in ({}, {"x-csrf-token": stale}, {"x-csrf-token": "é".encode() * 20}):
+        api = bare.delete(f"/api/v1/recordings/{rid}", headers=sent)
+        assert api.status_code == 403, sent
+        assert "jeton de sécurité" in api.json()["detail"]
+        page = bare.post(
+            f"/recordings/{rid}/delete",
+            headers={"accept": "text/html", **sent},
+            data={"csrf_token": stale} if sent else {},
+            follow_redirects=False,
+        )
+        assert page.status_code == 403
+        assert "Rechargez la page" in html.unescape(page.text)
+    # A multipart form whose token is not its first field, or a malformed body: refused.
+    late = bare.post(
+        f"/recordings/{rid}/transcript",
+        data={"mode": "replace", "csrf_token": token},
+        files={"file": ("t.vtt", b"WEBVTT\n", "text/vtt")},
+        follow_redirects=False,
+    )
+    assert late.status_code == 403
+    broken = bare.post(
+        f"/recordings/{rid}/delete",
+        content=b"--x\r\nnot a part",
+        headers={"content-type": "multipart/form-data; boundary=x"},
+    )
+    assert broken.status_code == 403
+    assert rclient.get(f"/api/v1/recordings/{rid}").status_code == 200
+
+    # The token as the pages send it: a header, a form's first field, a multipart's first part.
+    renamed = bare.patch(
+        f"/api/v1/recordings/{rid}", json={"code": "A8 - 2"}, headers={"x-csrf-token": token}
+    )
+    assert renamed.status_code == 200, renamed.text
+    imported = bare.post(
+        f"/recordings/{rid}/transcript",
+        files=[
+            ("csrf_token", (None, token)),
+            ("file", ("t.vtt", factories.DEMO_TRANSCRIPT.read_bytes(), "text/vtt")),
+        ],
+        follow_redirects=False,
+    )
+    assert imported.status_code == 303, imported.text
+    deleted = bare.post(
+        f"/recordings/{rid}/delete", data={"csrf_token": token}, follow_redirects=False
+    )
+    assert deleted.status_code == 303
+    assert rclient.get(f"/api/v1/recordings/{rid}").status_code == 404
+
+
+def test_every_form_of_the_pages_carries_the_sessions_token(
+    rclient: TestClient, recording: dict
+) -> None:
+    token = accounts.form_token(rclient.cookies["autoconf_session"])
+    for path in (
+        "/studies",
+        f"/studies/{recording['study_id']}",
+        f"/studies/{recording['study_id']}/admin",
+        f"/recordings/{recording['id']}",
+        "/account",
+    ):
+        page = rclient.get(path).text
+        forms = re.findall(r"<form\b[^>]*>", page)
+        posting = [form for form in forms if 'method="post"' in form]
+        assert posting, path
+        # Each form that posts starts with the field; scripts read the meta tag.
+        assert _hidden_tokens(page) == [token] * len(posting), path
+        assert f'<meta name="csrf-token" content="{token}">' in page
+
+
+def test_the_token_changes_at_each_login_and_signing_in_needs_none(
+    client: TestClient, researcher: factories.Account
+) -> None:
+    """The sign-in has no session yet (the origin check guards it); each login opens a new
+    session, with its own cookie and its own token; the old token does not pass with it."""
+    first = client.post("/login", data={"username": "claire", "password": factories.PASSWORD})
+    assert first.status_code in (200, 303)
+    old_cookie = client.cookies["autoconf_session"]
+    again = client.post(
+        "/api/v1/auth/login", json={"username": "claire", "password": factories.PASSWORD}
+    )
+    assert again.status_code == 200  # a stale cookie in the browser does not stop a login
+    new_cookie = client.cookies["autoconf_session"]
+    assert new_cookie != old_cookie
+    # The browser's previous session ended with the login (its id does not live on).
+    assert (
+        TestClient(client.app, cookies={"autoconf_session": old_cookie})
+        .get("/api/v1/me")
+        .status_code
+        == 401
+    )
+    assert accounts.form_token(new_cookie) != accounts.form_token(old_cookie)
+    refused = client.post(
+        "/api/v1/studies",
+        json={"name": "x"},
+        headers={"x-csrf-token": accounts.form_token(old_cookie)},
+    )
+    assert refused.status_code == 403
+    made = client.post(
+        "/api/v1/studies",
+        json={"name": "x"},
+        headers={"x-csrf-token": accounts.form_token(new_cookie)},
+    )
+    assert made.status_code == 201
+
+
+def test_the_session_cookie_is_httponly_lax_and_secure_over_https(
+    app: FastAPI, researcher: factories.Account
+) -> None:
+    body = {"username": "claire", "password": factories.PASSWORD}
+    plain = TestClient(app).post("/api/v1/auth/login", json=body)
+    cookie = plain.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
+    # Over HTTPS (here the URL's scheme; behind a proxy, its X-Forwarded-Proto): Secure.
+    https = TestClient(app, base_url="https://testserver").post("/api/v1/auth/login", json=body)
+    assert "; secure" in https.headers["set-cookie"].lower()
+    # AUTOCONF_COOKIE_SECURE: Secure even when the app only sees http.
+    app.state.settings.cookie_secure = True
+    forced = TestClient(app).post("/api/v1/auth/login", json=body)
+    assert "; secure" in forced.headers["set-cookie"].lower()

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from autoconf.auth.accounts import form_token
 from tests.support import cli, serve
 
 CHROMIUM = os.environ.get("AUTOCONF_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -80,3 +81,11 @@ def screenshots(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("AUTOCONF_SCREENSHOTS", tmp_path))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def form_headers(owner: Page | BrowserContext) -> dict[str, str]:
+    """What the pages' scripts send beside the session cookie on a request that changes
+    something (for the tests' own calls through the browser's `request`)."""
+    context = owner.context if isinstance(owner, Page) else owner
+    cookie = next(c["value"] for c in context.cookies() if c["name"] == "autoconf_session")
+    return {"X-CSRF-Token": form_token(cookie)}

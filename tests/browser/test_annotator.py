@@ -9,7 +9,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from autoconf.demo import TRANSCRIPT
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, form_headers
 from tests.browser.test_pages import _login
 
 DEMO_VTT = Path(__file__).parents[2] / "autoconf" / "demo" / TRANSCRIPT
@@ -202,6 +202,7 @@ def test_offline_changes_wait_in_the_browser_and_conflicts_ask(
     other = again.request.patch(
         f"{live_server.url}/api/v1/annotations/{mark_id}",
         data={"version": offline[0]["version"], "note": "changé ailleurs"},
+        headers=form_headers(again),
     )
     assert other.ok
     row = again.locator("[data-list] li", has_text="noté hors ligne")
@@ -275,7 +276,10 @@ def test_transcript_selection_thumbnails_and_live_codebooks(
         """async ([id, study]) => {
             const response = await fetch(`/api/v1/codes/${id}`, {
                 method: 'PATCH', credentials: 'same-origin',
-                headers: {'Content-Type': 'application/json'},
+                headers: {
+                    'Content-Type': 'application/json',
+                    'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content,
+                },
                 body: JSON.stringify({label: 'Montrer / faire faire', hotkey: 'q'}),
             });
             new BroadcastChannel('autoconf.codebooks').postMessage({study_id: study});
@@ -343,6 +347,7 @@ def test_lost_answers_refusals_and_stale_replays(page: Page, live_server: LiveSe
     colleague = context.request.patch(
         f"{live_server.url}/api/v1/annotations/{at_70[0]['id']}",
         data={"version": at_70[0]["version"], "note": "la note d'un collègue"},
+        headers=form_headers(context),
     )
     assert colleague.ok
     again = context.new_page()
@@ -553,12 +558,14 @@ def test_undoing_a_delete_gives_the_annotation_back_with_its_links(
     # A stop of a live session (without comments: one with comments is not deleted here),
     # deleted and undone: a stop of that session again, as it was, answering its moment.
     api = live_server.url + "/api/v1"
-    live = page.request.post(f"{api}/recordings/{recording_id}/live")
+    live = page.request.post(f"{api}/recordings/{recording_id}/live", headers=form_headers(page))
     assert live.ok, live.text()
     live_id = live.json()["id"]
-    made = page.request.post(f"{api}/live/{live_id}/stops", data={"position_ms": 114_000})
+    made = page.request.post(
+        f"{api}/live/{live_id}/stops", data={"position_ms": 114_000}, headers=form_headers(page)
+    )
     assert made.ok, made.text()
-    assert page.request.post(f"{api}/live/{live_id}/end").ok
+    assert page.request.post(f"{api}/live/{live_id}/end", headers=form_headers(page)).ok
     stop = made.json()
     assert stop["prepared_id"] is not None and stop["role"] == "researcher"
     page.reload()

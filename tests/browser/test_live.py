@@ -11,7 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import CONTEXT, LiveServer
+from tests.browser.conftest import CONTEXT, LiveServer, form_headers
 from tests.browser.test_pages import _login
 from tests.support import cli, start_server, stop_server, wait_for
 
@@ -53,7 +53,9 @@ def _join(counsellor: Page, server: LiveServer, code: str) -> None:
 
 def _say_gender(page: Page, server: LiveServer, gender: str) -> None:
     """What the account's settings say: how French labels speak of its holder."""
-    changed = page.request.patch(f"{server.url}/api/v1/me", data={"gender": gender})
+    changed = page.request.patch(
+        f"{server.url}/api/v1/me", data={"gender": gender}, headers=form_headers(page)
+    )
     assert changed.status == 200, changed.text()
 
 
@@ -226,7 +228,8 @@ def test_a_consent_withdrawn_mid_session_stops_the_media(
     )
     try:
         withdrawn = researcher.request.post(
-            f"{live_server.url}/api/v1/consents/{beneficiary['id']}/withdraw"
+            f"{live_server.url}/api/v1/consents/{beneficiary['id']}/withdraw",
+            headers=form_headers(researcher),
         )
         assert withdrawn.status == 200, withdrawn.text()
         # The next check of the media is refused: the reason instead of the player.
@@ -241,6 +244,7 @@ def test_a_consent_withdrawn_mid_session_stops_the_media(
                 "scopes": ["research", "training"],
                 "given_on": "2025-01-15",
             },
+            headers=form_headers(researcher),
         )
         assert given.status == 201, given.text()
 
@@ -261,6 +265,7 @@ def test_a_live_session_needs_the_recordings_counsellor(
             "code": "A8 - 9",
             "file": {"name": "a.mp4", "mimeType": "video/mp4", "buffer": DEMO_MEDIA.read_bytes()},
         },
+        headers=form_headers(researcher),
     )
     assert uploaded.status == 201, uploaded.text()
     recording = uploaded.json()["id"]
@@ -268,6 +273,7 @@ def test_a_live_session_needs_the_recordings_counsellor(
         given = researcher.request.post(
             f"{api}/recordings/{recording}/consents",
             data={"party": party, "scopes": ["research"], "given_on": "2025-01-15"},
+            headers=form_headers(researcher),
         )
         assert given.status == 201, given.text()
     wait_for(

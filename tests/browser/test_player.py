@@ -6,7 +6,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, form_headers
 from tests.browser.test_pages import _login
 
 AUDIO = Path(__file__).parents[1] / "data" / "variants" / "audio.m4a"
@@ -61,6 +61,7 @@ def test_audio_proxy_plays_and_seeks(
             "code": "AC-audio",
             "file": {"name": AUDIO.name, "mimeType": "audio/mp4", "buffer": AUDIO.read_bytes()},
         },
+        headers=form_headers(page),
     )
     assert created.status == 201, created.text()
     api = f"{live_server.url}/api/v1/recordings/{created.json()['id']}"
@@ -68,6 +69,7 @@ def test_audio_proxy_plays_and_seeks(
         given = page.request.post(
             f"{api}/consents",
             data={"party": party, "scopes": ["research"], "given_on": "2025-01-15"},
+            headers=form_headers(page),
         )
         assert given.status == 201, given.text()
     deadline = time.monotonic() + 60

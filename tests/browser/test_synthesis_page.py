@@ -3,7 +3,7 @@ the value changed; the table and its download links follow."""
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, form_headers
 from tests.browser.test_pages import _login
 
 
@@ -24,6 +24,7 @@ def test_columns_dragged_removed_added_and_the_value_changed(
                 "code": code,
                 "file": {"name": "s.mp4", "mimeType": "video/mp4", "buffer": b"not media"},
             },
+            headers=form_headers(page),
         )
         assert created.ok, created.text()
     page.goto(f"{live_server.url}/studies/{live_server.study_id}")

@@ -206,7 +206,7 @@ def test_nothing_of_an_erased_recording_remains_on_postgresql(
     engine = app.state.engine
     try:
         who = factories.account(engine, "claire", "researcher")
-        with TestClient(app, raise_server_exceptions=False) as client:
+        with factories.PageClient(app, raise_server_exceptions=False) as client:
             factories.login(client, who)
             study = client.post("/api/v1/studies", json={"name": "PG"}).json()
             recording = factories.processed(client, engine, settings, study["id"], "A8 - 1")

@@ -4,7 +4,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from autoconf import migrate
@@ -23,7 +22,7 @@ def test_core_flow_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     app = create_app(settings)
     try:
         who = factories.account(app.state.engine, "claire", "researcher")
-        with TestClient(app, raise_server_exceptions=False) as client:
+        with factories.PageClient(app, raise_server_exceptions=False) as client:
             factories.login(client, who)
             study = client.post("/api/v1/studies", json={"name": "PG"}).json()
             schemes = factories.codes_by_path(client, study["id"], "schemes")
@@ -73,7 +72,7 @@ def test_races_on_postgresql_end_in_409_never_500(postgres_url: str, tmp_path: P
         headers = factories.token(app.state.engine, who)
         for name in ("a1", "a2", "a3"):
             factories.account(app.state.engine, name, "counsellor")
-        with TestClient(app, raise_server_exceptions=False) as client:
+        with factories.PageClient(app, raise_server_exceptions=False) as client:
             sid = client.post("/api/v1/studies", json={"name": "PG"}, headers=headers).json()["id"]
 
             def post(url: str, body: dict) -> int:
@@ -133,7 +132,7 @@ def test_media_jobs_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     engine = app.state.engine
     try:
         who = factories.account(engine, "claire", "researcher")
-        with TestClient(app, raise_server_exceptions=False) as client:
+        with factories.PageClient(app, raise_server_exceptions=False) as client:
             factories.login(client, who)
             study = client.post("/api/v1/studies", json={"name": "PG"}).json()
             for index in range(6):
@@ -153,3 +152,22 @@ def test_media_jobs_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
             assert {r["status"] for r in listed} == {"ready"}
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_demo_study_loads_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    """The demo holds an interview's own recording (category "autoconfrontation", longer than
+    the column first was: SQLite never checks a length, PostgreSQL does)."""
+    from autoconf.demo import load_demo
+    from autoconf.models import Recording
+
+    settings = Settings(data_dir=tmp_path, database_url=postgres_url, media_workers=0)
+    migrate.upgrade(postgres_url)
+    app = create_app(settings)
+    try:
+        load_demo(app.state.engine, settings)
+        with session_scope(app.state.engine) as session:
+            categories = {r.category for r in session.exec(select(Recording))}
+        assert categories == {"session", "autoconfrontation"}
+    finally:
+        app.state.engine.dispose()

@@ -1,5 +1,18 @@
-// The JSON API as the pages use it: the session cookie authenticates, errors come back
+// The JSON API as the pages use it: the session cookie authenticates, with the page's form
+// token beside it on every request that changes something (X-CSRF-Token); errors come back
 // as `{"detail": "message en français"}` (or a list of field issues for a 422).
+
+/** The page's form token (from its <meta name="csrf-token">), "" when signed out. */
+export function formToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+/** Headers that let a state-changing request through: the form token. */
+export function tokenHeaders() {
+  const token = formToken();
+  return token ? { "X-CSRF-Token": token } : {};
+}
 
 /** The user-facing message of an error body, else `fallback`. */
 export function detailOf(bodyText, fallback) {
@@ -40,7 +53,7 @@ export async function post(url, fallback) {
   try {
     response = await fetch(url, {
       method: "POST",
-      headers: { Accept: "application/json" },
+      headers: { Accept: "application/json", ...tokenHeaders() },
       credentials: "same-origin",
     });
   } catch {
@@ -59,7 +72,7 @@ export async function sendJSON(method, url, body, fallback, headers = {}) {
   try {
     response = await fetch(url, {
       method,
-      headers: { Accept: "application/json", "Content-Type": "application/json", ...headers },
+      headers: { Accept: "application/json", "Content-Type": "application/json", ...tokenHeaders(), ...headers },
       credentials: "same-origin",
       body: body === undefined ? undefined : JSON.stringify(body),
     });

@@ -5,7 +5,7 @@
 // message on the "autoconf.codebooks" BroadcastChannel tells the open annotation pages.
 
 import Sortable from "../vendor/sortable-1.15.6.esm.js";
-import { detailOf, getJSON } from "./api.js";
+import { detailOf, getJSON, tokenHeaders } from "./api.js";
 
 const CHANNEL = "autoconf.codebooks";
 
@@ -19,7 +19,7 @@ async function send(method, url, body, fallback) {
   try {
     response = await fetch(url, {
       method,
-      headers: { Accept: "application/json", ...(body ? { "Content-Type": "application/json" } : {}) },
+      headers: { Accept: "application/json", ...tokenHeaders(), ...(body ? { "Content-Type": "application/json" } : {}) },
       credentials: "same-origin",
       body: body ? JSON.stringify(body) : undefined,
     });

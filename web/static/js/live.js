@@ -17,6 +17,7 @@
 // while one of its controls is on its way, moves the shared playhead without touching the
 // player, which already shows the newer action.
 
+import { formToken } from "./api.js";
 import { bindLog } from "./live-log.js";
 
 const DRIFT_MS = 250;
@@ -285,7 +286,9 @@ function bind(root) {
 
   function connect() {
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${window.location.host}/api/v1/live/${sessionId}/ws`);
+    // The session's form token: a socket opened with the cookie but without it is refused.
+    const token = encodeURIComponent(formToken());
+    socket = new WebSocket(`${scheme}://${window.location.host}/api/v1/live/${sessionId}/ws?csrf_token=${token}`);
     say("connecting", root.dataset.msgConnecting);
     socket.addEventListener("open", () => {
       retry = 500;

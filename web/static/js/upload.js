@@ -6,7 +6,7 @@
 // waits for the network and carries on, and after a reload choosing the same file again
 // (same situation code) resumes where the server stopped.
 
-import { detailOf } from "./api.js";
+import { detailOf, tokenHeaders } from "./api.js";
 import { fileSize, fill, percent, roughDuration } from "./format.js";
 
 const HASH_SLICE = 16 * 1024 * 1024;
@@ -190,6 +190,7 @@ function bind(form) {
     upload = new tus.Upload(file, {
       endpoint,
       metadata,
+      headers: tokenHeaders(),
       chunkSize,
       retryDelays: RETRY_DELAYS,
       removeFingerprintOnSuccess: true,

@@ -5,6 +5,7 @@
 // time (a field, a selection of transcript text, a segment being recorded, the selected
 // annotation), and never pauses the playback.
 
+import { tokenHeaders } from "../api.js";
 import { fill as fillMessage, timecode } from "../format.js";
 import { AnnotationList } from "./list.js";
 import { Panel } from "./panel.js";
@@ -585,7 +586,7 @@ class Annotator {
         const response = await fetch("/api/v1/me", {
           method: "PATCH",
           credentials: "same-origin",
-          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          headers: { "Content-Type": "application/json", Accept: "application/json", ...tokenHeaders() },
           body: JSON.stringify({ reaction_offset_ms: this.offsetMs }),
         });
         if (response.ok) this.toast(fillMessage(this.messages.offsetSaved, { seconds: String(seconds).replace(".", ",") }));
