@@ -169,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.password_limiter = anyio.CapacityLimiter(2)
     app.state.login_gates = throttle.AddressGates()  # one password check per address at once
     app.state.login_refusals = throttle.RefusalLog()
+    app.state.login_locks = throttle.Locks()  # locks read from the database, until they end
     app.state.login_checks = throttle.CheckQueue(slots=2)  # clean addresses first
     web = web_dir()
     app.state.templates = make_templates(web / "templates")

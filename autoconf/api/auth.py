@@ -13,6 +13,7 @@ from autoconf.api.deps import (
     SessionDep,
     SettingsDep,
     actor,
+    request_session,
     write,
 )
 from autoconf.api.media import grant_key
@@ -21,7 +22,7 @@ from autoconf.audit import log as audit_log
 from autoconf.auth import accounts, throttle
 from autoconf.auth.accounts import API, SESSION
 from autoconf.errors import NotAuthenticated, TooManyAttempts
-from autoconf.models import AuthToken, User
+from autoconf.models import User
 from autoconf.payloads import (
     LoginRequest,
     PasswordChange,
@@ -53,50 +54,87 @@ def open_session(
 
 
 async def log_in(
-    request: Request, session: Session, settings: Settings, username: str, password: str
+    request: Request, settings: Settings, username: str, password: str
 ) -> tuple[UserPublic, str]:
     """Check the password (slow by design, so outside the write lock), then open a session.
     Both outcomes go to the audit log (a failure with the name tried, not the password).
 
     Throttled (`auth.throttle`): one check at a time per address, none for an account or an
     address with too many recent failures (429, Retry-After, logged), and the checks of
-    addresses without failures first."""
+    addresses without failures first. No database session is held while a sign-in waits for
+    its check: a flood of sign-ins must not take the slots every other request needs."""
     who = actor(request, None)
-    async with request.app.state.login_gates.enter(who.address):
-        try:
-            clean = await anyio.to_thread.run_sync(throttle.check, session, username, who.address)
-        except TooManyAttempts:
-            refused = request.app.state.login_refusals.refused(username, who.address)
-            if refused is not None:
-                await write(
-                    request,
-                    session,
-                    audit_log.record,
-                    session,
-                    who,
-                    audit_log.LOGIN_THROTTLED,
-                    tried=username[:64],
-                    refused=refused,
-                )
-            raise
-        try:
-            async with request.app.state.login_checks.turn(clean):
-                if await request.is_disconnected():  # gone while waiting: no check for no one
-                    raise NotAuthenticated("Connexion abandonnée.")
-                user = await anyio.to_thread.run_sync(
-                    accounts.authenticate,
-                    session,
-                    username,
-                    password,
-                    limiter=request.app.state.password_limiter,
-                )
-        except NotAuthenticated:
-            session.rollback()
-            await write(request, session, _failed, session, who, username)
-            raise
+    state = request.app.state
+    try:
+        known_lock = state.login_locks.wait(username, who.address)
+        if known_lock:  # refused without a look-up
+            await _log_refusal(request, who, username)
+            throttle.refuse(known_lock)
+        async with state.login_gates.enter(who.address):
+            async with request_session(request) as session:
+                clean, user = await _before_check(request, session, who, username)
+            try:
+                async with state.login_checks.turn(clean):
+                    if await request.is_disconnected():  # gone while waiting: no check
+                        raise NotAuthenticated("Connexion abandonnée.")
+                    new_hash = await anyio.to_thread.run_sync(
+                        accounts.check_password, user, password, limiter=state.password_limiter
+                    )
+            except NotAuthenticated:
+                async with request_session(request) as session:
+                    await write(request, session, _failed, session, who, username)
+                raise
+    except TooManyAttempts:
+        # A refusal answered at once is asked again at once: a flood's refusals would take
+        # the processor a researcher's sign-in needs. Waiting costs nothing.
+        await anyio.sleep(throttle.REFUSAL_DELAY_S)
+        raise
+    assert user is not None
     lifetime = timedelta(days=settings.session_days)
-    _, clear = await write(request, session, _open, session, request, user, lifetime)
-    return UserPublic.model_validate(user), clear
+    async with request_session(request) as session:
+        signed_in, clear = await write(
+            request, session, _open, session, request, user.id, new_hash, lifetime
+        )
+    return signed_in, clear
+
+
+async def _before_check(
+    request: Request, session: Session, who: audit_log.Actor, username: str
+) -> tuple[bool, User | None]:
+    """Whether the sign-in may be tried (TooManyAttempts, logged, if not) and from a clean
+    address; the account named (None: unknown), detached from the session."""
+
+    def look() -> tuple[bool, User | None]:
+        clean = throttle.check(session, username, who.address, request.app.state.login_locks)
+        user = accounts.find_user(session, username)
+        if user is not None:
+            session.expunge(user)
+        return clean, user
+
+    try:
+        return await anyio.to_thread.run_sync(look)
+    except TooManyAttempts:
+        await _log_refusal(request, who, username)
+        raise
+
+
+async def _log_refusal(request: Request, who: audit_log.Actor, username: str) -> None:
+    """A throttled sign-in in the audit log: the first per account and address each minute,
+    with the number refused since."""
+    refused = request.app.state.login_refusals.refused(username, who.address)
+    if refused is None:
+        return
+    async with request_session(request) as session:
+        await write(
+            request,
+            session,
+            audit_log.record,
+            session,
+            who,
+            audit_log.LOGIN_THROTTLED,
+            tried=username[:64],
+            refused=refused,
+        )
 
 
 def _failed(session: Session, who: audit_log.Actor, username: str) -> None:
@@ -105,18 +143,28 @@ def _failed(session: Session, who: audit_log.Actor, username: str) -> None:
 
 
 def _open(
-    session: Session, request: Request, user: User, lifetime: timedelta
-) -> tuple[AuthToken, str]:
+    session: Session,
+    request: Request,
+    user_id: int | None,
+    new_hash: str | None,
+    lifetime: timedelta,
+) -> tuple[UserPublic, str]:
     """A new login session (a new id at every login); the one this browser had ends. The
-    account's failed sign-ins are forgotten."""
+    account's failed sign-ins are forgotten; an outdated hash is replaced."""
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:  # removed or disabled during the check
+        raise NotAuthenticated("Nom d'utilisateur ou mot de passe incorrect.")
+    if new_hash is not None:
+        user.password_hash = new_hash
+        session.add(user)
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:
         accounts.revoke_token(session, previous)
     throttle.forget_account(session, user.username)
-    token, clear = accounts.issue_token(session, user, SESSION, "", lifetime)
+    _, clear = accounts.issue_token(session, user, SESSION, "", lifetime)
     who = audit_log.Actor.of(user, actor(request, user).address, clear)
     audit_log.record(session, who, audit_log.LOGIN)
-    return token, clear
+    return UserPublic.model_validate(user), clear
 
 
 @router.post("/auth/login", responses=documented(429))
@@ -124,11 +172,10 @@ async def login(
     request: Request,
     body: LoginRequest,
     response: Response,
-    session: SessionDep,
     settings: SettingsDep,
 ) -> UserPublic:
     """Check the password and set the session cookie used by the pages."""
-    user, clear = await log_in(request, session, settings, body.username, body.password)
+    user, clear = await log_in(request, settings, body.username, body.password)
     open_session(request, response, settings, clear)
     return user
 

@@ -81,14 +81,13 @@ def login_page(request: Request, user: MaybeUser, next: str = "") -> Response:
 @router.post("/login", response_class=HTMLResponse)
 async def login_form(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        signed_in, clear = await log_in(request, session, settings, username, password)
+        signed_in, clear = await log_in(request, settings, username, password)
     except (NotAuthenticated, TooManyAttempts) as error:
         page = render(
             request,

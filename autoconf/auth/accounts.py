@@ -117,15 +117,14 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> User:
-    user = find_user(session, username)
+def check_password(user: User | None, password: str) -> str | None:
+    """The sign-in's check (slow: argon2, the same time for an unknown user; needs no
+    database session): NotAuthenticated, in French, unless `user` is active and `password`
+    is theirs. Returns a new hash when the stored one's parameters are outdated."""
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
         raise NotAuthenticated("Nom d'utilisateur ou mot de passe incorrect.")
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-        session.add(user)
-    return user
+    return hash_password(password) if needs_rehash(user.password_hash) else None
 
 
 def issue_token(

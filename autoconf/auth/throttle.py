@@ -15,6 +15,7 @@ researcher's sign-in waits in.
 """
 
 import math
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +30,7 @@ from autoconf.models import LoginFailure, utcnow
 
 LIMIT = 10
 WINDOW = timedelta(minutes=15)
+REFUSAL_DELAY_S = 1.0  # a refused sign-in is answered after this (a flood slows down)
 
 
 def _account(username: str) -> str:
@@ -37,12 +39,21 @@ def _account(username: str) -> str:
 
 def wait_for(session: Session, username: str, address: str, now: datetime | None = None) -> int:
     """Seconds before `username` may be tried again from `address` (0: now)."""
+    return max(waits(session, username, address, now).values())
+
+
+def waits(
+    session: Session, username: str, address: str, now: datetime | None = None
+) -> dict[tuple[str, str], int]:
+    """Seconds before the account, and the address, may be tried again (0: now)."""
     now = now or utcnow()
-    waits = [0]
-    for column, value in (
-        (LoginFailure.username, _account(username)),
-        (LoginFailure.address, address[:64]),
+    found = {}
+    for key, column in (
+        (("account", _account(username)), LoginFailure.username),
+        (("address", address[:64]), LoginFailure.address),
     ):
+        value = key[1]
+        found[key] = 0
         recent = session.exec(
             select(LoginFailure.at)
             .where(column == value, col(LoginFailure.at) > now - WINDOW)
@@ -50,8 +61,8 @@ def wait_for(session: Session, username: str, address: str, now: datetime | None
             .limit(LIMIT)
         ).all()
         if len(recent) >= LIMIT:  # free again when the oldest of these leaves the window
-            waits.append(max(1, math.ceil((recent[-1] + WINDOW - now).total_seconds())))
-    return max(waits)
+            found[key] = max(1, math.ceil((recent[-1] + WINDOW - now).total_seconds()))
+    return found
 
 
 def recent_failures(session: Session, address: str) -> int:
@@ -65,10 +76,18 @@ def recent_failures(session: Session, address: str) -> int:
     )
 
 
-def check(session: Session, username: str, address: str) -> bool:
-    """TooManyAttempts (in French, with the wait) when the sign-in must not be tried now;
-    else whether the address is clean (no failure in the window)."""
-    wait = wait_for(session, username, address)
+def check(session: Session, username: str, address: str, locks: "Locks | None" = None) -> bool:
+    """TooManyAttempts (in French, with the wait) when the sign-in must not be tried now
+    (remembered in `locks`); else whether the address is clean (no failure in the window)."""
+    found = waits(session, username, address)
+    if locks is not None:
+        locks.remember(found)
+    refuse(max(found.values()))
+    return recent_failures(session, address) == 0
+
+
+def refuse(wait: int) -> None:
+    """TooManyAttempts saying how long to wait, if there is a wait."""
     if wait:
         minutes = math.ceil(wait / 60)
         raise TooManyAttempts(
@@ -77,7 +96,32 @@ def check(session: Session, username: str, address: str) -> bool:
             f"adresse : réessayez dans {minutes} minute{'s' if minutes > 1 else ''}.",
             retry_after=wait,
         )
-    return recent_failures(session, address) == 0
+
+
+class Locks:
+    """The locks this process has read from the database, until they end: a locked account
+    or address is refused again without a look-up (the database stays the reference; a lock
+    only ever ends with time, so remembering it is safe)."""
+
+    def __init__(self) -> None:
+        self._until: dict[tuple[str, str], float] = {}
+
+    def remember(self, found: dict[tuple[str, str], int]) -> None:
+        now = time.monotonic()
+        if len(self._until) > 10_000:
+            self._until = {k: t for k, t in self._until.items() if t > now}
+        for key, wait in found.items():
+            if wait:
+                self._until[key] = now + wait
+
+    def wait(self, username: str, address: str) -> int:
+        """Seconds left of a remembered lock of the account or the address (0: none)."""
+        now = time.monotonic()
+        ends = (
+            self._until.get(("account", _account(username)), 0),
+            self._until.get(("address", address[:64]), 0),
+        )
+        return max(0, math.ceil(max(ends) - now))
 
 
 def record_failure(session: Session, username: str, address: str) -> None:
