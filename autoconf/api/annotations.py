@@ -27,6 +27,7 @@ from autoconf.api.deps import (
 from autoconf.audit import log as audit_log
 from autoconf.consent import records as consent
 from autoconf.errors import Invalid
+from autoconf.interop import eaf
 from autoconf.live import sessions, stops
 from autoconf.models import Annotation, LiveSession, Recording, User
 from autoconf.payloads import (
@@ -350,5 +351,47 @@ async def export_transcript(
     return Response(
         text,
         media_type="text/vtt; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+    )
+
+
+def _eaf(session: Session, recording: Recording, user: User) -> bytes:
+    scope = access.annotation_scope(session, user, recording.study_id)
+    views = annotations.list_annotations(session, recording.id or 0, scope.clause())
+    if not consent.content_allowed(session, recording):  # the transcript is its content
+        views = [view for view in views if view.layer != "transcript"]
+    return eaf.recording_eaf(session, recording, [scope.shown(view) for view in views])
+
+
+@router.get(
+    "/recordings/{recording_id}/export.eaf",
+    response_class=Response,
+    responses={200: {"description": "The ELAN file (EAF 3.0).", "content": {"text/xml": {}}}},
+)
+async def export_eaf(
+    request: Request, recording: RecordingDep, user: CurrentUser, session: SessionDep
+) -> Response:
+    """The recording's annotations you may see as an ELAN file (EAF 3.0): a tier per layer
+    and author (the transcript: per speaker), codebooks as controlled vocabularies, notes and
+    structured fields as reference annotations. Each export is in the audit log."""
+    content = await anyio.to_thread.run_sync(_eaf, session, recording, user)
+    await write(
+        request,
+        session,
+        audit_log.record,
+        session,
+        actor(request, user),
+        audit_log.EXPORT,
+        study_id=recording.study_id,
+        recording_id=recording.id,
+        object_type="recording",
+        object_id=recording.id,
+        what="annotations",
+        format="eaf",
+    )
+    filename = quote(f"{recording.code}.eaf")
+    return Response(
+        content,
+        media_type="text/xml; charset=utf-8",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
     )

@@ -270,6 +270,7 @@ EXPECTATIONS: dict[Key, Rule] = {
     ("GET", "/api/v1/annotations/{annotation_id}/clip"): clip,
     ("POST", "/api/v1/recordings/{recording_id}/transcript"): researcher,
     ("GET", "/api/v1/recordings/{recording_id}/transcript.vtt"): member,
+    ("GET", "/api/v1/recordings/{recording_id}/export.eaf"): member,
     # Consents (researchers record and withdraw them; the counsellor sees those of their
     # recordings) and erasure (a recording: its researchers; a study: admins)
     ("GET", "/api/v1/recordings/{recording_id}/consents"): member,

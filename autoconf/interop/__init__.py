@@ -1,0 +1,1 @@
+"""Exchange with the tools researchers already use: ELAN (EAF)."""
