@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx2 as httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 T = TypeVar("T")
 
@@ -136,3 +139,47 @@ def study_with_recording(url: str, headers: dict[str, str]) -> tuple[int, int]:
         )
         assert given.status_code == 201, given.text
     return study["id"], recording["id"]
+
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def fresh_postgres(prefix: str = "autoconf_test") -> Iterator[str]:
+    """A new, empty database on the server of AUTOCONF_TEST_POSTGRES_URL, dropped afterwards.
+    No skip: when the server is missing, the test fails, as CI requires."""
+    server = make_url(os.environ.get("AUTOCONF_TEST_POSTGRES_URL", POSTGRES_URL))
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def upload_consented(base_url: str, headers: dict[str, str], source: Path, code: str) -> int:
+    """A new study and, in it, `source` uploaded as recording `code` with both consents
+    given (it plays once processed): the recording's id."""
+    study = httpx.post(f"{base_url}/api/v1/studies", json={"name": "S"}, headers=headers)
+    assert study.status_code == 201, study.text
+    with source.open("rb") as file:
+        uploaded = httpx.post(
+            f"{base_url}/api/v1/studies/{study.json()['id']}/recordings",
+            headers=headers,
+            data={"code": code},
+            files={"file": (f"séance {code}{source.suffix}", file, "video/x-msvideo")},
+            timeout=60,
+        )
+    assert uploaded.status_code == 201, uploaded.text
+    rid: int = uploaded.json()["id"]
+    for party in ("counsellor", "beneficiary"):
+        consent = {"party": party, "scopes": ["research"], "given_on": "2025-01-15"}
+        given = httpx.post(
+            f"{base_url}/api/v1/recordings/{rid}/consents", json=consent, headers=headers
+        )
+        assert given.status_code == 201, given.text
+    return rid

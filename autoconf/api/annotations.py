@@ -118,11 +118,18 @@ def list_annotations(
     """The recording's annotations you may see (shared ones and your private marks; a
     counsellor: stops, transcript, their own marks and what is shown to them), in time
     order."""
+    return [AnnotationPublic.model_validate(view) for view in _visible(session, user, recording)]
+
+
+def _visible(
+    session: Session, user: User, recording: Recording
+) -> list[annotations.AnnotationView]:
+    """The annotations `user` may see, as they may see them (the list, the ELAN file)."""
     scope = access.annotation_scope(session, user, recording.study_id)
     views = annotations.list_annotations(session, recording.id or 0, scope.clause())
     if not consent.content_allowed(session, recording):  # the transcript is its content
         views = [view for view in views if view.layer != "transcript"]
-    return [AnnotationPublic.model_validate(scope.shown(view)) for view in views]
+    return [scope.shown(view) for view in views]
 
 
 def _restore(
@@ -333,6 +340,23 @@ async def export_transcript(
     """The transcript as WebVTT, with its voices; 403 while the consent its study requires is
     missing. Each export is in the audit log."""
     text = await anyio.to_thread.run_sync(_transcript_export, session, recording)
+    return await _recording_file(
+        request, session, user, recording, text, "text/vtt", "transcription.vtt", "transcript"
+    )
+
+
+async def _recording_file(
+    request: Request,
+    session: Session,
+    user: User,
+    recording: Recording,
+    content: str | bytes,
+    media_type: str,
+    name: str,
+    what: str,
+) -> Response:
+    """A file made of a recording's content, to download (`<code> - <name>`), and its entry
+    in the audit log."""
     await write(
         request,
         session,
@@ -344,23 +368,19 @@ async def export_transcript(
         recording_id=recording.id,
         object_type="recording",
         object_id=recording.id,
-        what="transcript",
-        format="vtt",
+        what=what,
+        format=name.rsplit(".", 1)[-1],
     )
-    filename = quote(f"{recording.code} - transcription.vtt")
+    filename = quote(f"{recording.code} - {name}")
     return Response(
-        text,
-        media_type="text/vtt; charset=utf-8",
+        content,
+        media_type=f"{media_type}; charset=utf-8",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
     )
 
 
 def _eaf(session: Session, recording: Recording, user: User) -> bytes:
-    scope = access.annotation_scope(session, user, recording.study_id)
-    views = annotations.list_annotations(session, recording.id or 0, scope.clause())
-    if not consent.content_allowed(session, recording):  # the transcript is its content
-        views = [view for view in views if view.layer != "transcript"]
-    return eaf.recording_eaf(session, recording, [scope.shown(view) for view in views])
+    return eaf.recording_eaf(session, recording, _visible(session, user, recording))
 
 
 @router.get(
@@ -375,23 +395,6 @@ async def export_eaf(
     and author (the transcript: per speaker), codebooks as controlled vocabularies, notes and
     structured fields as reference annotations. Each export is in the audit log."""
     content = await anyio.to_thread.run_sync(_eaf, session, recording, user)
-    await write(
-        request,
-        session,
-        audit_log.record,
-        session,
-        actor(request, user),
-        audit_log.EXPORT,
-        study_id=recording.study_id,
-        recording_id=recording.id,
-        object_type="recording",
-        object_id=recording.id,
-        what="annotations",
-        format="eaf",
-    )
-    filename = quote(f"{recording.code}.eaf")
-    return Response(
-        content,
-        media_type="text/xml; charset=utf-8",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+    return await _recording_file(
+        request, session, user, recording, content, "text/xml", "annotations.eaf", "annotations"
     )

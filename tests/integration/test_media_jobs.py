@@ -21,7 +21,14 @@ from autoconf.settings import Settings
 from autoconf.studies import recordings
 from tests import factories
 from tests.mediafiles import ffmpeg_processes, slow_to_encode
-from tests.support import cli, researcher_token, start_server, stop_server, wait_for
+from tests.support import (
+    cli,
+    researcher_token,
+    start_server,
+    stop_server,
+    upload_consented,
+    wait_for,
+)
 
 
 def register(engine: Engine, settings: Settings, study_id: int, source: Path) -> int:
@@ -150,20 +157,8 @@ def test_a_killed_server_resumes_the_job_after_restart(tmp_path: Path) -> None:
     source = slow_to_encode(tmp_path, seconds=45)
     server = start_server(data, env)
     try:
-        study = httpx.post(f"{server.url}/api/v1/studies", json={"name": "S"}, headers=headers)
-        with source.open("rb") as file:
-            uploaded = httpx.post(
-                f"{server.url}/api/v1/studies/{study.json()['id']}/recordings",
-                headers=headers,
-                data={"code": "A4"},
-                files={"file": ("séance A4.avi", file, "video/x-msvideo")},
-                timeout=60,
-            )
-        assert uploaded.status_code == 201, uploaded.text
-        url = f"{server.url}/api/v1/recordings/{uploaded.json()['id']}"
-        for party in ("counsellor", "beneficiary"):  # it plays once processed
-            consent = {"party": party, "scopes": ["research"], "given_on": "2025-01-15"}
-            assert httpx.post(f"{url}/consents", json=consent, headers=headers).is_success
+        rid = upload_consented(server.url, headers, source, "A4")
+        url = f"{server.url}/api/v1/recordings/{rid}"
 
         def transcoding() -> dict | None:
             view = httpx.get(url, headers=headers).json()

@@ -42,10 +42,11 @@ from tests.support import (
     start_server,
     stop_server,
     study_with_recording,
+    upload_consented,
     wait_for,
 )
 
-DEMO = Path(__file__).parents[1] / "autoconf" / "demo" / "seance-demo.mp4"
+DEMO = Path(__file__).parents[2] / "autoconf" / "demo" / "seance-demo.mp4"
 CLIENTS = 32
 KILL_AFTER_ACKS = 300  # writes acknowledged before the kill (at least)
 KILL_AFTER_S = 2.0  # and at least this long under load
@@ -316,23 +317,7 @@ def test_a_media_job_killed_midway_completes_after_restart_and_no_partial_file_i
     stop = threading.Event()
     watcher = None
     try:
-        study = httpx.post(f"{server.url}/api/v1/studies", json={"name": "S"}, headers=headers)
-        with source.open("rb") as file:
-            uploaded = httpx.post(
-                f"{server.url}/api/v1/studies/{study.json()['id']}/recordings",
-                headers=headers,
-                data={"code": "A4"},
-                files={"file": ("séance A4.avi", file, "video/x-msvideo")},
-                timeout=60,
-            )
-        assert uploaded.status_code == 201, uploaded.text
-        rid = uploaded.json()["id"]
-        for party in ("counsellor", "beneficiary"):  # it plays once processed
-            consent = {"party": party, "scopes": ["research"], "given_on": "2025-01-15"}
-            given = httpx.post(
-                f"{server.url}/api/v1/recordings/{rid}/consents", json=consent, headers=headers
-            )
-            assert given.status_code == 201, given.text
+        rid = upload_consented(server.url, headers, source, "A4")
         watch = MediaWatch(headers, f"/api/v1/recordings/{rid}/media", server.url)
         watcher = threading.Thread(target=watch.run, args=(stop,))
         watcher.start()

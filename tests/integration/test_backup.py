@@ -11,15 +11,12 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
 from autoconf import migrate
@@ -36,11 +33,11 @@ from autoconf.schemes import annotations, codebooks
 from autoconf.settings import Settings
 from autoconf.studies import erasure, recordings, service
 from autoconf.studies.disposal import Disposal
+from tests.support import fresh_postgres
 
-DATA = Path(__file__).parent / "data"
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DATA = Path(__file__).parents[1] / "data"
 AUTOCONF = Path(sys.executable).with_name("autoconf")  # the installed console script
-DEMO_SESSION = Path(__file__).parents[1] / "autoconf" / "demo" / "seance-demo.mp4"
+DEMO_SESSION = Path(__file__).parents[2] / "autoconf" / "demo" / "seance-demo.mp4"
 
 
 def sha256(path: Path) -> str:
@@ -135,22 +132,6 @@ def coded_study(settings: Settings) -> None:
                 note=f"segment {index}",
             )
     engine.dispose()
-
-
-@contextmanager
-def fresh_postgres() -> Iterator[str]:
-    """A new, empty database on the test server, dropped afterwards."""
-    server = make_url(os.environ.get("AUTOCONF_TEST_POSTGRES_URL", POSTGRES_URL))
-    name = f"autoconf_backup_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @dataclass
@@ -395,7 +376,10 @@ def test_restore_refuses_a_used_target_and_a_tampered_backup(
 
 
 def test_postgresql_round_trip_during_writes(tmp_path: Path) -> None:
-    with fresh_postgres() as source_url, fresh_postgres() as target_url:
+    with (
+        fresh_postgres("autoconf_backup") as source_url,
+        fresh_postgres("autoconf_backup") as target_url,
+    ):
         source = Settings(data_dir=tmp_path / "source", database_url=source_url, media_workers=0)
         coded_study(source)
         snapshots: list[int] = []
