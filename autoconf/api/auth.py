@@ -66,13 +66,12 @@ async def log_in(
     who = actor(request, None)
     state = request.app.state
     try:
-        known_lock = state.login_locks.wait(username, who.address)
-        if known_lock:  # refused without a look-up
-            await _log_refusal(request, who, username)
-            throttle.refuse(known_lock)
+        throttle.refuse(state.login_locks.wait(username, who.address))  # known: no look-up
         async with state.login_gates.enter(who.address):
             async with request_session(request) as session:
-                clean, user = await _before_check(request, session, who, username)
+                clean, user = await anyio.to_thread.run_sync(
+                    _before_check, session, state.login_locks, who, username
+                )
             try:
                 async with state.login_checks.turn(clean):
                     if await request.is_disconnected():  # gone while waiting: no check
@@ -85,8 +84,11 @@ async def log_in(
                     await write(request, session, _failed, session, who, username)
                 raise
     except TooManyAttempts:
-        # A refusal answered at once is asked again at once: a flood's refusals would take
-        # the processor a researcher's sign-in needs. Waiting costs nothing.
+        # Logged holding no other session (a flood of refusals must not wait for a second
+        # slot while holding one); answered after a while: a refusal answered at once is
+        # asked again at once, and a flood's refusals would take the processor a researcher's
+        # sign-in needs. Waiting costs nothing.
+        await _log_refusal(request, who, username)
         await anyio.sleep(throttle.REFUSAL_DELAY_S)
         raise
     assert user is not None
@@ -98,24 +100,16 @@ async def log_in(
     return signed_in, clear
 
 
-async def _before_check(
-    request: Request, session: Session, who: audit_log.Actor, username: str
+def _before_check(
+    session: Session, locks: throttle.Locks, who: audit_log.Actor, username: str
 ) -> tuple[bool, User | None]:
-    """Whether the sign-in may be tried (TooManyAttempts, logged, if not) and from a clean
-    address; the account named (None: unknown), detached from the session."""
-
-    def look() -> tuple[bool, User | None]:
-        clean = throttle.check(session, username, who.address, request.app.state.login_locks)
-        user = accounts.find_user(session, username)
-        if user is not None:
-            session.expunge(user)
-        return clean, user
-
-    try:
-        return await anyio.to_thread.run_sync(look)
-    except TooManyAttempts:
-        await _log_refusal(request, who, username)
-        raise
+    """Whether the sign-in may be tried (TooManyAttempts if not) and from a clean address;
+    the account named (None: unknown), detached from the session."""
+    clean = throttle.check(session, username, who.address, locks)
+    user = accounts.find_user(session, username)
+    if user is not None:
+        session.expunge(user)
+    return clean, user
 
 
 async def _log_refusal(request: Request, who: audit_log.Actor, username: str) -> None:

@@ -37,53 +37,56 @@ def _account(username: str) -> str:
     return username.strip().lower()[:64]
 
 
-def wait_for(session: Session, username: str, address: str, now: datetime | None = None) -> int:
-    """Seconds before `username` may be tried again from `address` (0: now)."""
-    return max(waits(session, username, address, now).values())
+@dataclass(frozen=True)
+class Standing:
+    """What the window holds for a sign-in: the seconds before the account, and the address,
+    may be tried again (0: now), and whether the address has failed at all."""
+
+    waits: dict[tuple[str, str], int]
+    clean: bool
+
+    @property
+    def wait(self) -> int:
+        return max(self.waits.values())
 
 
-def waits(
+def standing(
     session: Session, username: str, address: str, now: datetime | None = None
-) -> dict[tuple[str, str], int]:
-    """Seconds before the account, and the address, may be tried again (0: now)."""
+) -> Standing:
+    """Two look-ups: the account's last LIMIT failures in the window, the address's."""
     now = now or utcnow()
-    found = {}
+    waits, clean = {}, True
     for key, column in (
         (("account", _account(username)), LoginFailure.username),
         (("address", address[:64]), LoginFailure.address),
     ):
-        value = key[1]
-        found[key] = 0
         recent = session.exec(
             select(LoginFailure.at)
-            .where(column == value, col(LoginFailure.at) > now - WINDOW)
+            .where(column == key[1], col(LoginFailure.at) > now - WINDOW)
             .order_by(col(LoginFailure.at).desc())
             .limit(LIMIT)
         ).all()
+        waits[key] = 0
         if len(recent) >= LIMIT:  # free again when the oldest of these leaves the window
-            found[key] = max(1, math.ceil((recent[-1] + WINDOW - now).total_seconds()))
-    return found
+            waits[key] = max(1, math.ceil((recent[-1] + WINDOW - now).total_seconds()))
+        if key[0] == "address":
+            clean = not recent
+    return Standing(waits, clean)
 
 
-def recent_failures(session: Session, address: str) -> int:
-    """Failed sign-ins from `address` in the window (up to LIMIT)."""
-    return len(
-        session.exec(
-            select(LoginFailure.id)
-            .where(LoginFailure.address == address[:64], col(LoginFailure.at) > utcnow() - WINDOW)
-            .limit(LIMIT)
-        ).all()
-    )
+def wait_for(session: Session, username: str, address: str, now: datetime | None = None) -> int:
+    """Seconds before `username` may be tried again from `address` (0: now)."""
+    return standing(session, username, address, now).wait
 
 
 def check(session: Session, username: str, address: str, locks: "Locks | None" = None) -> bool:
     """TooManyAttempts (in French, with the wait) when the sign-in must not be tried now
     (remembered in `locks`); else whether the address is clean (no failure in the window)."""
-    found = waits(session, username, address)
+    found = standing(session, username, address)
     if locks is not None:
-        locks.remember(found)
-    refuse(max(found.values()))
-    return recent_failures(session, address) == 0
+        locks.remember(found.waits)
+    refuse(found.wait)
+    return found.clean
 
 
 def refuse(wait: int) -> None:
