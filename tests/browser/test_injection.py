@@ -345,15 +345,20 @@ def _inert(page: Page, where: str) -> None:
     assert found == [], f"{where}: {found}"
 
 
-def _visit(page: Page, ids: Ids, path: str, shows: list[tuple[str, str]]) -> None:
-    """Open `path`; each (selector, text) shows the text as typed; nothing became markup."""
+def _visit(
+    page: Page, ids: Ids, path: str, shows: list[tuple[str, str]], timeout: float = 5_000
+) -> None:
+    """Open `path`; each (selector, text) shows the text as typed (within `timeout` ms);
+    nothing became markup."""
     response = page.goto(f"{ids.url}{path}")
     assert response is not None and response.ok, path
     for selector, text in shows:
         if selector == "title":
             assert text in page.title(), (path, page.title())
         else:
-            expect(page.locator(selector).first, f"{path} {selector}").to_contain_text(text)
+            expect(page.locator(selector).first, f"{path} {selector}").to_contain_text(
+                text, timeout=timeout
+            )
     _inert(page, path)
 
 
@@ -520,6 +525,9 @@ def _pages(page: Page, ids: Ids) -> None:
             ("[data-live-stops] .comment", T["comment"]),
             ("[data-live-agenda]", T["mark"]),
         ],
+        # Who is connected comes over the live socket: on a loaded machine (CI, two workers
+        # running browsers and ffmpeg) its first message can take more than 5 s.
+        timeout=20_000,
     )
     _visit(
         page,
