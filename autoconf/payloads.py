@@ -503,6 +503,104 @@ class TranscriptImported(BaseModel):
     cues: int = Field(description="Cues stored; the previous transcript was replaced.")
 
 
+class EafMapping(BaseModel):
+    """What to do with an ELAN file's tiers and vocabularies (the import's `mapping`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    tiers: dict[str, str | None] = Field(
+        description="Tier id → a layer (`schemes`, `transcript`…), or null to leave it out; "
+        "a dependent tier may also fill its parent's `note` or a structured field "
+        "(`field:but`). A tier not named here is left out."
+    )
+    vocabularies: dict[str, int | None] = Field(
+        default_factory=dict,
+        description="Controlled vocabulary id → a codebook of the study (entries matched by "
+        "code path, then label), or null: its values are kept as notes.",
+    )
+    create_codes: bool = Field(
+        default=False, description="Create the codes the codebook lacks (else: kept as notes)."
+    )
+
+
+class EafTierPreview(BaseModel):
+    id: str
+    annotations: int
+    linguistic_type: str
+    constraint: str | None
+    time_alignable: bool
+    parent: str | None
+    participant: str
+    annotator: str
+    vocabulary: str | None
+    first_values: list[str]
+    suggested: str | None = Field(description="What the import page proposes for this tier.")
+
+
+class EafEntryPreview(BaseModel):
+    id: str
+    value: str
+    values: dict[str, str] = Field(description="By language (ISO 639-3), as in the file.")
+    descriptions: dict[str, str]
+
+
+class EafVocabularyPreview(BaseModel):
+    id: str
+    description: str
+    entries: list[EafEntryPreview]
+    suggested: int | None = Field(description="The codebook the import page proposes.")
+
+
+class EafMediaPreview(BaseModel):
+    url: str
+    mime_type: str
+    time_origin_ms: int
+
+
+class EafPreview(BaseModel):
+    """What an ELAN file holds (nothing imported yet)."""
+
+    file: str
+    format: str
+    media: list[EafMediaPreview]
+    tiers: list[EafTierPreview]
+    vocabularies: list[EafVocabularyPreview]
+
+
+class EafSkipped(BaseModel):
+    tier: str
+    reason: Literal["not_chosen", "left_out", "parent_not_imported"] = Field(
+        description="Not in the mapping; mapped to null; its parent tier is not imported."
+    )
+
+
+class EafUnmatched(BaseModel):
+    """Values kept as notes: no code of that value in the codebook (and codes not created),
+    the code is archived; or (a dependent tier) no parent annotation was imported."""
+
+    tier: str
+    value: str
+    reason: Literal["not_in_codebook", "archived_code", "no_parent_annotation"]
+    count: int
+
+
+class EafAuthor(BaseModel):
+    name: str
+    found: bool = Field(description="A member of the study; else the importer is the author.")
+
+
+class EafImported(BaseModel):
+    """What an ELAN import created, and what it did not, with the reason."""
+
+    annotations: int
+    by_layer: dict[str, int]
+    codes_created: int
+    attached: int = Field(description="Values of dependent tiers kept as notes or fields.")
+    skipped_tiers: list[EafSkipped]
+    unmatched: list[EafUnmatched]
+    authors: list[EafAuthor]
+    time_origin_ms: int
+
+
 class AuditEntryPublic(_Output):
     id: int
     at: datetime

@@ -22,12 +22,15 @@ from autoconf.auth.accounts import user_for_token
 from autoconf.media.storage import human_size
 
 SMALL_BODY_BYTES = 1024 * 1024
+# Files of other tools (ELAN, REFI-QDA projects without their media): larger than a form.
+IMPORT_BODY_BYTES = 64 * 1024 * 1024
 # Room for the multipart framing and form fields around the file itself.
 _MULTIPART_MARGIN = 1024 * 1024
 _UPLOAD_PATH = re.compile(r"^(/api/v1)?/studies/\d+/recordings/?$")
 # tus: the bytes come in PATCHes; creation (POST) stays small (tuspyserver reads its body whole).
 _TUS_PATCH_PATH = re.compile(r"^/api/v1/uploads/[^/]+$")
 _TUS_CREATE_PATH = re.compile(r"^/api/v1/uploads/?$")
+_IMPORT_PATH = re.compile(r"^(/api/v1)?/(recordings/\d+/import/eaf|studies/\d+/import/qdpx)/?$")
 
 
 def _announced_length(scope: Scope) -> int | None:
@@ -71,8 +74,10 @@ class BodySizeLimit:
         upload = (method == "POST" and _UPLOAD_PATH.match(path) is not None) or (
             method == "PATCH" and _TUS_PATCH_PATH.match(path) is not None
         )
-        if upload and not await _signed_in(scope):
-            await _refuse(send, 401, "Connectez-vous pour déposer un enregistrement.")
+        imported = method == "POST" and _IMPORT_PATH.match(path) is not None
+        if (upload or imported) and not await _signed_in(scope):
+            what = "un fichier" if imported else "un enregistrement"
+            await _refuse(send, 401, f"Connectez-vous pour déposer {what}.")
             return
         if method == "POST" and _TUS_CREATE_PATH.match(path) and _has_body(scope):
             await _refuse(
@@ -80,13 +85,20 @@ class BodySizeLimit:
             )
             return
         limit = self.max_upload_bytes if upload else SMALL_BODY_BYTES
+        if imported:
+            limit = IMPORT_BODY_BYTES + _MULTIPART_MARGIN
         announced = _announced_length(scope)
         if announced is not None and announced > limit:
-            await _refuse(send, 413, self._too_large(upload))
+            await _refuse(send, 413, self._too_large(upload, imported))
             return
         await RequestBodyLimitResponder(self.app, limit)(scope, receive, send)
 
-    def _too_large(self, upload: bool) -> str:
+    def _too_large(self, upload: bool, imported: bool = False) -> str:
+        if imported:
+            return (
+                "Le fichier dépasse la taille maximale d'un import "
+                f"({human_size(IMPORT_BODY_BYTES)})."
+            )
         if upload:
             size = human_size(self.max_file_bytes)
             return f"Le fichier dépasse la taille maximale acceptée ({size})."

@@ -31,6 +31,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
@@ -271,6 +272,7 @@ EXPECTATIONS: dict[Key, Rule] = {
     ("POST", "/api/v1/recordings/{recording_id}/transcript"): researcher,
     ("GET", "/api/v1/recordings/{recording_id}/transcript.vtt"): member,
     ("GET", "/api/v1/recordings/{recording_id}/export.eaf"): member,
+    ("POST", "/api/v1/recordings/{recording_id}/import/eaf"): researcher,
     # Consents (researchers record and withdraw them; the counsellor sees those of their
     # recordings) and erasure (a recording: its researchers; a study: admins)
     ("GET", "/api/v1/recordings/{recording_id}/consents"): member,
@@ -770,6 +772,11 @@ def _transcript(world: World, role: str, variant: str) -> dict[str, Any]:
     return {"files": {"file": ("seance.vtt", content, "text/vtt")}}
 
 
+def _eaf(world: World, role: str, variant: str) -> dict[str, Any]:
+    content = (Path(__file__).parents[1] / "data/eaf/old-2.7.eaf").read_bytes()
+    return {"files": {"file": ("codage.eaf", content, "application/xml")}}  # a preview
+
+
 def _member(world: World, role: str, variant: str) -> dict[str, Any]:
     # Someone already there, with the role they have: the call changes nothing.
     if variant == "s2":
@@ -814,6 +821,7 @@ BODIES: dict[Key, Body] = {
     ),
     ("PATCH", "/api/v1/annotations/{annotation_id}"): _json({"version": 1}),
     ("POST", "/api/v1/recordings/{recording_id}/transcript"): _transcript,
+    ("POST", "/api/v1/recordings/{recording_id}/import/eaf"): _eaf,
     ("POST", "/api/v1/live/{session_id}/stops"): _json({"position_ms": 1_000}),
     ("PATCH", "/api/v1/live/stops/{stop_id}"): _json({"prepared_id": None}),
     ("POST", "/api/v1/live/stops/{stop_id}/comments"): _json(

@@ -26,6 +26,7 @@ def test_unsafe_routes_write_under_the_lock() -> None:
                 "await stop_processing(",
                 "await erase(",
                 "await import_transcript_file(",
+                "await eaf_file(",
                 "await end_session(",
                 "await update_study_settings(",
                 "await remove_member_from(",
