@@ -11,7 +11,7 @@ from sqlmodel import Session
 from autoconf.api.deps import CurrentUser, ManagedRecordingDep, SessionDep, write
 from autoconf.api.refusals import documented
 from autoconf.errors import Invalid
-from autoconf.interop import eaf_import
+from autoconf.interop import eaf_import, eaf_read
 from autoconf.models import Recording, User
 from autoconf.payloads import EafImported, EafMapping, EafPreview
 
@@ -37,7 +37,7 @@ def _import(
     session: Session,
     recording: Recording,
     user: User,
-    document: eaf_import.EafDocument,
+    document: eaf_read.EafDocument,
     mapping: eaf_import.Mapping,
 ) -> dict[str, object]:
     return eaf_import.import_eaf(session, recording, user, document, mapping)
@@ -55,7 +55,7 @@ async def eaf_file(
     content = await file.read()
     name = file.filename or "fichier.eaf"
     chosen = parse_mapping(mapping) if mapping is not None else None
-    document = await anyio.to_thread.run_sync(eaf_import.read, content, name)
+    document = await anyio.to_thread.run_sync(eaf_read.read, content, name)
     if chosen is None:
         shown = await anyio.to_thread.run_sync(eaf_import.preview, session, recording, document)
         return EafPreview.model_validate(shown)
