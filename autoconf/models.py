@@ -247,6 +247,9 @@ class Code(SQLModel, table=True):
     position: int = 0
     label: str = Field(max_length=300)
     description: str = ""
+    # English, for the interface in English and the ELAN vocabularies (empty: none).
+    label_en: str = Field(default="", max_length=300)
+    description_en: str = ""
     color: str = Field(default="#888888", max_length=7)
     hotkey: str | None = Field(default=None, max_length=16)
     archived: bool = False

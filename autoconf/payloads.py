@@ -32,6 +32,7 @@ Position = Annotated[int, Field(ge=0, le=100_000)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+OptionalLabel = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
 ShortCode = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00]*$"),
@@ -349,6 +350,8 @@ class CodePublic(_Output):
     parent_id: int | None
     position: int
     description: str
+    label_en: str = Field(description="The label in English (empty: none).")
+    description_en: str = Field(description="The description in English (empty: none).")
     color: str
     hotkey: str | None
     archived: bool
@@ -379,6 +382,8 @@ class CodeCreate(_Input):
     parent_id: Id | None = None
     position: Position | None = Field(default=None, description="Default: after its siblings.")
     description: Text = ""
+    label_en: OptionalLabel = Field(default="", description="The label in English (optional).")
+    description_en: Text = Field(default="", description="The description in English.")
     color: str = "#888888"
     hotkey: str | None = None
 
@@ -387,11 +392,15 @@ class CodeCreate(_Input):
 
 
 class CodeUpdate(_Input):
-    _not_null = frozenset({"label", "position", "description", "color", "archived"})
+    _not_null = frozenset(
+        {"label", "position", "description", "label_en", "description_en", "color", "archived"}
+    )
     label: Label | None = None
     parent_id: Id | None = Field(default=None, description="Move under this code (null: root).")
     position: Position | None = None
     description: Text | None = None
+    label_en: OptionalLabel | None = Field(default=None, description="Empty: no English label.")
+    description_en: Text | None = None
     color: str | None = None
     hotkey: str | None = None
     archived: bool | None = None

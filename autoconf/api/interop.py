@@ -1,19 +1,35 @@
-"""Files of other tools in: ELAN (.eaf). Each import is checked whole before anything is
-written, then written in one transaction."""
+"""Files of other tools: ELAN (.eaf) in; REFI-QDA projects (.qdpx) and codebooks (.qdc)
+out. Each import is checked whole before anything is written, then written in one
+transaction; each export is in the audit log."""
 
-from typing import Annotated
+import os
+import tempfile
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import anyio.to_thread
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
+from starlette.background import BackgroundTask
 
-from autoconf.api.deps import CurrentUser, ManagedRecordingDep, SessionDep, write
+from autoconf.api.deps import (
+    CurrentUser,
+    ManagedRecordingDep,
+    ManagedStudyDep,
+    SessionDep,
+    SettingsDep,
+    actor,
+    write,
+)
 from autoconf.api.refusals import documented
+from autoconf.audit import log as audit_log
 from autoconf.errors import Invalid
-from autoconf.interop import eaf_import, eaf_read
-from autoconf.models import Recording, User
+from autoconf.interop import eaf_import, eaf_read, qdpx, study_qdpx
+from autoconf.models import Recording, Study, User
 from autoconf.payloads import EafImported, EafMapping, EafPreview
+from autoconf.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["interoperability"])
 
@@ -86,3 +102,109 @@ async def import_eaf(
     the page proposes; with a `mapping` too, the import of the chosen tiers in one
     transaction, and what it created, left out or could not match."""
     return await eaf_file(request, session, recording, user, file, mapping)
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+
+
+def _record_export(
+    session: Session, who: audit_log.Actor, study: Study, what: str, detail: dict[str, Any]
+) -> None:
+    audit_log.record(
+        session,
+        who,
+        audit_log.EXPORT,
+        study_id=study.id,
+        object_type="study",
+        object_id=study.id,
+        what=what,
+        **detail,
+    )
+
+
+async def _audit_study_export(
+    request: Request, session: Session, user: User, study: Study, what: str, **detail: Any
+) -> None:
+    await write(
+        request, session, _record_export, session, actor(request, user), study, what, detail
+    )
+
+
+def _qdpx_file(
+    session: Session, study: Study, user: User, settings: Settings, include_media: bool
+) -> tuple[str, list[str]]:
+    handle, path = tempfile.mkstemp(prefix="autoconf-", suffix=".qdpx")
+    try:
+        with os.fdopen(handle, "wb") as target:
+            left_out = study_qdpx.write_study_qdpx(
+                session, study, user, settings.media_dir, include_media, target
+            )
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path, left_out
+
+
+@router.get(
+    "/studies/{study_id}/export.qdpx",
+    response_class=FileResponse,
+    responses={
+        200: {"description": "The REFI-QDA project (a zip).", "content": {"application/zip": {}}},
+        **documented(401, 403, 404, 422),
+    },
+)
+async def export_qdpx(
+    request: Request,
+    study: ManagedStudyDep,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    media: Annotated[
+        Literal["referenced", "included"],
+        Query(
+            description="`referenced`: the project names each recording's media file, to put "
+            "beside it; `included`: the media are inside the zip (recordings without the "
+            "consents their study asks stay out, said in their source's description)."
+        ),
+    ] = "referenced",
+) -> Response:
+    """The study as a REFI-QDA project (NVivo, ATLAS.ti, MAXQDA, QDA Miner, QualCoder): its
+    codebooks as nested codes, counsellors as cases, one video or audio source per recording
+    with its annotations as coded selections and notes, its transcript with sync points."""
+    included = media == "included"
+    path, left_out = await anyio.to_thread.run_sync(
+        _qdpx_file, session, study, user, settings, included
+    )
+    await _audit_study_export(
+        request, session, user, study, "project", format="qdpx", media=media, left_out=len(left_out)
+    )
+    return FileResponse(
+        path,
+        media_type="application/zip",
+        headers=_attachment(f"{study.name}.qdpx"),
+        background=BackgroundTask(os.unlink, path),
+    )
+
+
+@router.get(
+    "/studies/{study_id}/codebook.qdc",
+    response_class=Response,
+    responses={
+        200: {"description": "The REFI-QDA codebook.", "content": {"text/xml": {}}},
+        **documented(401, 403, 404),
+    },
+)
+async def export_qdc(
+    request: Request, study: ManagedStudyDep, user: CurrentUser, session: SessionDep
+) -> Response:
+    """The study's codebooks as one REFI-QDA codebook (`.qdc`): each codebook a code that
+    holds its codes, nested, with colours and descriptions."""
+    books = await anyio.to_thread.run_sync(study_qdpx.codebooks, session, study.id or 0)
+    content = qdpx.codebook_document(books)
+    await _audit_study_export(request, session, user, study, "codebook", format="qdc")
+    return Response(
+        content,
+        media_type="text/xml; charset=utf-8",
+        headers=_attachment(f"{study.name} - livre de codes.qdc"),
+    )

@@ -1,5 +1,6 @@
 """The tables researchers publish, computed from the coding: the scheme synthesis and the
-sources/references of a codebook, as JSON or as a file in any report format.
+sources/references of a codebook, as JSON or as a file in any report format; and every
+annotation of a study as one flat table, for R or a spreadsheet.
 
 Every file is written for its reader (`ExportReader`): headers, titles and file names in
 their language, numbers with their decimal mark, a CSV with their separator."""
@@ -17,6 +18,7 @@ from autoconf.api.deps import (
     ManagedCodebookDep,
     ManagedStudyDep,
     SessionDep,
+    StudyDep,
 )
 from autoconf.api.rendering import language_of
 from autoconf.consent import records as consent
@@ -26,9 +28,10 @@ from autoconf.i18n import set_language
 from autoconf.models import Codebook
 from autoconf.payloads import MAX_ID
 from autoconf.schemes import counts as counts_module
-from autoconf.schemes import crosstabs, segment_report, synthesis, writers
+from autoconf.schemes import annotation_table, crosstabs, segment_report, synthesis, writers
 from autoconf.schemes.fields import STRUCTURED_FIELDS
 from autoconf.schemes.tables import Table
+from autoconf.studies import visibility
 
 router = APIRouter(prefix="/api/v1", tags=["synthesis"])
 
@@ -353,4 +356,33 @@ def counts(
         "by": slug,
         "study": study.id,
     }
+    return _table(table, format, name, reader)
+
+
+@router.get(
+    "/studies/{study_id}/annotations",
+    response_model=TablePublic,
+    responses={200: {"content": {writers.FORMATS[f][0]: {} for f in ("csv", "xlsx")}}},
+)
+def study_annotations(
+    study: StudyDep,
+    user: CurrentUser,
+    _audit: AuditedExport,
+    session: SessionDep,
+    reader: ExportReader,
+    format: Literal["json", "csv", "xlsx"] = "json",
+) -> Any:
+    """Every annotation of the study you may see (as on the recordings' pages: a counsellor,
+    on their own recordings, never the researchers' coding unless shown to them; the
+    transcript only with the consents), a row each, for R or a spreadsheet: recording code
+    and category, layer, start and end (timecodes, and seconds with milliseconds: `start_s`,
+    `end_s`, `duration_s`, empty for a moment), code paths and their codebook kinds (joined
+    by " | "), author's username, origin, speaker, note, one column per structured field
+    (its key), annotation id. Column names are the same in every language."""
+    study_id = study.id or 0
+    shown = visibility.study_annotations(session, user, study_id)
+    table = annotation_table.annotation_table(
+        session, study_id, shown.recordings, _("Annotations"), shown.codebook_kinds
+    )
+    name = _("annotations-etude-%(study)s") % {"study": study_id}
     return _table(table, format, name, reader)

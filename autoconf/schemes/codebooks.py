@@ -28,6 +28,8 @@ class CodeNode:
     hotkey: str | None
     archived: bool
     depth: int
+    label_en: str = ""  # English, optional: the interface in English, the ELAN vocabularies
+    description_en: str = ""
 
 
 def seed_default_codebooks(session: Session, study_id: int) -> None:
@@ -49,6 +51,8 @@ def _add_codes(
             position=position,
             label=default.label,
             description=default.description,
+            label_en=default.label_en,
+            description_en=default.description_en,
             color=default.color,
             hotkey=default.hotkey,
         )
@@ -82,6 +86,8 @@ def _tree(codes: Iterable[Code]) -> list[CodeNode]:
                     hotkey=code.hotkey,
                     archived=code.archived,
                     depth=depth,
+                    label_en=code.label_en,
+                    description_en=code.description_en,
                 )
             )
             walk(code.id, path + PATH_SEPARATOR, depth + 1)
@@ -227,6 +233,8 @@ def create_code(
     description: str = "",
     color: str = "#888888",
     hotkey: str | None = None,
+    label_en: str = "",
+    description_en: str = "",
 ) -> CodeNode:
     assert codebook.id is not None
     _lock_codebook(session, codebook.id)
@@ -235,6 +243,8 @@ def create_code(
         parent_id=parent_id,
         label=label,
         description=description,
+        label_en=label_en,
+        description_en=description_en,
         color=color,
         hotkey=hotkey,
     )
@@ -246,7 +256,8 @@ def create_code(
 
 
 def update_code(session: Session, code: Code, changes: dict[str, object]) -> CodeNode:
-    """Apply the fields present in `changes` (label, parent_id, position, description…)."""
+    """Apply the fields present in `changes` (label, parent_id, position, description,
+    label_en…)."""
     _lock_codebook(session, code.codebook_id)
     if session.get(Code, code.id, populate_existing=True) is None:  # read before the lock
         raise NotFound(f"Aucun code n° {code.id}.")
@@ -271,7 +282,7 @@ def update_code(session: Session, code: Code, changes: dict[str, object]) -> Cod
         code.archived = bool(changes["archived"])
         if not code.archived:
             _check_hotkey(session, code, code.hotkey)
-    for name in ("description", "color"):
+    for name in ("description", "label_en", "description_en", "color"):
         if changes.get(name) is not None:
             setattr(code, name, changes[name])
     session.add(code)

@@ -287,6 +287,7 @@ EXPECTATIONS: dict[Key, Rule] = {
     ("GET", "/api/v1/codebooks/{codebook_id}/sources"): researcher,
     ("GET", "/api/v1/codebooks/{codebook_id}/crosstab"): researcher,
     ("GET", "/api/v1/codebooks/{codebook_id}/segments"): researcher,
+    ("GET", "/api/v1/studies/{study_id}/annotations"): member,  # what each member sees
     # Live sessions: the counsellor follows their own, stops it, and (policy) types comments
     ("POST", "/api/v1/recordings/{recording_id}/live"): researcher,
     ("GET", "/api/v1/live/code/{code}"): member,
