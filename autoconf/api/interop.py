@@ -23,12 +23,21 @@ from autoconf.api.deps import (
     actor,
     write,
 )
+from autoconf.api.recordings import wake_workers
 from autoconf.api.refusals import documented
 from autoconf.audit import log as audit_log
 from autoconf.errors import Invalid
-from autoconf.interop import eaf_import, eaf_read, qdpx, study_qdpx
+from autoconf.interop import (
+    eaf_import,
+    eaf_read,
+    qdpx,
+    qdpx_import,
+    qdpx_read,
+    safezip,
+    study_qdpx,
+)
 from autoconf.models import Recording, Study, User
-from autoconf.payloads import EafImported, EafMapping, EafPreview
+from autoconf.payloads import EafImported, EafMapping, EafPreview, QdpxImported
 from autoconf.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["interoperability"])
@@ -208,3 +217,65 @@ async def export_qdc(
         media_type="text/xml; charset=utf-8",
         headers=_attachment(f"{study.name} - livre de codes.qdc"),
     )
+
+
+def _project_limits(settings: Settings) -> safezip.Limits:
+    # Its media unpacked, plus room for the project and transcripts.
+    return safezip.Limits(
+        unpacked_bytes=settings.max_upload_bytes + qdpx_read.MAX_PROJECT_BYTES,
+        entry_bytes=settings.max_upload_bytes,
+    )
+
+
+def _prepare_project(
+    session: Session, study: Study, settings: Settings, file: UploadFile
+) -> qdpx_import.Prepared:
+    name = file.filename or "projet.qdpx"
+    with safezip.SafeZip(file.file, name, _project_limits(settings)) as archive:
+        return qdpx_import.prepare(
+            session, study, archive, settings.media_dir, settings.max_upload_bytes
+        )
+
+
+async def qdpx_file(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    study: Study,
+    user: User,
+    file: UploadFile,
+) -> QdpxImported:
+    """Import a REFI-QDA project (the API and the study page): media stored outside the write
+    lock, then everything written in one step; the media stored are removed if it fails."""
+    prepared = await anyio.to_thread.run_sync(_prepare_project, session, study, settings, file)
+    try:
+        done = await write(
+            request, session, qdpx_import.import_project, session, study, user, prepared
+        )
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(qdpx_import.discard, settings.media_dir, prepared)
+        raise
+    await anyio.to_thread.run_sync(qdpx_import.discard, settings.media_dir, prepared, True)
+    if done["recordings_created"]:
+        wake_workers(request)
+    return QdpxImported.model_validate(done)
+
+
+@router.post(
+    "/studies/{study_id}/import/qdpx",
+    responses=documented(400, 401, 403, 404, 409, 413, 422),
+)
+async def import_qdpx(
+    request: Request,
+    study: ManagedStudyDep,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="A REFI-QDA project (.qdpx).")],
+) -> QdpxImported:
+    """Another tool's REFI-QDA project into the study: its codebook (matched by path, the
+    missing codes created), its video and audio sources (the recordings of the same code, or
+    new ones from the media inside), their selections with codings and notes, transcripts;
+    what cannot be mapped is listed with the reason."""
+    return await qdpx_file(request, session, settings, study, user, file)

@@ -1,11 +1,21 @@
-"""The import page of an ELAN file: the file's tiers and vocabularies, each mapped by the user
-(its script asks the API for the preview, then for the import)."""
+"""The import pages: an ELAN file's tiers and vocabularies, each mapped by the user (its
+script asks the API for the preview, then for the import); a REFI-QDA project's import from
+the study page, and what it took and left out."""
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, select
 
-from autoconf.api.deps import ManagedRecordingDep, SessionDep
+from autoconf.api.deps import (
+    CurrentUser,
+    ManagedRecordingDep,
+    ManagedStudyDep,
+    SessionDep,
+    SettingsDep,
+)
+from autoconf.api.interop import qdpx_file
 from autoconf.api.rendering import render
 from autoconf.models import Codebook, Recording, Study
 from autoconf.schemes.fields import STRUCTURED_FIELDS
@@ -35,3 +45,19 @@ def import_eaf_page(
     request: Request, recording: ManagedRecordingDep, session: SessionDep
 ) -> Response:
     return _page(request, session, recording)
+
+
+@router.post("/studies/{study_id}/import/qdpx", response_class=HTMLResponse)
+async def import_qdpx_form(
+    request: Request,
+    study: ManagedStudyDep,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    """The study page's "Importer un projet REFI-QDA": what was taken, what was not and why."""
+    result = await qdpx_file(request, session, settings, study, user, file)
+    return render(
+        request, "import_qdpx.html", study=study, result=result, file_name=file.filename or ""
+    )

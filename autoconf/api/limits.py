@@ -30,7 +30,9 @@ _UPLOAD_PATH = re.compile(r"^(/api/v1)?/studies/\d+/recordings/?$")
 # tus: the bytes come in PATCHes; creation (POST) stays small (tuspyserver reads its body whole).
 _TUS_PATCH_PATH = re.compile(r"^/api/v1/uploads/[^/]+$")
 _TUS_CREATE_PATH = re.compile(r"^/api/v1/uploads/?$")
-_IMPORT_PATH = re.compile(r"^(/api/v1)?/(recordings/\d+/import/eaf|studies/\d+/import/qdpx)/?$")
+_IMPORT_PATH = re.compile(r"^(/api/v1)?/recordings/\d+/import/eaf/?$")
+# A REFI-QDA project may bring its media: as large as an upload.
+_PROJECT_PATH = re.compile(r"^(/api/v1)?/studies/\d+/import/qdpx/?$")
 
 
 def _announced_length(scope: Scope) -> int | None:
@@ -74,9 +76,11 @@ class BodySizeLimit:
         upload = (method == "POST" and _UPLOAD_PATH.match(path) is not None) or (
             method == "PATCH" and _TUS_PATCH_PATH.match(path) is not None
         )
+        project = method == "POST" and _PROJECT_PATH.match(path) is not None
+        upload = upload or project
         imported = method == "POST" and _IMPORT_PATH.match(path) is not None
         if (upload or imported) and not await _signed_in(scope):
-            what = "un fichier" if imported else "un enregistrement"
+            what = "un fichier" if imported or project else "un enregistrement"
             await _refuse(send, 401, f"Connectez-vous pour déposer {what}.")
             return
         if method == "POST" and _TUS_CREATE_PATH.match(path) and _has_body(scope):

@@ -1,6 +1,7 @@
 """The ELAN import page in Chromium: a file's tiers and vocabulary shown, mapped by the user,
 imported; what was created and what was not said on the page."""
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,29 @@ def test_a_file_that_is_not_elan_is_refused_on_the_page(
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("« piege.eaf » déclare une DTD ou des entités")
     expect(page.locator("[data-preview]")).to_be_hidden()
+
+
+def test_a_researcher_imports_a_refi_qda_project_from_the_study_page(
+    page: Page, live_server: LiveServer, tmp_path: Path, screenshots: Path
+) -> None:
+    _login(page, live_server)
+    recording = _recording(page, live_server)
+    project = (Path(__file__).parents[1] / "data/qdpx/foreign-project.qde").read_bytes()
+    project = project.replace(b'name="A8 - 1"', f'name="{recording["code"]}"'.encode())
+    archive = tmp_path / "these.qdpx"
+    with zipfile.ZipFile(archive, "w") as target:
+        target.writestr("project.qde", project)
+    page.goto(f"{live_server.url}/studies/{live_server.study_id}")
+    section = page.locator("#echanges")
+    expect(
+        section.get_by_role("link", name="Exporter le projet REFI-QDA (.qdpx), médias à côté")
+    ).to_be_visible()
+    section.get_by_label("Importer un projet REFI-QDA (.qdpx)").set_input_files(str(archive))
+    section.get_by_role("button", name="Importer", exact=True).click()
+    expect(page.get_by_role("heading", name="Import du projet « these.qdpx »")).to_be_visible()
+    rows = page.locator("table.data tbody tr")
+    expect(rows.filter(has_text="Journal de terrain")).to_contain_text(
+        "autoconf ne reprend que les sources audio et vidéo"
+    )
+    expect(page.get_by_role("link", name=recording["code"])).to_be_visible()
+    page.screenshot(path=str(screenshots / "import-qdpx-result.png"), full_page=True)
