@@ -160,9 +160,11 @@ _FRENCH = {
 
 def _french(issue: dict[str, Any]) -> str:
     kind = str(issue.get("type", ""))
-    message = str(issue.get("msg", ""))
+    message = str(issue.get("msg", "")).removeprefix("Value error, ")
+    if kind == "value_error" and message.startswith("Expected UploadFile"):
+        return "un fichier est attendu (un champ de formulaire multipart avec un nom de fichier)"
     if kind == "value_error":  # our own validators' messages, already French
-        return message.removeprefix("Value error, ")
+        return message
     template = _FRENCH.get(kind)
     if template is None:  # a kind not translated yet: said in French, detailed in English
         return f"valeur refusée ({message})"

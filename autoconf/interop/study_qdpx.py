@@ -14,7 +14,7 @@ from autoconf.models import Counsellor, Membership, Recording, Structure, Study,
 from autoconf.schemes import annotations
 from autoconf.schemes.codebooks import CodeNode, list_codebooks
 from autoconf.schemes.fields import STRUCTURED_FIELDS
-from autoconf.studies import access
+from autoconf.studies import visibility
 
 MISSING_CONSENT = "Média non inclus : les consentements que l'étude demande manquent."
 MISSING_FILE = "Média non inclus : le fichier n'est pas (encore) disponible."
@@ -79,12 +79,7 @@ def _source(
     counsellor_code: str | None,
     description: str,
 ) -> qdpx.QdaSource:
-    scope = access.annotation_scope(session, user, recording.study_id)
-    views = [
-        scope.shown(v)
-        for v in annotations.list_annotations(session, recording.id or 0, scope.clause())
-    ]
-    allowed = consent.content_allowed(session, recording)
+    views = visibility.recording_annotations(session, user, recording)
     selections = tuple(
         qdpx.QdaSelection(
             id=view.id,
@@ -99,10 +94,10 @@ def _source(
         for view in views
         if view.layer != "transcript"
     )
-    cues = tuple(
+    cues = tuple(  # the transcript is there only when its consents allow
         qdpx.QdaCue(view.start_ms, view.end_ms or view.start_ms, view.speaker, view.note)
         for view in views
-        if view.layer == "transcript" and allowed
+        if view.layer == "transcript"
     )
     if media is not None:
         media_name = PurePath(media.name).name

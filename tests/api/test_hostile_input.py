@@ -221,3 +221,17 @@ def test_a_multipart_body_that_cannot_be_read_is_said_in_french(
     )
     assert response.status_code == 400
     assert response.json() == {"detail": "Formulaire multipart illisible (parties mal formées)."}
+
+
+def test_a_text_field_where_a_file_is_expected_is_refused_in_french(
+    rclient: TestClient, recording: dict[str, Any]
+) -> None:
+    """A form whose `file` is a plain field (no file name), as a fuzzer or a hand-made
+    request sends it: pydantic's English message is said in French."""
+    answer = rclient.post(
+        f"/api/v1/recordings/{recording['id']}/import/eaf", data={"file": "pas un fichier"}
+    )
+    assert answer.status_code == 422, answer.text
+    [issue] = answer.json()["detail"]
+    assert issue["loc"] == ["body", "file"]
+    assert issue["msg"].startswith("un fichier est attendu")
