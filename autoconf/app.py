@@ -16,6 +16,7 @@ from autoconf import __version__, i18n
 from autoconf.api import (
     account_pages,
     annotations,
+    archive,
     audit,
     auth,
     chronogram,
@@ -90,6 +91,7 @@ ROUTERS = tuple(
         users,
         study_admin_pages,
         account_pages,
+        archive,
     )
 )
 

@@ -1,23 +1,30 @@
 """The `autoconf` command: serve, worker, migrate, user add, token create, demo, backup,
-restore."""
+restore, export study, import."""
 
 import argparse
 import getpass
+import os
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
+from sqlmodel import Session
+
 from autoconf import migrate
+from autoconf.audit import log as audit_log
 from autoconf.auth import accounts
 from autoconf.backup import make_backup, restore_backup
 from autoconf.backup.manifest import KIND_NAMES
 from autoconf.backup.snapshot import Snapshot
 from autoconf.db import make_engine, session_scope
-from autoconf.errors import DomainError
+from autoconf.errors import Conflict, DomainError
 from autoconf.media.storage import human_size
 from autoconf.media.tools import INSTALL_HINT, tool_status
 from autoconf.settings import Settings
+
+# Who acts, in the audit log, when the command line exports or imports a study.
+CLI_ACTOR = audit_log.Actor(None, "", "cli")
 
 
 def _migrate(settings: Settings) -> None:
@@ -86,6 +93,12 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
         user = accounts.create_user(session, args.username, password, args.role, args.display_name)
         print(f"Utilisateur « {user.username} » créé ({user.role}).")
     return 0
+
+
+def _study_id(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 2**31 - 1:
+        raise argparse.ArgumentTypeError("un numéro d'étude")
+    return int(text)
 
 
 def _token_days(text: str) -> int:
@@ -158,6 +171,89 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_study(settings: Settings, args: argparse.Namespace) -> int:
+    """The whole study in one zip (everything: the command line reads the database anyway),
+    written beside FILE then renamed, so that FILE is never a half archive."""
+    from autoconf import archive
+
+    target = Path(args.file).expanduser().resolve()
+    if target.exists():
+        raise Conflict(f"« {target} » existe déjà : choisissez un autre nom de fichier.")
+    engine = make_engine(settings.effective_database_url)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        with partial.open("wb") as out, archive.snapshot(engine) as session:
+            made = archive.export_study(
+                session, settings.media_dir, args.study_id, out, not args.without_media
+            )
+            out.flush()
+            os.fsync(out.fileno())
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    manifest = made.manifest
+    with session_scope(engine) as session:
+        audit_log.record(
+            session,
+            CLI_ACTOR,
+            audit_log.EXPORT,
+            study_id=args.study_id,
+            object_type="study",
+            object_id=args.study_id,
+            what="archive",
+            format="zip",
+            media=manifest.media,
+            files=len(manifest.files),
+            media_withheld=len(made.withheld),
+        )
+    rows = sum(manifest.counts.values())
+    print(
+        f"Archive de l'étude « {manifest.study_name} » écrite dans « {target} » "
+        f"({human_size(target.stat().st_size)}) : {rows} ligne(s), {len(manifest.files)} "
+        f"fichier(s) de médias ({human_size(made.media_bytes)})."
+    )
+    for code, why in sorted(made.withheld.items()):
+        reason = "consentements manquants" if why == "consent" else "original absent"
+        print(f"  Médias de « {code} » laissés hors de l'archive : {reason}.")
+    return 0
+
+
+def cmd_import_study(settings: Settings, args: argparse.Namespace) -> int:
+    """An archive as a new study; `--as` names the account that becomes its researcher."""
+    from autoconf import archive
+
+    _migrate(settings)
+    source = Path(args.file).expanduser()
+    engine = make_engine(settings.effective_database_url)
+    with Session(engine, expire_on_commit=False) as session:
+        importer = accounts.get_user(session, args.username) if args.username else None
+        with source.open("rb") as file:
+            prepared = archive.prepare(
+                session, settings.media_dir, file, source.name, settings.max_upload_bytes, importer
+            )
+        try:
+            done = archive.import_study(session, prepared, importer, CLI_ACTOR)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            prepared.discard()
+            raise
+    print(
+        f"Étude « {done.name} » importée (n° {done.study_id}) : {done.recordings} "
+        f"enregistrement(s), {done.annotations} annotation(s)."
+    )
+    if done.without_media:
+        print(f"  Sans leur fichier : {', '.join(sorted(done.without_media))}.")
+    if done.accounts_created:
+        print(f"  Comptes créés, désactivés : {', '.join(done.accounts_created)}.")
+    if done.to_process:
+        print(
+            f"  À traiter : {', '.join(done.to_process)} (par « autoconf serve » ou "
+            "« autoconf worker »)."
+        )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="autoconf",
@@ -223,6 +319,33 @@ def parser() -> argparse.ArgumentParser:
     )
     restore.add_argument("source", metavar="SRC")
     restore.set_defaults(run=cmd_restore)
+
+    export = commands.add_parser("export", help="write a study as a file").add_subparsers(
+        dest="what", required=True
+    )
+    study = export.add_parser(
+        "study",
+        help="write the whole study ID into FILE.zip, a study archive (metadata, codebooks, "
+        "annotations, transcripts, consents, live sessions, media) to import elsewhere",
+    )
+    study.add_argument("study_id", type=_study_id, metavar="ID")
+    study.add_argument("file", metavar="FILE.zip")
+    study.add_argument(
+        "--without-media", action="store_true", help="leave the recordings' files out"
+    )
+    study.set_defaults(run=cmd_export_study)
+
+    imported = commands.add_parser(
+        "import", help="import a study archive (FILE.zip) as a new study of this instance"
+    )
+    imported.add_argument("file", metavar="FILE.zip")
+    imported.add_argument(
+        "--as",
+        dest="username",
+        help="the account that becomes a researcher of the study (default: only the "
+        "archive's members, and administrators, see it)",
+    )
+    imported.set_defaults(run=cmd_import_study)
     return root
 
 

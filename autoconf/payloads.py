@@ -610,6 +610,43 @@ class EafImported(BaseModel):
     time_origin_ms: int
 
 
+class QdpxSource(BaseModel):
+    name: str
+    recording_id: int
+    created: bool = Field(description="A new recording, made from the media in the file.")
+
+
+class QdpxLeftOut(BaseModel):
+    """Something of the project not imported, and why."""
+
+    kind: str = Field(description="source, selection, coding, transcript, case, sets, graphs…")
+    name: str
+    reason: Literal[
+        "other_source",
+        "no_recording",
+        "media_refused",
+        "whole_source_coding",
+        "beyond_duration",
+        "unknown_code",
+        "transcript_kept",
+        "no_counsellor",
+        "not_supported",
+    ]
+    detail: str = ""
+
+
+class QdpxImported(BaseModel):
+    """What a REFI-QDA import made, and what it left out."""
+
+    codebooks_created: int
+    codes_created: int
+    recordings_created: int
+    annotations: int
+    cues: int
+    sources: list[QdpxSource]
+    left_out: list[QdpxLeftOut]
+
+
 class AuditEntryPublic(_Output):
     id: int
     at: datetime

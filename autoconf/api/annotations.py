@@ -24,10 +24,12 @@ from autoconf.api.deps import (
     actor,
     write,
 )
+from autoconf.api.rendering import language_of
 from autoconf.audit import log as audit_log
 from autoconf.consent import records as consent
 from autoconf.errors import Invalid
-from autoconf.interop import eaf
+from autoconf.i18n import gettext, set_language
+from autoconf.interop import eaf_export
 from autoconf.live import sessions, stops
 from autoconf.models import Annotation, LiveSession, Recording, User
 from autoconf.payloads import (
@@ -38,8 +40,8 @@ from autoconf.payloads import (
     Id,
     TranscriptImported,
 )
-from autoconf.schemes import annotations, transcripts
-from autoconf.studies import access
+from autoconf.schemes import annotations, tracks, transcripts
+from autoconf.studies import access, visibility
 
 router = APIRouter(prefix="/api/v1", tags=["annotations"])
 _CUE_MESSAGE = (
@@ -124,12 +126,9 @@ def list_annotations(
 def _visible(
     session: Session, user: User, recording: Recording
 ) -> list[annotations.AnnotationView]:
-    """The annotations `user` may see, as they may see them (the list, the ELAN file)."""
-    scope = access.annotation_scope(session, user, recording.study_id)
-    views = annotations.list_annotations(session, recording.id or 0, scope.clause())
-    if not consent.content_allowed(session, recording):  # the transcript is its content
-        views = [view for view in views if view.layer != "transcript"]
-    return [scope.shown(view) for view in views]
+    """The annotations `user` may see, as they may see them (the list, the ELAN file, the
+    tracks): the one rule of `studies.visibility`."""
+    return visibility.recording_annotations(session, user, recording)
 
 
 def _restore(
@@ -380,7 +379,9 @@ async def _recording_file(
 
 
 def _eaf(session: Session, recording: Recording, user: User) -> bytes:
-    return eaf.recording_eaf(session, recording, _visible(session, user, recording))
+    # What was said at the stops is what the session report shows: the same consents apply.
+    reader = user if consent.content_allowed(session, recording) else None
+    return eaf_export.recording_eaf(session, recording, _visible(session, user, recording), reader)
 
 
 @router.get(
@@ -392,9 +393,97 @@ async def export_eaf(
     request: Request, recording: RecordingDep, user: CurrentUser, session: SessionDep
 ) -> Response:
     """The recording's annotations you may see as an ELAN file (EAF 3.0): a tier per layer
-    and author (the transcript: per speaker), codebooks as controlled vocabularies, notes and
-    structured fields as reference annotations. Each export is in the audit log."""
+    and author (the transcript: per speaker), codebooks as controlled vocabularies (French and
+    English), notes and structured fields as reference annotations, and under each stop of a
+    live session the comments you may see (with the consents the study asks). Each export is
+    in the audit log."""
     content = await anyio.to_thread.run_sync(_eaf, session, recording, user)
     return await _recording_file(
         request, session, user, recording, content, "text/xml", "annotations.eaf", "annotations"
+    )
+
+
+def _chapters(session: Session, recording: Recording, user: User, untitled: str) -> str:
+    found = tracks.chapters(_visible(session, user, recording), recording.duration_ms, untitled)
+    return tracks.chapters_vtt(found)
+
+
+@router.get(
+    "/recordings/{recording_id}/chapters.vtt",
+    response_class=Response,
+    responses={200: {"description": "A WebVTT `chapters` track.", "content": {"text/vtt": {}}}},
+)
+async def export_chapters(
+    request: Request, recording: RecordingDep, user: CurrentUser, session: SessionDep
+) -> Response:
+    """The prepared moments you may see as a WebVTT `chapters` track (the player's): a
+    chapter from each moment to the next, the last to the recording's end (a minute when its
+    duration is unknown), titled by its note ("Moment préparé 3" without one). The first
+    export per login session is in the audit log."""
+    set_language(language_of(request, user))
+    untitled = gettext(tracks.UNTITLED)
+    text = await anyio.to_thread.run_sync(_chapters, session, recording, user, untitled)
+    return await _track(request, session, user, recording, text, "chapitres.vtt", "chapters")
+
+
+def _segments(session: Session, recording: Recording, user: User) -> str:
+    found = tracks.segments(session, recording.study_id, _visible(session, user, recording))
+    return tracks.segments_vtt(found)
+
+
+@router.get(
+    "/recordings/{recording_id}/segments.vtt",
+    response_class=Response,
+    responses={200: {"description": "A WebVTT `metadata` track.", "content": {"text/vtt": {}}}},
+)
+async def export_segments(
+    request: Request, recording: RecordingDep, user: CurrentUser, session: SessionDep
+) -> Response:
+    """The coding segments you may see (layers `schemes` and `consensus`) as a WebVTT
+    `metadata` track (the player's): each cue's text a JSON object `{"id", "layer", "codes"
+    (paths), "author" (username), "note"}` on one line. The first export per login session
+    is in the audit log."""
+    text = await anyio.to_thread.run_sync(_segments, session, recording, user)
+    return await _track(request, session, user, recording, text, "segments.vtt", "segments")
+
+
+def _log_track(session: Session, recording: Recording, who: audit_log.Actor, what: str) -> None:
+    # Checked again under the write lock: a page asks for its tracks all at once.
+    if not audit_log.exported_before(session, recording.id or 0, who.credential, what):
+        audit_log.record(
+            session,
+            who,
+            audit_log.EXPORT,
+            study_id=recording.study_id,
+            recording_id=recording.id,
+            object_type="recording",
+            object_id=recording.id,
+            what=what,
+            format="vtt",
+        )
+
+
+async def _track(
+    request: Request,
+    session: Session,
+    user: User,
+    recording: Recording,
+    text: str,
+    name: str,
+    what: str,
+) -> Response:
+    """A track of the player, shown inline and never cached, logged once per login session
+    and recording (the player asks for it on every page, and again after a save)."""
+    who = actor(request, user)
+    logged = audit_log.exported_before
+    if not await anyio.to_thread.run_sync(logged, session, recording.id or 0, who.credential, what):
+        await write(request, session, _log_track, session, recording, who, what)
+    filename = quote(f"{recording.code} - {name}")
+    return Response(
+        text,
+        media_type="text/vtt; charset=utf-8",
+        headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''{filename}",
+            "Cache-Control": "no-store",
+        },
     )

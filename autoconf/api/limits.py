@@ -33,6 +33,8 @@ _TUS_CREATE_PATH = re.compile(r"^/api/v1/uploads/?$")
 _IMPORT_PATH = re.compile(r"^(/api/v1)?/recordings/\d+/import/eaf/?$")
 # A REFI-QDA project may bring its media: as large as an upload.
 _PROJECT_PATH = re.compile(r"^(/api/v1)?/studies/\d+/import/qdpx/?$")
+# A study archive with its media (autoconf.archive): as large as an upload too.
+_ARCHIVE_PATH = re.compile(r"^(/api/v1)?/studies/import/?$")
 
 
 def _announced_length(scope: Scope) -> int | None:
@@ -76,7 +78,9 @@ class BodySizeLimit:
         upload = (method == "POST" and _UPLOAD_PATH.match(path) is not None) or (
             method == "PATCH" and _TUS_PATCH_PATH.match(path) is not None
         )
-        project = method == "POST" and _PROJECT_PATH.match(path) is not None
+        project = method == "POST" and (
+            _PROJECT_PATH.match(path) is not None or _ARCHIVE_PATH.match(path) is not None
+        )
         upload = upload or project
         imported = method == "POST" and _IMPORT_PATH.match(path) is not None
         if (upload or imported) and not await _signed_in(scope):

@@ -25,6 +25,7 @@ from autoconf.api.deps import (
 )
 from autoconf.api.recordings import erase, public, reprocess, stop_processing, store_upload
 from autoconf.api.rendering import render
+from autoconf.archive.importing import MEDIA_MISSING_PREFIX
 from autoconf.consent import records as consent
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated, TooManyAttempts
 from autoconf.i18n import gettext as _
@@ -68,6 +69,11 @@ def player_media(session: Session, recording: Recording) -> dict[str, Any]:
         "api_url": base,
         "retry_url": f"{base}/retry",
         "cancel_url": f"{base}/cancel",
+        # The player's tracks (live.js changes them with the recording it plays).
+        "chapters_url": f"{base}/chapters.vtt",
+        "segments_url": f"{base}/segments.vtt",
+        # A recording imported from an archive without its file: nothing to process again.
+        "without_file": (recording.error or "").startswith(MEDIA_MISSING_PREFIX),
     }
 
 

@@ -27,8 +27,8 @@ from autoconf.i18n import gettext as _
 from autoconf.i18n import set_language
 from autoconf.models import Codebook
 from autoconf.payloads import MAX_ID
-from autoconf.schemes import counts as counts_module
 from autoconf.schemes import annotation_table, crosstabs, segment_report, synthesis, writers
+from autoconf.schemes import counts as counts_module
 from autoconf.schemes.fields import STRUCTURED_FIELDS
 from autoconf.schemes.tables import Table
 from autoconf.studies import visibility

@@ -38,6 +38,7 @@ PASSWORD_CHANGED = "password_changed"
 TOKEN_CREATED = "token_created"
 TOKEN_REVOKED = "token_revoked"
 STUDY_SETTINGS = "study_settings"
+STUDY_IMPORTED = "study_imported"  # a study archive (autoconf.archive)
 ACTIONS = (
     LOGIN,
     LOGIN_FAILED,
@@ -60,6 +61,7 @@ ACTIONS = (
     TOKEN_CREATED,
     TOKEN_REVOKED,
     STUDY_SETTINGS,
+    STUDY_IMPORTED,
 )
 
 
@@ -134,6 +136,19 @@ def played_before(session: Session, recording_id: int, credential: str) -> bool:
         ).first()
         is not None
     )
+
+
+def exported_before(session: Session, recording_id: int, credential: str, what: str) -> bool:
+    """Whether this login session (or token) already has an `export` entry of `what` (the
+    entry's detail) for the recording."""
+    details = session.exec(
+        select(AuditEvent.detail).where(
+            AuditEvent.action == EXPORT,
+            AuditEvent.recording_id == recording_id,
+            AuditEvent.credential == credential,
+        )
+    ).all()
+    return any(detail.get("what") == what for detail in details)
 
 
 def entries(

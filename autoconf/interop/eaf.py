@@ -5,10 +5,13 @@ Tiers: one per layer and author (the transcript: one per speaker), named in Fren
 overlaps (two codes on one segment, overlapping segments) goes to a second tier of the same
 name with " (2)", and so on. Moments (prepared marks, stops) become intervals of MOMENT_MS on
 tiers of the linguistic type `moment`, so that they can come back as moments. Each coded
-annotation carries its code's value and `CVE_REF`; each codebook is a controlled vocabulary
-(`CV_ENTRY_ML`, the code's label and description). A segment's note and structured fields
-are reference annotations (`REF_ANNOTATION`, symbolic association) on child tiers. Time slots
-are numbered in time order; ids are unique in the file.
+annotation carries its code's value and `CVE_REF`; each codebook is a multilingual
+controlled vocabulary (`CV_ENTRY_ML`: the code's path and description in French, and in
+English when the code has an English label). A segment's note and structured fields are
+reference annotations (`REF_ANNOTATION`, symbolic association) on child tiers. What was said
+at a stop of a live session is a chain of reference annotations under it (symbolic
+subdivision: several per stop, in the order they were typed), each value naming its speaker
+("Conseillère : …"). Time slots are numbered in time order; ids are unique in the file.
 """
 
 import mimetypes
@@ -19,12 +22,9 @@ from datetime import UTC, datetime
 from pathlib import PurePath
 
 from lxml import etree
-from sqlmodel import Session, col, select
 
 from autoconf import __version__
-from autoconf.models import Recording, User
-from autoconf.schemes.annotations import AnnotationView
-from autoconf.schemes.codebooks import list_codebooks
+from autoconf.live import wording
 from autoconf.schemes.tables import xml_safe
 
 MOMENT_MS = 200
@@ -39,11 +39,25 @@ LAYER_NAMES = {
 }
 MOMENT_LAYERS = ("prepared", "stops")
 # The linguistic types of the file (ELAN needs each tier's type declared).
-SEGMENT, MOMENT, NOTE = "segment", "moment", "note"
+SEGMENT, MOMENT, NOTE, COMMENTS = "segment", "moment", "note", "comments"
+# The child tier of a stop's comments: "Arrêts — claire — commentaires".
+COMMENTS_TIER = "commentaires"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 SCHEMA = "http://www.mpi.nl/tools/elan/EAFv3.0.xsd"
 FRENCH = "fra"
 FRENCH_DEF = "http://cdb.iso.org/lg/CDB-00130975-001"
+ENGLISH = "eng"
+ENGLISH_DEF = "http://cdb.iso.org/lg/CDB-00138502-001"
+
+
+@dataclass(frozen=True)
+class Comment:
+    """Something said at a stop of a live session: by the counsellor or a researcher
+    (`speaker`), whose grammatical `gender` names them ("Conseillère", "Chercheur")."""
+
+    speaker: str
+    text: str
+    gender: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,16 +72,22 @@ class Item:
     note: str = ""
     speaker: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
+    comments: Sequence[Comment] = ()
 
 
 @dataclass(frozen=True)
 class Entry:
-    """A code of a codebook, as a vocabulary entry."""
+    """A code of a codebook, as a vocabulary entry: its value and description in French, and
+    in English when `label_en` is set; `codebook_en` describes the vocabulary in English
+    (default: its French name)."""
 
     code_id: int
     codebook: str
     label: str
     description: str = ""
+    label_en: str = ""
+    description_en: str = ""
+    codebook_en: str = ""
 
 
 @dataclass
@@ -78,9 +98,10 @@ class _Tier:
     annotator: str = ""
     parent: str | None = None
     vocabulary: str | None = None
-    # (annotation id, start slot, end slot, value, cve) or (annotation id, parent id, value)
+    # (annotation id, start slot, end slot, value, cve) or
+    # (annotation id, parent id, value, previous annotation id under the same parent)
     aligned: list[tuple[str, str, str, str, str | None]] = field(default_factory=list)
-    references: list[tuple[str, str, str]] = field(default_factory=list)
+    references: list[tuple[str, str, str, str | None]] = field(default_factory=list)
     busy_until: int = -1
 
 
@@ -100,6 +121,9 @@ def write_eaf(
             codebook=xml_safe(e.codebook),
             label=xml_safe(e.label),
             description=xml_safe(e.description),
+            label_en=xml_safe(e.label_en),
+            description_en=xml_safe(e.description_en),
+            codebook_en=xml_safe(e.codebook_en),
         )
         for e in entries
     ]
@@ -147,6 +171,15 @@ def write_eaf(
                 return tier
             number += 1
 
+    def child_tier(parent: _Tier, label: str, kind: str) -> _Tier:
+        name = f"{parent.name} — {label}"
+        child = tiers.get(name)
+        if child is None:
+            child = _Tier(name, kind, annotator=parent.annotator, parent=parent.name)
+            tiers[name] = child
+            order.append(name)
+        return child
+
     notes: dict[str, str] = {}  # a segment's first annotation id, by the segment's identity
     for base, start, end, value, chosen, item in planned:
         vocabulary = chosen.codebook if chosen else None
@@ -167,16 +200,23 @@ def write_eaf(
             children.append(("note", item.note))
         children += sorted(item.fields.items())
         for label, text in children:
-            child_name = f"{tier.name} — {label}"
-            child = tiers.get(child_name)
-            if child is None:
-                child = _Tier(child_name, NOTE, annotator=tier.annotator, parent=tier.name)
-                tiers[child_name] = child
-                order.append(child_name)
+            child = child_tier(tier, label, NOTE)
             counter += 1
-            child.references.append((f"a{counter}", annotation_id, text))
+            child.references.append((f"a{counter}", annotation_id, text, None))
+        previous = None
+        for comment in item.comments:
+            child = child_tier(tier, COMMENTS_TIER, COMMENTS)
+            counter += 1
+            child.references.append((f"a{counter}", annotation_id, _said(comment), previous))
+            previous = f"a{counter}"
 
     return _document(tiers, order, slot_of, vocabularies, media_name, author, now)
+
+
+def _said(comment: Comment) -> str:
+    """A comment as its value: "Conseillère : …" (the file is French, as its tier names)."""
+    speaker = wording.label(comment.speaker, comment.gender, "fr").capitalize()
+    return f"{speaker} : {comment.text}"
 
 
 def _document(
@@ -233,11 +273,13 @@ def _document(
             if cve:
                 aligned.set("CVE_REF", cve)
             etree.SubElement(aligned, "ANNOTATION_VALUE").text = value
-        for annotation_id, parent_id, value in tier.references:
+        for annotation_id, parent_id, value, previous in tier.references:
             holder = etree.SubElement(element, "ANNOTATION")
             reference = etree.SubElement(
                 holder, "REF_ANNOTATION", ANNOTATION_ID=annotation_id, ANNOTATION_REF=parent_id
             )
+            if previous:
+                reference.set("PREVIOUS_ANNOTATION", previous)
             etree.SubElement(reference, "ANNOTATION_VALUE").text = value
     types = {(_type_id(t), t.type_ref, t.vocabulary) for t in tiers.values()}
     for type_id, kind, vocabulary in sorted(types, key=lambda t: t[0]):
@@ -245,14 +287,20 @@ def _document(
             root,
             "LINGUISTIC_TYPE",
             LINGUISTIC_TYPE_ID=type_id,
-            TIME_ALIGNABLE="false" if kind == NOTE else "true",
+            TIME_ALIGNABLE="false" if kind in (NOTE, COMMENTS) else "true",
             GRAPHIC_REFERENCES="false",
         )
         if kind == NOTE:
             linguistic.set("CONSTRAINTS", "Symbolic_Association")
+        elif kind == COMMENTS:
+            linguistic.set("CONSTRAINTS", "Symbolic_Subdivision")
         if vocabulary:
             linguistic.set("CONTROLLED_VOCABULARY_REF", vocabulary)
     etree.SubElement(root, "LANGUAGE", LANG_ID=FRENCH, LANG_DEF=FRENCH_DEF, LANG_LABEL="French")
+    if vocabularies:  # each vocabulary is described in English too
+        etree.SubElement(
+            root, "LANGUAGE", LANG_ID=ENGLISH, LANG_DEF=ENGLISH_DEF, LANG_LABEL="English"
+        )
     for stereotype, description in (
         ("Time_Subdivision", "Time subdivision of parent annotation's time interval"),
         ("Symbolic_Subdivision", "Symbolic subdivision of a parent annotation"),
@@ -263,12 +311,18 @@ def _document(
     for codebook, codes in vocabularies.items():
         vocabulary = etree.SubElement(root, "CONTROLLED_VOCABULARY", CV_ID=codebook)
         etree.SubElement(vocabulary, "DESCRIPTION", LANG_REF=FRENCH).text = codebook
+        english = next((c.codebook_en for c in codes if c.codebook_en), codebook)
+        etree.SubElement(vocabulary, "DESCRIPTION", LANG_REF=ENGLISH).text = english
         for code in codes:
             entry = etree.SubElement(vocabulary, "CV_ENTRY_ML", CVE_ID=f"c{code.code_id}")
-            value = etree.SubElement(entry, "CVE_VALUE", LANG_REF=FRENCH)
-            if code.description:
-                value.set("DESCRIPTION", code.description)
-            value.text = code.label
+            values = [(FRENCH, code.label, code.description)]
+            if code.label_en:
+                values.append((ENGLISH, code.label_en, code.description_en))
+            for language, text, description in values:
+                value = etree.SubElement(entry, "CVE_VALUE", LANG_REF=language)
+                if description:
+                    value.set("DESCRIPTION", description)
+                value.text = text
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
@@ -279,38 +333,10 @@ def _xml_item(item: Item) -> Item:
         note=xml_safe(item.note),
         speaker=xml_safe(item.speaker) if item.speaker else item.speaker,
         fields={xml_safe(k): xml_safe(v) for k, v in item.fields.items()},
+        comments=[replace(c, text=xml_safe(c.text)) for c in item.comments],
     )
 
 
 def _type_id(tier: _Tier) -> str:
     """A linguistic type per kind and vocabulary (ELAN binds a vocabulary to a type)."""
     return f"{tier.type_ref} · {tier.vocabulary}" if tier.vocabulary else tier.type_ref
-
-
-def recording_eaf(session: Session, recording: Recording, views: Iterable[AnnotationView]) -> bytes:
-    """The EAF of a recording's annotations `views` (those its reader may see), with every
-    codebook of its study as a vocabulary."""
-    views = list(views)
-    ids = {view.author_id for view in views if view.author_id is not None}
-    names = {
-        user.id: user.username for user in session.exec(select(User).where(col(User.id).in_(ids)))
-    }
-    entries = [
-        Entry(node.id, book.name, node.path, node.description)
-        for book, nodes in list_codebooks(session, recording.study_id)
-        for node in nodes
-    ]
-    items = [
-        Item(
-            start_ms=view.start_ms,
-            end_ms=view.end_ms,
-            layer=view.layer,
-            author=names.get(view.author_id or 0, "?"),
-            code_ids=view.code_ids,
-            note=view.note,
-            speaker=view.speaker,
-            fields=dict(view.fields),
-        )
-        for view in views
-    ]
-    return write_eaf(items, entries, recording.original_filename or recording.code)

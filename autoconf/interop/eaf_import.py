@@ -1,12 +1,14 @@
 """ELAN files in: previewed, then imported as the user maps them (`eaf_read` reads them).
 
 Each mapped tier goes to a layer, each mapped vocabulary to a codebook (entries matched by
-code path, then by label; missing codes created on request); a tier with no vocabulary keeps
+code path, then by label; missing codes created on request, with the entry's English value
+and description as their English label and description); a tier with no vocabulary keeps
 its values as notes; a dependent tier may instead fill its parent's note or a structured
-field. Tiers "X (2)", "X (3)" (where autoconf's export puts what overlaps) merge back into
-X's annotations of the same interval. Authors are found by the tier's annotator, else its
-name ("Schèmes — claire"), among the study's members. One transaction: a refusal leaves
-nothing behind.
+field (the comments autoconf exports under a stop come back as the stop's note: they cannot
+be live comments again, which belong to a live session). Tiers "X (2)", "X (3)" (where
+autoconf's export puts what overlaps) merge back into X's annotations of the same interval.
+Authors are found by the tier's annotator, else its name ("Schèmes — claire"), among the
+study's members. One transaction: a refusal leaves nothing behind.
 """
 
 import re
@@ -18,8 +20,14 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from autoconf.errors import Invalid
-from autoconf.interop.eaf import LAYER_NAMES, MOMENT, MOMENT_LAYERS
-from autoconf.interop.eaf_read import EafAnnotation, EafDocument, EafTier, EafVocabulary
+from autoconf.interop.eaf import COMMENTS_TIER, LAYER_NAMES, MOMENT, MOMENT_LAYERS
+from autoconf.interop.eaf_read import (
+    EafAnnotation,
+    EafDocument,
+    EafEntry,
+    EafTier,
+    EafVocabulary,
+)
 from autoconf.models import LAYERS, Codebook, Membership, Recording, User
 from autoconf.schemes import annotations
 from autoconf.schemes.codebooks import PATH_SEPARATOR, CodeNode, codebook_tree, create_code
@@ -39,6 +47,8 @@ _SUFFIX = re.compile(r" \((\d+)\)$")
 _MOMENTS_SUFFIX = " · moments"
 # A code path's separator, where it is not part of a label ("Écouter / reformuler").
 _PATH_SPLIT = re.compile(r"(?<! )" + re.escape(PATH_SEPARATOR) + r"(?! )")
+# Child tiers whose annotations belong to one parent annotation each (not timed).
+_SYMBOLIC = ("Symbolic_Association", "Symbolic_Subdivision")
 
 
 # Preview ---------------------------------------------------------------------------------
@@ -67,9 +77,10 @@ def _speaker(tier: EafTier) -> str | None:
 
 
 def _dependent_target(tier: EafTier) -> str | None:
-    """What a child tier of autoconf's export fills: its parent's note or a field."""
+    """What a child tier of autoconf's export fills: its parent's note (the comments at a
+    stop too) or a field."""
     suffix = tier.id.rsplit(" — ", 1)[-1] if " — " in tier.id else tier.id
-    if suffix == NOTE:
+    if suffix in (NOTE, COMMENTS_TIER):
         return NOTE
     for key, label in STRUCTURED_FIELDS.items():
         if suffix in (key, label):
@@ -90,7 +101,7 @@ def suggested_mapping(
     tiers: dict[str, str | None] = {}
     for tier in document.tiers:
         layer = _layer_from_name(tier.id)
-        if tier.dependent and tier.constraint == "Symbolic_Association" and layer is not None:
+        if tier.dependent and tier.constraint in _SYMBOLIC and layer is not None:
             tiers[tier.id] = _dependent_target(tier)
         elif layer is not None:
             tiers[tier.id] = layer
@@ -211,11 +222,20 @@ class _Codes:
         found = by_path or (by_label if len(by_label) == 1 else [])
         return found[0] if found else None
 
-    def create(self, session: Session, value: str, description: str) -> CodeNode:
-        parts = [part.strip() for part in _PATH_SPLIT.split(value) if part.strip()]
+    def create(self, session: Session, entry: EafEntry | None, value: str) -> CodeNode | None:
+        """The code of path `value` and the codes above it that are missing (None: `value`
+        names no code); the entry's English path names them in English (a part equal to the
+        French one only for the code itself: autoconf writes the French label where a parent
+        has no English one)."""
+        parts = _parts(value)
+        if not parts:
+            return None
+        english = _parts(entry.value_en) if entry is not None else []
+        if len(english) != len(parts):  # not a path of the same codes: the code's own label
+            english = [""] * (len(parts) - 1) + [entry.value_en if entry is not None else ""]
         parent: CodeNode | None = None
         path = ""
-        for depth, label in enumerate(parts):
+        for depth, (label, label_en) in enumerate(zip(parts, english, strict=True)):
             path = f"{path}{PATH_SEPARATOR}{label}" if path else label
             node = next((n for n in self.nodes if n.path.casefold() == path.casefold()), None)
             if node is None:
@@ -225,7 +245,9 @@ class _Codes:
                     self.book,
                     label[:300],
                     parent_id=parent.id if parent else None,
-                    description=description if last else "",
+                    description=entry.description if entry is not None and last else "",
+                    label_en=label_en[:300] if last or label_en != label else "",
+                    description_en=entry.description_en if entry is not None and last else "",
                 )
                 self.nodes.append(node)
                 self.created += 1
@@ -385,8 +407,7 @@ class _Import:
         wanted = entry.value if entry is not None else annotation.value
         node = book.find(wanted)
         if node is None and self.mapping.create_codes and wanted:
-            description = next(iter(entry.descriptions.values()), "") if entry else ""
-            node = book.create(self.session, wanted, description)
+            node = book.create(self.session, entry, wanted)
         if node is None or node.archived:
             reason = NOT_IN_CODEBOOK if node is None else ARCHIVED_CODE
             self.unmatched[(tier.id, wanted, reason)] += 1
@@ -448,6 +469,11 @@ class _Import:
 
 
 _ORIGINS = {"prepared": "prepared", "transcript": "transcript"}
+
+
+def _parts(path: str) -> list[str]:
+    """The labels of a code path ("A/B"; "Écouter / reformuler" is one label)."""
+    return [part.strip() for part in _PATH_SPLIT.split(path) if part.strip()]
 
 
 def _joined(before: str, value: str) -> str:

@@ -54,6 +54,14 @@ class EafTier:
         return self.parent is not None
 
 
+FRENCH = ("fra", "fre", "fr", "")  # "": EAF 2.7, or a value without a language
+ENGLISH = ("eng", "en")
+
+
+def _in(texts: dict[str, str], languages: tuple[str, ...]) -> str:
+    return next((texts[language] for language in languages if texts.get(language)), "")
+
+
 @dataclass
 class EafEntry:
     id: str
@@ -62,10 +70,22 @@ class EafEntry:
 
     @property
     def value(self) -> str:
-        for language in ("fra", "fre", "fr", ""):
-            if self.values.get(language):
-                return self.values[language]
-        return next(iter(self.values.values()), "")
+        """In French, else in the first language given."""
+        return _in(self.values, FRENCH) or next(iter(self.values.values()), "")
+
+    @property
+    def description(self) -> str:
+        """In French, else in the first language given."""
+        return _in(self.descriptions, FRENCH) or next(iter(self.descriptions.values()), "")
+
+    @property
+    def value_en(self) -> str:
+        """In English ("" when there is none)."""
+        return _in(self.values, ENGLISH)
+
+    @property
+    def description_en(self) -> str:
+        return _in(self.descriptions, ENGLISH)
 
 
 @dataclass

@@ -1,39 +1,23 @@
-"""Transcripts: WebVTT or SRT in (read by webvtt-py, `<v Speaker>` voices kept), WebVTT out.
+"""Transcripts: WebVTT or SRT in (read by `subtitles`, with their speakers), WebVTT out.
 
 A recording's transcript is its annotations of origin `transcript`, one per cue, the speaker
 in `speaker` and the words in `note`; importing replaces the previous transcript as a whole.
 """
 
-import io
-from dataclasses import dataclass
-from html import escape, unescape
+from html import escape
 from pathlib import PurePath
 from typing import Any
 
-import webvtt
 from sqlalchemy import insert
 from sqlmodel import Session, col, delete, select
 
 from autoconf.errors import Invalid
 from autoconf.models import Annotation, Recording, utcnow
+from autoconf.schemes.subtitles import Cue, read_cues
 from autoconf.schemes.timecode import format_ms, format_vtt
 
 FORMATS = {".vtt": "vtt", ".webvtt": "vtt", ".srt": "srt"}
-SHAPES = {  # what the user should find in the file, said when it is not there
-    "vtt": "un fichier WebVTT commence par « WEBVTT », puis chaque réplique par une ligne "
-    "« 00:00:01.000 --> 00:00:04.000 ».",
-    "srt": "dans un fichier SRT, chaque réplique a un numéro, une ligne "
-    "« 00:00:01,000 --> 00:00:04,000 », puis son texte.",
-}
 MAX_CUES = 20_000  # a 90-minute session has about 1,500
-
-
-@dataclass(frozen=True)
-class Cue:
-    start_ms: int
-    end_ms: int
-    speaker: str | None
-    text: str
 
 
 def parse_transcript(content: bytes, filename: str) -> list[Cue]:
@@ -41,27 +25,7 @@ def parse_transcript(content: bytes, filename: str) -> list[Cue]:
     kind = FORMATS.get(PurePath(filename).suffix.lower())
     if kind is None:
         raise Invalid(f"« {filename} » n'est pas une transcription WebVTT (.vtt) ou SRT (.srt).")
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = content.decode("cp1252", errors="replace")  # old SRT files from Windows tools
-    try:
-        captions = webvtt.from_buffer(io.StringIO(text), format=kind).captions
-    except (webvtt.errors.MalformedFileError, webvtt.errors.MalformedCaptionError):
-        raise Invalid(
-            f"« {filename} » n'est pas une transcription lisible : {SHAPES[kind]}"
-        ) from None
-    cues = [
-        Cue(
-            start_ms=caption.start_time.in_milliseconds(),
-            end_ms=caption.end_time.in_milliseconds(),
-            # webvtt-py drops the tags but keeps character references (&amp;, &lt;) as
-            # written: the words are stored as read, and escaped again on the way out.
-            speaker=unescape(caption.voice or "").strip() or None,
-            text=" ".join(unescape(caption.text).split()),
-        )
-        for caption in captions
-    ]
+    cues = read_cues(content, kind, filename)
     cues = [cue for cue in cues if cue.text]
     if not cues:
         raise Invalid(f"« {filename} » ne contient aucune réplique.")

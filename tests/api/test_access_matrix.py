@@ -26,9 +26,11 @@ are called on a throwaway object made for each call, in the same situation as th
 (whose it is, which study), so a call never changes what the next one sees.
 """
 
+import io
 import itertools
 import json
 import re
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,7 +274,17 @@ EXPECTATIONS: dict[Key, Rule] = {
     ("POST", "/api/v1/recordings/{recording_id}/transcript"): researcher,
     ("GET", "/api/v1/recordings/{recording_id}/transcript.vtt"): member,
     ("GET", "/api/v1/recordings/{recording_id}/export.eaf"): member,
+    ("GET", "/api/v1/recordings/{recording_id}/chapters.vtt"): member,
+    ("GET", "/api/v1/recordings/{recording_id}/segments.vtt"): member,
     ("POST", "/api/v1/recordings/{recording_id}/import/eaf"): researcher,
+    ("GET", "/api/v1/studies/{study_id}/export.qdpx"): researcher,
+    ("GET", "/api/v1/studies/{study_id}/codebook.qdc"): researcher,
+    ("POST", "/api/v1/studies/{study_id}/import/qdpx"): researcher,
+    ("POST", "/studies/{study_id}/import/qdpx"): researcher,
+    ("GET", "/api/v1/studies/{study_id}/archive.zip"): researcher,
+    ("POST", "/api/v1/studies/import"): staff,
+    ("POST", "/studies/import"): staff,
+    ("GET", "/recordings/{recording_id}/import/eaf"): researcher,
     # Consents (researchers record and withdraw them; the counsellor sees those of their
     # recordings) and erasure (a recording: its researchers; a study: admins)
     ("GET", "/api/v1/recordings/{recording_id}/consents"): member,
@@ -778,6 +790,13 @@ def _eaf(world: World, role: str, variant: str) -> dict[str, Any]:
     return {"files": {"file": ("codage.eaf", content, "application/xml")}}  # a preview
 
 
+def _qdpx(world: World, role: str, variant: str) -> dict[str, Any]:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:  # an empty project: nothing to import
+        archive.writestr("project.qde", '<Project xmlns="urn:QDA-XML:project:1.0" name="x"/>')
+    return {"files": {"file": ("vide.qdpx", buffer.getvalue(), "application/zip")}}
+
+
 def _member(world: World, role: str, variant: str) -> dict[str, Any]:
     # Someone already there, with the role they have: the call changes nothing.
     if variant == "s2":
@@ -823,6 +842,8 @@ BODIES: dict[Key, Body] = {
     ("PATCH", "/api/v1/annotations/{annotation_id}"): _json({"version": 1}),
     ("POST", "/api/v1/recordings/{recording_id}/transcript"): _transcript,
     ("POST", "/api/v1/recordings/{recording_id}/import/eaf"): _eaf,
+    ("POST", "/api/v1/studies/{study_id}/import/qdpx"): _qdpx,
+    ("POST", "/studies/{study_id}/import/qdpx"): _qdpx,
     ("POST", "/api/v1/live/{session_id}/stops"): _json({"position_ms": 1_000}),
     ("PATCH", "/api/v1/live/stops/{stop_id}"): _json({"prepared_id": None}),
     ("POST", "/api/v1/live/stops/{stop_id}/comments"): _json(

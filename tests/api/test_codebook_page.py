@@ -77,6 +77,9 @@ def test_researcher_gets_the_four_codebooks_as_editable_trees(
     assert "Faire son CV, valoriser ses compétences" in page.text  # descriptions
     # Editable: fields, move buttons, add forms, the row model for the script.
     assert {"label", "color", "hotkey", "description"} <= set(tree.fields)
+    assert {"label_en", "description_en"} <= set(tree.fields)  # English, optional
+    assert 'value="Listen / rephrase" data-saved="Listen / rephrase" lang="en"' in page.text
+    assert "Libellé en anglais (facultatif)" in page.text
     assert 'data-can-edit="true"' in page.text
     for text in ("Monter", "Descendre", "Rentrer", "Sortir", "Archiver", "Nouveau code"):
         assert text in page.text, text
@@ -121,6 +124,7 @@ def test_counsellor_member_sees_the_codebooks_read_only(
     for text in ("data-action", "<template", "Nouveau code", "Supprimer"):
         assert text not in page.text, text
     assert "Se présenter" in page.text and "ACCOMPAGNEMENT" in page.text
+    assert '<span lang="en">Listen / rephrase</span>' in page.text  # English, read only
 
 
 def test_strangers_and_unknown_studies(

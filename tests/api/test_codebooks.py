@@ -1,7 +1,7 @@
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from autoconf.schemes.defaults import SCHEMES
+from autoconf.schemes.defaults import SCHEMES, SCHEMES_EN
 from tests import factories
 
 
@@ -16,6 +16,7 @@ def test_a_new_study_has_the_default_vocabularies(rclient: TestClient, study: di
     assert set(books) == {"schemes", "phases", "principles", "categories"}
     schemes = books["schemes"]["codes"]
     assert [c["label"] for c in schemes] == list(SCHEMES)
+    assert [c["label_en"] for c in schemes] == list(SCHEMES_EN)
     assert schemes[0]["hotkey"] == "1" and schemes[0]["color"].startswith("#")
     first = schemes[0]
     assert set(first) == {
@@ -26,6 +27,8 @@ def test_a_new_study_has_the_default_vocabularies(rclient: TestClient, study: di
         "parent_id",
         "position",
         "description",
+        "label_en",
+        "description_en",
         "color",
         "hotkey",
         "archived",
@@ -34,7 +37,55 @@ def test_a_new_study_has_the_default_vocabularies(rclient: TestClient, study: di
     cv = categories["ACCOMPAGNEMENT/Actions/CV"]
     assert cv["parent_id"] == categories["ACCOMPAGNEMENT/Actions"]["id"]
     assert cv["description"] == "Faire son CV, valoriser ses compétences"
+    assert cv["description_en"] == "Writing one's CV, highlighting one's skills"
+    assert categories["ACCOMPAGNEMENT"]["label_en"] == "SUPPORT"
     assert categories["AUTONOMIE/Motivation"]["id"] != categories["BENEFICIAIRES/Motivation"]["id"]
+    assert [c["label_en"] for c in books["phases"]["codes"]] == [
+        "Diagnosis",
+        "Part 1",
+        "Part 2",
+        "Part 3",
+    ]
+
+
+def test_a_code_in_english_too(rclient: TestClient, study: dict) -> None:
+    """The English label and description: optional, trimmed, limited like the French ones;
+    changed alone, emptied with ""; null is refused (omit the field instead)."""
+    book = _books(rclient, study["id"])["phases"]
+    url = f"/api/v1/codebooks/{book['id']}/codes"
+    plain = rclient.post(url, json={"label": "Clôture"})
+    assert plain.status_code == 201, plain.text
+    assert (plain.json()["label_en"], plain.json()["description_en"]) == ("", "")
+    made = rclient.post(
+        url,
+        json={
+            "label": "Bilan",
+            "label_en": "  Review  ",
+            "description_en": " What was done, what comes next ",
+        },
+    )
+    assert made.status_code == 201, made.text
+    code = made.json()
+    assert (code["label_en"], code["description_en"]) == (
+        "Review",
+        "What was done, what comes next",
+    )
+    patched = rclient.patch(f"/api/v1/codes/{code['id']}", json={"label_en": "Wrap-up"})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["label_en"] == "Wrap-up"
+    assert patched.json()["description_en"] == "What was done, what comes next"
+    assert patched.json()["label"] == "Bilan"
+    emptied = rclient.patch(
+        f"/api/v1/codes/{code['id']}", json={"label_en": "   ", "description_en": ""}
+    )
+    assert emptied.status_code == 200, emptied.text
+    assert (emptied.json()["label_en"], emptied.json()["description_en"]) == ("", "")
+    for body in ({"label_en": None}, {"description_en": None}, {"label_en": "x" * 301}):
+        refused = rclient.patch(f"/api/v1/codes/{code['id']}", json=body)
+        assert refused.status_code == 422, (body, refused.text)
+    assert rclient.post(url, json={"label": "Autre", "label_en": "x" * 301}).status_code == 422
+    listed = {c["id"]: c for c in _books(rclient, study["id"])["phases"]["codes"]}
+    assert listed[code["id"]]["label_en"] == ""
 
 
 def test_create_nested_code_reorder_and_move(rclient: TestClient, study: dict) -> None:

@@ -1,15 +1,17 @@
 """A recording's annotations as an ELAN file: valid against EAF 3.0, a tier per layer and
-author, codebooks as controlled vocabularies, notes and fields under their segment."""
+author, codebooks as controlled vocabularies (French and English), notes and fields under
+their segment, what was said at the stops of a live session under each stop."""
 
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from lxml import etree
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from autoconf.interop.eaf import MOMENT_MS
-from autoconf.models import AuditEvent
+from autoconf.models import AuditEvent, User
 from tests import factories
 
 SCHEMA = etree.XMLSchema(etree.parse(str(Path(__file__).parents[1] / "data/schemas/EAFv3.0.xsd")))
@@ -198,3 +200,164 @@ def test_characters_xml_cannot_hold_are_left_out() -> None:
     assert SCHEMA.validate(root), SCHEMA.error_log
     text = document.decode()
     assert "abc" in text and "Écouter" in text and "Schèmes — claire" in text
+
+
+def _vocabulary(root: etree._Element, name: str) -> etree._Element:
+    return next(cv for cv in root.iter("CONTROLLED_VOCABULARY") if cv.get("CV_ID") == name)
+
+
+def test_vocabularies_are_in_french_and_in_english(rclient: TestClient, recording: dict) -> None:
+    """Each codebook is a multilingual vocabulary: the French path and description, and the
+    English ones where the code has an English label (a parent without one keeps its French
+    label in the English path); each vocabulary is described in both languages."""
+    study_id = recording["study_id"]
+    categories = factories.codes_by_path(rclient, study_id, "categories")
+    schemes = factories.codes_by_path(rclient, study_id, "schemes")
+    books = {b["kind"]: b for b in rclient.get(f"/api/v1/studies/{study_id}/codebooks").json()}
+    # A code of our own under "AUTONOMIE/Echelle", which the defaults leave without English.
+    made = rclient.post(
+        f"/api/v1/codebooks/{books['categories']['id']}/codes",
+        json={
+            "label": "Graduée",
+            "parent_id": categories["AUTONOMIE/Echelle"],
+            "description": "Échelle graduée",
+            "label_en": "Graded",
+            "description_en": "A graded scale",
+        },
+    )
+    assert made.status_code == 201, made.text
+    untranslated = rclient.patch(
+        f"/api/v1/codes/{schemes['Prendre des notes']}", json={"label_en": ""}
+    )
+    assert untranslated.status_code == 200, untranslated.text
+    root = _eaf(rclient, recording["id"])
+    languages = {lang.get("LANG_ID"): lang for lang in root.iter("LANGUAGE")}
+    assert set(languages) == {"fra", "eng"}
+    assert languages["eng"].get("LANG_DEF") == "http://cdb.iso.org/lg/CDB-00138502-001"
+    assert languages["eng"].get("LANG_LABEL") == "English"
+
+    def values(name: str) -> dict[str, dict[str, tuple[str | None, str | None]]]:
+        return {
+            entry.get("CVE_ID"): {
+                value.get("LANG_REF"): (value.text, value.get("DESCRIPTION"))
+                for value in entry.iter("CVE_VALUE")
+            }
+            for entry in _vocabulary(root, name).iter("CV_ENTRY_ML")
+        }
+
+    scheme_values = values("Schèmes d'action")
+    assert scheme_values[f"c{schemes['Écouter / reformuler']}"] == {
+        "fra": ("Écouter / reformuler", None),
+        "eng": ("Listen / rephrase", None),
+    }
+    assert scheme_values[f"c{schemes['Prendre des notes']}"] == {"fra": ("Prendre des notes", None)}
+    category_values = values("Catégories d'analyse")
+    assert category_values[f"c{categories['ACCOMPAGNEMENT/Actions/CV']}"] == {
+        "fra": ("ACCOMPAGNEMENT/Actions/CV", "Faire son CV, valoriser ses compétences"),
+        "eng": ("SUPPORT/Actions/CV", "Writing one's CV, highlighting one's skills"),
+    }
+    assert category_values[f"c{made.json()['id']}"] == {
+        "fra": ("AUTONOMIE/Echelle/Graduée", "Échelle graduée"),
+        "eng": ("AUTONOMY/Echelle/Graded", "A graded scale"),
+    }
+    descriptions = {
+        d.get("LANG_REF"): d.text for d in _vocabulary(root, "Schèmes d'action").iter("DESCRIPTION")
+    }
+    assert descriptions == {"fra": "Schèmes d'action", "eng": "Action schemes"}
+    principles = _vocabulary(root, "Principes à questionner")
+    assert [d.text for d in principles.iter("DESCRIPTION")] == [
+        "Principes à questionner",
+        "Principles to question",
+    ]
+
+
+def _live_stop_with_comments(
+    rclient: TestClient, recording: dict, engine: Engine, app: Any
+) -> tuple[TestClient, dict[str, Any]]:
+    """A live session on the recording (its counsellor: "a8", a woman), a stop at 0'02 and
+    three comments: the counsellor's words typed by herself, a researcher's note, and the
+    counsellor's words typed by the researcher. The counsellor's client and the stop."""
+    study_id = recording["study_id"]
+    counsellor, counsellor_id = factories.counsellor_member(engine, rclient, study_id, "a8", "A8")
+    linked = rclient.patch(
+        f"/api/v1/recordings/{recording['id']}", json={"counsellor_id": counsellor_id}
+    )
+    assert linked.status_code == 200, linked.text
+    with Session(engine) as session:
+        for user in session.exec(select(User).where(col(User.username).in_(["a8", "claire"]))):
+            user.gender = "feminine" if user.username == "a8" else "masculine"
+            session.add(user)
+        session.commit()
+    started = rclient.post(f"/api/v1/recordings/{recording['id']}/live")
+    assert started.status_code == 201, started.text
+    stop = rclient.post(f"/api/v1/live/{started.json()['id']}/stops", json={"position_ms": 2_000})
+    assert stop.status_code == 201, stop.text
+    them = factories.PageClient(app)
+    factories.login(them, counsellor)
+    comments = f"/api/v1/live/stops/{stop.json()['id']}/comments"
+    for client, speaker, text in (
+        (them, "counsellor", "Là, j'hésite & je <reformule>."),
+        (rclient, "researcher", "Elle reformule pour vérifier."),
+        (rclient, "counsellor", "Je voulais qu'il le dise lui-même."),
+    ):
+        said = client.post(comments, json={"speaker": speaker, "text": text})
+        assert said.status_code == 201, said.text
+    return them, stop.json()
+
+
+def test_what_was_said_at_a_stop_is_under_it(
+    rclient: TestClient, recording: dict, engine: Engine, app: Any, tmp_path: Path
+) -> None:
+    """Each stop of a live session holds its comments on a child tier (symbolic subdivision:
+    several per stop, chained in the order they were typed), each value naming its speaker;
+    ELAN's reader (pympi) finds them under the stop. The counsellor's own file holds her
+    words only; without the consents the study asks (the session report's rule), none."""
+    counsellor, _ = _live_stop_with_comments(rclient, recording, engine, app)
+    tier_name = "Arrêts — claire — commentaires"
+
+    without = _eaf(rclient, recording["id"])
+    assert tier_name not in [t.get("TIER_ID") for t in without.iter("TIER")]
+
+    factories.consent_all(rclient, recording["id"])
+    root = _eaf(rclient, recording["id"])
+    tiers = {t.get("TIER_ID"): t for t in root.iter("TIER")}
+    child = tiers[tier_name]
+    assert child.get("PARENT_REF") == "Arrêts — claire"
+    [parent] = tiers["Arrêts — claire"].iter("ALIGNABLE_ANNOTATION")
+    references = list(child.iter("REF_ANNOTATION"))
+    assert [r.findtext("ANNOTATION_VALUE") for r in references] == [
+        "Conseillère : Là, j'hésite & je <reformule>.",
+        "Chercheur : Elle reformule pour vérifier.",
+        "Conseillère : Je voulais qu'il le dise lui-même.",
+    ]
+    assert {r.get("ANNOTATION_REF") for r in references} == {parent.get("ANNOTATION_ID")}
+    assert [r.get("PREVIOUS_ANNOTATION") for r in references] == [
+        None,
+        references[0].get("ANNOTATION_ID"),
+        references[1].get("ANNOTATION_ID"),
+    ]
+    types = {t.get("LINGUISTIC_TYPE_ID"): t for t in root.iter("LINGUISTIC_TYPE")}
+    kind = types[child.get("LINGUISTIC_TYPE_REF")]
+    assert kind.get("CONSTRAINTS") == "Symbolic_Subdivision"
+    assert kind.get("TIME_ALIGNABLE") == "false"
+    last = int(root.findtext("HEADER/PROPERTY[@NAME='lastUsedAnnotationId']"))
+    ids = [a.get("ANNOTATION_ID") for a in root.iter("ALIGNABLE_ANNOTATION", "REF_ANNOTATION")]
+    assert last == len(ids) and f"a{last}" in ids
+
+    from pympi.Elan import Eaf
+
+    path = tmp_path / "live.eaf"
+    path.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    eaf = Eaf(str(path))
+    assert eaf.get_parameters_for_tier(tier_name)["PARENT_REF"] == "Arrêts — claire"
+    said = eaf.get_ref_annotation_data_for_tier(tier_name)
+    assert [s[:2] for s in said] == [(2_000, 2_000 + MOMENT_MS)] * 3
+    assert sorted(s[2] for s in said)[0].startswith("Chercheur : ")
+
+    # The counsellor's file: her words (whoever typed them), not the researcher's note.
+    mine = _eaf(counsellor, recording["id"])
+    [child] = [t for t in mine.iter("TIER") if t.get("TIER_ID") == tier_name]
+    assert [r.findtext("ANNOTATION_VALUE") for r in child.iter("REF_ANNOTATION")] == [
+        "Conseillère : Là, j'hésite & je <reformule>.",
+        "Conseillère : Je voulais qu'il le dise lui-même.",
+    ]

@@ -28,6 +28,7 @@ def test_unsafe_routes_write_under_the_lock() -> None:
                 "await import_transcript_file(",
                 "await eaf_file(",
                 "await qdpx_file(",
+                "await study_archive_file(",
                 "await end_session(",
                 "await update_study_settings(",
                 "await remove_member_from(",

@@ -1,13 +1,15 @@
 """The codebook editor in Chromium, on the demo study: every change reaches the server at
-once, refusals show the server's message and the server's state, other pages are told."""
+once, refusals show the server's message and the server's state, other pages are told; a
+code's English label and description (and the annotator in English showing them)."""
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Dialog, Locator, Page, expect
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import LiveServer, form_headers
 
 
 def _login(page: Page, server: LiveServer) -> None:
@@ -319,3 +321,107 @@ def test_other_pages_are_told_of_each_change(page: Page, live_server: LiveServer
     expect(other.locator("[data-save-status]")).to_have_text(
         "Ce livre de codes a été modifié dans un autre onglet ; il est à jour."
     )
+
+
+def test_a_code_in_english_too(page: Page, live_server: LiveServer, screenshots: Path) -> None:
+    """A code's English label and description: a compact line under the code, shown when set
+    (the defaults have English labels), else by "Anglais"; saved at once, emptied at will.
+    The annotator of a user whose interface is in English shows the English labels."""
+    _login(page, live_server)
+    panel = _open(page, live_server, "schemes")
+    listen = _item(page, _code(page, live_server, "schemes", "Écouter / reformuler")["id"])
+    english = listen.locator(":scope > .code-english")
+    expect(english).to_be_visible()
+    label_en = english.get_by_label("Libellé en anglais (facultatif)")
+    expect(label_en).to_have_value("Listen / rephrase")
+    expect(english.locator("textarea")).to_be_hidden()  # no English description yet
+    page.set_viewport_size({"width": 1366, "height": 900})
+    panel.screenshot(path=str(screenshots / "codebook-english-schemes.png"))
+
+    page.locator('[data-book-tab][data-kind="phases"]').click()
+    panel = page.locator('[data-book-panel][data-kind="phases"]')
+    new_code = panel.get_by_label("Nouveau code", exact=True)
+    new_code.fill("Clôture")
+    new_code.press("Enter")
+    expect(page.locator("[data-save-status]")).to_have_text("« Clôture » ajouté.")
+    added = _code(page, live_server, "phases", "Clôture")
+    assert (added["label_en"], added["description_en"]) == ("", "")
+    item = _item(page, added["id"])
+    english = item.locator(":scope > .code-english")
+    expect(english).to_be_hidden()  # none yet: shown on demand
+    _row(item, '[data-action="english"]').click()
+    label_en = english.get_by_label("Libellé en anglais (facultatif)")
+    expect(label_en).to_be_focused()
+    label_en.fill("  Closing\n ")
+    label_en.press("Enter")
+    assert _eventually(
+        lambda: _by_id(page, live_server, "phases", added["id"])["label_en"] == "Closing"
+    )
+    expect(label_en).to_have_value("Closing")
+    description_en = english.get_by_label("Description en anglais (facultative)")
+    expect(description_en).to_be_visible()
+    description_en.fill("Summary and next steps")
+    description_en.press("Tab")
+    assert _eventually(
+        lambda: (
+            _by_id(page, live_server, "phases", added["id"])["description_en"]
+            == "Summary and next steps"
+        )
+    )
+    assert _by_id(page, live_server, "phases", added["id"])["label"] == "Clôture"
+    _row(item, '[data-action="describe"]').click()
+    item.locator(":scope > .code-description").fill("Synthèse et prochaines étapes")
+    label_en.click()  # leaving the description saves it
+    assert _eventually(
+        lambda: (
+            _by_id(page, live_server, "phases", added["id"])["description"]
+            == "Synthèse et prochaines étapes"
+        )
+    )
+    panel.screenshot(path=str(screenshots / "codebook-english-phases.png"))
+
+    # Emptied: no English label any more (optional), and Escape gives back the saved one.
+    diagnostic = _item(page, _code(page, live_server, "phases", "Diagnostic")["id"])
+    diagnostic_en = diagnostic.locator(':scope > .code-english [data-field="label_en"]')
+    diagnostic_en.fill("Diag")
+    diagnostic_en.press("Escape")
+    expect(diagnostic_en).to_have_value("Diagnosis")
+    diagnostic_en.fill("")
+    diagnostic_en.press("Enter")
+    assert _eventually(lambda: _code(page, live_server, "phases", "Diagnostic")["label_en"] == "")
+    expect(item.locator(":scope > [data-code-error]")).to_be_hidden()
+
+    page.reload()  # what the page shows after a reload is what was saved
+    item = _item(page, added["id"])
+    expect(item.locator(':scope > .code-english [data-field="label_en"]')).to_have_value("Closing")
+    expect(item.locator(':scope > .code-english [data-field="description_en"]')).to_have_value(
+        "Summary and next steps"
+    )
+    expect(diagnostic.locator(":scope > .code-english")).to_be_hidden()
+    page.locator('[data-book-tab][data-kind="categories"]').click()
+    categories = page.locator('[data-book-panel][data-kind="categories"]')
+    expect(categories.get_by_label("Libellé en anglais (facultatif)").first).to_have_value(
+        "SUPPORT"
+    )
+    categories.screenshot(path=str(screenshots / "codebook-english-categories.png"))
+
+    # The annotator in English: the codes by their English labels.
+    headers = form_headers(page)
+    switched = page.request.post(
+        f"{live_server.url}/me/language", form={"language": "en"}, headers=headers
+    )
+    assert switched.ok, switched.text()
+    try:
+        page.goto(f"{live_server.url}/studies/{live_server.study_id}")
+        page.get_by_role("link", name="A8 - 1").first.click()
+        page.wait_for_function("document.documentElement.dataset.annotatorReady === '1'")
+        options = page.locator('select[data-filter="code"] option')
+        labels = options.evaluate_all("nodes => nodes.map((node) => node.textContent.trim())")
+        assert "Listen / rephrase" in labels and "Closing" in labels
+        assert "Diagnostic" in labels  # no English label: the French one
+        assert "Écouter / reformuler" not in labels
+    finally:
+        back = page.request.post(
+            f"{live_server.url}/me/language", form={"language": "fr"}, headers=headers
+        )
+        assert back.ok, back.text()

@@ -58,6 +58,8 @@ T: dict[str, str] = {
     "file": f'{IMG}"><svg onload=alert(2)>.mp4',
     "code": hostile("Code"),
     "code_description": hostile("Définition"),
+    "code_en": hostile("Code EN"),
+    "code_description_en": hostile("Definition"),
     "mark": hostile("Moment"),
     "note": hostile("Note"),
     "field": hostile("But"),
@@ -247,6 +249,21 @@ def _codebook(page: Page, ids: Ids) -> None:
         ),
         10,
         "the description saved",
+    )
+    # Its English label and description.
+    item.locator(':scope > .code-row [data-action="english"]').click()
+    english = item.locator(":scope > .code-english")
+    english.locator('[data-field="label_en"]').fill(T["code_en"])
+    english.locator('[data-field="description_en"]').fill(T["code_description_en"])
+    english.locator('[data-field="description_en"]').press("Tab")
+    wait_for(
+        lambda: any(
+            (c["label_en"], c["description_en"]) == (T["code_en"], T["code_description_en"])
+            for b in page.request.get(f"{api}/studies/{ids.study}/codebooks").json()
+            for c in b["codes"]
+        ),
+        10,
+        "the English label and description saved",
     )
     # A quote as its hotkey: one key, and an attribute's end if written unescaped.
     item.locator(":scope > .code-row .code-hotkey").click()
@@ -496,6 +513,11 @@ def _pages(page: Page, ids: Ids) -> None:
             (
                 '[data-kind="schemes"] .code-description[data-saved^="Définition "]',
                 T["code_description"],
+            ),
+            ('[data-kind="schemes"] .code-label-en[data-saved^="Code EN "]', T["code_en"]),
+            (
+                '[data-kind="schemes"] .code-description-en[data-saved^="Definition "]',
+                T["code_description_en"],
             ),
         ],
     )

@@ -125,6 +125,9 @@ def _upgrade_keeps_the_data(url: str) -> None:
             assert (recording[0], recording[1]) == ("queued", "")
             job = connection.exec_driver_sql("SELECT recording_id, status FROM media_job").one()
             assert tuple(job) == (1, "queued")
+            # 0010: an existing code has no English (not a translation of the defaults).
+            code = connection.exec_driver_sql("SELECT label, label_en, description_en FROM code")
+            assert tuple(code.one()) == ("Diagnostic", "", "")
     finally:
         engine.dispose()
 

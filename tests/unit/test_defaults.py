@@ -40,3 +40,26 @@ def test_category_tree_is_identified_by_path() -> None:
     with (DATA / "sources-references-actions.csv").open(encoding="utf-8") as f:
         reference = [row["path"] for row in csv.DictReader(f)]
     assert set(reference) <= set(paths)
+
+
+def test_every_default_scheme_phase_and_principle_has_an_english_label() -> None:
+    """A "/" inside an English label stands between spaces, as in the French ones: an ELAN
+    file's English path ("SUPPORT/Actions/CV") is cut at the other slashes only."""
+    books = {book.kind: book for book in default_codebooks()}
+    for kind in ("schemes", "phases", "principles"):
+        assert all(code.label_en for code in books[kind].codes), kind
+        assert books[kind].name_en
+    assert books["schemes"].codes[1].label_en == "Listen / rephrase"
+    assert books["categories"].name_en == "Analysis categories"
+
+    def english(codes: tuple) -> list[str]:
+        out = []
+        for code in codes:
+            if code.label_en:
+                out.append(code.label_en)
+            out.extend(english(code.children))
+        return out
+
+    labels = english(tuple(c for b in books.values() for c in b.codes))
+    assert len(labels) >= 12 + 4 + 4 + 40
+    assert all(" / " in label or "/" not in label for label in labels)

@@ -106,6 +106,10 @@ function setupEditor(root) {
     return id ? Number(id) : null;
   };
   const positionOf = (item) => siblingItems(item.parentElement).indexOf(item);
+  // A code's own controls (not its sub-codes'): in its row, below it, or in its English part.
+  const ownControl = (selector) =>
+    `:scope > .code-row ${selector}, :scope > ${selector}, :scope > .code-english ${selector}`;
+  const fieldOf = (item, field) => item.querySelector(ownControl(`[data-field="${field}"]`));
 
   function say(text) {
     if (!status) return;
@@ -144,13 +148,22 @@ function setupEditor(root) {
     item.classList.toggle("archived", code.archived);
     const row = item.querySelector(":scope > .code-row");
     row.setAttribute("aria-label", code.label);
-    const values = { color: code.color, label: code.label, hotkey: code.hotkey || "", description: code.description };
+    const values = {
+      color: code.color,
+      label: code.label,
+      hotkey: code.hotkey || "",
+      description: code.description,
+      label_en: code.label_en,
+      description_en: code.description_en,
+    };
     for (const [field, value] of Object.entries(values)) {
-      const input = item.querySelector(`:scope > .code-row [data-field="${field}"], :scope > [data-field="${field}"]`);
+      const input = fieldOf(item, field);
       input.value = value;
       input.dataset.saved = value;
     }
     item.querySelector(":scope > [data-field=description]").hidden = !code.description;
+    item.querySelector(":scope > [data-english]").hidden = !(code.label_en || code.description_en);
+    fieldOf(item, "description_en").hidden = !code.description_en;
     row.querySelector("[data-archived-badge]").hidden = !code.archived;
     row.querySelector('[data-action="archive"]').textContent = code.archived ? msg.msgUnarchive : msg.msgArchive;
     item.querySelector(":scope > ul.code-children").dataset.parentId = code.id;
@@ -181,7 +194,7 @@ function setupEditor(root) {
     panel.querySelector("ul.code-root").replaceChildren(...(children.get(null) || []).map(build));
     afterStructureChange(book.id);
     if (focus) {
-      const target = itemOf(focus.codeId)?.querySelector(`:scope > .code-row ${focus.control}, :scope > ${focus.control}`);
+      const target = itemOf(focus.codeId)?.querySelector(ownControl(focus.control));
       if (target) target.focus();
     }
   }
@@ -301,7 +314,7 @@ function setupEditor(root) {
     move(item);
   }
 
-  // --- Fields: label, colour, hotkey, description ---
+  // --- Fields: label, colour, hotkey, description, English label and description ---
 
   function saveField(input, value) {
     const item = input.closest("li.code-item");
@@ -334,10 +347,13 @@ function setupEditor(root) {
         showCodeError(input.closest("li.code-item"), msg.msgEmptyLabel);
         return;
       }
+    } else if (field === "label_en") {
+      value = value.replace(/\s+/g, " ").trim(); // optional: empty removes it
+      input.value = value;
     } else if (field === "hotkey") {
       value = value.trim().slice(-1);
       input.value = value;
-    } else if (field === "description") {
+    } else if (field === "description" || field === "description_en") {
       value = value.trim();
     }
     if (value === input.dataset.saved) return;
@@ -478,6 +494,12 @@ function setupEditor(root) {
       field.hidden = false;
       field.focus();
     }
+    else if (action === "english") {
+      // Both English fields, shown on demand and left open (as the description).
+      item.querySelector(":scope > [data-english]").hidden = false;
+      fieldOf(item, "description_en").hidden = false;
+      fieldOf(item, "label_en").focus();
+    }
     else if (action === "close-add") closeAdd(button.closest("form"));
     else if (action === "archive") setArchived(item, !item.classList.contains("archived"));
     else if (action === "archive-instead") {
@@ -494,7 +516,7 @@ function setupEditor(root) {
   root.addEventListener("keydown", (event) => {
     const target = event.target;
     if (target.matches('[data-field="hotkey"]')) hotkeyKeydown(target, event);
-    else if (target.matches('[data-field="label"]')) {
+    else if (target.matches('[data-field="label"], [data-field="label_en"]')) {
       if (event.key === "Enter") {
         event.preventDefault();
         fieldChanged(target);

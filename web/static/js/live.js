@@ -156,6 +156,10 @@ function bind(root) {
     if (!media.paused) expect("pause");
     media.src = found.media_url;
     if (found.poster_url) media.poster = found.poster_url;
+    for (const track of media.querySelectorAll("track[data-track]")) {
+      const url = found[`${track.dataset.track}_url`]; // its chapters and segments
+      if (url) track.src = url;
+    }
   }
 
   function apply(message) {

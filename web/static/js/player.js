@@ -1,8 +1,10 @@
 // The recording's player (<div data-player> around an <audio>/<video data-player-media>):
-// playback speed, the time written `10’02 / 1h15’10`, and for audio the waveform canvas
-// (<canvas data-waveform-url>). The native controls work without this module.
+// playback speed, the time written `10’02 / 1h15’10`, for audio the waveform canvas
+// (<canvas data-waveform-url>), and its tracks (chapters, current segment: ./tracks.js).
+// The native controls work without this module.
 
 import { timecode } from "./format.js";
+import { bindTracks } from "./tracks.js";
 import { parseWaveform, WaveformView } from "./waveform.js";
 
 const RATE_KEY = "autoconf.playbackRate";
@@ -77,6 +79,7 @@ function bind(root) {
 
   const canvas = root.querySelector("[data-waveform-url]");
   if (canvas) loadWaveform(canvas, media);
+  bindTracks(root, media);
 }
 
 for (const root of document.querySelectorAll("[data-player]")) bind(root);

@@ -22,6 +22,23 @@ const SPEAKER_COLORS = ["#1f5f8b", "#9a3412", "#166534", "#6b21a8", "#854d0e", "
 
 const TEXT_INPUTS = "textarea, select, input:not([type=checkbox], [type=radio], [type=range], [type=button], [type=submit], [type=color], [type=file])";
 
+/** The codebooks as the interface's language shows them: in English, each code's English
+ * label and description where it has them, and its path made of the labels shown. */
+function inLanguage(codebooks, language) {
+  if (language !== "en") return codebooks;
+  return codebooks.map((book) => {
+    const paths = new Map();
+    const codes = book.codes.map((code) => {
+      const label = code.label_en || code.label;
+      // Depth-first: a parent comes before its children.
+      const path = code.parent_id != null && paths.has(code.parent_id) ? `${paths.get(code.parent_id)}/${label}` : label;
+      paths.set(code.id, path);
+      return { ...code, label, path, description: code.description_en || code.description };
+    });
+    return { ...book, codes };
+  });
+}
+
 /** A field where keys type text: there, only Escape (leave it) and Ctrl+M act (a checkbox is
  * not one). */
 function typing(target) {
@@ -117,6 +134,7 @@ class Annotator {
   // ---- data helpers
 
   setCodebooks(codebooks) {
+    codebooks = inLanguage(codebooks, document.documentElement.lang);
     this.codebooks = codebooks;
     this.codes = new Map();
     this.hotkeys = new Map();
@@ -463,6 +481,9 @@ class Annotator {
       redo.disabled = !this.store.redoStack.length;
     };
     this.store.addEventListener("change", (event) => {
+      // The player's chapters (prepared moments) are read again once this is saved: an edit
+      // may have moved an annotation onto or off that layer.
+      this.chaptersStale = true;
       this._groups = null;
       this.timeline.render();
       this.list.update(event.detail.keys);
@@ -488,6 +509,10 @@ class Annotator {
       state.textContent = texts[s] || s;
       if (s === "saved") this.root.dataset.saved = "1";
       else delete this.root.dataset.saved;
+      if (s === "saved" && this.chaptersStale) {
+        this.chaptersStale = false;
+        this.media.dispatchEvent(new Event("tracks-stale"));
+      }
     });
     this.conflicts = [];
     this.store.addEventListener("conflict", (event) => {
