@@ -8,7 +8,8 @@ Speakers: a WebVTT voice `<v Conseillère>` (in SRT files too), and "Name : text
 which are ambiguous ("Alors : on reprend", "CV : à refaire"), so they are taken only when
 the file is written that way: the same short label opens at least two cues (and one
 labelled cue in twenty), and such cues are at least a third of the file. A cue holding two
-speakers keeps both names in its text and has no speaker. Dialogue dashes ("- Bonjour") name nobody: left in the text.
+speakers keeps both names in its text and has no speaker. Dialogue dashes ("- Bonjour")
+name nobody: left in the text.
 """
 
 import codecs
