@@ -377,12 +377,18 @@ def study_annotations(
     transcript only with the consents), a row each, for R or a spreadsheet: recording code
     and category, layer, start and end (timecodes, and seconds with milliseconds: `start_s`,
     `end_s`, `duration_s`, empty for a moment), code paths and their codebook kinds (joined
-    by " | "), author's username, origin, speaker, note, one column per structured field
-    (its key), annotation id. Column names are the same in every language."""
+    by " | "), author's code (a counsellor's code, "Chercheur·e A"…), origin, speaker, note,
+    one column per structured field (its key), annotation id. Column names are the same in
+    every language."""
     study_id = study.id or 0
     shown = visibility.study_annotations(session, user, study_id)
     table = annotation_table.annotation_table(
-        session, study_id, shown.recordings, _("Annotations"), shown.codebook_kinds
+        session,
+        study_id,
+        shown.recordings,
+        _("Annotations"),
+        _("Chercheur·e"),
+        shown.codebook_kinds,
     )
     name = _("annotations-etude-%(study)s") % {"study": study_id}
     return _table(table, format, name, reader)

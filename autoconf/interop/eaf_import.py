@@ -436,23 +436,25 @@ class _Import:
             self.attached += 1
 
     def write(self) -> dict[str, Any]:
-        by_layer: Counter[str] = Counter()
-        for item in self.planned:
-            annotations.create_annotation(
-                self.session,
-                self.recording,
-                item.author_id,
-                start_ms=item.start_ms,
-                end_ms=item.end_ms,
-                code_ids=item.code_ids,
-                note=item.note,
-                speaker=(item.speaker or "")[:100] or None,
-                fields=item.fields,
-                origin=_ORIGINS.get(item.layer, "import"),
-                layer=item.layer,
-                shared=True,
-            )
-            by_layer[item.layer] += 1
+        annotations.create_annotations(
+            self.session,
+            self.recording,
+            [
+                annotations.NewAnnotation(
+                    start_ms=item.start_ms,
+                    end_ms=item.end_ms,
+                    layer=item.layer,
+                    origin=_ORIGINS.get(item.layer, "import"),
+                    author_id=item.author_id,
+                    code_ids=item.code_ids,
+                    note=item.note,
+                    speaker=(item.speaker or "")[:100] or None,
+                    fields=item.fields,
+                )
+                for item in self.planned
+            ],
+        )
+        by_layer = Counter(item.layer for item in self.planned)
         return {
             "annotations": len(self.planned),
             "by_layer": dict(by_layer),

@@ -6,13 +6,16 @@ Column names are identifiers, the same in every language and named as in the API
 reading the file keeps working whoever exported it. Times are seconds with millisecond
 precision (`start_s`, `end_s`, `duration_s`; empty for a moment), beside the timecodes a
 person reads (`10’02`). Several codes share one cell, in codebook order, joined by
-`CODE_SEPARATOR`; `codebooks` gives each code's codebook kind, in the same order."""
+`CODE_SEPARATOR`; `codebooks` gives each code's codebook kind, in the same order.
+
+The author is a code, as in every export (never a person's name): a counsellor's own code
+(`A8`), a researcher's letter in the order of their accounts ("Chercheur·e A")."""
 
 from collections.abc import Collection, Sequence
 
 from sqlmodel import Session, col, select
 
-from autoconf.models import Recording, User
+from autoconf.models import Counsellor, Membership, Recording
 from autoconf.schemes.annotations import AnnotationView
 from autoconf.schemes.codebooks import list_codebooks
 from autoconf.schemes.fields import STRUCTURED_FIELDS
@@ -48,6 +51,7 @@ def annotation_table(
     study_id: int,
     recordings: Sequence[Shown],
     title: str,
+    researcher: str,
     codebook_kinds: Collection[str] | None = None,
 ) -> Table:
     """A row per annotation of `recordings`, in their order, then by time. Only the codes of
@@ -58,9 +62,7 @@ def annotation_table(
             for node in nodes:
                 codes[node.id] = (len(codes), node.path, book.kind)
     authors = {view.author_id for _, views in recordings for view in views if view.author_id}
-    names = dict(
-        session.exec(select(User.id, User.username).where(col(User.id).in_(authors))).all()
-    )
+    names = author_codes(session, study_id, authors, researcher)
     rows: list[list[Cell]] = []
     for recording, views in recordings:
         for view in views:
@@ -87,3 +89,24 @@ def annotation_table(
                 ]
             )
     return Table(title=title, header=list(COLUMNS), rows=rows)
+
+
+def author_codes(
+    session: Session, study_id: int, authors: Collection[int], researcher: str
+) -> dict[int, str]:
+    """Who wrote what, pseudonymised: a counsellor by their code in the study, anyone else by
+    `researcher` and a letter, in the order of the accounts of the study's members and of
+    the authors (the same letters in every export of the study made with the same people)."""
+    counsellors = dict(
+        session.exec(
+            select(Counsellor.user_id, Counsellor.code).where(
+                Counsellor.study_id == study_id, col(Counsellor.user_id).is_not(None)
+            )
+        ).all()
+    )
+    members = session.exec(select(Membership.user_id).where(Membership.study_id == study_id))
+    others = sorted({*members, *authors} - set(counsellors))
+    letters = {
+        uid: f"{researcher} {chr(65 + i) if i < 26 else i + 1}" for i, uid in enumerate(others)
+    }
+    return {uid: counsellors.get(uid) or letters[uid] for uid in authors}

@@ -289,6 +289,74 @@ def create_annotation(
     return AnnotationView(id=annotation_id, code_ids=codes, **values)
 
 
+@dataclass(frozen=True)
+class NewAnnotation:
+    """One annotation of a batch (an import): what `create_annotation` takes, shared."""
+
+    start_ms: int
+    end_ms: int | None
+    layer: str
+    origin: str
+    author_id: int | None
+    code_ids: Sequence[int] = ()
+    note: str = ""
+    speaker: str | None = None
+    fields: dict[str, str] | None = None
+
+
+def create_annotations(
+    session: Session, recording: Recording, batch: Sequence[NewAnnotation]
+) -> list[int]:
+    """Store a batch of shared annotations with the checks of `create_annotation` (codes of
+    this study and not archived, times within the recording, known fields), in two
+    statements whatever its size: an import of thousands of annotations takes a fraction
+    of a second, not one round of statement building per row. Their ids, in order."""
+    if not batch:
+        return []
+    assert recording.id is not None
+    codes, _ = _check_codes(session, recording, [c for item in batch for c in item.code_ids])
+    known = set(codes)
+    now = utcnow()
+    rows: list[dict[str, Any]] = [
+        {
+            "recording_id": recording.id,
+            "start_ms": item.start_ms,
+            "end_ms": _check_times(recording, item.start_ms, item.end_ms),
+            "note": item.note,
+            "speaker": item.speaker or None,
+            "fields": clean_fields(item.fields or {}),
+            "origin": item.origin,
+            "layer": item.layer,
+            "shared": True,
+            "shown_to_counsellor": False,
+            "verbatims": [],
+            "author_id": item.author_id,
+            "client_key": None,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for item in batch
+    ]
+    ids: list[int] = [
+        annotation_id
+        for annotation_id in session.scalars(
+            insert(Annotation).returning(col(Annotation.id), sort_by_parameter_order=True),
+            rows,
+        )
+        if annotation_id is not None
+    ]
+    links = [
+        {"annotation_id": annotation_id, "code_id": code_id}
+        for annotation_id, item in zip(ids, batch, strict=True)
+        for code_id in dict.fromkeys(item.code_ids)
+        if code_id in known
+    ]
+    if links:
+        session.execute(insert(AnnotationCode), links)
+    return ids
+
+
 def _by_client_key(session: Session, client_key: str) -> AnnotationView | None:
     rows = session.execute(
         sa_select(*_COLUMNS).where(col(Annotation.client_key) == client_key)

@@ -124,7 +124,7 @@ def test_one_row_per_annotation_as_r_and_spreadsheets_read_it(
         "3,5",
         f"{LISTEN} | {ASK}",
         "schemes | schemes",
-        "claire",
+        "Chercheur·e A",
         "coding",
         "",
         "il reformule\npuis vérifie ; « d'accord »",
@@ -141,7 +141,7 @@ def test_one_row_per_annotation_as_r_and_spreadsheets_read_it(
         blank,
         blank,
         blank,
-        "claire",
+        "Chercheur·e A",
         "prepared",
         blank,
         "'=1+1",
@@ -157,7 +157,7 @@ def test_one_row_per_annotation_as_r_and_spreadsheets_read_it(
         "13,75",
         "Diagnostic",
         "phases",
-        "claire",
+        "Chercheur·e A",
         "coding",
         "",
         "",
@@ -173,7 +173,7 @@ def test_one_row_per_annotation_as_r_and_spreadsheets_read_it(
         "0,001",
         f"{LISTEN} | Diagnostic",
         "schemes | phases",
-        "claire",
+        "Chercheur·e A",
         "coding",
         "",
         "",
@@ -193,7 +193,7 @@ def test_one_row_per_annotation_as_r_and_spreadsheets_read_it(
         "1,5",
         "",
         "",
-        "claire",
+        "Chercheur·e A",
         "transcript",
         "Conseillère",
         "Bonjour.",
@@ -209,7 +209,7 @@ def test_one_row_per_annotation_as_r_and_spreadsheets_read_it(
         "1",
         "",
         "",
-        "claire",
+        "Chercheur·e A",
         "transcript",
         "Bénéficiaire",
         "'=SOMME(A1)",
@@ -247,7 +247,7 @@ def test_one_row_per_annotation_as_r_and_spreadsheets_read_it(
         3.5,
         f"{LISTEN} | {ASK}",
         "schemes | schemes",
-        "claire",
+        "Chercheur·e A",
         "coding",
         None,
         "il reformule\npuis vérifie ; « d'accord »",
@@ -348,6 +348,18 @@ def test_each_member_gets_what_they_see(
     assert [int(r[-1]) for r in rows[1:]] == [cues[0], shown, stop_id, cues[1]]
     assert rows[1][12:14] == ["Conseillère", "Bonjour."]
 
+    # Authors are codes, never names: the counsellor's own code, the researcher's letter.
+    own = rclient.post(
+        factories.annotations_url(mine),
+        json={"start_ms": 4_000, "origin": "prepared", "shared": True, "note": "moi"},
+        headers=headers,
+    )
+    assert own.status_code == 201, own.text
+    authors = {int(r[-1]): r[10] for r in _csv(rclient, sid)[1:]}
+    assert authors[own.json()["id"]] == "C1"
+    assert authors[coded] == "Chercheur·e A"
+    assert not {"camille", "claire"} & set(authors.values())
+
     # Another study's researcher: no such study for them.
     robin = factories.account(engine, "robin", "researcher")
     refused = rclient.get(_url(sid), headers=factories.token(engine, robin))
@@ -357,6 +369,7 @@ def test_each_member_gets_what_they_see(
     assert [(e.username, e.detail["format"]) for e in exports] == [
         ("camille", "csv"),
         ("camille", "csv"),
+        ("claire", "csv"),
     ]
 
 

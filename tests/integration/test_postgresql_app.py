@@ -1,5 +1,6 @@
 """The same application on PostgreSQL: defaults, uploads, annotations, conflicts."""
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -169,5 +170,56 @@ def test_the_demo_study_loads_on_postgresql(postgres_url: str, tmp_path: Path) -
         with session_scope(app.state.engine) as session:
             categories = {r.category for r in session.exec(select(Recording))}
         assert categories == {"session", "autoconfrontation"}
+    finally:
+        app.state.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_exchanges_with_other_tools_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    """An ELAN file exported then imported (a batch insert returning its ids in order), and
+    a REFI-QDA project imported, on PostgreSQL."""
+    import io
+    import zipfile
+
+    settings = Settings(data_dir=tmp_path, database_url=postgres_url, media_workers=0)
+    migrate.upgrade(postgres_url)
+    app = create_app(settings)
+    try:
+        who = factories.account(app.state.engine, "claire", "researcher")
+        with factories.PageClient(app, raise_server_exceptions=False) as client:
+            factories.login(client, who)
+            study = client.post("/api/v1/studies", json={"name": "PG"}).json()
+            schemes = factories.codes_by_path(client, study["id"], "schemes")
+            first = factories.upload(client, study["id"], "A8 - 1").json()
+            url = factories.annotations_url(first)
+            for start, code in ((1_000, "Se présenter"), (5_000, "Questionner / vérifier")):
+                body = {"start_ms": start, "end_ms": start + 2_000, "code_ids": [schemes[code]]}
+                assert client.post(url, json=body).status_code == 201
+            eaf = client.get(f"/api/v1/recordings/{first['id']}/export.eaf").content
+            second = factories.upload(client, study["id"], "A8 - 2").json()
+            target = f"/api/v1/recordings/{second['id']}/import/eaf"
+            files = {"file": ("a.eaf", eaf, "application/xml")}
+            preview = client.post(target, files=files).json()
+            mapping = {
+                "tiers": {t["id"]: t["suggested"] for t in preview["tiers"]},
+                "vocabularies": {v["id"]: v["suggested"] for v in preview["vocabularies"]},
+            }
+            done = client.post(target, files=files, data={"mapping": json.dumps(mapping)})
+            assert done.status_code == 200, done.text
+            rows = client.get(factories.annotations_url(second)).json()
+            assert [(a["start_ms"], a["code_ids"]) for a in rows] == [
+                (1_000, [schemes["Se présenter"]]),
+                (5_000, [schemes["Questionner / vérifier"]]),
+            ]
+            project = (Path(__file__).parents[1] / "data/qdpx/foreign-project.qde").read_bytes()
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w") as archive:
+                archive.writestr("project.qde", project)
+            qdpx = client.post(
+                f"/api/v1/studies/{study['id']}/import/qdpx",
+                files={"file": ("p.qdpx", buffer.getvalue(), "application/zip")},
+            )
+            assert qdpx.status_code == 200, qdpx.text
+            assert qdpx.json()["annotations"] == 3 and qdpx.json()["codes_created"] == 4
     finally:
         app.state.engine.dispose()

@@ -39,3 +39,27 @@ def test_the_check_sees_a_bad_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("from fastapi import Request\nimport autoconf.api.deps\n")
     assert {"fastapi", "autoconf.api.deps"} <= imported_modules(bad)
+
+
+# The services that compose the domain (live sessions, exchanges with other tools, study
+# archives) sit above it: the vocabulary, media, consent, sign-in and audit layers never
+# import them.
+SERVICES = ("autoconf.live", "autoconf.interop", "autoconf.archive")
+BELOW_SERVICES = ("schemes", "media", "consent", "auth", "audit")
+
+
+def test_the_lower_domain_never_imports_the_services_above_it() -> None:
+    below = [
+        path
+        for path in DOMAIN
+        if path.relative_to(PACKAGE).parts[0] in BELOW_SERVICES
+        or path.name in ("models.py", "db.py", "errors.py", "payloads.py")
+    ]
+    assert any(p.parent.name == "schemes" for p in below)
+    offenders = {
+        str(path.relative_to(PACKAGE)): sorted(
+            m for m in imported_modules(path) if m.startswith(SERVICES)
+        )
+        for path in below
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
