@@ -108,7 +108,7 @@ def upload(http: httpx.Client, study: int, code: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--segments", type=int, default=3000)
+    parser.add_argument("--coded", type=int, default=3000)
     parser.add_argument("--runs", type=int, default=5)
     args, _ = parser.parse_known_args()  # bench/run passes every benchmark's options
     with tempfile.TemporaryDirectory() as folder:
@@ -126,7 +126,7 @@ def main() -> None:
             schemes = [c["id"] for c in books["schemes"]["codes"]]
             me = http.get("/api/v1/me").json()["id"]
             source = upload(http, study, "A1")
-            fill(data / "autoconf.sqlite3", source, me, schemes, args.segments)
+            fill(data / "autoconf.sqlite3", source, me, schemes, args.coded)
             fresh = [upload(http, study, f"B{n}") for n in range(args.runs)]
 
             eaf = b""
@@ -180,7 +180,7 @@ def main() -> None:
                 file.flush()
                 library = median(lambda: pympi.Eaf(file.name), args.runs)
     print(
-        f"{args.segments} scheme segments and {args.segments // 2} cues; ELAN file "
+        f"{args.coded} scheme segments and {args.coded // 2} cues; ELAN file "
         f"{len(eaf) / 1024:.0f} KiB; {created} annotations created by each import"
     )
     print(f"reference GET /api/v1/health: {health * 1000:.1f} ms")
