@@ -9,13 +9,13 @@ person reads (`10’02`). Several codes share one cell, in codebook order, joine
 `CODE_SEPARATOR`; `codebooks` gives each code's codebook kind, in the same order.
 
 The author is a code, as in every export (never a person's name): a counsellor's own code
-(`A8`), a researcher's letter in the order of their accounts ("Chercheur·e A")."""
+(`A8`), a researcher's letter in the order of their usernames ("Chercheur·e A")."""
 
 from collections.abc import Collection, Sequence
 
 from sqlmodel import Session, col, select
 
-from autoconf.models import Counsellor, Membership, Recording
+from autoconf.models import Counsellor, Recording, User
 from autoconf.schemes.annotations import AnnotationView
 from autoconf.schemes.codebooks import list_codebooks
 from autoconf.schemes.fields import STRUCTURED_FIELDS
@@ -95,8 +95,8 @@ def author_codes(
     session: Session, study_id: int, authors: Collection[int], researcher: str
 ) -> dict[int, str]:
     """Who wrote what, pseudonymised: a counsellor by their code in the study, anyone else by
-    `researcher` and a letter, in the order of the accounts of the study's members and of
-    the authors (the same letters in every export of the study made with the same people)."""
+    `researcher` and a letter, in the order of their usernames (the same letters wherever
+    the study is, an archive of it imported elsewhere included)."""
     counsellors = dict(
         session.exec(
             select(Counsellor.user_id, Counsellor.code).where(
@@ -104,9 +104,10 @@ def author_codes(
             )
         ).all()
     )
-    members = session.exec(select(Membership.user_id).where(Membership.study_id == study_id))
-    others = sorted({*members, *authors} - set(counsellors))
+    others = set(authors) - set(counsellors)
+    usernames = session.exec(select(User.id, User.username).where(col(User.id).in_(others))).all()
+    ordered = [uid for uid, _ in sorted(usernames, key=lambda row: row[1].casefold())]
     letters = {
-        uid: f"{researcher} {chr(65 + i) if i < 26 else i + 1}" for i, uid in enumerate(others)
+        uid: f"{researcher} {chr(65 + i) if i < 26 else i + 1}" for i, uid in enumerate(ordered)
     }
-    return {uid: counsellors.get(uid) or letters[uid] for uid in authors}
+    return {uid: counsellors.get(uid) or letters.get(uid, researcher) for uid in authors}
