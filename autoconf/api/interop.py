@@ -1,5 +1,5 @@
-"""Files of other tools: ELAN (.eaf) in; REFI-QDA projects (.qdpx) and codebooks (.qdc)
-out. Each import is checked whole before anything is written, then written in one
+"""Files of other tools: ELAN (.eaf) in; REFI-QDA projects (.qdpx) in and out, codebooks
+(.qdc) out. Each import is checked whole before anything is written, then written in one
 transaction; each export is in the audit log."""
 
 import os
@@ -58,16 +58,6 @@ def parse_mapping(text: str) -> eaf_import.Mapping:
     return eaf_import.Mapping(body.tiers, body.vocabularies, body.create_codes)
 
 
-def _import(
-    session: Session,
-    recording: Recording,
-    user: User,
-    document: eaf_read.EafDocument,
-    mapping: eaf_import.Mapping,
-) -> dict[str, object]:
-    return eaf_import.import_eaf(session, recording, user, document, mapping)
-
-
 async def eaf_file(
     request: Request,
     session: Session,
@@ -84,7 +74,9 @@ async def eaf_file(
     if chosen is None:
         shown = await anyio.to_thread.run_sync(eaf_import.preview, session, recording, document)
         return EafPreview.model_validate(shown)
-    done = await write(request, session, _import, session, recording, user, document, chosen)
+    done = await write(
+        request, session, eaf_import.import_eaf, session, recording, user, document, chosen
+    )
     return EafImported.model_validate(done)
 
 
