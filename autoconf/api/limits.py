@@ -1,6 +1,7 @@
 """Request body limits, counted on the bytes received (so chunked bodies too).
 
-Uploads of recordings may be as large as AUTOCONF_MAX_UPLOAD_BYTES; every other body is
+Uploads of recordings, REFI-QDA projects and study archives (which may bring their media)
+may be as large as AUTOCONF_MAX_UPLOAD_BYTES; an ELAN file up to 64 MiB; every other body is
 small (JSON, forms) and capped at 1 MiB. A body whose announced length (Content-Length) is
 over its limit is refused at once, before the application runs. An upload whose sender is not
 signed in (no credentials, or an unknown or expired cookie or token) is refused before a byte

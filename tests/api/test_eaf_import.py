@@ -11,6 +11,7 @@ from lxml import etree
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from autoconf.api.limits import IMPORT_BODY_BYTES
 from autoconf.models import Annotation, Code, Recording
 from tests import factories
 from tests.api.test_eaf_export import _live_stop_with_comments
@@ -555,3 +556,23 @@ def test_codes_created_from_a_vocabulary_take_its_english_values(
     assert created["NOUVEAU/Sous-thème"] == ("Sub-theme", "")
     assert created["AUTRE"] == ("", "")
     assert created["AUTRE/Enfant"] == ("Child", "")
+
+
+def test_an_elan_file_over_the_import_limit_is_refused_before_it_is_read(
+    rclient: TestClient, recording: dict[str, Any]
+) -> None:
+    sent: list[int] = []
+
+    def body() -> Any:
+        for _ in range(4):
+            sent.append(1)
+            yield b"x" * 1024
+
+    headers = {
+        "Content-Type": "multipart/form-data; boundary=b",
+        "Content-Length": str(IMPORT_BODY_BYTES + 2 * 1024 * 1024),
+    }
+    answer = rclient.post(_url(recording["id"]), content=body(), headers=headers)
+    assert answer.status_code == 413
+    assert answer.json()["detail"] == "Le fichier dépasse la taille maximale d'un import (64,0 Mo)."
+    assert len(sent) <= 1
