@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from autoconf import __version__, i18n
 from autoconf.api import (
     account_pages,
+    agreement,
     annotations,
     archive,
     audit,
@@ -69,6 +70,7 @@ ROUTERS = tuple(
         recordings,
         media,
         annotations,
+        agreement,
         interop,
         interop_pages,
         meta,

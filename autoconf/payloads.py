@@ -647,6 +647,31 @@ class QdpxImported(BaseModel):
     left_out: list[QdpxLeftOut]
 
 
+class AgreementFigure(BaseModel):
+    method: str = Field(description="percent, cohen_kappa, krippendorff_alpha.")
+    value: float | None = Field(description="null when the data cannot define it.")
+    reason: str | None = Field(
+        description="Why it is null: `single_category` (one category everywhere), `empty`."
+    )
+    parameters: dict[str, Any]
+
+
+class SlicedAgreementPublic(BaseModel):
+    """Time-sliced agreement of two coders on one recording."""
+
+    recording_id: int
+    coders: list[str]
+    layer: str
+    slice_ms: int
+    slices: int
+    percent: AgreementFigure
+    kappa: AgreementFigure
+    alpha: AgreementFigure
+    confusion: dict[str, dict[str, int]] = Field(
+        description="Slices by coder A's code, then coder B's."
+    )
+
+
 class AuditEntryPublic(_Output):
     id: int
     at: datetime

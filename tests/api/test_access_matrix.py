@@ -274,6 +274,7 @@ EXPECTATIONS: dict[Key, Rule] = {
     ("POST", "/api/v1/recordings/{recording_id}/transcript"): researcher,
     ("GET", "/api/v1/recordings/{recording_id}/transcript.vtt"): member,
     ("GET", "/api/v1/recordings/{recording_id}/export.eaf"): member,
+    ("GET", "/api/v1/recordings/{recording_id}/agreement"): researcher,
     ("GET", "/api/v1/recordings/{recording_id}/chapters.vtt"): member,
     ("GET", "/api/v1/recordings/{recording_id}/segments.vtt"): member,
     ("POST", "/api/v1/recordings/{recording_id}/import/eaf"): researcher,

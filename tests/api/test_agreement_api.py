@@ -1,0 +1,139 @@
+"""Agreement between two coders on a recording through the API: the figures, the consensus
+as a coder, the refusals."""
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from autoconf.models import Recording
+from tests import factories
+
+
+def _url(recording_id: int, coders: str, **query: Any) -> str:
+    extra = "".join(f"&{k}={v}" for k, v in query.items())
+    return f"/api/v1/recordings/{recording_id}/agreement?coders={coders}{extra}"
+
+
+def _duration(engine: Engine, recording_id: int, ms: int) -> None:
+    with Session(engine) as session:
+        row = session.get(Recording, recording_id)
+        assert row is not None
+        row.duration_ms = ms
+        session.add(row)
+        session.commit()
+
+
+@pytest.fixture
+def pair(
+    rclient: TestClient, client: TestClient, recording: dict[str, Any], engine: Engine
+) -> dict[str, Any]:
+    """Claire (the researcher) and Inès code the same 10-second recording."""
+    ines = factories.account(engine, "ines", "researcher")
+    added = rclient.post(
+        f"/api/v1/studies/{recording['study_id']}/members",
+        json={"username": "ines", "role": "researcher"},
+    )
+    assert added.status_code == 201, added.text
+    _duration(engine, recording["id"], 10_000)
+    schemes = factories.codes_by_path(rclient, recording["study_id"], "schemes")
+    listen, ask = schemes["Écouter / reformuler"], schemes["Questionner / vérifier"]
+    url = factories.annotations_url(recording)
+    as_ines = factories.token(engine, ines)
+    for who, body in (
+        (None, {"start_ms": 0, "end_ms": 4_000, "code_ids": [listen]}),
+        (None, {"start_ms": 4_000, "end_ms": 8_000, "code_ids": [ask]}),
+        (as_ines, {"start_ms": 0, "end_ms": 3_000, "code_ids": [listen]}),
+        (as_ines, {"start_ms": 3_000, "end_ms": 10_000, "code_ids": [ask]}),
+        (None, {"start_ms": 0, "end_ms": 4_000, "code_ids": [listen], "layer": "consensus"}),
+        (None, {"start_ms": 4_000, "end_ms": 8_000, "code_ids": [ask], "layer": "consensus"}),
+    ):
+        made = (client if who else rclient).post(url, json=body, headers=who or {})
+        assert made.status_code == 201, made.text
+    me = rclient.get("/api/v1/me").json()["id"]
+    return {"claire": me, "ines": ines.id}
+
+
+def test_two_coders_agree_on_seven_slices_out_of_ten(
+    rclient: TestClient, recording: dict[str, Any], pair: dict[str, Any]
+) -> None:
+    answer = rclient.get(_url(recording["id"], f"{pair['claire']},{pair['ines']}"))
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert (result["slices"], result["slice_ms"], result["layer"]) == (10, 1_000, "schemes")
+    assert result["percent"] == {
+        "method": "percent",
+        "value": pytest.approx(70.0),
+        "reason": None,
+        "parameters": {"slice_ms": 1_000, "no_code": "(aucun code)"},
+    }
+    assert 0 < result["kappa"]["value"] < 1 and 0 < result["alpha"]["value"] < 1
+    assert result["confusion"] == {
+        "(aucun code)": {"Questionner / vérifier": 2},
+        "Questionner / vérifier": {"Questionner / vérifier": 4},
+        "Écouter / reformuler": {"Questionner / vérifier": 1, "Écouter / reformuler": 3},
+    }
+    # Half-second slices: the same figure, finer.
+    fine = rclient.get(_url(recording["id"], f"{pair['claire']},{pair['ines']}", slice_ms=500))
+    assert fine.json()["slices"] == 20 and fine.json()["percent"]["value"] == pytest.approx(70.0)
+    # Claire against the consensus (her coding): full agreement.
+    consensus = rclient.get(_url(recording["id"], f"{pair['claire']},consensus")).json()
+    assert consensus["percent"]["value"] == 100.0
+    assert consensus["kappa"]["value"] == pytest.approx(1.0)
+
+
+def test_a_silent_coder_gives_null_figures_with_a_reason(
+    rclient: TestClient, recording: dict[str, Any], engine: Engine, pair: dict[str, Any]
+) -> None:
+    # Nobody coded the phases layer: "no code" everywhere for both.
+    answer = rclient.get(_url(recording["id"], f"{pair['claire']},{pair['ines']}", layer="phases"))
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["percent"]["value"] == 100.0
+    assert (result["kappa"]["value"], result["kappa"]["reason"]) == (None, "single_category")
+    assert (result["alpha"]["value"], result["alpha"]["reason"]) == (None, "single_category")
+
+
+@pytest.mark.parametrize(
+    ("coders", "query", "status", "message"),
+    [
+        ("{claire}", {}, 422, "deux codeurs différents"),
+        ("{claire},{claire}", {}, 422, "deux codeurs différents"),
+        ("{claire},999999", {}, 422, "n'est pas membre de cette étude"),
+        ("{claire},tous", {}, 422, "ni un numéro d'utilisateur ni « consensus »"),
+        ("{claire},{ines}", {"layer": "transcript"}, 422, "n'est pas une couche de codage"),
+    ],
+)
+def test_wrong_requests_are_refused_in_french(
+    rclient: TestClient,
+    recording: dict[str, Any],
+    pair: dict[str, Any],
+    coders: str,
+    query: dict[str, str],
+    status: int,
+    message: str,
+) -> None:
+    answer = rclient.get(_url(recording["id"], coders.format(**pair), **query))
+    assert answer.status_code == status, answer.text
+    assert message in answer.json()["detail"]
+
+
+def test_no_figure_before_processing_and_none_for_counsellors(
+    rclient: TestClient, client: TestClient, recording: dict[str, Any], engine: Engine
+) -> None:
+    me = rclient.get("/api/v1/me").json()["id"]
+    early = rclient.get(_url(recording["id"], f"{me},consensus"))
+    assert early.status_code == 409 and "pas encore de durée" in early.json()["detail"]
+    who, counsellor = factories.counsellor_member(
+        engine, rclient, recording["study_id"], "yann", "C1"
+    )
+    linked = rclient.patch(
+        f"/api/v1/recordings/{recording['id']}", json={"counsellor_id": counsellor}
+    )
+    assert linked.status_code == 200
+    refused = client.get(
+        _url(recording["id"], f"{me},consensus"), headers=factories.token(engine, who)
+    )
+    assert refused.status_code == 403  # a counsellor never sees figures about themselves
