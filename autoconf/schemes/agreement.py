@@ -1,8 +1,9 @@
 """Agreement between two codings of one recording, time-sliced (issue 18, first step).
 
 The recording is cut into slices (1 s by default); each slice takes, for each coder, the code
-covering most of it, "no code" (`NO_CODE`) being a category of its own (ties: the code first
-in sort order, so that the result never depends on the order segments come in). On the two
+covering most of it, "no code" (`NO_CODE`) being a category of its own that the uncovered
+time counts for (ties: the first in sort order, so that the result never depends on the
+order segments come in). On the two
 sequences of slices: percent agreement, Cohen's kappa (scikit-learn's `cohen_kappa_score`),
 Krippendorff's alpha for nominal data (the `krippendorff` package) and the confusion
 matrix. A figure the data cannot define (a coder silent, a single category everywhere) is
@@ -50,7 +51,7 @@ class Figure:
 
 def slice_codes(coded: Iterable[Coded], duration_ms: int, slice_ms: int) -> list[str]:
     """For each slice of `slice_ms` of a recording of `duration_ms`, the code covering most of
-    it (`NO_CODE` when none covers any of it)."""
+    it, the time no code covers counting for `NO_CODE`."""
     if slice_ms <= 0:
         raise ValueError("slice_ms must be positive")
     count = -(-duration_ms // slice_ms) if duration_ms > 0 else 0
@@ -62,10 +63,10 @@ def slice_codes(coded: Iterable[Coded], duration_ms: int, slice_ms: int) -> list
         for index in range(start // slice_ms, (end - 1) // slice_ms + 1):
             low, high = index * slice_ms, min((index + 1) * slice_ms, duration_ms)
             cover[index][segment.code] += min(end, high) - max(start, low)
-    return [
-        min(slice_cover, key=lambda code: (-slice_cover[code], code)) if slice_cover else NO_CODE
-        for slice_cover in cover
-    ]
+    for index, slice_cover in enumerate(cover):  # no code competes with its uncovered time
+        length = min((index + 1) * slice_ms, duration_ms) - index * slice_ms
+        slice_cover[NO_CODE] = max(length - sum(slice_cover.values()), 0)
+    return [min(c, key=lambda code: (-c[code], code)) for c in cover]
 
 
 def percent(a: Sequence[str], b: Sequence[str]) -> Figure:

@@ -39,9 +39,10 @@ def test_a_slice_takes_the_code_covering_most_of_it() -> None:
     coded = [
         Coded(0, 600, "écouter"),  # most of slice 0
         Coded(600, 1_000, "questionner"),
-        Coded(1_500, 2_600, "questionner"),  # half of slice 1, all of 2, a tenth of 3
-        Coded(3_200, 3_600, "écouter"),
-        Coded(3_600, 4_000, "informer"),  # a tie in slice 3: the first in sort order
+        Coded(1_400, 3_100, "questionner"),  # 60 % of slice 1, all of 2, a tenth of 3
+        Coded(3_100, 3_500, "écouter"),
+        Coded(3_500, 3_900, "informer"),  # a tie in slice 3: the first in sort order
+        Coded(4_000, 4_300, "écouter"),  # a third of slice 4: mostly no code
     ]
     assert slice_codes(coded, 5_000, 1_000) == [
         "écouter",
