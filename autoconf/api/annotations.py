@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
+from autoconf.api import downloads
 from autoconf.api.deps import (
     AnnotationDep,
     CurrentUser,
@@ -370,11 +371,10 @@ async def _recording_file(
         what=what,
         format=name.rsplit(".", 1)[-1],
     )
-    filename = quote(f"{recording.code} - {name}")
     return Response(
         content,
         media_type=f"{media_type}; charset=utf-8",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+        headers=downloads.attachment(f"{recording.code} - {name}"),
     )
 
 

@@ -2,12 +2,9 @@
 audit log), and an archive imported as a new study by whoever may create one (the API and
 the studies page's form). The domain is `autoconf.archive`."""
 
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
-from urllib.parse import quote
+from typing import Annotated, BinaryIO, Literal
 
 import anyio
 import anyio.to_thread
@@ -15,9 +12,9 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, status
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
-from starlette.background import BackgroundTask
 
 from autoconf import archive
+from autoconf.api import downloads
 from autoconf.api.deps import (
     CurrentUser,
     ManagedStudyDep,
@@ -74,26 +71,20 @@ async def _study_creator(user: CurrentUser) -> User:
 StudyCreator = Annotated[User, Depends(_study_creator)]
 
 
-def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
-
-
 def _archive_file(
     session: Session, settings: Settings, study_id: int, reader: User, include_media: bool
 ) -> tuple[str, archive.Exported]:
     """The archive, written in a temporary file (the answer streams it, then removes it)."""
-    handle, path = tempfile.mkstemp(prefix="autoconf-archive-", suffix=".zip")
-    try:
-        with os.fdopen(handle, "wb") as target:
-            archive.begin_snapshot(session)
-            exported = archive.export_study(
-                session, settings.media_dir, study_id, target, include_media, reader
-            )
+
+    def fill(target: BinaryIO) -> archive.Exported:
+        archive.begin_snapshot(session)
+        exported = archive.export_study(
+            session, settings.media_dir, study_id, target, include_media, reader
+        )
         session.rollback()  # the snapshot ends here
-    except BaseException:
-        os.unlink(path)
-        raise
-    return path, exported
+        return exported
+
+    return downloads.written_file(".zip", fill)
 
 
 @router.get(
@@ -130,32 +121,23 @@ async def export_archive(
     path, exported = await anyio.to_thread.run_sync(
         _archive_file, session, settings, study_id, user, media == "included"
     )
-    try:
-        await write(
-            request,
-            session,
-            audit_log.record,
-            session,
-            who,
-            audit_log.EXPORT,
-            study_id=study_id,
-            object_type="study",
-            object_id=study_id,
-            what="archive",
-            format="zip",
-            media=media,
-            files=len(exported.manifest.files),
-            media_withheld=len(exported.withheld),
-        )
-    except BaseException:
-        os.unlink(path)
-        raise
-    return FileResponse(
-        path,
-        media_type="application/zip",
-        headers=_attachment(f"{name} - archive.zip"),
-        background=BackgroundTask(os.unlink, path),
+    audit = write(
+        request,
+        session,
+        audit_log.record,
+        session,
+        who,
+        audit_log.EXPORT,
+        study_id=study_id,
+        object_type="study",
+        object_id=study_id,
+        what="archive",
+        format="zip",
+        media=media,
+        files=len(exported.manifest.files),
+        media_withheld=len(exported.withheld),
     )
+    return await downloads.streamed_file(path, f"{name} - archive.zip", "application/zip", audit)
 
 
 async def study_archive_file(

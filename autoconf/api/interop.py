@@ -2,18 +2,15 @@
 (.qdc) out. Each import is checked whole before anything is written, then written in one
 transaction; each export is in the audit log."""
 
-import os
-import tempfile
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 import anyio.to_thread
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
-from starlette.background import BackgroundTask
 
+from autoconf.api import downloads
 from autoconf.api.deps import (
     CurrentUser,
     ManagedRecordingDep,
@@ -105,10 +102,6 @@ async def import_eaf(
     return await eaf_file(request, session, recording, user, file, mapping)
 
 
-def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
-
-
 def _record_export(
     session: Session, who: audit_log.Actor, study: Study, what: str, detail: dict[str, Any]
 ) -> None:
@@ -135,16 +128,12 @@ async def _audit_study_export(
 def _qdpx_file(
     session: Session, study: Study, user: User, settings: Settings, include_media: bool
 ) -> tuple[str, list[str]]:
-    handle, path = tempfile.mkstemp(prefix="autoconf-", suffix=".qdpx")
-    try:
-        with os.fdopen(handle, "wb") as target:
-            left_out = study_qdpx.write_study_qdpx(
-                session, study, user, settings.media_dir, include_media, target
-            )
-    except BaseException:
-        os.unlink(path)
-        raise
-    return path, left_out
+    return downloads.written_file(
+        ".qdpx",
+        lambda target: study_qdpx.write_study_qdpx(
+            session, study, user, settings.media_dir, include_media, target
+        ),
+    )
 
 
 @router.get(
@@ -177,15 +166,10 @@ async def export_qdpx(
     path, left_out = await anyio.to_thread.run_sync(
         _qdpx_file, session, study, user, settings, included
     )
-    await _audit_study_export(
+    audit = _audit_study_export(
         request, session, user, study, "project", format="qdpx", media=media, left_out=len(left_out)
     )
-    return FileResponse(
-        path,
-        media_type="application/zip",
-        headers=_attachment(f"{study.name}.qdpx"),
-        background=BackgroundTask(os.unlink, path),
-    )
+    return await downloads.streamed_file(path, f"{study.name}.qdpx", "application/zip", audit)
 
 
 @router.get(
@@ -207,7 +191,7 @@ async def export_qdc(
     return Response(
         content,
         media_type="text/xml; charset=utf-8",
-        headers=_attachment(f"{study.name} - livre de codes.qdc"),
+        headers=downloads.attachment(f"{study.name} - livre de codes.qdc"),
     )
 
 
