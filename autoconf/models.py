@@ -285,9 +285,85 @@ class Annotation(SQLModel, table=True):
     )
     # Made up by the client for a create: a create sent twice is stored once.
     client_key: str | None = Field(default=None, max_length=64, unique=True)
+    # The coding round this segment was coded in; while a blind round is not revealed, its
+    # coders' segments are held (`shared` false: only their author sees them).
+    coding_round_id: int | None = Field(
+        default=None, foreign_key="coding_round.id", index=True, ondelete="SET NULL"
+    )
     version: int = 1
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
+
+
+class CodingRound(SQLModel, table=True):
+    """Coders code the same recordings on one layer; in a blind round each sees only their own
+    segments of the round until every coder has marked their coding done (`revealed_at`)."""
+
+    __tablename__ = "coding_round"
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=200)
+    layer: str = Field(default="schemes", sa_type=String(16))
+    blind: bool = True
+    created_by: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    created_at: datetime = _timestamp()
+    # Every coder done (or the round ended early by its creator): the segments are shown.
+    revealed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CodingRoundRecording(SQLModel, table=True):
+    __tablename__ = "coding_round_recording"
+    round_id: int = Field(foreign_key="coding_round.id", primary_key=True, ondelete="CASCADE")
+    recording_id: int = Field(
+        foreign_key="recording.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+
+
+class CodingRoundCoder(SQLModel, table=True):
+    __tablename__ = "coding_round_coder"
+    round_id: int = Field(foreign_key="coding_round.id", primary_key=True, ondelete="CASCADE")
+    user_id: int = Field(
+        foreign_key="app_user.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+CONSENSUS_KINDS = ("accept", "merge", "new", "none")
+
+
+class ConsensusDecision(SQLModel, table=True):
+    """How the researchers settled a disagreement: one side accepted, the two merged, a new
+    segment written, or no code there (`none`); who decided, when, from which segments."""
+
+    __tablename__ = "consensus_decision"
+    id: int | None = Field(default=None, primary_key=True)
+    recording_id: int = Field(foreign_key="recording.id", index=True, ondelete="CASCADE")
+    # The consensus segment the decision wrote (None for `none`, or once it is deleted).
+    annotation_id: int | None = Field(
+        default=None, foreign_key="annotation.id", index=True, ondelete="SET NULL"
+    )
+    kind: str = Field(sa_type=String(16))
+    start_ms: int
+    end_ms: int
+    # The coders' segments it was decided from as they were then ({"coder": username,
+    # "start_ms", "end_ms", "codes": [paths]}): it stays readable once they change.
+    sources: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    decided_by: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    decided_at: datetime = _timestamp()
+
+
+class ConsensusSource(SQLModel, table=True):
+    """A coder's segment a consensus decision was made from (while it exists)."""
+
+    __tablename__ = "consensus_source"
+    decision_id: int = Field(
+        foreign_key="consensus_decision.id", primary_key=True, ondelete="CASCADE"
+    )
+    annotation_id: int = Field(
+        foreign_key="annotation.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
 
 
 class AnnotationCode(SQLModel, table=True):

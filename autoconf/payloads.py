@@ -487,6 +487,11 @@ class AnnotationPublic(_Output):
     version: int
     created_at: datetime
     updated_at: datetime
+    coding_round_id: int | None = Field(
+        default=None,
+        description="The coding round it was coded in; held (shared false) while that round "
+        "is blind and not revealed.",
+    )
 
 
 class UploadMetadata(BaseModel):
@@ -648,7 +653,10 @@ class QdpxImported(BaseModel):
 
 
 class AgreementFigure(BaseModel):
-    method: str = Field(description="percent, cohen_kappa, krippendorff_alpha.")
+    method: str = Field(
+        description="percent, cohen_kappa, krippendorff_alpha, segment_kappa, segment_percent, "
+        "u_alpha, binary_u_alpha, cu_alpha, code_u_alpha."
+    )
     value: float | None = Field(description="null when the data cannot define it.")
     reason: str | None = Field(
         description="Why it is null: `single_category` (one category everywhere), `empty`."
@@ -656,12 +664,49 @@ class AgreementFigure(BaseModel):
     parameters: dict[str, Any]
 
 
-class SlicedAgreementPublic(BaseModel):
-    """Time-sliced agreement of two coders on one recording."""
+class SegmentAgreement(BaseModel):
+    """ELAN-style matching: a segment of A and one of B match when their overlap is at least
+    `threshold` of their total extent; one-to-one, same codes first."""
 
+    threshold: float
+    matched: int
+    same_code: int
+    different_code: int
+    only_a: int
+    only_b: int
+    kappa: AgreementFigure
+    percent: AgreementFigure
+
+
+class CodeAgreement(BaseModel):
+    code: str = Field(description="The code's path in its codebook.")
+    ms_a: int = Field(description="Time coder A gave it (ms).")
+    ms_b: int
+    kappa: AgreementFigure = Field(description="On the slices: this code or not.")
+    alpha: AgreementFigure
+    u_alpha: AgreementFigure = Field(description="Unitizing alpha for this code alone.")
+    matched: int = Field(description="Segments of A and B matched with this code on both.")
+    only_a: int
+    only_b: int
+
+
+class DisagreementPublic(BaseModel):
     recording_id: int
+    start_ms: int
+    end_ms: int
+    codes_a: list[str]
+    codes_b: list[str]
+    segments_a: list[int] = Field(description="Coder A's annotations in the stretch.")
+    segments_b: list[int]
+
+
+class AgreementPublic(BaseModel):
+    """Two codings compared (one recording, or several laid end to end)."""
+
     coders: list[str]
     layer: str
+    recording_ids: list[int]
+    duration_ms: int
     slice_ms: int
     slices: int
     percent: AgreementFigure
@@ -670,6 +715,83 @@ class SlicedAgreementPublic(BaseModel):
     confusion: dict[str, dict[str, int]] = Field(
         description="Slices by coder A's code, then coder B's."
     )
+    segments: SegmentAgreement
+    u_alpha: AgreementFigure = Field(description="Unitizing alpha, codes and gaps.")
+    binary_u_alpha: AgreementFigure = Field(description="Where the coded stretches are.")
+    cu_alpha: AgreementFigure = Field(description="Which code, where both coded.")
+    per_code: list[CodeAgreement]
+    disagreements: list[DisagreementPublic]
+
+
+class ConsensusCreate(_Input):
+    kind: Literal["accept", "merge", "new", "none"] = Field(
+        description="accept: one coder's segment as it is; merge: segments into one spanning "
+        "them, their codes together; new: a segment written here; none: no code there."
+    )
+    source_ids: list[Id] = Field(
+        default_factory=list, max_length=50, description="The coders' segments decided from."
+    )
+    start_ms: Milliseconds | None = Field(default=None, description="Default: the sources'.")
+    end_ms: Milliseconds | None = None
+    code_ids: list[Id] | None = Field(
+        default=None, max_length=50, description="Default (accept, merge): the sources' codes."
+    )
+    note: Text = ""
+
+
+class ConsensusDecisionPublic(_Output):
+    id: int
+    recording_id: int
+    kind: str
+    start_ms: int
+    end_ms: int
+    annotation_id: int | None = Field(description="The consensus segment it wrote.")
+    sources: list[dict[str, Any]] = Field(
+        description="The segments decided from, as they were: coder, start_ms, end_ms, codes."
+    )
+    decided_by: int | None
+    decided_by_name: str
+    decided_at: datetime
+
+
+class CodingRoundCreate(_Input):
+    name: Label = Field(description="E.g. « Double codage A2–A4 ».")
+    recording_ids: list[Id] = Field(min_length=1, max_length=500)
+    coder_ids: list[Id] = Field(
+        min_length=2, max_length=20, description="The coders: researchers of the study."
+    )
+    blind: StrictBool = Field(
+        default=True,
+        description="A coder sees none of the other coders' segments of the round until "
+        "every coder has marked their coding done.",
+    )
+    layer: Literal["schemes", "phases", "categories"] = "schemes"
+
+
+class CodingRoundDone(_Input):
+    done: StrictBool = Field(default=True, description="false: take it back (before reveal).")
+
+
+class RoundCoderPublic(_Output):
+    user_id: int
+    name: str
+    done_at: datetime | None
+
+
+class CodingRoundPublic(_Output):
+    id: int
+    study_id: int
+    name: str
+    layer: str
+    blind: bool
+    created_by: int | None
+    created_at: datetime
+    revealed_at: datetime | None = Field(
+        description="When every coder was done (or the round was ended): segments shown."
+    )
+    open: bool
+    coders: list[RoundCoderPublic]
+    recording_ids: list[int]
 
 
 class AuditEntryPublic(_Output):

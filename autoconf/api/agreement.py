@@ -1,4 +1,5 @@
-"""Agreement between coders on a recording (issue 18, first step): time-sliced figures."""
+"""Agreement between two coders (or a coder and the consensus), on a recording or over a
+study's recordings: every figure, its method and parameters, and the disagreements."""
 
 from typing import Annotated
 
@@ -6,12 +7,13 @@ import anyio.to_thread
 from fastapi import APIRouter, Query
 from sqlmodel import Session, select
 
-from autoconf.api.deps import ManagedRecordingDep, SessionDep
+from autoconf.api.deps import CurrentUser, ManagedRecordingDep, ManagedStudyDep, SessionDep
 from autoconf.api.refusals import documented
 from autoconf.errors import Invalid
-from autoconf.models import CODING_LAYERS, Membership, Recording
-from autoconf.payloads import SlicedAgreementPublic
-from autoconf.schemes import agreement
+from autoconf.models import CODING_LAYERS, Membership, Recording, Study, User
+from autoconf.payloads import AgreementPublic
+from autoconf.schemes import comparison
+from autoconf.studies.recordings import list_recordings
 
 router = APIRouter(prefix="/api/v1", tags=["agreement"])
 
@@ -26,7 +28,7 @@ def parse_coders(session: Session, study_id: int, text: str) -> tuple[int | str,
         )
     coders: list[int | str] = []
     for part in parts:
-        if part == agreement.CONSENSUS:
+        if part == comparison.CONSENSUS:
             coders.append(part)
             continue
         if not part.isdigit() or len(part) > 9:
@@ -42,43 +44,145 @@ def parse_coders(session: Session, study_id: int, text: str) -> tuple[int | str,
     return coders[0], coders[1]
 
 
-def _agreement(
-    session: Session, recording: Recording, coders: str, layer: str, slice_ms: int
-) -> SlicedAgreementPublic:
-    pair = parse_coders(session, recording.study_id, coders)
-    result = agreement.recording_agreement(session, recording, pair, layer, slice_ms)
-    return SlicedAgreementPublic.model_validate(
-        {"recording_id": recording.id, "coders": [str(c) for c in pair], "layer": layer}
-        | {
-            "slice_ms": result.slice_ms,
-            "slices": result.slices,
-            "percent": result.percent,
-            "kappa": result.kappa,
-            "alpha": result.alpha,
-            "confusion": result.confusion,
+def public(result: comparison.Comparison) -> AgreementPublic:
+    return AgreementPublic.model_validate(
+        {
+            "coders": [str(c) for c in result.coders],
+            "layer": result.layer,
+            "recording_ids": result.recording_ids,
+            "duration_ms": result.duration_ms,
+            "slice_ms": result.sliced.slice_ms,
+            "slices": result.sliced.slices,
+            "percent": result.sliced.percent,
+            "kappa": result.sliced.kappa,
+            "alpha": result.sliced.alpha,
+            "confusion": result.sliced.confusion,
+            "segments": result.segments,
+            "u_alpha": result.u_alpha,
+            "binary_u_alpha": result.binary_u_alpha,
+            "cu_alpha": result.cu_alpha,
+            "per_code": result.per_code,
+            "disagreements": result.disagreements,
         },
         from_attributes=True,
     )
 
 
-@router.get("/recordings/{recording_id}/agreement", responses=documented(401, 403, 404, 409, 422))
-async def recording_agreement(
-    recording: ManagedRecordingDep,
-    session: SessionDep,
-    coders: Annotated[
-        str, Query(description="Two coders: user ids, or one and `consensus` (e.g. `3,consensus`).")
-    ],
-    layer: Annotated[
-        str, Query(description="The layer of the coders' segments (`schemes` by default).")
-    ] = "schemes",
-    slice_ms: Annotated[int, Query(ge=100, le=60_000, description="Length of a slice.")] = 1_000,
-) -> SlicedAgreementPublic:
-    """How far two coders agree on a recording (researchers only): the recording cut into
-    slices, each taking the code covering most of it ("no code" a category); percent
-    agreement, Cohen's kappa, Krippendorff's alpha (nominal), the confusion matrix. A figure
-    the data cannot define is `null` with its `reason` (`single_category`, `empty`)."""
+def check_layer(layer: str) -> None:
     if layer not in CODING_LAYERS:
         raise Invalid(
             f"« {layer[:40]} » n'est pas une couche de codage : {', '.join(CODING_LAYERS)}."
         )
-    return await anyio.to_thread.run_sync(_agreement, session, recording, coders, layer, slice_ms)
+
+
+def _recording(
+    session: Session,
+    recording: Recording,
+    coders: str,
+    layer: str,
+    slice_ms: int,
+    threshold: float,
+) -> AgreementPublic:
+    pair = parse_coders(session, recording.study_id, coders)
+    return public(comparison.compare(session, [recording], pair, layer, slice_ms, threshold))
+
+
+def _study(
+    session: Session,
+    user: User,
+    study: Study,
+    coders: str,
+    recording_ids: str,
+    layer: str,
+    slice_ms: int,
+    threshold: float,
+) -> AgreementPublic:
+    pair = parse_coders(session, study.id or 0, coders)
+    chosen = study_recordings(session, user, study.id or 0, recording_ids)
+    return public(comparison.compare(session, chosen, pair, layer, slice_ms, threshold))
+
+
+def study_recordings(session: Session, user: User, study_id: int, text: str) -> list[Recording]:
+    """The study's recordings named in `text` (ids separated by commas), or all of them
+    that are processed (empty `text`: in the order of their codes)."""
+    listed = list_recordings(session, user, study_id)
+    if not text.strip():
+        return sorted((r for r in listed if r.duration_ms is not None), key=lambda r: r.code)
+    wanted: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or len(part) > 9:
+            raise Invalid(f"« {part[:40]} » n'est pas un numéro d'enregistrement.")
+        wanted.append(int(part))
+    known = {r.id: r for r in listed}
+    if missing := [i for i in wanted if i not in known]:
+        raise Invalid(f"L'enregistrement n° {missing[0]} n'est pas dans cette étude.")
+    return [known[i] for i in dict.fromkeys(wanted)]
+
+
+CodersQuery = Annotated[
+    str, Query(description="Two coders: user ids, or one and `consensus` (e.g. `3,consensus`).")
+]
+LayerQuery = Annotated[
+    str, Query(description="The layer of the coders' segments (`schemes` by default).")
+]
+SliceQuery = Annotated[int, Query(ge=100, le=60_000, description="Length of a slice (ms).")]
+ThresholdQuery = Annotated[
+    float,
+    Query(
+        gt=0,
+        le=1,
+        description="Segment matching: the least overlap / total extent of two segments.",
+    ),
+]
+FIGURES = """Time-sliced: each slice takes the code covering most of it ("no code" a category):
+percent agreement, Cohen's kappa, Krippendorff's alpha (nominal), the confusion matrix.
+Segment-based: ELAN-style matching (overlap ratio `threshold`), matched and left-over counts,
+a kappa on them; Krippendorff's unitizing alphas (u, binary, cu; and per code). A figure the
+data cannot define is `null` with its `reason` (`single_category`, `empty`). The stretches
+where the codings differ are listed."""
+
+
+@router.get(
+    "/recordings/{recording_id}/agreement",
+    responses=documented(401, 403, 404, 409, 422),
+    summary="How far two coders agree on a recording (researchers)",
+    description=FIGURES,
+)
+async def recording_agreement(
+    recording: ManagedRecordingDep,
+    session: SessionDep,
+    coders: CodersQuery,
+    layer: LayerQuery = "schemes",
+    slice_ms: SliceQuery = 1_000,
+    threshold: ThresholdQuery = 0.6,
+) -> AgreementPublic:
+    check_layer(layer)
+    return await anyio.to_thread.run_sync(
+        _recording, session, recording, coders, layer, slice_ms, threshold
+    )
+
+
+@router.get(
+    "/studies/{study_id}/agreement",
+    responses=documented(401, 403, 404, 409, 422),
+    summary="How far two coders agree over a study's recordings, laid end to end",
+    description=FIGURES,
+)
+async def study_agreement(
+    study: ManagedStudyDep,
+    user: CurrentUser,
+    session: SessionDep,
+    coders: CodersQuery,
+    recordings: Annotated[
+        str,
+        Query(description="Recording ids separated by commas (default: all processed ones)."),
+    ] = "",
+    layer: LayerQuery = "schemes",
+    slice_ms: SliceQuery = 1_000,
+    threshold: ThresholdQuery = 0.6,
+) -> AgreementPublic:
+    check_layer(layer)
+    return await anyio.to_thread.run_sync(
+        _study, session, user, study, coders, recordings, layer, slice_ms, threshold
+    )

@@ -20,6 +20,7 @@ from autoconf.models import (
     Annotation,
     Code,
     Codebook,
+    CodingRound,
     Consent,
     Interview,
     Recording,
@@ -241,6 +242,10 @@ async def _managed_consent(request: Request, consent_id: PathId, session: Sessio
     return await _load(request, session, access.require_consent, consent_id, manage=True)
 
 
+async def _round(request: Request, round_id: PathId, session: SessionDep) -> CodingRound:
+    return await _load(request, session, access.require_round, round_id)
+
+
 StudyDep = Annotated[Study, Depends(_study)]
 ManagedStudyDep = Annotated[Study, Depends(_managed_study)]
 RecordingDep = Annotated[Recording, Depends(_recording)]
@@ -251,6 +256,7 @@ ManagedCodeDep = Annotated[Code, Depends(_managed_code)]
 AnnotationDep = Annotated[Annotation, Depends(_annotation)]
 EditableAnnotationDep = Annotated[Annotation, Depends(_editable_annotation)]
 ManagedConsentDep = Annotated[Consent, Depends(_managed_consent)]
+RoundDep = Annotated[CodingRound, Depends(_round)]
 
 
 # Formats a page shows rather than saves: asked for without `download`, not an export.

@@ -33,7 +33,7 @@ from autoconf.live import sessions
 from autoconf.media import jobs
 from autoconf.models import Counsellor, Recording, Study, User
 from autoconf.payloads import MAX_ID, AnnotationPublic, ShortCode, UserPublic
-from autoconf.schemes import annotations, codebooks
+from autoconf.schemes import annotations, codebooks, rounds
 from autoconf.schemes.fields import STRUCTURED_FIELDS
 from autoconf.studies import access, recordings, service
 
@@ -183,6 +183,7 @@ def study_page(
     request: Request, study: StudyDep, user: CurrentUser, session: SessionDep
 ) -> Response:
     study_id = study.id or 0
+    manages = access.sees_everything(session, user, study_id)
     recording_list = recordings.list_recordings(session, user, study_id)
     counsellors = {c.id: c for c in service.list_counsellors(session, user, study_id)}
     structures = {s.id: s for s in service.list_structures(session, study_id)}
@@ -203,6 +204,7 @@ def study_page(
         interviews=service.list_interviews(session, user, study_id),
         codebooks=codebooks.list_codebooks(session, study_id),
         members=service.list_members(session, user, study_id),
+        rounds=rounds.list_rounds(session, study_id) if manages else [],
     )
 
 
@@ -331,6 +333,7 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
         visible_layers=scope.layers,
         writable_layers=writable,
         ongoing=sessions.ongoing(session, recording.id or 0),
+        open_rounds=rounds.open_rounds_of(session, recording.id or 0) if manages else [],
         **consent_context(session, recording),
     )
 

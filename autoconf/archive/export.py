@@ -43,6 +43,8 @@ from autoconf.errors import Conflict, NotFound
 from autoconf.models import (
     Annotation,
     Codebook,
+    CodingRound,
+    ConsensusDecision,
     Interview,
     LiveSession,
     LiveStop,
@@ -128,8 +130,9 @@ class _Writer:
             return None if key in self.hidden else row
         elif spec is tables.LIVE_STOP and row["prepared_id"] in self.hidden:
             return {**row, "prepared_id": None}  # the stop stays; what it answered is private
-        elif spec is tables.LIVE_AGENDA_ITEM and row["prepared_id"] in self.hidden:
-            return None
+        elif spec in (tables.LIVE_AGENDA_ITEM, tables.CONSENSUS_SOURCE):
+            key = row["prepared_id" if spec is tables.LIVE_AGENDA_ITEM else "annotation_id"]
+            return None if key in self.hidden else row
         return row
 
     def query(self, spec: TableSpec) -> Select[Any]:
@@ -160,6 +163,16 @@ class _Writer:
             return table.c.annotation_id.in_(annotations)
         if spec in (tables.LIVE_STOP, tables.LIVE_AGENDA_ITEM):
             return table.c.session_id.in_(sessions)
+        if spec in (tables.CODING_ROUND_RECORDING, tables.CODING_ROUND_CODER):
+            rounds = select(CodingRound.id).where(CodingRound.study_id == sid)
+            return table.c.round_id.in_(rounds)
+        if spec is tables.CONSENSUS_DECISION:
+            return table.c.recording_id.in_(recordings)
+        if spec is tables.CONSENSUS_SOURCE:
+            decisions = select(ConsensusDecision.id).where(
+                col(ConsensusDecision.recording_id).in_(recordings)
+            )
+            return table.c.decision_id.in_(decisions)
         if spec is tables.LIVE_COMMENT:
             stops = select(LiveStop.annotation_id).where(col(LiveStop.session_id).in_(sessions))
             return table.c.stop_id.in_(stops)

@@ -182,12 +182,24 @@ def import_study(
         run.insert(spec, rows[spec.name])
     for level in _code_levels(rows[tables.CODE.name]):
         run.insert(tables.CODE, level)
-    for spec in (tables.ANNOTATION, tables.ANNOTATION_CODE, tables.CONSENT):
+    for spec in (
+        tables.CODING_ROUND,
+        tables.CODING_ROUND_RECORDING,
+        tables.CODING_ROUND_CODER,
+        tables.ANNOTATION,
+        tables.ANNOTATION_CODE,
+        tables.CONSENT,
+    ):
         run.insert(spec, rows[spec.name])
     run.insert(tables.LIVE_SESSION, _live_sessions(run))
     run.insert(tables.LIVE_STOP, rows[tables.LIVE_STOP.name])
     run.maps[tables.LIVE_STOP.name] = run.maps[tables.ANNOTATION.name]  # known by it
-    for spec in (tables.LIVE_COMMENT, tables.LIVE_AGENDA_ITEM):
+    for spec in (
+        tables.LIVE_COMMENT,
+        tables.LIVE_AGENDA_ITEM,
+        tables.CONSENSUS_DECISION,
+        tables.CONSENSUS_SOURCE,
+    ):
         run.insert(spec, rows[spec.name])
     assert [spec.name for spec in TABLES] == list(run.maps), "a table was not imported"
     _queue(run)

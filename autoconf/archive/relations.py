@@ -50,6 +50,9 @@ class Relations:
             (tables.LIVE_SESSION, ("code",)),
             (tables.LIVE_STOP, ("annotation_id",)),
             (tables.LIVE_AGENDA_ITEM, ("session_id", "prepared_id")),
+            (tables.CODING_ROUND_RECORDING, ("round_id", "recording_id")),
+            (tables.CODING_ROUND_CODER, ("round_id", "user_id")),
+            (tables.CONSENSUS_SOURCE, ("decision_id", "annotation_id")),
         )
         for spec, columns in unique:
             self._unique(spec, columns)

@@ -20,6 +20,11 @@ from autoconf.models import (
     AuditEvent,
     Code,
     Codebook,
+    CodingRound,
+    CodingRoundCoder,
+    CodingRoundRecording,
+    ConsensusDecision,
+    ConsensusSource,
     Consent,
     Counsellor,
     Interview,
@@ -179,6 +184,7 @@ ANNOTATION = TableSpec(
         "shown_to_counsellor",
         "verbatims",
         "author_id",
+        "coding_round_id",
         "version",
         "created_at",
         "updated_at",
@@ -189,8 +195,38 @@ ANNOTATION = TableSpec(
         "fields": {},
         "shown_to_counsellor": False,
         "verbatims": [],
+        "coding_round_id": None,
     },
     left_out=("client_key",),
+)
+CODING_ROUND = TableSpec(
+    "coding_round",
+    CodingRound,
+    ("id", "name", "layer", "blind", "created_by", "created_at", "revealed_at"),
+)
+CODING_ROUND_RECORDING = TableSpec(
+    "coding_round_recording", CodingRoundRecording, ("round_id", "recording_id"), key=None
+)
+CODING_ROUND_CODER = TableSpec(
+    "coding_round_coder", CodingRoundCoder, ("round_id", "user_id", "done_at"), key=None
+)
+CONSENSUS_DECISION = TableSpec(
+    "consensus_decision",
+    ConsensusDecision,
+    (
+        "id",
+        "recording_id",
+        "annotation_id",
+        "kind",
+        "start_ms",
+        "end_ms",
+        "sources",
+        "decided_by",
+        "decided_at",
+    ),
+)
+CONSENSUS_SOURCE = TableSpec(
+    "consensus_source", ConsensusSource, ("decision_id", "annotation_id"), key=None
 )
 ANNOTATION_CODE = TableSpec(
     "annotation_code", AnnotationCode, ("annotation_id", "code_id"), key=None
@@ -272,6 +308,9 @@ TABLES = (
     INTERVIEW_RECORDING,
     CODEBOOK,
     CODE,
+    CODING_ROUND,
+    CODING_ROUND_RECORDING,
+    CODING_ROUND_CODER,
     ANNOTATION,
     ANNOTATION_CODE,
     CONSENT,
@@ -279,6 +318,8 @@ TABLES = (
     LIVE_STOP,
     LIVE_COMMENT,
     LIVE_AGENDA_ITEM,
+    CONSENSUS_DECISION,
+    CONSENSUS_SOURCE,
 )
 BY_NAME = {spec.name: spec for spec in TABLES}
 BY_TABLE = {spec.table.name: spec for spec in TABLES}

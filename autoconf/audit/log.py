@@ -39,6 +39,7 @@ TOKEN_CREATED = "token_created"
 TOKEN_REVOKED = "token_revoked"
 STUDY_SETTINGS = "study_settings"
 STUDY_IMPORTED = "study_imported"  # a study archive (autoconf.archive)
+ROUND_ENDED = "coding_round_ended"  # by its creator, before every coder was done
 ACTIONS = (
     LOGIN,
     LOGIN_FAILED,
@@ -62,6 +63,7 @@ ACTIONS = (
     TOKEN_REVOKED,
     STUDY_SETTINGS,
     STUDY_IMPORTED,
+    ROUND_ENDED,
 )
 
 

@@ -18,11 +18,6 @@ from typing import Any
 import krippendorff
 import numpy as np
 from sklearn.metrics import cohen_kappa_score
-from sqlmodel import Session, col, select
-
-from autoconf.errors import Conflict
-from autoconf.models import Annotation, AnnotationCode, Recording
-from autoconf.schemes.codebooks import list_codebooks
 
 NO_CODE = "(aucun code)"
 DEFAULT_SLICE_MS = 1_000
@@ -37,6 +32,7 @@ class Coded:
     start_ms: int
     end_ms: int
     code: str
+    annotation_id: int | None = None  # the segment it comes from, where there is one
 
 
 @dataclass(frozen=True)
@@ -138,61 +134,3 @@ def sliced_agreement(
 
 def _with(figure: Figure, parameters: dict[str, Any]) -> Figure:
     return Figure(figure.method, figure.value, figure.reason, {**parameters, **figure.parameters})
-
-
-CONSENSUS = "consensus"
-
-
-def recording_codings(
-    session: Session, recording: Recording, coder: int | str, layer: str
-) -> list[Coded]:
-    """A coder's segments of `layer` on a recording, one `Coded` per code (by path): a
-    researcher's own (`coder` a user id), or the consensus layer's (`coder` "consensus")."""
-    query = select(Annotation.id, Annotation.start_ms, Annotation.end_ms).where(
-        Annotation.recording_id == recording.id,
-        col(Annotation.end_ms).is_not(None),
-    )
-    if coder == CONSENSUS:
-        query = query.where(Annotation.layer == CONSENSUS)
-    else:
-        query = query.where(Annotation.layer == layer, Annotation.author_id == coder)
-    rows = session.exec(query).all()
-    paths = {
-        node.id: node.path
-        for _, nodes in list_codebooks(session, recording.study_id)
-        for node in nodes
-    }
-    codes: dict[int, list[int]] = defaultdict(list)
-    ids = [row[0] for row in rows]
-    for start in range(0, len(ids), 500):  # SQLite caps a statement's parameters
-        chunk = ids[start : start + 500]
-        for annotation_id, code_id in session.exec(
-            select(AnnotationCode.annotation_id, AnnotationCode.code_id).where(
-                col(AnnotationCode.annotation_id).in_(chunk)
-            )
-        ):
-            codes[annotation_id].append(code_id)
-    return [
-        Coded(start_ms, end_ms or start_ms, paths[code_id])
-        for annotation_id, start_ms, end_ms in rows
-        for code_id in codes.get(annotation_id or 0, [])
-        if code_id in paths
-    ]
-
-
-def recording_agreement(
-    session: Session,
-    recording: Recording,
-    coders: tuple[int | str, int | str],
-    layer: str,
-    slice_ms: int,
-) -> SlicedAgreement:
-    """The time-sliced agreement of two coders (or a coder and the consensus) on a
-    recording; Conflict while the recording has no duration yet (not processed)."""
-    if recording.duration_ms is None:
-        raise Conflict(
-            "Cet enregistrement n'a pas encore de durée (il n'est pas traité) : l'accord se "
-            "calcule sur la durée découpée en tranches."
-        )
-    first, second = (recording_codings(session, recording, c, layer) for c in coders)
-    return sliced_agreement(first, second, recording.duration_ms, slice_ms)

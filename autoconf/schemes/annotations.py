@@ -29,6 +29,7 @@ from autoconf.models import (
     Recording,
     utcnow,
 )
+from autoconf.schemes import rounds
 from autoconf.schemes.fields import clean_fields
 from autoconf.schemes.timecode import format_ms
 
@@ -72,6 +73,7 @@ class AnnotationView:
     version: int
     created_at: datetime
     updated_at: datetime
+    coding_round_id: int | None = None
 
 
 _COLUMNS = [
@@ -92,6 +94,7 @@ _COLUMNS = [
     col(Annotation.created_at),
     col(Annotation.updated_at),
     col(Annotation.shown_to_counsellor),
+    col(Annotation.coding_round_id),
 ]
 
 
@@ -132,6 +135,7 @@ def _views(session: Session, rows: Sequence[Any]) -> list[AnnotationView]:
             created_at=r[14],
             updated_at=r[15],
             shown_to_counsellor=r[16],
+            coding_round_id=r[17],
         )
         for r in rows
     ]
@@ -260,6 +264,9 @@ def create_annotation(
     shared = (layer != "prepared") if shared is None else shared
     if not shared and layer != "prepared":
         raise Invalid("Seul un moment préparé peut rester privé ; les autres sont partagés.")
+    in_round = rounds.round_of(session, recording.id, author_id, layer)
+    if in_round and in_round[1]:
+        shared = False  # held until every coder of the blind round is done
     values: dict[str, Any] = {
         "recording_id": recording.id,
         "start_ms": start_ms,
@@ -274,6 +281,7 @@ def create_annotation(
         "verbatims": [dict(v) for v in verbatims],
         "author_id": author_id,
         "client_key": client_key,
+        "coding_round_id": in_round[0] if in_round else None,
         "version": 1,
         "created_at": now,
         "updated_at": now,
@@ -317,6 +325,12 @@ def create_annotations(
     codes, _ = _check_codes(session, recording, [c for item in batch for c in item.code_ids])
     known = set(codes)
     now = utcnow()
+    in_round = {
+        (item.author_id, item.layer): rounds.round_of(
+            session, recording.id, item.author_id, item.layer
+        )
+        for item in {(i.author_id, i.layer): i for i in batch}.values()
+    }
     rows: list[dict[str, Any]] = [
         {
             "recording_id": recording.id,
@@ -327,11 +341,12 @@ def create_annotations(
             "fields": clean_fields(item.fields or {}),
             "origin": item.origin,
             "layer": item.layer,
-            "shared": True,
+            "shared": not _held(in_round[item.author_id, item.layer]),
             "shown_to_counsellor": False,
             "verbatims": [],
             "author_id": item.author_id,
             "client_key": None,
+            "coding_round_id": _round_id(in_round[item.author_id, item.layer]),
             "version": 1,
             "created_at": now,
             "updated_at": now,
@@ -355,6 +370,14 @@ def create_annotations(
     if links:
         session.execute(insert(AnnotationCode), links)
     return ids
+
+
+def _held(in_round: tuple[int, bool] | None) -> bool:
+    return bool(in_round and in_round[1])
+
+
+def _round_id(in_round: tuple[int, bool] | None) -> int | None:
+    return in_round[0] if in_round else None
 
 
 def _by_client_key(session: Session, client_key: str) -> AnnotationView | None:
@@ -399,7 +422,15 @@ def update_annotation(
         kinds = _check_codes(session, recording, changes.get("code_ids") or [])[1]
         limits.check(layer, kinds, changes.get("shown_to_counsellor") is not None)
     shared = changes["shared"] if changes.get("shared") is not None else annotation.shared
-    if layer != "prepared":
+    held = annotation.coding_round_id is not None and not annotation.shared
+    if held and annotation.layer != "prepared":
+        if changes.get("shared"):
+            raise Conflict(
+                "Ce segment appartient à un tour de codage en aveugle : il reste masqué aux "
+                "autres codeurs jusqu'à ce que tous aient terminé."
+            )
+        changes = {**changes, "shared": None}  # stays held, whatever the layer
+    elif layer != "prepared":
         if changes.get("shared") is False:
             raise Invalid("Seul un moment préparé peut rester privé ; les autres sont partagés.")
         if not shared:

@@ -22,6 +22,7 @@ from autoconf.models import (
     Annotation,
     Code,
     Codebook,
+    CodingRound,
     Consent,
     Counsellor,
     Interview,
@@ -60,6 +61,14 @@ def require_study(session: Session, user: User, study_id: int, *, manage: bool =
     if manage and role not in (ADMIN, RESEARCHER):
         raise Forbidden("Seuls les chercheurs de l'étude peuvent faire cela.")
     return study
+
+
+def require_round(session: Session, user: User, round_id: int) -> CodingRound:
+    """A coding round, for the researchers (and admins) of its study; 404 for anyone else."""
+    found = session.get(CodingRound, round_id)
+    if found is None or not sees_everything(session, user, found.study_id):
+        raise NotFound(f"Aucun tour de codage n° {round_id}.")
+    return found
 
 
 def own_counsellor_ids(session: Session, user: User, study_id: int) -> list[int]:
@@ -202,7 +211,10 @@ class AnnotationScope:
         if not self.counsellor:
             return or_(col(Annotation.shared).is_(True), own)
         coding = (
-            and_(col(Annotation.layer).in_(CODING_LAYERS), shown) if self.co_validation else false()
+            # Not while a blind round holds it (unshared): shown once the round is revealed.
+            and_(col(Annotation.layer).in_(CODING_LAYERS), shown, col(Annotation.shared).is_(True))
+            if self.co_validation
+            else false()
         )
         return or_(
             col(Annotation.layer).in_(COUNSELLOR_LAYERS),
@@ -264,6 +276,7 @@ class AnnotationScope:
             self.co_validation
             and annotation.layer in CODING_LAYERS
             and annotation.shown_to_counsellor
+            and annotation.shared
         )
 
 

@@ -87,6 +87,7 @@ PARAM_KINDS = {
     "token_id": "token",
     "user_id": "account",
     "consent_id": "consent",
+    "round_id": "round",
 }
 STUDY_LEVEL = ("study", "codebook", "code")
 GLOBAL_KINDS = ("account",)  # not in a study: an administrator's business
@@ -211,6 +212,12 @@ clip = Rule(
     why="each allowed clip is an ffmpeg encode: one segment (schemes) is enough",
 )
 
+coder = Rule(
+    RESEARCHER,
+    but=((ADMIN_ROLE, "s1", "forbidden"), (ADMIN_ROLE, "s2", "forbidden")),
+    why="only a round's coders mark their coding done; the admin codes in no round",
+)
+
 EXPECTATIONS: dict[Key, Rule] = {
     # Accounts
     ("POST", "/api/v1/auth/login"): public,
@@ -275,6 +282,10 @@ EXPECTATIONS: dict[Key, Rule] = {
     ("GET", "/api/v1/recordings/{recording_id}/transcript.vtt"): member,
     ("GET", "/api/v1/recordings/{recording_id}/export.eaf"): member,
     ("GET", "/api/v1/recordings/{recording_id}/agreement"): researcher,
+    ("GET", "/api/v1/studies/{study_id}/agreement"): researcher,
+    ("GET", "/api/v1/recordings/{recording_id}/consensus"): researcher,
+    ("POST", "/api/v1/recordings/{recording_id}/consensus"): researcher,
+    ("DELETE", "/api/v1/recordings/{recording_id}/consensus/{decision_id}"): researcher,
     ("GET", "/api/v1/recordings/{recording_id}/chapters.vtt"): member,
     ("GET", "/api/v1/recordings/{recording_id}/segments.vtt"): member,
     ("POST", "/api/v1/recordings/{recording_id}/import/eaf"): researcher,
@@ -286,6 +297,15 @@ EXPECTATIONS: dict[Key, Rule] = {
     ("POST", "/api/v1/studies/import"): staff,
     ("POST", "/studies/import"): staff,
     ("GET", "/recordings/{recording_id}/import/eaf"): researcher,
+    # Coding rounds: the researchers'; marking one's coding done, its coders'
+    ("POST", "/api/v1/studies/{study_id}/rounds"): researcher,
+    ("GET", "/api/v1/studies/{study_id}/rounds"): researcher,
+    ("GET", "/api/v1/rounds/{round_id}"): researcher,
+    ("POST", "/api/v1/rounds/{round_id}/done"): coder,
+    ("POST", "/api/v1/rounds/{round_id}/end"): researcher,
+    ("POST", "/studies/{study_id}/rounds"): researcher,
+    ("POST", "/rounds/{round_id}/done"): coder,
+    ("POST", "/rounds/{round_id}/end"): researcher,
     # Consents (researchers record and withdraw them; the counsellor sees those of their
     # recordings) and erasure (a recording: its researchers; a study: admins)
     ("GET", "/api/v1/recordings/{recording_id}/consents"): member,
@@ -424,6 +444,9 @@ FRESH: dict[Key, str] = {
     ("DELETE", "/api/v1/live/comments/{comment_id}"): "comment_id",
     ("POST", "/api/v1/live/{session_id}/end"): "session_id",
     ("POST", "/live/{session_id}/end"): "session_id",
+    ("POST", "/api/v1/rounds/{round_id}/end"): "round_id",
+    ("DELETE", "/api/v1/recordings/{recording_id}/consensus/{decision_id}"): "decision_id",
+    ("POST", "/rounds/{round_id}/end"): "round_id",
 }
 
 # --------------------------------------------------------------------------------------
@@ -593,7 +616,34 @@ def fresh(world: World, param: str, kind: str, variant: str, role: str) -> Any:
         return make_consent(world, variant)
     if param == "study_id":
         return make_study(world, variant)
+    if param == "round_id":
+        return make_round(world, variant)
+    if param == "decision_id":
+        return make_decision(world, variant)
     raise AssertionError(f"no throwaway {param} for {kind}")
+
+
+def make_round(world: World, variant: str) -> int:
+    """A round (not blind: it holds nothing) on a recording of its own, in the study of
+    `variant`, its researcher and Zoé coding."""
+    who = R2 if variant == "s2" else R1
+    body = {
+        "name": world.unique("Tour "),
+        "recording_ids": [make_recording(world, variant)],
+        "coder_ids": [world.people[who].id, world.id("account", "any")],
+        "blind": False,
+    }
+    url = f"/api/v1/studies/{world.id('study', variant)}/rounds"
+    return int(created(world.api[who].post(url, json=body))["id"])
+
+
+def make_decision(world: World, variant: str) -> int:
+    """A consensus decision (a new segment) on the recording of `variant`."""
+    who = R2 if variant == "s2" else R1
+    code = world.id("code", "s2") if variant == "s2" else world.codes["schemes"]
+    body = {"kind": "new", "start_ms": 0, "end_ms": 1_000, "code_ids": [code]}
+    url = f"/api/v1/recordings/{world.id('recording', variant)}/consensus"
+    return int(created(world.api[who].post(url, json=body))["id"])
 
 
 def record_consents(world: World) -> None:
@@ -628,6 +678,9 @@ def build_world(app: FastAPI, settings: Settings) -> World:
         world.counsellor_ids[role] = record
         api[role] = new_client(app, False, factories.token(engine, person))
     world.ids["account"] = {"any": factories.account(engine, "zoe", "researcher").id}
+    for client, study in ((r1, s1), (r2, s2)):  # a second coder for the rounds
+        body = {"username": "zoe", "role": "researcher"}
+        created(client.post(f"/api/v1/studies/{study}/members", json=body))
     api[ANON] = new_client(app, False)
     for role in ROLES:
         world.pages[role] = new_client(app, True)
@@ -692,6 +745,7 @@ def build_world(app: FastAPI, settings: Settings) -> World:
         for variant in ("c1", "c2", "s2")
     }
     world.prepared = {"c1": marks["shown"], "c2": marks["c2"], "s2": marks["s2"]}
+    world.ids["round"] = {variant: make_round(world, variant) for variant in ("s1", "s2")}
     world.ids["token"] = {"own": None, "other": None}  # made per call
     return world
 
@@ -865,6 +919,18 @@ BODIES: dict[Key, Body] = {
         "data": {"party": "counsellor", "scopes": ["research"], "given_on": "2026-01-01"}
     },
     ("POST", "/me/language"): lambda w, r, v: {"data": {"language": "fr"}},
+    # One coder named twice: refused (422) once access passed; nothing is started.
+    ("POST", "/api/v1/studies/{study_id}/rounds"): lambda w, r, v: {
+        "json": {"name": "matrice", "recording_ids": [1], "coder_ids": [1, 1]}
+    },
+    ("POST", "/studies/{study_id}/rounds"): lambda w, r, v: {
+        "data": {"name": "matrice", "recording_ids": ["1"], "coder_ids": ["1"]}
+    },
+    # No interval: refused (422) once access passed.
+    ("POST", "/api/v1/recordings/{recording_id}/consensus"): _json({"kind": "none"}),
+    # Taking back one's "done": the round stays open for the next call.
+    ("POST", "/api/v1/rounds/{round_id}/done"): _json({"done": False}),
+    ("POST", "/rounds/{round_id}/done"): lambda w, r, v: {"data": {"done": "false"}},
     ("POST", "/account/password"): lambda w, r, v: {
         "data": {
             "current_password": "not the password",

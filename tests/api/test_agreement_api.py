@@ -137,3 +137,81 @@ def test_no_figure_before_processing_and_none_for_counsellors(
         _url(recording["id"], f"{me},consensus"), headers=factories.token(engine, who)
     )
     assert refused.status_code == 403  # a counsellor never sees figures about themselves
+
+
+def test_segments_unitizing_per_code_and_disagreements(
+    rclient: TestClient, recording: dict[str, Any], pair: dict[str, Any]
+) -> None:
+    """Claire: listen [0, 4 s), ask [4, 8 s); Inès: listen [0, 3 s), ask [3, 10 s)."""
+    result = rclient.get(_url(recording["id"], f"{pair['claire']},{pair['ines']}")).json()
+    listen, ask = "Écouter / reformuler", "Questionner / vérifier"
+    # Listen: overlap 3 s of 4 s (0.75) matches; ask: 4 s of 7 s (0.57) is under 0.6.
+    segments = result["segments"]
+    assert (segments["matched"], segments["same_code"], segments["only_a"], segments["only_b"]) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    assert segments["percent"]["value"] == pytest.approx(100 / 3)
+    assert segments["percent"]["parameters"] == {"overlap_threshold": 0.6}
+    looser = rclient.get(
+        _url(recording["id"], f"{pair['claire']},{pair['ines']}", threshold=0.5)
+    ).json()["segments"]
+    assert (looser["matched"], looser["same_code"], looser["percent"]["value"]) == (2, 2, 100.0)
+    for name in ("u_alpha", "binary_u_alpha", "cu_alpha"):
+        figure = result[name]
+        assert figure["method"] == name and -1 <= figure["value"] < 1, figure
+    codes = {row["code"]: row for row in result["per_code"]}
+    assert (codes[listen]["ms_a"], codes[listen]["ms_b"], codes[listen]["matched"]) == (
+        4_000,
+        3_000,
+        1,
+    )
+    assert (codes[ask]["ms_a"], codes[ask]["ms_b"]) == (4_000, 7_000)
+    assert (codes[ask]["matched"], codes[ask]["only_a"], codes[ask]["only_b"]) == (0, 1, 1)
+    assert codes[listen]["u_alpha"]["parameters"]["code"] == listen
+    stretches = [
+        (d["start_ms"], d["end_ms"], d["codes_a"], d["codes_b"]) for d in result["disagreements"]
+    ]
+    assert stretches == [
+        (3_000, 4_000, [listen], [ask]),
+        (8_000, 10_000, ["(aucun code)"], [ask]),
+    ]
+    first = result["disagreements"][0]
+    assert len(first["segments_a"]) == 1 and len(first["segments_b"]) == 1
+    assert result["disagreements"][1]["segments_a"] == []
+
+
+def test_a_study_lays_its_recordings_end_to_end(
+    rclient: TestClient,
+    client: TestClient,
+    recording: dict[str, Any],
+    pair: dict[str, Any],
+    engine: Engine,
+) -> None:
+    study = recording["study_id"]
+    coders = f"{pair['claire']},{pair['ines']}"
+    alone = rclient.get(f"/api/v1/studies/{study}/agreement?coders={coders}")
+    assert alone.status_code == 200, alone.text
+    one = rclient.get(_url(recording["id"], coders)).json()
+    assert alone.json()["percent"] == one["percent"] and alone.json()["recording_ids"] == [
+        recording["id"]
+    ]
+    # A second recording of 10 s, where both coded "listen" over [0, 10 s): 17 of 20 slices.
+    second = factories.upload(rclient, study, "Z2", b"x").json()["id"]
+    _duration(engine, second, 10_000)
+    listen = factories.codes_by_path(rclient, study, "schemes")["Écouter / reformuler"]
+    url = f"/api/v1/recordings/{second}/annotations"
+    as_ines = factories.token(engine, factories.Account(pair["ines"], "ines", "", "researcher"))
+    body = {"start_ms": 0, "end_ms": 10_000, "code_ids": [listen]}
+    assert rclient.post(url, json=body).status_code == 201
+    assert client.post(url, json=body, headers=as_ines).status_code == 201
+    both = rclient.get(f"/api/v1/studies/{study}/agreement?coders={coders}").json()
+    assert both["recording_ids"] == [recording["id"], second] and both["slices"] == 20
+    assert both["percent"]["value"] == pytest.approx(85.0)
+    assert [d["recording_id"] for d in both["disagreements"]] == [recording["id"]] * 2
+    picked = rclient.get(f"/api/v1/studies/{study}/agreement?coders={coders}&recordings={second}")
+    assert picked.json()["percent"]["value"] == 100.0
+    wrong = rclient.get(f"/api/v1/studies/{study}/agreement?coders={coders}&recordings=999999")
+    assert wrong.status_code == 422 and "pas dans cette étude" in wrong.json()["detail"]
