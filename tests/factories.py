@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 from autoconf.auth import accounts
 from autoconf.db import session_scope
 from autoconf.media import jobs
+from autoconf.models import Recording
 from autoconf.settings import Settings
 
 DATA = Path(__file__).parent / "data"
@@ -113,6 +114,27 @@ def counsellor_member(
     )
     assert record.status_code == 201, record.text
     return who, record.json()["id"]
+
+
+def researcher_member(
+    engine: Engine, researcher: TestClient, study_id: int, username: str
+) -> Account:
+    """A researcher account, added to the study by `researcher` (a second coder)."""
+    who = account(engine, username, "researcher")
+    added = researcher.post(
+        f"/api/v1/studies/{study_id}/members", json={"username": username, "role": "researcher"}
+    )
+    assert added.status_code == 201, added.text
+    return who
+
+
+def set_duration(engine: Engine, recording_id: int, ms: int) -> None:
+    """Give an unprocessed recording a duration, as processing would."""
+    with session_scope(engine) as session:
+        row = session.get(Recording, recording_id)
+        assert row is not None
+        row.duration_ms = ms
+        session.add(row)
 
 
 def consent_all(

@@ -1,16 +1,17 @@
 """Agreement between two coders (or a coder and the consensus), on a recording or over a
 study's recordings: every figure, its method and parameters, and the disagreements."""
 
+from dataclasses import dataclass
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session, select
 
 from autoconf.api.deps import CurrentUser, ManagedRecordingDep, ManagedStudyDep, SessionDep
 from autoconf.api.refusals import documented
 from autoconf.errors import Invalid
-from autoconf.models import CODING_LAYERS, Membership, Recording, Study, User
+from autoconf.models import CODING_LAYERS, Membership, Recording, User
 from autoconf.payloads import AgreementPublic
 from autoconf.schemes import comparison
 from autoconf.studies.recordings import list_recordings
@@ -75,31 +76,32 @@ def check_layer(layer: str) -> None:
         )
 
 
-def _recording(
-    session: Session,
-    recording: Recording,
-    coders: str,
-    layer: str,
-    slice_ms: int,
-    threshold: float,
+@dataclass(frozen=True)
+class Options:
+    """What the two agreement routes are asked, besides the recordings."""
+
+    coders: str
+    layer: str
+    slice_ms: int
+    threshold: float
+
+
+def _compared(
+    session: Session, study_id: int, recordings: list[Recording], options: Options
 ) -> AgreementPublic:
-    pair = parse_coders(session, recording.study_id, coders)
-    return public(comparison.compare(session, [recording], pair, layer, slice_ms, threshold))
+    pair = parse_coders(session, study_id, options.coders)
+    result = comparison.compare(
+        session, recordings, pair, options.layer, options.slice_ms, options.threshold
+    )
+    return public(result)
 
 
 def _study(
-    session: Session,
-    user: User,
-    study: Study,
-    coders: str,
-    recording_ids: str,
-    layer: str,
-    slice_ms: int,
-    threshold: float,
+    session: Session, user: User, study_id: int, recording_ids: str, options: Options
 ) -> AgreementPublic:
-    pair = parse_coders(session, study.id or 0, coders)
-    chosen = study_recordings(session, user, study.id or 0, recording_ids)
-    return public(comparison.compare(session, chosen, pair, layer, slice_ms, threshold))
+    return _compared(
+        session, study_id, study_recordings(session, user, study_id, recording_ids), options
+    )
 
 
 def study_recordings(session: Session, user: User, study_id: int, text: str) -> list[Recording]:
@@ -143,6 +145,19 @@ data cannot define is `null` with its `reason` (`single_category`, `empty`). The
 where the codings differ are listed."""
 
 
+def options(
+    coders: CodersQuery,
+    layer: LayerQuery = "schemes",
+    slice_ms: SliceQuery = 1_000,
+    threshold: ThresholdQuery = 0.6,
+) -> Options:
+    check_layer(layer)
+    return Options(coders, layer, slice_ms, threshold)
+
+
+OptionsDep = Annotated[Options, Depends(options)]
+
+
 @router.get(
     "/recordings/{recording_id}/agreement",
     responses=documented(401, 403, 404, 409, 422),
@@ -150,16 +165,10 @@ where the codings differ are listed."""
     description=FIGURES,
 )
 async def recording_agreement(
-    recording: ManagedRecordingDep,
-    session: SessionDep,
-    coders: CodersQuery,
-    layer: LayerQuery = "schemes",
-    slice_ms: SliceQuery = 1_000,
-    threshold: ThresholdQuery = 0.6,
+    recording: ManagedRecordingDep, session: SessionDep, asked: OptionsDep
 ) -> AgreementPublic:
-    check_layer(layer)
     return await anyio.to_thread.run_sync(
-        _recording, session, recording, coders, layer, slice_ms, threshold
+        _compared, session, recording.study_id, [recording], asked
     )
 
 
@@ -173,16 +182,10 @@ async def study_agreement(
     study: ManagedStudyDep,
     user: CurrentUser,
     session: SessionDep,
-    coders: CodersQuery,
+    asked: OptionsDep,
     recordings: Annotated[
         str,
         Query(description="Recording ids separated by commas (default: all processed ones)."),
     ] = "",
-    layer: LayerQuery = "schemes",
-    slice_ms: SliceQuery = 1_000,
-    threshold: ThresholdQuery = 0.6,
 ) -> AgreementPublic:
-    check_layer(layer)
-    return await anyio.to_thread.run_sync(
-        _study, session, user, study, coders, recordings, layer, slice_ms, threshold
-    )
+    return await anyio.to_thread.run_sync(_study, session, user, study.id or 0, recordings, asked)

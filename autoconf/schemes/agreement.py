@@ -120,7 +120,12 @@ def sliced_agreement(
 ) -> SlicedAgreement:
     """The time-sliced figures of two codings of one recording."""
     first = slice_codes(a, duration_ms, slice_ms)
-    second = slice_codes(b, duration_ms, slice_ms)
+    return of_slices(first, slice_codes(b, duration_ms, slice_ms), slice_ms)
+
+
+def of_slices(first: Sequence[str], second: Sequence[str], slice_ms: int) -> SlicedAgreement:
+    """The figures of two sequences of sliced codes (one recording's, or several laid end
+    to end)."""
     parameters = {"slice_ms": slice_ms, "no_code": NO_CODE}
     return SlicedAgreement(
         slice_ms=slice_ms,

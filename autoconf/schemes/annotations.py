@@ -98,7 +98,8 @@ _COLUMNS = [
 ]
 
 
-def _codes_by_annotation(session: Session, annotation_ids: Sequence[int]) -> dict[int, list[int]]:
+def codes_by_annotation(session: Session, annotation_ids: Sequence[int]) -> dict[int, list[int]]:
+    """The code ids of each annotation, in id order (annotations without codes left out)."""
     codes: dict[int, list[int]] = {}
     # Chunked: SQLite caps the number of bound parameters of one statement.
     for start in range(0, len(annotation_ids), 5000):
@@ -114,7 +115,7 @@ def _codes_by_annotation(session: Session, annotation_ids: Sequence[int]) -> dic
 
 
 def _views(session: Session, rows: Sequence[Any]) -> list[AnnotationView]:
-    codes = _codes_by_annotation(session, [row[0] for row in rows])
+    codes = codes_by_annotation(session, [row[0] for row in rows])
     return [
         AnnotationView(
             id=r[0],
@@ -326,10 +327,8 @@ def create_annotations(
     known = set(codes)
     now = utcnow()
     in_round = {
-        (item.author_id, item.layer): rounds.round_of(
-            session, recording.id, item.author_id, item.layer
-        )
-        for item in {(i.author_id, i.layer): i for i in batch}.values()
+        (author, layer): rounds.round_of(session, recording.id, author, layer)
+        for author, layer in {(item.author_id, item.layer) for item in batch}
     }
     rows: list[dict[str, Any]] = [
         {

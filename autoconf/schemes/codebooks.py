@@ -323,3 +323,8 @@ def delete_code(session: Session, code: Code, *, force: bool = False) -> None:
     # The database cascades to the links with annotations (named foreign keys, ON DELETE CASCADE).
     session.exec(delete(Code).where(col(Code.id).in_(ids)))
     session.expire_all()
+
+
+def code_paths(session: Session, study_id: int) -> dict[int, str]:
+    """The study's codes by id: their paths ("Parent / Enfant")."""
+    return {node.id: node.path for _, nodes in list_codebooks(session, study_id) for node in nodes}

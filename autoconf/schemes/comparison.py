@@ -8,17 +8,16 @@ those of each recording pooled, which is how ATLAS.ti and ELAN pool documents; a
 never meets one of another recording.
 """
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from sqlmodel import Session, col, select
 
 from autoconf.errors import Conflict, Invalid
-from autoconf.models import Annotation, AnnotationCode, Recording
-from autoconf.schemes import agreement, rounds, unitizing
-from autoconf.schemes.agreement import NO_CODE, Coded, Figure
-from autoconf.schemes.codebooks import list_codebooks
+from autoconf.models import Annotation, Recording
+from autoconf.schemes import agreement, annotations, rounds, unitizing
+from autoconf.schemes.agreement import Coded, Figure
+from autoconf.schemes.codebooks import code_paths
 
 CONSENSUS = "consensus"
 Coder = int | str  # a user id, or CONSENSUS
@@ -82,10 +81,15 @@ class Comparison:
 
 
 def recording_codings(
-    session: Session, recording: Recording, coder: Coder, layer: str
+    session: Session,
+    recording: Recording,
+    coder: Coder,
+    layer: str,
+    paths: dict[int, str] | None = None,
 ) -> list[Coded]:
-    """A coder's segments of `layer` on a recording, one `Coded` per code (by path): a
-    researcher's own (`coder` a user id), or the consensus layer's (`coder` "consensus")."""
+    """A coder's segments of `layer` on a recording, one `Coded` per code (by path, from
+    `paths`, the study's codes by id, read when not given): a researcher's own (`coder` a
+    user id), or the consensus layer's (`coder` "consensus")."""
     query = select(Annotation.id, Annotation.start_ms, Annotation.end_ms).where(
         Annotation.recording_id == recording.id,
         col(Annotation.end_ms).is_not(None),
@@ -95,21 +99,8 @@ def recording_codings(
     else:
         query = query.where(Annotation.layer == layer, Annotation.author_id == coder)
     rows = session.exec(query).all()
-    paths = {
-        node.id: node.path
-        for _, nodes in list_codebooks(session, recording.study_id)
-        for node in nodes
-    }
-    codes: dict[int, list[int]] = defaultdict(list)
-    ids = [row[0] for row in rows]
-    for start in range(0, len(ids), 500):  # SQLite caps a statement's parameters
-        chunk = ids[start : start + 500]
-        for annotation_id, code_id in session.exec(
-            select(AnnotationCode.annotation_id, AnnotationCode.code_id).where(
-                col(AnnotationCode.annotation_id).in_(chunk)
-            )
-        ):
-            codes[annotation_id].append(code_id)
+    paths = code_paths(session, recording.study_id) if paths is None else paths
+    codes = annotations.codes_by_annotation(session, [row[0] or 0 for row in rows])
     return [
         Coded(start_ms, end_ms or start_ms, paths[code_id], annotation_id)
         for annotation_id, start_ms, end_ms in rows
@@ -132,6 +123,7 @@ def compare(
         raise Invalid("Aucun enregistrement à comparer.")
     parts: list[_Part] = []
     offset = 0
+    paths = code_paths(session, recordings[0].study_id)
     for recording in recordings:
         rounds.check_revealed(session, recording.id or 0, coders, layer)
         if recording.duration_ms is None:
@@ -140,7 +132,7 @@ def compare(
                 "traité) : l'accord se calcule sur la durée découpée en tranches."
             )
         duration = recording.duration_ms
-        a, b = (recording_codings(session, recording, c, layer) for c in coders)
+        a, b = (recording_codings(session, recording, c, layer, paths) for c in coders)
         parts.append(
             _Part(
                 recording.id or 0,
@@ -193,15 +185,9 @@ def _compare(
     second = [c for part in parts for c in _shifted(part.b, part)]
     slices_a = [x for part in parts for x in part.slices_a]
     slices_b = [x for part in parts for x in part.slices_b]
-    parameters = {"slice_ms": slice_ms, "no_code": NO_CODE}
-    sliced = agreement.SlicedAgreement(
-        slice_ms=slice_ms,
-        slices=len(slices_a),
-        percent=_with(agreement.percent(slices_a, slices_b), parameters),
-        kappa=_with(agreement.cohen_kappa(slices_a, slices_b), parameters),
-        alpha=_with(agreement.krippendorff_alpha(slices_a, slices_b), parameters),
-        confusion=agreement.confusion(slices_a, slices_b),
-    )
+    sliced = agreement.of_slices(slices_a, slices_b, slice_ms)
+    codes = sorted({c.code for c in first} | {c.code for c in second})
+    unitized = unitizing.unitizing_figures(first, second, total_ms, codes)
     matching = unitizing.match_segments(first, second, threshold)
     return Comparison(
         coders=coders,
@@ -219,16 +205,12 @@ def _compare(
             kappa=matching.kappa,
             percent=matching.percent,
         ),
-        u_alpha=unitizing.u_alpha(first, second, total_ms),
-        binary_u_alpha=unitizing.binary_u_alpha(first, second, total_ms),
-        cu_alpha=unitizing.cu_alpha(first, second, total_ms),
-        per_code=_per_code(first, second, slices_a, slices_b, matching, total_ms, slice_ms),
+        u_alpha=unitized.u_alpha,
+        binary_u_alpha=unitized.binary_u_alpha,
+        cu_alpha=unitized.cu_alpha,
+        per_code=_per_code(first, second, slices_a, slices_b, matching, unitized, slice_ms),
         disagreements=[d for part in parts for d in _disagreements(part, slice_ms)],
     )
-
-
-def _with(figure: Figure, parameters: dict[str, object]) -> Figure:
-    return replace(figure, parameters={**parameters, **figure.parameters})
 
 
 def _per_code(
@@ -237,12 +219,11 @@ def _per_code(
     slices_a: list[str],
     slices_b: list[str],
     matching: unitizing.SegmentMatching,
-    total_ms: int,
+    unitized: unitizing.UnitizingFigures,
     slice_ms: int,
 ) -> list[CodeFigures]:
-    codes = sorted({c.code for c in first} | {c.code for c in second})
     figures = []
-    for code in codes:
+    for code, u_alpha in unitized.per_code.items():
         a = [code if x == code else unitizing.OTHER for x in slices_a]
         b = [code if x == code else unitizing.OTHER for x in slices_b]
         parameters = {"slice_ms": slice_ms, "code": code}
@@ -255,7 +236,7 @@ def _per_code(
                 ms_b=_covered(c for c in second if c.code == code),
                 kappa=replace(kappa, parameters={**kappa.parameters, **parameters}),
                 alpha=replace(alpha, parameters={**alpha.parameters, **parameters}),
-                u_alpha=unitizing.code_u_alpha(first, second, total_ms, code),
+                u_alpha=u_alpha,
                 matched=sum(x.code == y.code == code for x, y in matching.pairs),
                 only_a=sum(x.code == code for x in matching.only_a)
                 + sum(x.code == code != y.code for x, y in matching.pairs),
@@ -313,17 +294,3 @@ def _disagreements(part: _Part, slice_ms: int) -> list[Disagreement]:
 def _codes(slices: list[str]) -> list[str]:
     """The codes of a run of slices, in order of appearance, "no code" included."""
     return list(dict.fromkeys(slices))
-
-
-def recording_agreement(
-    session: Session,
-    recording: Recording,
-    coders: tuple[Coder, Coder],
-    layer: str,
-    slice_ms: int,
-) -> agreement.SlicedAgreement:
-    """The time-sliced figures alone (see `compare`)."""
-    return compare(session, [recording], coders, layer, slice_ms).sliced
-
-
-__all__ = ["CONSENSUS", "NO_CODE", "Comparison", "compare", "recording_codings"]

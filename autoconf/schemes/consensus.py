@@ -17,14 +17,13 @@ from autoconf.errors import Invalid, NotFound
 from autoconf.models import (
     CODING_LAYERS,
     Annotation,
-    AnnotationCode,
     ConsensusDecision,
     ConsensusSource,
     Recording,
     User,
 )
 from autoconf.schemes import annotations
-from autoconf.schemes.codebooks import list_codebooks
+from autoconf.schemes.codebooks import code_paths
 
 KINDS = ("accept", "merge", "new", "none")
 # The layers a decision is made from: the coders' (not the consensus itself).
@@ -71,7 +70,7 @@ def decide(
         end_ms = max(s.end_ms or s.start_ms for s in sources) if end_ms is None else end_ms
     if start_ms is None or end_ms is None or end_ms <= start_ms:
         raise Invalid("Une décision porte sur un intervalle : un début avant une fin.")
-    codes_of = _codes_of(session, [s.id or 0 for s in sources])
+    codes_of = annotations.codes_by_annotation(session, [s.id or 0 for s in sources])
     if code_ids is None and kind in ("accept", "merge"):
         code_ids = list(dict.fromkeys(c for s in sources for c in codes_of.get(s.id or 0, [])))
     if kind == "new" and not code_ids:
@@ -88,9 +87,7 @@ def decide(
             note=note or (sources[0].note if kind == "accept" else ""),
             layer="consensus",
         )
-    paths = {
-        n.id: n.path for _, nodes in list_codebooks(session, recording.study_id) for n in nodes
-    }
+    paths = code_paths(session, recording.study_id)
     names = _names(session, [s.author_id for s in sources])
     decision = ConsensusDecision(
         recording_id=recording.id or 0,
@@ -143,17 +140,6 @@ def _sources(session: Session, recording: Recording, ids: list[int]) -> list[Ann
                 "(schèmes, phases ou catégories)."
             )
     return [found[i] for i in wanted]
-
-
-def _codes_of(session: Session, ids: list[int]) -> dict[int, list[int]]:
-    codes: dict[int, list[int]] = {}
-    for annotation_id, code_id in session.exec(
-        select(AnnotationCode.annotation_id, AnnotationCode.code_id)
-        .where(col(AnnotationCode.annotation_id).in_(ids))
-        .order_by(col(AnnotationCode.annotation_id), col(AnnotationCode.code_id))
-    ):
-        codes.setdefault(annotation_id, []).append(code_id)
-    return codes
 
 
 def _names(session: Session, ids: list[int | None]) -> dict[int, str]:

@@ -308,18 +308,3 @@ def _reveal(session: Session, round_id: int, now: datetime) -> None:
         )
         .values(shared=True)
     )
-
-
-def own_segment_counts(session: Session, view: RoundView, user_id: int) -> dict[int, int]:
-    """How many segments `user_id` has on each of the round's recordings (their own only:
-    in a blind round, no coder learns how far another has got)."""
-    rows = session.exec(
-        select(Annotation.recording_id, func.count())
-        .where(
-            col(Annotation.recording_id).in_(view.recording_ids),
-            Annotation.layer == view.layer,
-            Annotation.author_id == user_id,
-        )
-        .group_by(col(Annotation.recording_id))
-    ).all()
-    return {recording_id: count for recording_id, count in rows}

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from autoconf.i18n import N_
 from autoconf.models import User
 from autoconf.schemes.annotations import AnnotationView
-from autoconf.schemes.codebooks import list_codebooks
+from autoconf.schemes.codebooks import code_paths
 from autoconf.schemes.timecode import format_vtt
 
 UNTITLED = N_("Moment préparé %(n)s")
@@ -75,7 +75,7 @@ def segments(session: Session, study_id: int, views: Iterable[AnnotationView]) -
     """The coding segments among `views` (layers schemes and consensus; moments left out: a
     cue of no length is never current), with their codes' paths and author's username."""
     chosen = [v for v in views if v.layer in SEGMENT_LAYERS and (v.end_ms or 0) > v.start_ms]
-    paths = {node.id: node.path for _, nodes in list_codebooks(session, study_id) for node in nodes}
+    paths = code_paths(session, study_id)
     ids = {view.author_id for view in chosen if view.author_id is not None}
     names = dict(session.exec(select(User.id, User.username).where(col(User.id).in_(ids))).all())
     return [

@@ -183,25 +183,62 @@ def coincidences(a: Iterable[Coded], b: Iterable[Coded], duration_ms: int) -> Ma
 
 def u_alpha(a: Iterable[Coded], b: Iterable[Coded], duration_ms: int) -> Figure:
     """Agreement on codes and gaps together (all codes and `NO_CODE` as categories)."""
-    return _alpha(coincidences(a, b, duration_ms), "u_alpha", duration_ms)
+    return _u_alpha(coincidences(a, b, duration_ms), duration_ms)
 
 
 def binary_u_alpha(a: Iterable[Coded], b: Iterable[Coded], duration_ms: int) -> Figure:
     """Agreement on where the coded stretches are, whatever their codes (`UNIT` vs gap)."""
-    matrix = _relabel(coincidences(a, b, duration_ms), lambda c: c if c == NO_CODE else UNIT)
-    return _alpha(matrix, "binary_u_alpha", duration_ms)
+    return _binary_u_alpha(coincidences(a, b, duration_ms), duration_ms)
 
 
 def cu_alpha(a: Iterable[Coded], b: Iterable[Coded], duration_ms: int) -> Figure:
     """Agreement on which code, where both coders coded (the gap left out)."""
-    matrix = _relabel(coincidences(a, b, duration_ms), lambda c: None if c == NO_CODE else c)
-    return _alpha(matrix, "cu_alpha", duration_ms)
+    return _cu_alpha(coincidences(a, b, duration_ms), duration_ms)
 
 
 def code_u_alpha(a: Iterable[Coded], b: Iterable[Coded], duration_ms: int, code: str) -> Figure:
     """Agreement on one code: `code` against everything else (other codes and the gap)."""
-    matrix = _relabel(coincidences(a, b, duration_ms), lambda c: c if c == code else OTHER)
-    return _alpha(matrix, "code_u_alpha", duration_ms, {"code": code})
+    return _code_u_alpha(coincidences(a, b, duration_ms), duration_ms, code)
+
+
+@dataclass(frozen=True)
+class UnitizingFigures:
+    u_alpha: Figure
+    binary_u_alpha: Figure
+    cu_alpha: Figure
+    per_code: dict[str, Figure]
+
+
+def unitizing_figures(
+    a: Iterable[Coded], b: Iterable[Coded], duration_ms: int, codes: Iterable[str]
+) -> UnitizingFigures:
+    """The whole family, and `code_u_alpha` for each of `codes`, from one sweep."""
+    matrix = coincidences(a, b, duration_ms)
+    return UnitizingFigures(
+        u_alpha=_u_alpha(matrix, duration_ms),
+        binary_u_alpha=_binary_u_alpha(matrix, duration_ms),
+        cu_alpha=_cu_alpha(matrix, duration_ms),
+        per_code={code: _code_u_alpha(matrix, duration_ms, code) for code in codes},
+    )
+
+
+def _u_alpha(matrix: Matrix, duration_ms: int) -> Figure:
+    return _alpha(matrix, "u_alpha", duration_ms)
+
+
+def _binary_u_alpha(matrix: Matrix, duration_ms: int) -> Figure:
+    merged = _relabel(matrix, lambda c: c if c == NO_CODE else UNIT)
+    return _alpha(merged, "binary_u_alpha", duration_ms)
+
+
+def _cu_alpha(matrix: Matrix, duration_ms: int) -> Figure:
+    kept = _relabel(matrix, lambda c: None if c == NO_CODE else c)
+    return _alpha(kept, "cu_alpha", duration_ms)
+
+
+def _code_u_alpha(matrix: Matrix, duration_ms: int, code: str) -> Figure:
+    merged = _relabel(matrix, lambda c: c if c == code else OTHER)
+    return _alpha(merged, "code_u_alpha", duration_ms, {"code": code})
 
 
 def _relabel(matrix: Matrix, label: Callable[[str], str | None]) -> Matrix:

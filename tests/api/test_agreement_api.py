@@ -6,9 +6,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session
 
-from autoconf.models import Recording
 from tests import factories
 
 
@@ -17,27 +15,13 @@ def _url(recording_id: int, coders: str, **query: Any) -> str:
     return f"/api/v1/recordings/{recording_id}/agreement?coders={coders}{extra}"
 
 
-def _duration(engine: Engine, recording_id: int, ms: int) -> None:
-    with Session(engine) as session:
-        row = session.get(Recording, recording_id)
-        assert row is not None
-        row.duration_ms = ms
-        session.add(row)
-        session.commit()
-
-
 @pytest.fixture
 def pair(
     rclient: TestClient, client: TestClient, recording: dict[str, Any], engine: Engine
 ) -> dict[str, Any]:
     """Claire (the researcher) and Inès code the same 10-second recording."""
-    ines = factories.account(engine, "ines", "researcher")
-    added = rclient.post(
-        f"/api/v1/studies/{recording['study_id']}/members",
-        json={"username": "ines", "role": "researcher"},
-    )
-    assert added.status_code == 201, added.text
-    _duration(engine, recording["id"], 10_000)
+    ines = factories.researcher_member(engine, rclient, recording["study_id"], "ines")
+    factories.set_duration(engine, recording["id"], 10_000)
     schemes = factories.codes_by_path(rclient, recording["study_id"], "schemes")
     listen, ask = schemes["Écouter / reformuler"], schemes["Questionner / vérifier"]
     url = factories.annotations_url(recording)
@@ -200,7 +184,7 @@ def test_a_study_lays_its_recordings_end_to_end(
     ]
     # A second recording of 10 s, where both coded "listen" over [0, 10 s): 17 of 20 slices.
     second = factories.upload(rclient, study, "Z2", b"x").json()["id"]
-    _duration(engine, second, 10_000)
+    factories.set_duration(engine, second, 10_000)
     listen = factories.codes_by_path(rclient, study, "schemes")["Écouter / reformuler"]
     url = f"/api/v1/recordings/{second}/annotations"
     as_ines = factories.token(engine, factories.Account(pair["ines"], "ines", "", "researcher"))

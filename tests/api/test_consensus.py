@@ -6,9 +6,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session
 
-from autoconf.models import Recording
 from tests import factories
 
 
@@ -17,18 +15,9 @@ def coded(
     rclient: TestClient, client: TestClient, recording: dict[str, Any], engine: Engine
 ) -> dict[str, Any]:
     """Claire: listen [0, 4 s); Inès: ask [0, 6 s), on a 10-second recording."""
-    with Session(engine) as session:
-        row = session.get(Recording, recording["id"])
-        assert row is not None
-        row.duration_ms = 10_000
-        session.add(row)
-        session.commit()
-    ines = factories.account(engine, "ines", "researcher")
+    factories.set_duration(engine, recording["id"], 10_000)
     study = recording["study_id"]
-    added = rclient.post(
-        f"/api/v1/studies/{study}/members", json={"username": "ines", "role": "researcher"}
-    )
-    assert added.status_code == 201
+    ines = factories.researcher_member(engine, rclient, study, "ines")
     codes = factories.codes_by_path(rclient, study, "schemes")
     url = factories.annotations_url(recording)
     mine = rclient.post(

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from autoconf.models import AuditEvent, Recording
+from autoconf.models import AuditEvent
 from tests import factories
 
 
@@ -17,18 +17,9 @@ from tests import factories
 def team(rclient: TestClient, recording: dict[str, Any], engine: Engine) -> dict[str, Any]:
     """Claire (signed in) and Inès, researchers of the study; Claire already coded a
     segment of the recording before any round."""
-    ines = factories.account(engine, "ines", "researcher")
     study = recording["study_id"]
-    with Session(engine) as session:  # as if processed: 10 seconds
-        row = session.get(Recording, recording["id"])
-        assert row is not None
-        row.duration_ms = 10_000
-        session.add(row)
-        session.commit()
-    added = rclient.post(
-        f"/api/v1/studies/{study}/members", json={"username": "ines", "role": "researcher"}
-    )
-    assert added.status_code == 201, added.text
+    factories.set_duration(engine, recording["id"], 10_000)  # as if processed
+    ines = factories.researcher_member(engine, rclient, study, "ines")
     schemes = factories.codes_by_path(rclient, study, "schemes")
     url = factories.annotations_url(recording)
     before = rclient.post(
@@ -233,7 +224,7 @@ def test_the_study_and_recording_pages_run_a_round(
     page = rclient.get(f"/studies/{team['study']}")
     assert "Tours de codage" in page.text and "Commencer un tour de codage" in page.text
     form = {
-        "name": "Tour de la page",
+        "name": "Tour de la page <img src=x onerror=alert(1)>",
         "layer": "schemes",
         "blind": "true",
         "recording_ids": [str(recording["id"])],
@@ -242,9 +233,13 @@ def test_the_study_and_recording_pages_run_a_round(
     sent = rclient.post(f"/studies/{team['study']}/rounds", data=form, follow_redirects=False)
     assert sent.status_code == 303 and sent.headers["location"].endswith("#tours"), sent.text
     page = rclient.get(f"/studies/{team['study']}")
-    assert "Tour de la page" in page.text and "terminé mon codage" in page.text
+    assert "Tour de la page &lt;img src=x onerror=alert(1)&gt;" in page.text
+    assert "<img src=x" not in page.text and "terminé mon codage" in page.text
     shown = rclient.get(f"/recordings/{recording['id']}")
-    assert "Tour de codage « Tour de la page »" in shown.text and "en aveugle" in shown.text
+    assert (
+        "Tour de codage « Tour de la page &lt;img" in shown.text and "<img src=x" not in shown.text
+    )
+    assert "couche « Schèmes » restent masqués" in shown.text
     round_id = rclient.get(f"/api/v1/studies/{team['study']}/rounds").json()[0]["id"]
     done = rclient.post(
         f"/rounds/{round_id}/done",
