@@ -366,6 +366,36 @@ class ConsensusSource(SQLModel, table=True):
     )
 
 
+COVALIDATION_STATES = ("agreed", "contested", "reformulated")
+
+
+class CoValidation(SQLModel, table=True):
+    """What the counsellor said of a coding segment a researcher showed them (co-validation):
+    agreed, contested or reformulated in their own words; one per segment. The segment's
+    times and codes as they were at the first verdict stay with it (the prior coding), so
+    that it reads the same once the researchers change the segment."""
+
+    __tablename__ = "co_validation"
+    id: int | None = Field(default=None, primary_key=True)
+    annotation_id: int = Field(foreign_key="annotation.id", unique=True, ondelete="CASCADE")
+    state: str = Field(sa_type=String(16))
+    words: str = ""  # the counsellor's own words (required but for `agreed`)
+    start_ms: int
+    end_ms: int
+    # The segment's code paths when the verdict was first given.
+    codes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The codes the researchers read in the counsellor's words (ids of the study's codes).
+    proposed_code_ids: list[int] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    # The counsellor who said it (their account, when they have one).
+    said_by_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    # Who typed it: the counsellor on their page, or a researcher during the session.
+    recorded_by_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
 class AnnotationCode(SQLModel, table=True):
     __tablename__ = "annotation_code"
     # Covering index for counts per code (the synthesis) without touching the table.

@@ -739,6 +739,16 @@ class ConsensusCreate(_Input):
     note: Text = ""
 
 
+class ConsensusAdopt(_Input):
+    coder_ids: list[Id] = Field(
+        min_length=2, max_length=2, description="The two coders whose agreements are adopted."
+    )
+    layer: Literal["schemes", "phases", "categories"] = "schemes"
+    threshold: float = Field(
+        default=0.6, gt=0, le=1, description="Segment matching: the least overlap / extent."
+    )
+
+
 class ConsensusDecisionPublic(_Output):
     id: int
     recording_id: int
@@ -752,6 +762,68 @@ class ConsensusDecisionPublic(_Output):
     decided_by: int | None
     decided_by_name: str
     decided_at: datetime
+
+
+class CoValidationSet(_Input):
+    """What the counsellor says of a coding segment shown to them."""
+
+    _not_null = frozenset({"state", "words"})
+    state: Literal["agreed", "contested", "reformulated"] = Field(
+        description="agreed: « D'accord »; contested: « Pas d'accord »; reformulated: « Je le "
+        "dirais autrement »."
+    )
+    words: Text = Field(
+        default="", description="The counsellor's own words: required but for `agreed`."
+    )
+    proposed_code_ids: list[Id] | None = Field(
+        default=None,
+        max_length=50,
+        description="Researchers only: the study's codes the counsellor's words amount to "
+        "(what the co-validated coding takes for contested and reformulated). Omitted: left "
+        "as they are, but cleared when the counsellor changes what they said.",
+    )
+
+
+class CoValidationPublic(_Output):
+    """A verdict, with the segment as it was when first given."""
+
+    id: int
+    annotation_id: int
+    state: str
+    words: str
+    start_ms: int = Field(description="The segment's start when the verdict was first given.")
+    end_ms: int
+    codes: list[str] = Field(description="The segment's code paths then: the prior coding.")
+    proposed_code_ids: list[int] = Field(
+        description="The codes read into the counsellor's words (empty for the counsellor)."
+    )
+    proposed_codes: list[str]
+    said_by_id: int | None = Field(description="The counsellor's account.")
+    said_by_name: str
+    recorded_by_id: int | None = Field(description="Who typed it.")
+    recorded_by_name: str
+    by_counsellor: bool = Field(description="Typed by the counsellor themselves.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class CoValidationSegmentPublic(_Output):
+    """A coding segment shown to the counsellor, as it is now, with their verdict."""
+
+    annotation_id: int
+    recording_id: int
+    layer: str
+    start_ms: int
+    end_ms: int
+    code_ids: list[int]
+    codes: list[str]
+    note: str
+    shown: bool = Field(
+        description="Shown to the counsellor now (researchers also get "
+        "segments with a verdict that are no longer shown)."
+    )
+    changed: bool = Field(description="Its times or codes changed since the verdict.")
+    verdict: CoValidationPublic | None
 
 
 class CodingRoundCreate(_Input):

@@ -13,34 +13,46 @@ from autoconf.api.refusals import documented
 from autoconf.errors import Invalid
 from autoconf.models import CODING_LAYERS, Membership, Recording, User
 from autoconf.payloads import AgreementPublic
-from autoconf.schemes import comparison
+from autoconf.schemes import comparison, covalidation
+from autoconf.studies import access
 from autoconf.studies.recordings import list_recordings
 
 router = APIRouter(prefix="/api/v1", tags=["agreement"])
 
 
+# Codings that are not a member's: the consensus layer, and co-validation's two.
+NAMED_CODERS = (comparison.CONSENSUS, *covalidation.PSEUDO_CODERS)
+
+
 def parse_coders(session: Session, study_id: int, text: str) -> tuple[int | str, int | str]:
-    """Two coders: members' user ids, or `consensus`; Invalid (French) otherwise."""
+    """Two coders: members' user ids, `consensus`, or co-validation's `prior` and
+    `covalidated`; Invalid (French) otherwise."""
     parts = [part.strip() for part in text.split(",")]
     if len(parts) != 2 or parts[0] == parts[1]:
         raise Invalid(
             "« coders » nomme deux codeurs différents, séparés par une virgule : deux numéros "
-            "d'utilisateurs, ou un numéro et « consensus »."
+            "d'utilisateurs, un numéro et « consensus », ou « prior » et « covalidated » "
+            "(le codage avant et après la co-validation du conseiller)."
         )
     coders: list[int | str] = []
     for part in parts:
-        if part == comparison.CONSENSUS:
+        if part in NAMED_CODERS:
             coders.append(part)
             continue
         if not part.isdigit() or len(part) > 9:
-            raise Invalid(f"« {part[:40]} » n'est ni un numéro d'utilisateur ni « consensus ».")
+            raise Invalid(
+                f"« {part[:40]} » n'est ni un numéro d'utilisateur ni « consensus » (ni "
+                "« prior » ou « covalidated », le codage d'avant et d'après la co-validation)."
+            )
         member = session.exec(
             select(Membership.id).where(
-                Membership.study_id == study_id, Membership.user_id == int(part)
+                Membership.study_id == study_id,
+                Membership.user_id == int(part),
+                Membership.role == access.RESEARCHER,  # counsellors do not code
             )
         ).first()
         if member is None:
-            raise Invalid(f"L'utilisateur n° {part} n'est pas membre de cette étude.")
+            raise Invalid(f"L'utilisateur n° {part} n'est pas chercheur de cette étude.")
         coders.append(int(part))
     return coders[0], coders[1]
 
@@ -123,7 +135,12 @@ def study_recordings(session: Session, user: User, study_id: int, text: str) -> 
 
 
 CodersQuery = Annotated[
-    str, Query(description="Two coders: user ids, or one and `consensus` (e.g. `3,consensus`).")
+    str,
+    Query(
+        description="Two coders: user ids, or one and `consensus` (e.g. `3,consensus`); "
+        "`prior,covalidated`: the segments the counsellor gave a verdict on, coded before "
+        "and after co-validation."
+    ),
 ]
 LayerQuery = Annotated[
     str, Query(description="The layer of the coders' segments (`schemes` by default).")

@@ -5,10 +5,11 @@ import anyio.to_thread
 from fastapi import APIRouter, Request, Response, status
 from sqlmodel import Session
 
+from autoconf.api.agreement import parse_coders
 from autoconf.api.deps import CurrentUser, ManagedRecordingDep, PathId, SessionDep, write
 from autoconf.api.refusals import documented
 from autoconf.models import Recording, User
-from autoconf.payloads import ConsensusCreate, ConsensusDecisionPublic
+from autoconf.payloads import ConsensusAdopt, ConsensusCreate, ConsensusDecisionPublic
 from autoconf.schemes import consensus
 
 router = APIRouter(prefix="/api/v1", tags=["agreement"])
@@ -55,6 +56,34 @@ async def decide(
     the consensus layer, with who decided, when, and from which segments."""
     view = await write(request, session, _decide, session, recording, user, body)
     return ConsensusDecisionPublic.model_validate(view)
+
+
+def _adopt(
+    session: Session, recording: Recording, user: User, body: ConsensusAdopt
+) -> list[consensus.DecisionView]:
+    text = ",".join(str(i) for i in body.coder_ids)
+    first, second = parse_coders(session, recording.study_id, text)
+    pair = (int(first), int(second))
+    return consensus.adopt_agreements(session, recording, user, pair, body.layer, body.threshold)
+
+
+@router.post(
+    "/recordings/{recording_id}/consensus/agreements",
+    status_code=status.HTTP_201_CREATED,
+    responses=documented(401, 403, 404, 409, 422),
+)
+async def adopt_agreements(
+    request: Request,
+    recording: ManagedRecordingDep,
+    user: CurrentUser,
+    session: SessionDep,
+    body: ConsensusAdopt,
+) -> list[ConsensusDecisionPublic]:
+    """Adopt, at once, every agreement of two coders not decided on yet (researchers): each
+    pair of matched segments with the same codes becomes a consensus segment spanning both
+    (a `merge`), leaving the disagreements to settle."""
+    views = await write(request, session, _adopt, session, recording, user, body)
+    return [ConsensusDecisionPublic.model_validate(v) for v in views]
 
 
 @router.delete(

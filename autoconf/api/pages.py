@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
+from autoconf.api import covalidation
 from autoconf.api.annotations import import_transcript_file
 from autoconf.api.auth import end_session, log_in, open_session
 from autoconf.api.consent_pages import consent_context
@@ -334,6 +335,7 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
         writable_layers=writable,
         ongoing=sessions.ongoing(session, recording.id or 0),
         open_rounds=rounds.open_rounds_of(session, recording.id or 0) if manages else [],
+        covalidation=covalidation.page_context(session, user, recording),
         **consent_context(session, recording),
     )
 

@@ -130,7 +130,7 @@ class _Writer:
             return None if key in self.hidden else row
         elif spec is tables.LIVE_STOP and row["prepared_id"] in self.hidden:
             return {**row, "prepared_id": None}  # the stop stays; what it answered is private
-        elif spec in (tables.LIVE_AGENDA_ITEM, tables.CONSENSUS_SOURCE):
+        elif spec in (tables.LIVE_AGENDA_ITEM, tables.CONSENSUS_SOURCE, tables.CO_VALIDATION):
             key = row["prepared_id" if spec is tables.LIVE_AGENDA_ITEM else "annotation_id"]
             return None if key in self.hidden else row
         return row
@@ -158,7 +158,7 @@ class _Writer:
             return table.c.codebook_id.in_(select(Codebook.id).where(Codebook.study_id == sid))
         if spec in (tables.ANNOTATION, tables.CONSENT):
             return table.c.recording_id.in_(recordings)
-        if spec is tables.ANNOTATION_CODE:
+        if spec in (tables.ANNOTATION_CODE, tables.CO_VALIDATION):
             annotations = select(Annotation.id).where(col(Annotation.recording_id).in_(recordings))
             return table.c.annotation_id.in_(annotations)
         if spec in (tables.LIVE_STOP, tables.LIVE_AGENDA_ITEM):

@@ -201,6 +201,8 @@ def import_study(
         tables.CONSENSUS_SOURCE,
     ):
         run.insert(spec, rows[spec.name])
+    verdicts = rows[tables.CO_VALIDATION.name]
+    run.insert(tables.CO_VALIDATION, [_verdict(run, row) for row in verdicts])
     assert [spec.name for spec in TABLES] == list(run.maps), "a table was not imported"
     _queue(run)
     codes = {row["id"]: row["code"] for row in rows[tables.RECORDING.name]}
@@ -234,6 +236,14 @@ def import_study(
         accounts_created=made.created,
         accounts_matched=made.matched,
     )
+
+
+def _verdict(run: _Run, row: dict[str, Any]) -> dict[str, Any]:
+    """A co-validation verdict whose proposed codes name this instance's codes (those the
+    archive does not hold, deleted before the export, are dropped)."""
+    codes = run.maps[tables.CODE.name]
+    proposed = [codes[c] for c in row["proposed_code_ids"] if c in codes]
+    return {**row, "proposed_code_ids": proposed}
 
 
 def _members(run: _Run) -> None:

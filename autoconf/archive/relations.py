@@ -53,6 +53,7 @@ class Relations:
             (tables.CODING_ROUND_RECORDING, ("round_id", "recording_id")),
             (tables.CODING_ROUND_CODER, ("round_id", "user_id")),
             (tables.CONSENSUS_SOURCE, ("decision_id", "annotation_id")),
+            (tables.CO_VALIDATION, ("annotation_id",)),
         )
         for spec, columns in unique:
             self._unique(spec, columns)

@@ -27,6 +27,7 @@ from autoconf.models import (
     ConsensusSource,
     Consent,
     Counsellor,
+    CoValidation,
     Interview,
     InterviewRecording,
     LiveAgendaItem,
@@ -228,6 +229,26 @@ CONSENSUS_DECISION = TableSpec(
 CONSENSUS_SOURCE = TableSpec(
     "consensus_source", ConsensusSource, ("decision_id", "annotation_id"), key=None
 )
+# A counsellor's verdict on a segment shown to them; `proposed_code_ids` hold code ids,
+# renumbered on import like a foreign key (`importing`).
+CO_VALIDATION = TableSpec(
+    "co_validation",
+    CoValidation,
+    (
+        "id",
+        "annotation_id",
+        "state",
+        "words",
+        "start_ms",
+        "end_ms",
+        "codes",
+        "proposed_code_ids",
+        "said_by_id",
+        "recorded_by_id",
+        "created_at",
+        "updated_at",
+    ),
+)
 ANNOTATION_CODE = TableSpec(
     "annotation_code", AnnotationCode, ("annotation_id", "code_id"), key=None
 )
@@ -320,6 +341,7 @@ TABLES = (
     LIVE_AGENDA_ITEM,
     CONSENSUS_DECISION,
     CONSENSUS_SOURCE,
+    CO_VALIDATION,
 )
 BY_NAME = {spec.name: spec for spec in TABLES}
 BY_TABLE = {spec.table.name: spec for spec in TABLES}

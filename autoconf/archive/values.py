@@ -18,6 +18,7 @@ from autoconf.models import (
     CODEBOOK_KINDS,
     CONSENT_PARTIES,
     CONSENT_SCOPES,
+    COVALIDATION_STATES,
     GENDERS,
     LAYERS,
     RECORDING_STATUSES,
@@ -47,6 +48,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("live_stop", "role"): STOP_ROLES,
     ("live_comment", "speaker"): SPEAKERS,
     ("live_agenda_item", "status"): STATUSES,
+    ("co_validation", "state"): COVALIDATION_STATES,
 }
 
 
@@ -151,6 +153,15 @@ def _check_json(table: str, name: str, value: Any) -> None:
     elif (table, name) == ("consent", "scopes"):
         if not isinstance(value, list) or not all(item in CONSENT_SCOPES for item in value):
             raise ValueError(f"« {name} » doit être une liste d'usages (research, training)")
+    elif (table, name) == ("co_validation", "codes"):
+        if not isinstance(value, list) or not all(_text(item) for item in value):
+            raise ValueError(f"« {name} » doit être une liste de chemins de codes")
+    elif (table, name) == ("co_validation", "proposed_code_ids"):
+        if not isinstance(value, list) or not all(_id(item) for item in value):
+            raise ValueError(f"« {name} » doit être une liste de numéros de codes")
+    elif (table, name) == ("consensus_decision", "sources"):
+        if not isinstance(value, list) or not all(_source(item) for item in value):
+            raise ValueError(f"« {name} » doit être une liste de segments (coder, start_ms, ...)")
     elif (table, name) == ("recording", "media_info"):
         if not isinstance(value, dict):
             raise ValueError(f"« {name} » doit être un objet")
@@ -173,4 +184,29 @@ def _verbatim(item: Any) -> bool:
         and "\x00" not in text
         and (speaker is None or (isinstance(speaker, str) and "\x00" not in speaker))
         and (ms is None or (isinstance(ms, int) and not isinstance(ms, bool) and ms >= 0))
+    )
+
+
+def _text(item: Any) -> bool:
+    return isinstance(item, str) and "\x00" not in item
+
+
+def _id(item: Any) -> bool:
+    return isinstance(item, int) and not isinstance(item, bool) and 0 < item <= MAX_INT32
+
+
+def _source(item: Any) -> bool:
+    """A consensus decision's source as it was: coder, times, code paths."""
+    if not isinstance(item, dict) or not set(item) <= {"coder", "start_ms", "end_ms", "codes"}:
+        return False
+    coder, codes = item.get("coder", ""), item.get("codes", [])
+    times = [item.get("start_ms"), item.get("end_ms")]
+    return (
+        _text(coder)
+        and isinstance(codes, list)
+        and all(_text(code) for code in codes)
+        and all(
+            t is None or (isinstance(t, int) and not isinstance(t, bool) and 0 <= t <= MAX_INT32)
+            for t in times
+        )
     )

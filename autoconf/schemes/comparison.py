@@ -15,12 +15,13 @@ from sqlmodel import Session, col, select
 
 from autoconf.errors import Conflict, Invalid
 from autoconf.models import Annotation, Recording
-from autoconf.schemes import agreement, annotations, rounds, unitizing
+from autoconf.schemes import agreement, annotations, covalidation, rounds, unitizing
 from autoconf.schemes.agreement import Coded, Figure
 from autoconf.schemes.codebooks import code_paths
 
 CONSENSUS = "consensus"
-Coder = int | str  # a user id, or CONSENSUS
+# A user id, CONSENSUS, or one of co-validation's codings (`covalidation.PSEUDO_CODERS`).
+Coder = int | str
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,11 @@ def recording_codings(
 ) -> list[Coded]:
     """A coder's segments of `layer` on a recording, one `Coded` per code (by path, from
     `paths`, the study's codes by id, read when not given): a researcher's own (`coder` a
-    user id), or the consensus layer's (`coder` "consensus")."""
+    user id), the consensus layer's (`coder` "consensus"), or, of the segments the
+    counsellor gave a verdict on, the coding before it (`prior`) or after (`covalidated`)."""
+    if coder in covalidation.PSEUDO_CODERS:
+        paths = code_paths(session, recording.study_id) if paths is None else paths
+        return covalidation.codings(session, recording, str(coder), layer, paths)
     query = select(Annotation.id, Annotation.start_ms, Annotation.end_ms).where(
         Annotation.recording_id == recording.id,
         col(Annotation.end_ms).is_not(None),

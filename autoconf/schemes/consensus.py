@@ -22,7 +22,7 @@ from autoconf.models import (
     Recording,
     User,
 )
-from autoconf.schemes import annotations
+from autoconf.schemes import annotations, comparison, rounds, unitizing
 from autoconf.schemes.codebooks import code_paths
 
 KINDS = ("accept", "merge", "new", "none")
@@ -186,3 +186,60 @@ def undo(session: Session, recording: Recording, decision_id: int) -> None:
     session.flush()
     if segment is not None:  # its codes go with it (ON DELETE CASCADE)
         session.exec(delete(Annotation).where(col(Annotation.id) == segment))
+
+
+def settled(decisions: list[DecisionView], start_ms: int, end_ms: int) -> list[DecisionView]:
+    """The decisions that bear on a stretch of the recording (they overlap it)."""
+    return [d for d in decisions if d.start_ms < end_ms and d.end_ms > start_ms]
+
+
+def agreed_pairs(
+    session: Session,
+    recording: Recording,
+    coders: tuple[int, int],
+    layer: str,
+    threshold: float = unitizing.DEFAULT_OVERLAP_THRESHOLD,
+) -> list[tuple[int, int]]:
+    """The pairs of segments (A's, B's) that agree and are not decided on yet: matched
+    one-to-one (overlap / extent >= threshold) with exactly the same codes, neither of
+    them already the source of a decision."""
+    paths = code_paths(session, recording.study_id)
+    a, b = (comparison.recording_codings(session, recording, c, layer, paths) for c in coders)
+    codes: dict[int | None, set[str]] = {}
+    for coded in (*a, *b):
+        codes.setdefault(coded.annotation_id, set()).add(coded.code)
+    matching = unitizing.match_segments(a, b, threshold)
+    decided = set(
+        session.exec(
+            select(ConsensusSource.annotation_id)
+            .join(ConsensusDecision, col(ConsensusDecision.id) == ConsensusSource.decision_id)
+            .where(ConsensusDecision.recording_id == recording.id)
+        ).all()
+    )
+    pairs = {
+        (x.annotation_id, y.annotation_id)
+        for x, y in matching.pairs
+        if x.annotation_id is not None
+        and y.annotation_id is not None
+        and codes[x.annotation_id] == codes[y.annotation_id]
+        and not {x.annotation_id, y.annotation_id} & decided
+    }
+    return sorted(pairs)
+
+
+def adopt_agreements(
+    session: Session,
+    recording: Recording,
+    user: User,
+    coders: tuple[int, int],
+    layer: str,
+    threshold: float = unitizing.DEFAULT_OVERLAP_THRESHOLD,
+) -> list[DecisionView]:
+    """Every agreement not yet decided becomes a consensus segment at once (a `merge` of
+    the two segments: it spans both, with their codes), so that the researchers are left
+    with the disagreements only."""
+    rounds.check_revealed(session, recording.id or 0, coders, layer)
+    return [
+        decide(session, recording, user, kind="merge", source_ids=[first, second])
+        for first, second in agreed_pairs(session, recording, coders, layer, threshold)
+    ]

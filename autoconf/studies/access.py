@@ -5,9 +5,10 @@ content. A counsellor member sees only their own recordings, interviews and live
 (those of the counsellor record linked to their account), and on them the stops, the
 transcript, their own marks and the prepared moments shown to them; never the researchers'
 coding (schemes, consensus, phases, categories) unless the study turns co-validation on, and
-then only the segments a researcher shows them. They write only stops, comments and their
-own marks. What a user may not see does not exist for them: 404, with the body an unknown id
-gets. What they may see but not do is 403.
+then only the segments a researcher shows them. They write only stops, comments, their own
+marks and, with co-validation, what they say of the segments shown to them. What a user may
+not see does not exist for them: 404, with the body an unknown id gets. What they may see but
+not do is 403.
 """
 
 from dataclasses import dataclass, replace
@@ -15,7 +16,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import ColumnElement, and_, false, or_
 from sqlmodel import Session, col, select
 
-from autoconf.errors import Forbidden, NotFound
+from autoconf.errors import Conflict, Forbidden, Invalid, NotFound
 from autoconf.models import (
     CODING_LAYERS,
     LAYERS,
@@ -309,6 +310,72 @@ def write_limits(session: Session, user: User, study_id: int) -> WriteLimits | N
     if sees_everything(session, user, study_id):
         return None
     return WriteLimits(COUNSELLOR_WRITABLE_LAYERS, COUNSELLOR_CODEBOOKS)
+
+
+@dataclass(frozen=True)
+class CoValidationRole:
+    """A user's part in the co-validation of a recording they see."""
+
+    # A researcher of the study (or an admin): reads every verdict with who said what,
+    # enters one on the counsellor's behalf, reads codes into the counsellor's words.
+    researcher: bool
+    # Who says the verdicts: the account of the recording's counsellor (None: none).
+    said_by: int | None
+
+
+def covalidation_role(session: Session, user: User, recording: Recording) -> CoValidationRole:
+    """The user's part in the co-validation of `recording`, which they see
+    (`require_recording`): its study's researchers, or its counsellor (the only counsellor
+    who sees it), who gives their own verdicts and never sees the codes the researchers read
+    into them, nor any figure."""
+    if sees_everything(session, user, recording.study_id):
+        counsellor = session.get(Counsellor, recording.counsellor_id or 0)
+        return CoValidationRole(True, counsellor.user_id if counsellor else None)
+    return CoValidationRole(False, user.id)
+
+
+def require_covalidation_segment(
+    session: Session,
+    user: User,
+    recording: Recording,
+    annotation_id: int,
+    *,
+    proposes: bool = False,
+) -> tuple[Annotation, CoValidationRole]:
+    """A segment of `recording` (which the user sees) that its counsellor gives a verdict on,
+    with the user's part: Conflict while the study has co-validation off or the recording
+    has no counsellor; unknown (404) when the user does not see it; Invalid for what is not
+    a coding segment; Conflict while it is not shown to the counsellor; with `proposes`
+    (codes read into the counsellor's words), only the study's researchers (403)."""
+    study = session.get(Study, recording.study_id)
+    if study is None or not study.co_validation:
+        raise Conflict(
+            "La co-validation n'est pas activée pour cette étude : un chercheur l'active dans "
+            "les réglages de l'étude."
+        )
+    if recording.counsellor_id is None:
+        raise Conflict("Cet enregistrement n'a pas de conseiller : personne ne co-valide.")
+    annotation = session.get(Annotation, annotation_id)
+    if (
+        annotation is None
+        or annotation.recording_id != recording.id
+        or not annotation_scope(session, user, recording.study_id).sees(annotation)
+    ):
+        raise NotFound(f"Aucune annotation n° {annotation_id}.")
+    if annotation.layer not in CODING_LAYERS or annotation.end_ms is None:
+        raise Invalid(
+            f"L'annotation n° {annotation_id} n'est pas un segment codé (schèmes, consensus, "
+            "phases ou catégories) : on ne co-valide que ceux-là."
+        )
+    if not (annotation.shown_to_counsellor and annotation.shared):
+        raise Conflict(
+            "Ce segment n'est pas montré au conseiller : cochez d'abord « Montrer au "
+            "conseiller » dans le panneau du segment."
+        )
+    role = covalidation_role(session, user, recording)
+    if proposes and not role.researcher:
+        raise Forbidden("Seuls les chercheurs de l'étude associent des codes à vos mots.")
+    return annotation, role
 
 
 def require_admin(user: User) -> None:

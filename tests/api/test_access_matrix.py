@@ -286,6 +286,16 @@ EXPECTATIONS: dict[Key, Rule] = {
     ("GET", "/api/v1/recordings/{recording_id}/consensus"): researcher,
     ("POST", "/api/v1/recordings/{recording_id}/consensus"): researcher,
     ("DELETE", "/api/v1/recordings/{recording_id}/consensus/{decision_id}"): researcher,
+    ("POST", "/api/v1/recordings/{recording_id}/consensus/agreements"): researcher,
+    ("GET", "/recordings/{recording_id}/compare"): researcher,
+    # Co-validation: the recording's counsellor answers for themselves, its researchers
+    # read and type answers (study 1 has it off: 409 once access passed); exports theirs
+    ("GET", "/api/v1/recordings/{recording_id}/covalidation"): member,
+    ("PUT", "/api/v1/recordings/{recording_id}/covalidation/{annotation_id}"): member,
+    ("DELETE", "/api/v1/recordings/{recording_id}/covalidation/{annotation_id}"): member,
+    ("POST", "/recordings/{recording_id}/covalidation/{annotation_id}"): member,
+    ("GET", "/api/v1/studies/{study_id}/covalidation.csv"): researcher,
+    ("GET", "/api/v1/studies/{study_id}/covalidation.xlsx"): researcher,
     ("GET", "/api/v1/recordings/{recording_id}/chapters.vtt"): member,
     ("GET", "/api/v1/recordings/{recording_id}/segments.vtt"): member,
     ("POST", "/api/v1/recordings/{recording_id}/import/eaf"): researcher,
@@ -364,6 +374,10 @@ EXPECTATIONS: dict[Key, Rule] = {
     ("POST", "/studies/{study_id}/interviews/{interview_id}/recordings"): researcher,
     ("GET", "/studies/{study_id}/codebooks"): member,
     ("GET", "/studies/{study_id}/synthesis"): researcher,
+    ("GET", "/studies/{study_id}/agreement"): researcher,
+    ("GET", "/studies/{study_id}/agreement/report.csv"): researcher,  # no coders: refused after
+    ("GET", "/studies/{study_id}/agreement/report.xlsx"): researcher,
+    ("GET", "/studies/{study_id}/agreement/report.html"): researcher,
     ("GET", "/studies/{study_id}/erase"): admin,
     ("POST", "/studies/{study_id}/erase"): admin,  # without the name typed: nothing erased
     ("GET", "/recordings/{recording_id}"): member,
@@ -446,6 +460,7 @@ FRESH: dict[Key, str] = {
     ("POST", "/live/{session_id}/end"): "session_id",
     ("POST", "/api/v1/rounds/{round_id}/end"): "round_id",
     ("DELETE", "/api/v1/recordings/{recording_id}/consensus/{decision_id}"): "decision_id",
+    ("DELETE", "/api/v1/recordings/{recording_id}/covalidation/{annotation_id}"): "annotation_id",
     ("POST", "/rounds/{round_id}/end"): "round_id",
 }
 
@@ -679,8 +694,8 @@ def build_world(app: FastAPI, settings: Settings) -> World:
         api[role] = new_client(app, False, factories.token(engine, person))
     world.ids["account"] = {"any": factories.account(engine, "zoe", "researcher").id}
     for client, study in ((r1, s1), (r2, s2)):  # a second coder for the rounds
-        body = {"username": "zoe", "role": "researcher"}
-        created(client.post(f"/api/v1/studies/{study}/members", json=body))
+        zoe = {"username": "zoe", "role": "researcher"}
+        created(client.post(f"/api/v1/studies/{study}/members", json=zoe))
     api[ANON] = new_client(app, False)
     for role in ROLES:
         world.pages[role] = new_client(app, True)
@@ -928,6 +943,16 @@ BODIES: dict[Key, Body] = {
     },
     # No interval: refused (422) once access passed.
     ("POST", "/api/v1/recordings/{recording_id}/consensus"): _json({"kind": "none"}),
+    ("PUT", "/api/v1/recordings/{recording_id}/covalidation/{annotation_id}"): _json(
+        {"state": "agreed"}
+    ),
+    ("POST", "/recordings/{recording_id}/covalidation/{annotation_id}"): lambda w, r, v: {
+        "data": {"state": "agreed"}
+    },
+    # One coder named twice: refused (422) once access passed; nothing is adopted.
+    ("POST", "/api/v1/recordings/{recording_id}/consensus/agreements"): _json(
+        {"coder_ids": [1, 1]}
+    ),
     # Taking back one's "done": the round stays open for the next call.
     ("POST", "/api/v1/rounds/{round_id}/done"): _json({"done": False}),
     ("POST", "/rounds/{round_id}/done"): lambda w, r, v: {"data": {"done": "false"}},

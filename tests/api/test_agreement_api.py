@@ -85,7 +85,7 @@ def test_a_silent_coder_gives_null_figures_with_a_reason(
     [
         ("{claire}", {}, 422, "deux codeurs différents"),
         ("{claire},{claire}", {}, 422, "deux codeurs différents"),
-        ("{claire},999999", {}, 422, "n'est pas membre de cette étude"),
+        ("{claire},999999", {}, 422, "n'est pas chercheur de cette étude"),
         ("{claire},tous", {}, 422, "ni un numéro d'utilisateur ni « consensus »"),
         ("{claire},{ines}", {"layer": "transcript"}, 422, "n'est pas une couche de codage"),
     ],

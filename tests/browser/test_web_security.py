@@ -54,6 +54,8 @@ def test_every_page_works_under_its_policy(browser: Browser, live_server: LiveSe
         f"/recordings/{session}",
         f"/recordings/{session}/preparation",
         f"/recordings/{session}/erase",
+        f"/recordings/{session}/compare",
+        f"/studies/{study}/agreement",
         f"/studies/{study}/synthesis",
         f"/interviews/{interview}/report",
         f"/studies/{study}/codebooks",
