@@ -285,3 +285,18 @@ async def say_form(
         ) from None
     await write(request, session, _record, session, recording, user, annotation_id, said)
     return RedirectResponse(f"/recordings/{recording.id}#covalidation", status_code=303)
+
+
+@router.post(
+    "/recordings/{recording_id}/covalidation/{annotation_id}/delete", include_in_schema=False
+)
+async def take_back_form(
+    request: Request,
+    recording: RecordingDep,
+    user: CurrentUser,
+    session: SessionDep,
+    annotation_id: PathId,
+) -> Response:
+    """The recording page's « Retirer cette réponse »: the segment waits for an answer again."""
+    await write(request, session, _remove, session, recording, user, annotation_id)
+    return RedirectResponse(f"/recordings/{recording.id}#covalidation", status_code=303)

@@ -25,8 +25,10 @@ from autoconf.models import (
     Annotation,
     Code,
     Codebook,
+    ConsensusDecision,
     Consent,
     Counsellor,
+    CoValidation,
     Interview,
     InterviewRecording,
     LiveComment,
@@ -57,6 +59,8 @@ class RecordingContents:
     stops: int
     comments: int
     transcript_cues: int
+    consensus_decisions: int
+    covalidations: int  # the counsellor's verdicts on the segments shown to them
     consents: int
     interviews: int  # the interviews it belongs to (the links go, the interviews stay)
     live_sessions_moved: int  # to another recording of their interview
@@ -86,6 +90,8 @@ class StudyContents:
     stops: int
     comments: int
     transcript_cues: int
+    consensus_decisions: int
+    covalidations: int
     consents: int
     live_sessions: int
     files: int
@@ -286,9 +292,20 @@ def _count(session: Session, query: SelectOfScalar[int]) -> int:
 
 
 def _annotation_counts(session: Session, recording_ids: list[int]) -> dict[str, int]:
-    """Annotations (without stops and cues), stops, comments and transcript cues."""
+    """Annotations (without stops and cues), stops, comments, transcript cues, consensus
+    decisions and co-validation verdicts."""
     if not recording_ids:
-        return {"annotations": 0, "stops": 0, "comments": 0, "transcript_cues": 0}
+        return dict.fromkeys(
+            (
+                "annotations",
+                "stops",
+                "comments",
+                "transcript_cues",
+                "consensus_decisions",
+                "covalidations",
+            ),
+            0,
+        )
     on = col(Annotation.recording_id).in_(recording_ids)
     total = _count(session, select(func.count()).select_from(Annotation).where(on))
     cues = _count(
@@ -309,11 +326,24 @@ def _annotation_counts(session: Session, recording_ids: list[int]) -> dict[str, 
         .join(Annotation, col(Annotation.id) == LiveComment.stop_id)
         .where(on),
     )
+    decisions = _count(
+        session,
+        select(func.count()).where(col(ConsensusDecision.recording_id).in_(recording_ids)),
+    )
+    verdicts = _count(
+        session,
+        select(func.count())
+        .select_from(CoValidation)
+        .join(Annotation, col(Annotation.id) == CoValidation.annotation_id)
+        .where(on),
+    )
     return {
         "annotations": total - cues - stops,
         "stops": stops,
         "comments": comments,
         "transcript_cues": cues,
+        "consensus_decisions": decisions,
+        "covalidations": verdicts,
     }
 
 

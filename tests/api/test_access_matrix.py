@@ -294,6 +294,7 @@ EXPECTATIONS: dict[Key, Rule] = {
     ("PUT", "/api/v1/recordings/{recording_id}/covalidation/{annotation_id}"): member,
     ("DELETE", "/api/v1/recordings/{recording_id}/covalidation/{annotation_id}"): member,
     ("POST", "/recordings/{recording_id}/covalidation/{annotation_id}"): member,
+    ("POST", "/recordings/{recording_id}/covalidation/{annotation_id}/delete"): member,
     ("GET", "/api/v1/studies/{study_id}/covalidation.csv"): researcher,
     ("GET", "/api/v1/studies/{study_id}/covalidation.xlsx"): researcher,
     ("GET", "/api/v1/recordings/{recording_id}/chapters.vtt"): member,
@@ -461,6 +462,7 @@ FRESH: dict[Key, str] = {
     ("POST", "/api/v1/rounds/{round_id}/end"): "round_id",
     ("DELETE", "/api/v1/recordings/{recording_id}/consensus/{decision_id}"): "decision_id",
     ("DELETE", "/api/v1/recordings/{recording_id}/covalidation/{annotation_id}"): "annotation_id",
+    ("POST", "/recordings/{recording_id}/covalidation/{annotation_id}/delete"): "annotation_id",
     ("POST", "/rounds/{round_id}/end"): "round_id",
 }
 

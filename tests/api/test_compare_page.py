@@ -102,6 +102,9 @@ def test_settled_stretches_show_the_decision_and_agreements_are_adopted_once(
         f"/api/v1/recordings/{recording['id']}/agreement?coders={coded['ines']},consensus"
     ).json()
     assert figures["percent"]["value"] == pytest.approx(95.0)
+    # Erasing the recording says it takes the two decisions with it.
+    erase = rclient.get(f"/recordings/{recording['id']}/erase").text
+    assert "Décisions de consensus</dt><dd>2</dd>" in erase
 
 
 def test_nothing_is_shown_or_adopted_while_a_blind_round_hides_a_coder(

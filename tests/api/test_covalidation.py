@@ -401,13 +401,23 @@ def test_the_form_on_the_recording_page(setting: Setting) -> None:
     )
     assert cleared.status_code == 303
     assert s.researcher.get(s.url()).json()[3]["verdict"]["proposed_codes"] == []
+    # Taken back from the page: the moment waits for an answer again.
+    assert f"{url}/delete" in paul.get(f"/recordings/{s.recording_id}").text
+    removed = paul.post(f"{url}/delete")
+    assert removed.status_code == 303
+    assert removed.headers["location"] == f"/recordings/{s.recording_id}#covalidation"
+    assert s.researcher.get(s.url()).json()[3]["verdict"] is None
+    assert paul.post(f"{url}/delete").status_code == 404
 
 
 def test_erasing_the_recording_erases_its_verdicts(setting: Setting) -> None:
     s = setting
     say(s.counsellor, s, 0, state="agreed")
+    page = s.researcher.get(f"/recordings/{s.recording_id}/erase")
+    assert "Réponses des conseillers en co-validation</dt><dd>1</dd>" in page.text
     erased = s.researcher.post(f"/api/v1/recordings/{s.recording_id}/erase")
     assert erased.status_code == 200, erased.text
+    assert erased.json()["covalidations"] == 1
     with Session(s.engine) as session:
         assert session.exec(select(CoValidation)).all() == []
         assert session.get(Recording, s.recording_id) is None

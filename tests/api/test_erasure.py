@@ -136,6 +136,8 @@ def test_erasing_a_recording_leaves_nothing_but_one_audit_entry(
         "stops": 1,
         "comments": 1,
         "transcript_cues": filled["cues"],
+        "consensus_decisions": 0,
+        "covalidations": 0,
         "consents": 2,
         "interviews": 1,
         "live_sessions_moved": 1,
