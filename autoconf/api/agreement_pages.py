@@ -26,7 +26,7 @@ from autoconf.errors import Conflict, Invalid
 from autoconf.i18n import gettext as _
 from autoconf.i18n import set_language
 from autoconf.models import Recording, Study, User
-from autoconf.schemes import agreement_files, agreement_report, comparison, writers
+from autoconf.schemes import agreement_files, agreement_report, comparison, covalidation, writers
 from autoconf.schemes.agreement import DEFAULT_SLICE_MS
 from autoconf.schemes.rounds import ROUND_LAYERS
 from autoconf.schemes.unitizing import DEFAULT_OVERLAP_THRESHOLD
@@ -132,7 +132,16 @@ def asked(session: Session, study_id: int, typed: Form) -> Asked | None:
 
 def _names(session: Session, user: User, study_id: int) -> dict[comparison.Coder, str]:
     members = service.list_members(session, user, study_id)
-    return {m.user_id: m.display_name or m.username for m in members}
+    names: dict[comparison.Coder, str] = {m.user_id: m.display_name or m.username for m in members}
+    return {**names, **pseudo_coders()}
+
+
+def pseudo_coders() -> dict[comparison.Coder, str]:
+    """The co-validation's two codings, as the form and the report name them."""
+    return {
+        covalidation.PRIOR: _("Codage d'avant la co-validation"),
+        covalidation.COVALIDATED: _("Codage co-validé avec le conseiller"),
+    }
 
 
 @dataclass(frozen=True)
@@ -225,6 +234,7 @@ def agreement_page(
         formats=FORMATS,
         candidates=candidates,
         consensus=comparison.CONSENSUS,
+        pseudo_coders=pseudo_coders() if study.co_validation else {},
         coder_a=typed.coder_a or default_a,
         coder_b=typed.coder_b or comparison.CONSENSUS,
         layers=[(layer, _(agreement_report.LAYER_LABELS[layer])) for layer in ROUND_LAYERS],

@@ -283,6 +283,14 @@ def test_the_agreement_between_prior_and_co_validated_coding(setting: Setting) -
     study = s.researcher.get(f"/api/v1/studies/{s.study_id}/agreement?coders=prior,covalidated")
     assert study.status_code == 200, study.text
     assert study.json()["kappa"]["value"] == pytest.approx(0.28 / 0.68)
+    # The agreement report offers the pair, named for a researcher.
+    report = page_client(s.app, s.claire).get(
+        f"/studies/{s.study_id}/agreement?coder_a=prior&coder_b=covalidated"
+        f"&recordings={s.recording_id}"
+    )
+    assert report.status_code == 200, report.text
+    assert '<option value="covalidated" selected>' in report.text
+    assert "Codage co-validé avec le conseiller" in report.text and "0,412" in report.text
     # The counsellor never gets a figure about themselves.
     mine = s.counsellor.get(
         f"/api/v1/recordings/{s.recording_id}/agreement?coders=prior,covalidated"
@@ -290,7 +298,9 @@ def test_the_agreement_between_prior_and_co_validated_coding(setting: Setting) -
     assert mine.status_code == 403
     theirs = s.counsellor.get(f"/api/v1/studies/{s.study_id}/agreement?coders=prior,covalidated")
     assert theirs.status_code == 403
-    page = page_client(s.app, s.paul).get(f"/recordings/{s.recording_id}")
+    paul = page_client(s.app, s.paul)
+    assert paul.get(f"/studies/{s.study_id}/agreement").status_code == 403
+    page = paul.get(f"/recordings/{s.recording_id}")
     assert page.status_code == 200
     assert "covalidated" not in page.text and "kappa" not in page.text.lower()
     assert "Codes lus dans ses mots" not in page.text
