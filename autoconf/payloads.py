@@ -762,6 +762,7 @@ class ConsensusDecisionPublic(_Output):
     decided_by: int | None
     decided_by_name: str
     decided_at: datetime
+    source_ids: list[int] = Field(description="The source segments, while they exist.")
 
 
 class CoValidationSet(_Input):

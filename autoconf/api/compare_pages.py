@@ -13,16 +13,25 @@ from sqlmodel import Session
 from autoconf.api.agreement import check_layer, parse_coders
 from autoconf.api.deps import ManagedRecordingDep, SessionDep
 from autoconf.api.pages import player_media
-from autoconf.api.rendering import render
-from autoconf.errors import Conflict, Invalid
+from autoconf.api.rendering import language_of, render
+from autoconf.errors import Invalid
 from autoconf.i18n import gettext as _
 from autoconf.models import Study
-from autoconf.schemes import agreement, annotations, codebooks, comparison, consensus, rounds
+from autoconf.schemes import (
+    agreement,
+    agreement_report,
+    annotations,
+    codebooks,
+    comparison,
+    disagreements,
+    rounds,
+    writers,
+)
 from autoconf.schemes.codebooks import CodeNode
 from autoconf.studies import access, service
 
 router = APIRouter(include_in_schema=False)
-LAYERS = ("schemes", "phases", "categories")
+LAYERS = rounds.ROUND_LAYERS
 
 
 @dataclass(frozen=True)
@@ -48,15 +57,6 @@ def _segments(
         for v in sorted(views, key=lambda v: (v.start_ms, v.end_ms or 0))
         if v.end_ms is not None
     ]
-
-
-def _coders(views: list[annotations.AnnotationView], layer: str) -> list[int]:
-    """The authors of segments on `layer`, most segments first."""
-    counts: dict[int, int] = {}
-    for v in views:
-        if v.layer == layer and v.end_ms is not None and v.author_id is not None:
-            counts[v.author_id] = counts.get(v.author_id, 0) + 1
-    return sorted(counts, key=lambda author: -counts[author])
 
 
 def _pair(
@@ -98,24 +98,8 @@ def compare_page(
         m.user_id: m.display_name or m.username
         for m in service.list_members(session, user, recording.study_id)
     }
-    candidates = [c for c in _coders(views, layer) if c in names]
-    # A round on this recording names its coders: they are compared first (and, while it
-    # is blind, the page says so rather than that one coder is missing).
-    for view in rounds.open_rounds_of(session, recording.id or 0):
-        if view.layer == layer:
-            ours = [c.user_id for c in view.coders if c.user_id in names]
-            candidates = ours + [c for c in candidates if c not in ours]
-            break
+    candidates = disagreements.default_coders(session, recording, views, layer, names)
     pair = _pair(session, recording.study_id, coders, candidates)
-    result: comparison.Comparison | None = None
-    refused = ""
-    if pair is not None and recording.duration_ms is not None:
-        try:
-            result = comparison.compare(session, [recording], pair, layer)
-        except Conflict as error:  # a blind round still hides a coder
-            refused = str(error)
-    elif recording.duration_ms is None:
-        refused = _("L'enregistrement n'est pas encore traité : rien à comparer.")
     rows: list[Row] = []
     if pair is not None:
         for key, coder in zip(("a", "b"), pair, strict=True):
@@ -123,16 +107,7 @@ def compare_page(
             rows.append(Row(key, names.get(coder, f"n° {coder}"), _segments(mine, codes)))
     consensus_views = [v for v in views if v.layer == comparison.CONSENSUS]
     rows.append(Row("consensus", _("Consensus"), _segments(consensus_views, codes)))
-    decisions = consensus.list_decisions(session, recording.id or 0)
-    stretches = [
-        {"d": d, "settled": consensus.settled(decisions, d.start_ms, d.end_ms)}
-        for d in (result.disagreements if result else [])
-    ]
-    agreed = (
-        len(consensus.agreed_pairs(session, recording, pair, layer))
-        if pair is not None and result is not None
-        else 0
-    )
+    reader = writers.Reader(language_of(request, user))
     return render(
         request,
         "compare.html",
@@ -142,14 +117,17 @@ def compare_page(
         can_manage=True,
         compare_keys=True,
         layer=layer,
+        layers=LAYERS,
         pair=pair,
         candidates=[(c, names[c]) for c in candidates],
         names=names,
-        result=result,
-        refused=refused,
+        review=disagreements.review(session, recording, pair, layer) if pair else None,
         rows=rows,
-        stretches=stretches,
-        agreed=agreed,
+        # figures written as the agreement report writes them
+        coefficient=lambda value: agreement_report.display(
+            agreement_report.Coefficient(value), reader
+        ),
+        percent=lambda value: agreement_report.display(agreement_report.Percent(value), reader),
         no_code=agreement.NO_CODE,
         code_by_path={
             node.path: node

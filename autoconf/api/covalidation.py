@@ -43,7 +43,7 @@ def segments(session: Session, user: User, recording: Recording) -> list[covalid
     role = access.covalidation_role(session, user, recording)
     scope = access.annotation_scope(session, user, recording.study_id)
     return covalidation.list_segments(
-        session, recording, scope.clause(), researcher=role.researcher
+        session, recording, scope.clause(), researcher=role.researcher, reads=role.reads_answer
     )
 
 
@@ -103,7 +103,9 @@ def _record(
 
 
 def _remove(session: Session, recording: Recording, user: User, annotation_id: int) -> None:
-    segment, _role = access.require_covalidation_segment(session, user, recording, annotation_id)
+    segment, _role = access.require_covalidation_segment(
+        session, user, recording, annotation_id, removing=True
+    )
     covalidation.remove(session, segment)
 
 

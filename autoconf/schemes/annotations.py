@@ -22,6 +22,7 @@ from autoconf.models import (
     AnnotationCode,
     Code,
     Codebook,
+    CoValidation,
     InterviewRecording,
     LiveAgendaItem,
     LiveSession,
@@ -475,9 +476,26 @@ def update_annotation(
     return get_view(session, annotation.id)
 
 
+def check_unanswered(session: Session, annotation_id: int) -> None:
+    """Conflict while a counsellor's answer on the segment is kept (co-validation): their
+    words are research data, taken back on purpose before the segment goes."""
+    answered = session.exec(
+        select(CoValidation.id).where(CoValidation.annotation_id == annotation_id)
+    ).first()
+    if answered is not None:
+        raise Conflict(
+            "Le conseiller a répondu sur ce segment (co-validation) : retirez d'abord sa "
+            "réponse, dans la carte « Co-validation » de l'enregistrement, pour ne pas perdre "
+            "ses mots sans le vouloir."
+        )
+
+
 def delete_annotation(session: Session, annotation: Annotation, version: int | None) -> None:
-    """Delete; with `version`, only if it is still the stored one (checked by the DELETE)."""
+    """Delete; with `version`, only if it is still the stored one (checked by the DELETE).
+    Conflict while the counsellor's answer on it is kept (co-validation): their words are
+    research data, taken back first on purpose."""
     assert annotation.id is not None
+    check_unanswered(session, annotation.id)
     statement = delete(Annotation).where(col(Annotation.id) == annotation.id)
     if version is not None:
         statement = statement.where(col(Annotation.version) == version)

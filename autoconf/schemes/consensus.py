@@ -7,6 +7,7 @@ decision keeps who decided, when, and the segments it was made from: linked whil
 and as they were then (coder, times, codes), so that it stays readable once they change.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,6 +43,7 @@ class DecisionView:
     decided_by: int | None
     decided_by_name: str
     decided_at: datetime
+    source_ids: tuple[int, ...] = ()  # the source segments still there (`consensus_source`)
 
 
 def decide(
@@ -112,7 +114,7 @@ def decide(
         ConsensusSource(decision_id=decision.id or 0, annotation_id=s.id or 0) for s in sources
     )
     session.flush()
-    return _view(decision, user.display_name or user.username)
+    return _view(decision, user.display_name or user.username, [s.id or 0 for s in sources])
 
 
 def _sources(session: Session, recording: Recording, ids: list[int]) -> list[Annotation]:
@@ -150,7 +152,7 @@ def _names(session: Session, ids: list[int | None]) -> dict[int, str]:
     }
 
 
-def _view(decision: ConsensusDecision, name: str) -> DecisionView:
+def _view(decision: ConsensusDecision, name: str, source_ids: list[int]) -> DecisionView:
     return DecisionView(
         id=decision.id or 0,
         recording_id=decision.recording_id,
@@ -162,6 +164,7 @@ def _view(decision: ConsensusDecision, name: str) -> DecisionView:
         decided_by=decision.decided_by,
         decided_by_name=name,
         decided_at=decision.decided_at,
+        source_ids=tuple(source_ids),
     )
 
 
@@ -173,7 +176,17 @@ def list_decisions(session: Session, recording_id: int) -> list[DecisionView]:
         .order_by(col(ConsensusDecision.start_ms), col(ConsensusDecision.id))
     ).all()
     names = _names(session, [d.decided_by for d in decisions])
-    return [_view(d, names.get(d.decided_by or 0, "")) for d in decisions]
+    linked: dict[int, list[int]] = {}
+    for decision_id, annotation_id in session.exec(
+        select(ConsensusSource.decision_id, ConsensusSource.annotation_id).where(
+            col(ConsensusSource.decision_id).in_([d.id for d in decisions])
+        )
+    ).all():
+        linked.setdefault(decision_id, []).append(annotation_id)
+    return [
+        _view(d, names.get(d.decided_by or 0, ""), sorted(linked.get(d.id or 0, [])))
+        for d in decisions
+    ]
 
 
 def undo(session: Session, recording: Recording, decision_id: int) -> None:
@@ -182,49 +195,78 @@ def undo(session: Session, recording: Recording, decision_id: int) -> None:
     if decision is None or decision.recording_id != recording.id:
         raise NotFound(f"Aucune décision n° {decision_id} sur cet enregistrement.")
     segment = decision.annotation_id
+    if segment is not None:
+        annotations.check_unanswered(session, segment)
     session.delete(decision)
     session.flush()
     if segment is not None:  # its codes go with it (ON DELETE CASCADE)
         session.exec(delete(Annotation).where(col(Annotation.id) == segment))
 
 
-def settled(decisions: list[DecisionView], start_ms: int, end_ms: int) -> list[DecisionView]:
-    """The decisions that bear on a stretch of the recording (they overlap it)."""
-    return [d for d in decisions if d.start_ms < end_ms and d.end_ms > start_ms]
+def settled(
+    decisions: list[DecisionView], segments: Iterable[int], start_ms: int, end_ms: int
+) -> list[DecisionView]:
+    """The decisions that settle a stretch where two codings differ: made from one of its
+    segments (`segments`, the two coders' there), or, made from none, over its time."""
+    wanted = set(segments)
+    return [
+        d
+        for d in decisions
+        if (wanted & set(d.source_ids))
+        or (not d.source_ids and d.start_ms < end_ms and d.end_ms > start_ms)
+    ]
 
 
-def agreed_pairs(
+@dataclass(frozen=True)
+class Agreement:
+    """Two coders' segments that agree (matched, the same codes), and the span a consensus
+    segment takes from them: both, less the edges decided to bear no code."""
+
+    sources: tuple[int, int]
+    start_ms: int
+    end_ms: int
+
+
+def agreements(
     session: Session,
     recording: Recording,
     coders: tuple[int, int],
     layer: str,
     threshold: float = unitizing.DEFAULT_OVERLAP_THRESHOLD,
-) -> list[tuple[int, int]]:
-    """The pairs of segments (A's, B's) that agree and are not decided on yet: matched
-    one-to-one (overlap / extent >= threshold) with exactly the same codes, neither of
-    them already the source of a decision."""
+) -> list[Agreement]:
+    """The agreements of two coders not decided on yet: segments matched one-to-one
+    (overlap / extent >= threshold) with exactly the same codes, neither of them kept,
+    merged or rewritten by a decision already (a `none` decision made from one of them
+    only trims the span where it says no code belongs)."""
     paths = code_paths(session, recording.study_id)
     a, b = (comparison.recording_codings(session, recording, c, layer, paths) for c in coders)
     codes: dict[int | None, set[str]] = {}
+    spans: dict[int | None, tuple[int, int]] = {}
     for coded in (*a, *b):
         codes.setdefault(coded.annotation_id, set()).add(coded.code)
-    matching = unitizing.match_segments(a, b, threshold)
-    decided = set(
-        session.exec(
-            select(ConsensusSource.annotation_id)
-            .join(ConsensusDecision, col(ConsensusDecision.id) == ConsensusSource.decision_id)
-            .where(ConsensusDecision.recording_id == recording.id)
-        ).all()
-    )
-    pairs = {
-        (x.annotation_id, y.annotation_id)
-        for x, y in matching.pairs
-        if x.annotation_id is not None
-        and y.annotation_id is not None
-        and codes[x.annotation_id] == codes[y.annotation_id]
-        and not {x.annotation_id, y.annotation_id} & decided
-    }
-    return sorted(pairs)
+        spans[coded.annotation_id] = (coded.start_ms, coded.end_ms)
+    decisions = list_decisions(session, recording.id or 0)
+    written = {i for d in decisions if d.kind != "none" for i in d.source_ids}
+    nothing = [d for d in decisions if d.kind == "none"]
+    found: list[Agreement] = []
+    taken: set[int] = set()  # a segment with several codes is matched once per code
+    for x, y in unitizing.match_segments(a, b, threshold).pairs:
+        first, second = x.annotation_id, y.annotation_id
+        if first is None or second is None or {first, second} & (written | taken):
+            continue
+        if codes[first] != codes[second]:
+            continue
+        start = min(spans[first][0], spans[second][0])
+        end = max(spans[first][1], spans[second][1])
+        for d in nothing:  # an edge decided to bear no code is left out
+            if d.start_ms <= start < d.end_ms:
+                start = d.end_ms
+            if d.start_ms < end <= d.end_ms:
+                end = d.start_ms
+        if start < end:
+            found.append(Agreement((first, second), start, end))
+            taken |= {first, second}
+    return found
 
 
 def adopt_agreements(
@@ -240,6 +282,14 @@ def adopt_agreements(
     with the disagreements only."""
     rounds.check_revealed(session, recording.id or 0, coders, layer)
     return [
-        decide(session, recording, user, kind="merge", source_ids=[first, second])
-        for first, second in agreed_pairs(session, recording, coders, layer, threshold)
+        decide(
+            session,
+            recording,
+            user,
+            kind="merge",
+            source_ids=list(found.sources),
+            start_ms=found.start_ms,
+            end_ms=found.end_ms,
+        )
+        for found in agreements(session, recording, coders, layer, threshold)
     ]

@@ -13,7 +13,7 @@ Who may do what is `studies.access`'s (`require_covalidation_segment`,
 `covalidation_role`): this module takes the segment and the part they settled.
 """
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -251,11 +251,18 @@ def _view(
 
 
 def list_segments(
-    session: Session, recording: Recording, visible: ColumnElement[bool], *, researcher: bool
+    session: Session,
+    recording: Recording,
+    visible: ColumnElement[bool],
+    *,
+    researcher: bool,
+    reads: Callable[[int | None], bool],
 ) -> list[ShownSegment]:
     """The coding segments of `recording` shown to its counsellor that the reader sees
     (`visible`: `studies.access.AnnotationScope.clause`), in time order, with their
-    verdicts; for the researchers, also those with a verdict no longer shown."""
+    verdicts; for the researchers, also those with a verdict no longer shown. A segment
+    whose answer the reader may not read (`reads`, given who said it: another counsellor's)
+    is left out."""
     given = select(CoValidation.annotation_id)
     shown = and_(col(Annotation.shown_to_counsellor).is_(True), col(Annotation.shared).is_(True))
     clause = and_(
@@ -281,6 +288,8 @@ def list_segments(
     for view in views:
         codes = _ordered_paths(set(view.code_ids), paths)
         verdict = verdicts.get(view.id)
+        if verdict is not None and not reads(verdict.said_by_id):
+            continue
         end = view.end_ms if view.end_ms is not None else view.start_ms
         was = (verdict.codes, verdict.start_ms, verdict.end_ms) if verdict else None
         found.append(
@@ -304,9 +313,12 @@ def list_segments(
 def codings(
     session: Session, recording: Recording, coder: str, layer: str, paths: dict[int, str]
 ) -> list[Coded]:
-    """The prior coding (`PRIOR`: each segment with a verdict, as it was then) or the
-    co-validated one (`COVALIDATED`) of the segments of `layer` on `recording`, one `Coded`
-    per code, on the times the verdict was given on."""
+    """The prior coding (`PRIOR`: each segment with a verdict, as it was at the first one)
+    or the co-validated one (`COVALIDATED`) of the segments of `layer` on `recording`, one
+    `Coded` per code. An answer given after the segment last changed is about the segment
+    as it is now (the researchers recoded it, the counsellor then agreed): its co-validated
+    coding takes the segment's current times and codes; otherwise those of the snapshot.
+    Segments a blind round holds are left out (shared ones only, as everywhere)."""
     rows = session.execute(
         sa_select(
             col(CoValidation.annotation_id),
@@ -315,14 +327,28 @@ def codings(
             col(CoValidation.state),
             col(CoValidation.codes),
             col(CoValidation.proposed_code_ids),
+            col(CoValidation.updated_at),
+            col(Annotation.start_ms),
+            col(Annotation.end_ms),
+            col(Annotation.updated_at),
         )
         .join(Annotation, col(Annotation.id) == CoValidation.annotation_id)
-        .where(col(Annotation.recording_id) == recording.id, col(Annotation.layer) == layer)
+        .where(
+            col(Annotation.recording_id) == recording.id,
+            col(Annotation.layer) == layer,
+            col(Annotation.shared).is_(True),
+        )
         .order_by(col(CoValidation.start_ms), col(CoValidation.annotation_id))
     ).all()
+    current = annotations.codes_by_annotation(session, [row[0] for row in rows])
     coded: list[Coded] = []
-    for annotation_id, start_ms, end_ms, state, codes, proposed in rows:
+    for row in rows:
+        annotation_id, start_ms, end_ms, state, codes, proposed, answered = row[:7]
+        now_start, now_end, changed = row[7:]
         if coder == COVALIDATED:
+            if answered >= changed:  # the answer is about the segment as it is now
+                start_ms, end_ms = now_start, now_end if now_end is not None else now_start
+                codes = _ordered_paths(set(current.get(annotation_id, [])), paths)
             codes = covalidated_codes(state, codes, _ordered_paths(set(proposed), paths))
         coded.extend(Coded(start_ms, end_ms, code, annotation_id) for code in codes)
     return coded
@@ -352,7 +378,8 @@ def study_table(
         .join(Annotation, col(Annotation.id) == CoValidation.annotation_id)
         .join(Recording, col(Recording.id) == Annotation.recording_id)
         .outerjoin(Counsellor, col(Counsellor.id) == Recording.counsellor_id)
-        .where(col(Recording.study_id) == study_id)
+        # a segment a blind coding round holds is its coder's alone until the reveal
+        .where(col(Recording.study_id) == study_id, col(Annotation.shared).is_(True))
         .order_by(col(Recording.code), col(CoValidation.start_ms), col(CoValidation.id))
     ).all()
     people = {i for v, *_ in rows for i in (v.said_by_id, v.recorded_by_id) if i is not None}

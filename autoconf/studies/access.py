@@ -26,6 +26,7 @@ from autoconf.models import (
     CodingRound,
     Consent,
     Counsellor,
+    CoValidation,
     Interview,
     LiveComment,
     LiveSession,
@@ -322,6 +323,12 @@ class CoValidationRole:
     # Who says the verdicts: the account of the recording's counsellor (None: none).
     said_by: int | None
 
+    def reads_answer(self, said_by_id: int | None) -> bool:
+        """Whether this reader reads (and may change) an answer said by `said_by_id`: the
+        researchers every answer; a counsellor their own only (the recording may have had
+        another counsellor, whose words are theirs)."""
+        return self.researcher or said_by_id is None or said_by_id == self.said_by
+
 
 def covalidation_role(session: Session, user: User, recording: Recording) -> CoValidationRole:
     """The user's part in the co-validation of `recording`, which they see
@@ -341,11 +348,13 @@ def require_covalidation_segment(
     annotation_id: int,
     *,
     proposes: bool = False,
+    removing: bool = False,
 ) -> tuple[Annotation, CoValidationRole]:
     """A segment of `recording` (which the user sees) that its counsellor gives a verdict on,
     with the user's part: Conflict while the study has co-validation off or the recording
     has no counsellor; unknown (404) when the user does not see it; Invalid for what is not
-    a coding segment; Conflict while it is not shown to the counsellor; with `proposes`
+    a coding segment; Conflict while it is not shown to the counsellor (but for a researcher
+    `removing` an answer) or while another counsellor's answer is there; with `proposes`
     (codes read into the counsellor's words), only the study's researchers (403)."""
     study = session.get(Study, recording.study_id)
     if study is None or not study.co_validation:
@@ -367,14 +376,29 @@ def require_covalidation_segment(
             f"L'annotation n° {annotation_id} n'est pas un segment codé (schèmes, consensus, "
             "phases ou catégories) : on ne co-valide que ceux-là."
         )
-    if not (annotation.shown_to_counsellor and annotation.shared):
+    role = covalidation_role(session, user, recording)
+    if not (annotation.shown_to_counsellor and annotation.shared) and not (
+        removing and role.researcher
+    ):
+        if annotation.shown_to_counsellor:  # held by a blind coding round
+            raise Conflict(
+                "Ce segment est retenu par un tour de codage en aveugle : le conseiller le "
+                "verra quand chaque codeur aura terminé."
+            )
         raise Conflict(
             "Ce segment n'est pas montré au conseiller : cochez d'abord « Montrer au "
             "conseiller » dans le panneau du segment."
         )
-    role = covalidation_role(session, user, recording)
     if proposes and not role.researcher:
-        raise Forbidden("Seuls les chercheurs de l'étude associent des codes à vos mots.")
+        raise Forbidden("Seuls les chercheurs de l'étude peuvent associer des codes à ces mots.")
+    answer = session.exec(
+        select(CoValidation).where(CoValidation.annotation_id == annotation.id)
+    ).first()
+    if answer is not None and not role.reads_answer(answer.said_by_id):
+        raise Conflict(
+            "Un autre conseiller a déjà répondu sur ce moment : seul un chercheur de l'étude "
+            "peut retirer sa réponse."
+        )
     return annotation, role
 
 

@@ -154,3 +154,31 @@ def test_what_the_page_refuses(
     assert counsellor.status_code == 422 and "pas chercheur de cette étude" in counsellor.text
     factories.login(client, carla)
     assert _page(client, recording).status_code in (403, 404)
+
+
+def test_keeping_a_side_where_the_other_put_nothing_leaves_the_agreement_to_adopt(
+    rclient: TestClient, client: TestClient, recording: dict[str, Any], coded: dict[str, Any]
+) -> None:
+    """Claire asks on [16, 19 s), Inès on [16, 20 s): they agree, but for [19, 20 s), where
+    « Garder A » says no code belongs. The agreement is still adopted, without that second."""
+    url = factories.annotations_url(recording)
+    mine = rclient.post(
+        url, json={"start_ms": 16_000, "end_ms": 19_000, "code_ids": coded["a"][1]["code_ids"]}
+    ).json()
+    theirs = client.post(
+        url,
+        json={"start_ms": 16_000, "end_ms": 20_000, "code_ids": coded["b"][1]["code_ids"]},
+        headers=coded["as_ines"],
+    ).json()
+    decisions = f"/api/v1/recordings/{recording['id']}/consensus"
+    none = rclient.post(
+        decisions,
+        json={"kind": "none", "source_ids": [theirs["id"]], "start_ms": 19_000, "end_ms": 20_000},
+    )
+    assert none.status_code == 201, none.text
+    adopted = rclient.post(
+        f"{decisions}/agreements", json={"coder_ids": [coded["me"], coded["ines"]]}
+    ).json()
+    spans = {tuple(sorted(d["source_ids"])): (d["start_ms"], d["end_ms"]) for d in adopted}
+    assert spans[tuple(sorted([mine["id"], theirs["id"]]))] == (16_000, 19_000)
+    assert len(adopted) == 2  # and the asks at 10 s

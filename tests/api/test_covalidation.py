@@ -466,3 +466,64 @@ def test_an_archive_carries_the_verdicts(setting: Setting) -> None:
         assert len(session.exec(select(CoValidation).where(col(CoValidation.id) > 0)).all()) == 4
     decisions = s.researcher.get(f"/api/v1/recordings/{new_recording}/consensus").json()
     assert [d["sources"][0]["codes"] for d in decisions] == [[B]]
+
+
+def test_another_counsellors_words_stay_theirs(setting: Setting, engine: Engine) -> None:
+    """The recording given to another counsellor (Marc): Paul's answer is neither shown to
+    Marc nor overwritten by him; the researchers still read it and may take it back."""
+    s = setting
+    assert say(s.counsellor, s, 0, state="contested", words="Je vérifiais.").status_code == 200
+    marc, m1 = factories.counsellor_member(engine, s.researcher, s.study_id, "marc", "M1")
+    moved = s.researcher.patch(f"/api/v1/recordings/{s.recording_id}", json={"counsellor_id": m1})
+    assert moved.status_code == 200, moved.text
+    as_marc = api_client(s.app, engine, marc)
+    listed = as_marc.get(s.url())
+    assert listed.status_code == 200, listed.text
+    assert s.segments[0] not in [seg["annotation_id"] for seg in listed.json()]
+    assert "Je vérifiais" not in listed.text
+    overwrite = say(as_marc, s, 0, state="agreed")
+    assert overwrite.status_code == 409 and "autre conseiller" in overwrite.json()["detail"]
+    assert s.researcher.get(s.url()).json()[0]["verdict"]["words"] == "Je vérifiais."
+    assert s.researcher.delete(s.url(s.segments[0])).status_code == 204
+
+
+def test_an_answer_after_the_segment_was_recoded_is_about_the_new_codes(
+    setting: Setting,
+) -> None:
+    """Paul contests A on [0, 2 s); the researchers recode it B; Paul then agrees: the
+    coding before co-validation said A there, the co-validated one says B."""
+    s = setting
+    assert say(s.counsellor, s, 0, state="contested", words="Je questionnais.").status_code == 200
+    segment = s.researcher.get(f"/api/v1/annotations/{s.segments[0]}").json()
+    recoded = s.researcher.patch(
+        f"/api/v1/annotations/{s.segments[0]}",
+        json={"version": segment["version"], "code_ids": [s.codes[B]]},
+    )
+    assert recoded.status_code == 200, recoded.text
+    assert say(s.counsellor, s, 0, state="agreed").status_code == 200
+    figures = s.researcher.get(
+        f"/api/v1/recordings/{s.recording_id}/agreement?coders=prior,covalidated"
+    ).json()
+    # Slices 0-1 differ (A before, B after); the 8 others agree (no code).
+    assert figures["percent"]["value"] == pytest.approx(80.0)
+    assert figures["confusion"][A][B] == 2
+
+
+def test_an_answered_segment_is_not_deleted_by_accident(setting: Setting) -> None:
+    s = setting
+    assert say(s.counsellor, s, 2, state="agreed").status_code == 200
+    segment = s.researcher.get(f"/api/v1/annotations/{s.segments[2]}").json()
+    refused = s.researcher.delete(
+        f"/api/v1/annotations/{s.segments[2]}", params={"version": segment["version"]}
+    )
+    assert refused.status_code == 409 and "retirez d'abord sa réponse" in refused.json()["detail"]
+    assert s.researcher.get(f"/api/v1/annotations/{s.segments[2]}").status_code == 200
+    # Taken back first (the segment no longer shown: a researcher still may), then deleted.
+    hide = s.researcher.patch(
+        f"/api/v1/annotations/{s.segments[2]}",
+        json={"version": segment["version"], "shown_to_counsellor": False},
+    )
+    assert hide.status_code == 200, hide.text
+    assert s.researcher.delete(s.url(s.segments[2])).status_code == 204
+    gone = s.researcher.delete(f"/api/v1/annotations/{s.segments[2]}")
+    assert gone.status_code == 204, gone.text

@@ -14,6 +14,7 @@ const media = document.querySelector("[data-player-media]");
 let body = document.querySelector("[data-compare-body]");
 let current = -1; // the index of the selected stretch
 let stopAt = null; // ms: the playback pauses there (the end of the stretch played)
+let ownSeek = false; // the seek under way is select()'s, not the researcher's
 
 function items() {
   return body ? [...body.querySelectorAll("[data-disagreements] > li")] : [];
@@ -90,6 +91,7 @@ function select(index, play) {
   item.scrollIntoView({ block: "nearest" });
   layout();
   if (play && media) {
+    ownSeek = true;
     media.currentTime = Math.max(0, ms(item, "startMs") - PREROLL_MS) / 1000;
     stopAt = ms(item, "endMs");
     media.play().catch(() => {});
@@ -136,13 +138,20 @@ async function send(method, url, payload) {
   return answer.data;
 }
 
-/** Read the page again and put its new body in place of the old one. */
+/** Read the page again and put its new body in place of the old one; throws when the
+ * page could not be read (the decisions stored stay stored: a reload shows them). */
 async function refresh() {
-  const response = await fetch(window.location.href, { credentials: "same-origin", cache: "no-store" });
-  if (!response.ok) return;
+  const fallback = body.dataset.msgReload;
+  let response;
+  try {
+    response = await fetch(window.location.href, { credentials: "same-origin", cache: "no-store" });
+  } catch {
+    throw new Error(fallback);
+  }
+  if (!response.ok) throw new Error(fallback);
   const page = new DOMParser().parseFromString(await response.text(), "text/html");
   const fresh = page.querySelector("[data-compare-body]");
-  if (!fresh) return;
+  if (!fresh) throw new Error(fallback);
   body.replaceWith(fresh);
   body = fresh;
   bindBody();
@@ -160,7 +169,13 @@ async function act(work, next) {
     const open = list.findIndex((li, i) => i >= next && !li.classList.contains("settled"));
     if (list.length) select(open >= 0 ? open : Math.min(next, list.length - 1), false);
   } catch (error) {
-    for (const button of buttons) button.disabled = false;
+    // Part of a decision may be stored (keeping two segments is two requests): show what
+    // is, so that a second try does not write it twice.
+    try {
+      await refresh();
+    } catch {
+      for (const button of buttons) button.disabled = false;
+    }
     showError(error.message);
   }
 }
@@ -210,8 +225,12 @@ function bindBody() {
   else layout();
 }
 
+/** A field where the keys type (a checkbox or a button does not take N, P, R). */
 function typing(target) {
-  return target instanceof HTMLElement && (target.isContentEditable || target.matches("input, textarea, select"));
+  return (
+    target instanceof HTMLElement &&
+    (target.isContentEditable || target.matches("textarea, select, input:not([type=checkbox], [type=radio], [type=button])"))
+  );
 }
 
 if (body) {
@@ -233,8 +252,13 @@ if (body) {
       }
       movePlayhead();
     });
-    media.addEventListener("seeking", movePlayhead);
-    // A seek by hand (the controls, the keys) is not the stretch playing any more.
+    // A seek by hand (the controls, the keys, the timeline) or a pause is not the stretch
+    // playing any more: it plays on.
+    media.addEventListener("seeking", () => {
+      if (!ownSeek) stopAt = null;
+      ownSeek = false;
+      movePlayhead();
+    });
     media.addEventListener("pause", () => {
       stopAt = null;
     });
