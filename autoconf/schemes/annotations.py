@@ -7,7 +7,7 @@ answered a prepared moment, its agenda statuses); `links_of` reads them first, s
 undo can give them back (`restore_links`).
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +28,7 @@ from autoconf.models import (
     LiveSession,
     LiveStop,
     Recording,
+    User,
     utcnow,
 )
 from autoconf.schemes import rounds
@@ -474,6 +475,17 @@ def update_annotation(
     session.flush()
     session.expire(annotation)
     return get_view(session, annotation.id)
+
+
+def user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """The names these users go by (display name, else user name), by id."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {
+        u.id or 0: u.display_name or u.username
+        for u in session.exec(select(User).where(col(User.id).in_(wanted))).all()
+    }
 
 
 def check_unanswered(session: Session, annotation_id: int) -> None:

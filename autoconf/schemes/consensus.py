@@ -90,7 +90,7 @@ def decide(
             layer="consensus",
         )
     paths = code_paths(session, recording.study_id)
-    names = _names(session, [s.author_id for s in sources])
+    names = annotations.user_names(session, [s.author_id for s in sources])
     decision = ConsensusDecision(
         recording_id=recording.id or 0,
         annotation_id=segment.id if segment else None,
@@ -144,14 +144,6 @@ def _sources(session: Session, recording: Recording, ids: list[int]) -> list[Ann
     return [found[i] for i in wanted]
 
 
-def _names(session: Session, ids: list[int | None]) -> dict[int, str]:
-    wanted = [i for i in ids if i is not None]
-    return {
-        u.id or 0: u.display_name or u.username
-        for u in session.exec(select(User).where(col(User.id).in_(wanted))).all()
-    }
-
-
 def _view(decision: ConsensusDecision, name: str, source_ids: list[int]) -> DecisionView:
     return DecisionView(
         id=decision.id or 0,
@@ -175,7 +167,7 @@ def list_decisions(session: Session, recording_id: int) -> list[DecisionView]:
         .where(ConsensusDecision.recording_id == recording_id)
         .order_by(col(ConsensusDecision.start_ms), col(ConsensusDecision.id))
     ).all()
-    names = _names(session, [d.decided_by for d in decisions])
+    names = annotations.user_names(session, [d.decided_by for d in decisions])
     linked: dict[int, list[int]] = {}
     for decision_id, annotation_id in session.exec(
         select(ConsensusSource.decision_id, ConsensusSource.annotation_id).where(

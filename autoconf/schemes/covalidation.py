@@ -154,8 +154,11 @@ def record(
     words = words.strip()
     if state != AGREED and not words:
         raise Invalid(
-            "« Pas d'accord » et « Je le dirais autrement » demandent vos mots : écrivez ce "
-            "que vous en dites."
+            "« Pas d'accord » et « Le dirait autrement » demandent les mots du conseiller : "
+            "écrivez ce qu'il en dit."
+            if researcher
+            else "« Pas d'accord » et « Je le dirais autrement » demandent vos mots : écrivez "
+            "ce que vous en dites."
         )
     if "\x00" in words:
         raise Invalid("Vos mots contiennent un caractère nul (\\u0000) : retirez-le.")
@@ -198,7 +201,7 @@ def record(
         verdict.updated_at = now
     session.add(verdict)
     session.flush()
-    names = _names(session, [verdict.said_by_id, verdict.recorded_by_id])
+    names = annotations.user_names(session, [verdict.said_by_id, verdict.recorded_by_id])
     return _view(verdict, paths, names, researcher)
 
 
@@ -211,16 +214,6 @@ def remove(session: Session, segment: Annotation) -> None:
         raise NotFound(f"Aucun avis du conseiller sur le segment n° {segment.id}.")
     session.delete(verdict)
     session.flush()
-
-
-def _names(session: Session, ids: Sequence[int | None]) -> dict[int, str]:
-    wanted = [i for i in ids if i is not None]
-    if not wanted:
-        return {}
-    return {
-        u.id or 0: u.display_name or u.username
-        for u in session.exec(select(User).where(col(User.id).in_(wanted))).all()
-    }
 
 
 def _view(
@@ -281,7 +274,7 @@ def list_segments(
         ).all()
     }
     paths = code_paths(session, recording.study_id)
-    names = _names(
+    names = annotations.user_names(
         session, [i for v in verdicts.values() for i in (v.said_by_id, v.recorded_by_id)]
     )
     found = []

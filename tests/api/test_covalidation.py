@@ -184,8 +184,8 @@ def test_changing_an_answer_keeps_its_first_date_and_the_coding_it_was_given_on(
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [
-        ({"state": "contested"}, 422, "demandent vos mots"),
-        ({"state": "reformulated", "words": "   "}, 422, "demandent vos mots"),
+        ({"state": "contested"}, 422, "demandent les mots du conseiller"),
+        ({"state": "reformulated", "words": "   "}, 422, "demandent les mots du conseiller"),
         ({"state": "peut-être"}, 422, None),
         ({"state": "agreed", "proposed_code_ids": [999_999]}, 422, "pas un code de cette étude"),
     ],
