@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from autoconf.i18n import N_, ngettext, set_language
 from autoconf.i18n import gettext as _
 from autoconf.models import Annotation, Membership, Recording
+from autoconf.schemes import covalidation
 from autoconf.schemes.agreement import EMPTY, NO_CODE, SINGLE_CATEGORY, Figure
 from autoconf.schemes.comparison import CONSENSUS, Coder, Comparison
 from autoconf.schemes.rounds import ROUND_LAYERS
@@ -359,6 +360,13 @@ class _Builder:
             "enregistrements sont mis bout à bout ; une tranche ne chevauche jamais deux "
             "enregistrements."
         )
+        if set(result.coders) == {covalidation.PRIOR, covalidation.COVALIDATED}:
+            note += " " + _(
+                "Ces deux codages ne portent que sur les segments montrés au conseiller et "
+                "auxquels il a répondu : ailleurs, ils sont vides tous les deux et comptent "
+                "comme un accord sur « aucun code » dans les tranches. L'accord sur les "
+                "segments, réponse par réponse, est le plus parlant."
+            )
         return Section(PARAMETERS, _("Paramètres"), [_("Paramètre"), _("Valeur")], rows, note)
 
     def figures(self) -> Section:

@@ -291,6 +291,7 @@ def test_the_agreement_between_prior_and_co_validated_coding(setting: Setting) -
     assert report.status_code == 200, report.text
     assert '<option value="covalidated" selected>' in report.text
     assert "Codage co-validé avec le conseiller" in report.text and "0,412" in report.text
+    assert "réponse par réponse" in report.text  # what the sliced figures count, said
     # The counsellor never gets a figure about themselves.
     mine = s.counsellor.get(
         f"/api/v1/recordings/{s.recording_id}/agreement?coders=prior,covalidated"
