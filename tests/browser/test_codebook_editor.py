@@ -50,7 +50,7 @@ def _by_id(page: Page, server: LiveServer, kind: str, code_id: int) -> dict[str,
     return found
 
 
-def _eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
+def _eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
     """`check()`'s first true value, polled; the last value if none came in time."""
     deadline = time.monotonic() + timeout
     while True:
