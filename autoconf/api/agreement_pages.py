@@ -18,10 +18,9 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from autoconf.api.agreement import check_layer, parse_coders, study_recordings
-from autoconf.api.deps import CurrentUser, ManagedStudyDep, SessionDep, actor, write
+from autoconf.api.deps import CurrentUser, ManagedStudyDep, SessionDep, audit_study_export
 from autoconf.api.rendering import language_of, render
 from autoconf.api.synthesis import download
-from autoconf.audit import log as audit_log
 from autoconf.errors import Conflict, Invalid
 from autoconf.i18n import gettext as _
 from autoconf.i18n import set_language
@@ -267,19 +266,6 @@ def _file(
     return content, _("accord-etude-%(study)s") % {"study": study_id}
 
 
-def _record(session: Session, who: audit_log.Actor, study: Study, fmt: str) -> None:
-    audit_log.record(
-        session,
-        who,
-        audit_log.EXPORT,
-        study_id=study.id,
-        object_type="study",
-        object_id=study.id,
-        what="agreement",
-        format=fmt,
-    )
-
-
 async def _download(
     request: Request, study: Study, user: User, session: Session, typed: Form, fmt: str
 ) -> Response:
@@ -288,7 +274,7 @@ async def _download(
     content, name = await anyio.to_thread.run_sync(
         _file, session, user, study, typed, language, fmt, base
     )
-    await write(request, session, _record, session, actor(request, user), study, fmt)
+    await audit_study_export(request, session, user, study.id or 0, "agreement", format=fmt)
     return download(content, fmt, name)
 
 

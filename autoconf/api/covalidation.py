@@ -18,13 +18,12 @@ from autoconf.api.deps import (
     PathId,
     RecordingDep,
     SessionDep,
-    actor,
+    audit_study_export,
     write,
 )
 from autoconf.api.downloads import attachment
 from autoconf.api.refusals import documented
 from autoconf.api.synthesis import ExportReader
-from autoconf.audit import log as audit_log
 from autoconf.consent import records as consent
 from autoconf.errors import Invalid
 from autoconf.i18n import gettext as _
@@ -181,19 +180,7 @@ async def _export(
     fmt: Literal["csv", "xlsx"],
 ) -> Response:
     content = await anyio.to_thread.run_sync(_table_file, session, study, fmt, reader)
-    await write(
-        request,
-        session,
-        audit_log.record,
-        session,
-        actor(request, user),
-        audit_log.EXPORT,
-        study_id=study.id,
-        object_type="study",
-        object_id=study.id,
-        what="covalidation",
-        format=fmt,
-    )
+    await audit_study_export(request, session, user, study.id or 0, "covalidation", format=fmt)
     media_type, extension = writers.FORMATS[fmt]
     name = _("co-validation-etude-%(study)s") % {"study": study.id}
     return Response(content, media_type=media_type, headers=attachment(f"{name}.{extension}"))

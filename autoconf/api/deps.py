@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -302,3 +302,35 @@ async def audit_export(request: Request, user: CurrentUser) -> AsyncIterator[Non
 
 # Its entry is written when the handler returns, before the answer leaves.
 AuditedExport = Annotated[None, Depends(audit_export, scope="function")]
+
+
+def _record_study_export(
+    session: Session, who: audit_log.Actor, study_id: int, what: str, detail: dict[str, Any]
+) -> None:
+    audit_log.record(
+        session,
+        who,
+        audit_log.EXPORT,
+        study_id=study_id,
+        object_type="study",
+        object_id=study_id,
+        what=what,
+        **detail,
+    )
+
+
+async def audit_study_export(
+    request: Request, session: Session, user: User, study_id: int, what: str, **detail: Any
+) -> None:
+    """The audit entry of a file made of a study (`what`, its format and details), written
+    once the file is made: a refused or failed export leaves none."""
+    await write(
+        request,
+        session,
+        _record_study_export,
+        session,
+        actor(request, user),
+        study_id,
+        what,
+        detail,
+    )

@@ -2,7 +2,7 @@
 (.qdc) out. Each import is checked whole before anything is written, then written in one
 transaction; each export is in the audit log."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -17,12 +17,11 @@ from autoconf.api.deps import (
     ManagedStudyDep,
     SessionDep,
     SettingsDep,
-    actor,
+    audit_study_export,
     write,
 )
 from autoconf.api.recordings import wake_workers
 from autoconf.api.refusals import documented
-from autoconf.audit import log as audit_log
 from autoconf.errors import Invalid
 from autoconf.interop import (
     eaf_import,
@@ -102,29 +101,6 @@ async def import_eaf(
     return await eaf_file(request, session, recording, user, file, mapping)
 
 
-def _record_export(
-    session: Session, who: audit_log.Actor, study: Study, what: str, detail: dict[str, Any]
-) -> None:
-    audit_log.record(
-        session,
-        who,
-        audit_log.EXPORT,
-        study_id=study.id,
-        object_type="study",
-        object_id=study.id,
-        what=what,
-        **detail,
-    )
-
-
-async def _audit_study_export(
-    request: Request, session: Session, user: User, study: Study, what: str, **detail: Any
-) -> None:
-    await write(
-        request, session, _record_export, session, actor(request, user), study, what, detail
-    )
-
-
 def _qdpx_file(
     session: Session, study: Study, user: User, settings: Settings, include_media: bool
 ) -> tuple[str, list[str]]:
@@ -166,8 +142,15 @@ async def export_qdpx(
     path, left_out = await anyio.to_thread.run_sync(
         _qdpx_file, session, study, user, settings, included
     )
-    audit = _audit_study_export(
-        request, session, user, study, "project", format="qdpx", media=media, left_out=len(left_out)
+    audit = audit_study_export(
+        request,
+        session,
+        user,
+        study.id or 0,
+        "project",
+        format="qdpx",
+        media=media,
+        left_out=len(left_out),
     )
     return await downloads.streamed_file(path, f"{study.name}.qdpx", "application/zip", audit)
 
@@ -187,7 +170,7 @@ async def export_qdc(
     holds its codes, nested, with colours and descriptions."""
     books = await anyio.to_thread.run_sync(study_qdpx.codebooks, session, study.id or 0)
     content = qdpx.codebook_document(books)
-    await _audit_study_export(request, session, user, study, "codebook", format="qdc")
+    await audit_study_export(request, session, user, study.id or 0, "codebook", format="qdc")
     return Response(
         content,
         media_type="text/xml; charset=utf-8",
