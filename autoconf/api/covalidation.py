@@ -23,12 +23,12 @@ from autoconf.api.deps import (
 )
 from autoconf.api.downloads import attachment
 from autoconf.api.refusals import documented
-from autoconf.api.synthesis import ExportReader
+from autoconf.api.synthesis import ExportReader, parse_id
 from autoconf.consent import records as consent
 from autoconf.errors import Invalid
 from autoconf.i18n import gettext as _
 from autoconf.models import Recording, Study, User
-from autoconf.payloads import MAX_ID, CoValidationPublic, CoValidationSegmentPublic
+from autoconf.payloads import CoValidationPublic, CoValidationSegmentPublic
 from autoconf.payloads import CoValidationSet as Said
 from autoconf.schemes import covalidation, writers
 from autoconf.schemes.codebooks import CodeNode, list_codebooks
@@ -235,14 +235,12 @@ async def export_xlsx(
 
 
 def _code_ids(values: list[str]) -> list[int]:
-    ids = []
-    for value in values:
-        if not value:
-            continue  # the field's empty marker: a researcher's form, nothing chosen
-        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_ID:
-            raise Invalid(_("« {value} » n'est pas un numéro.").format(value=value[:20]))
-        ids.append(int(value))
-    return ids
+    """The codes chosen in the researchers' form ("" is the field's empty marker)."""
+    return [
+        parse_id(value, _("« {value} » n'est pas un numéro.").format(value=value[:20]))
+        for value in values
+        if value
+    ]
 
 
 @router.post("/recordings/{recording_id}/covalidation/{annotation_id}", include_in_schema=False)

@@ -9,21 +9,20 @@ from pydantic import ValidationError
 
 from autoconf.api.deps import CurrentUser, ManagedStudyDep, RoundDep, SessionDep, actor, write
 from autoconf.api.rounds import finish, start
+from autoconf.api.synthesis import parse_id
 from autoconf.errors import Invalid
 from autoconf.i18n import gettext as _
-from autoconf.payloads import MAX_ID, CodingRoundCreate
+from autoconf.payloads import CodingRoundCreate
 from autoconf.schemes import rounds
 
 router = APIRouter(include_in_schema=False)
 
 
 def _ids(values: list[str]) -> list[int]:
-    ids = []
-    for value in values:
-        if not value.isdigit() or not 1 <= int(value) <= MAX_ID:
-            raise Invalid(_("« {value} » n'est pas un numéro.").format(value=value[:20]))
-        ids.append(int(value))
-    return ids
+    return [
+        parse_id(value, _("« {value} » n'est pas un numéro.").format(value=value[:20]))
+        for value in values
+    ]
 
 
 @router.post("/studies/{study_id}/rounds")

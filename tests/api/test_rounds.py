@@ -253,3 +253,9 @@ def test_the_study_and_recording_pages_run_a_round(
     assert "Reprendre mon codage" in rclient.get(f"/recordings/{recording['id']}").text
     empty = rclient.post(f"/studies/{team['study']}/rounds", data={"name": "x"})
     assert empty.status_code == 422 and "deux codeurs" in empty.text
+    # A superscript two is a digit to Python, not a number: refused, not a crash.
+    odd = rclient.post(
+        f"/studies/{team['study']}/rounds",
+        data={**form, "coder_ids": ["²", str(team["ines"])]},
+    )
+    assert odd.status_code == 422 and "« ² » n'est pas un numéro" in odd.text
