@@ -6,15 +6,14 @@ from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from autoconf.api.deps import CurrentUser, ManagedRecordingDep, ManagedStudyDep, SessionDep
 from autoconf.api.refusals import documented
 from autoconf.errors import Invalid
-from autoconf.models import CODING_LAYERS, Membership, Recording, User
+from autoconf.models import CODING_LAYERS, Recording, User
 from autoconf.payloads import AgreementPublic
-from autoconf.schemes import comparison, covalidation
-from autoconf.studies import access
+from autoconf.schemes import comparison, covalidation, rounds
 from autoconf.studies.recordings import list_recordings
 
 router = APIRouter(prefix="/api/v1", tags=["agreement"])
@@ -44,14 +43,7 @@ def parse_coders(session: Session, study_id: int, text: str) -> tuple[int | str,
                 f"« {part[:40]} » n'est ni un numéro d'utilisateur ni « consensus » (ni "
                 "« prior » ou « covalidated », le codage d'avant et d'après la co-validation)."
             )
-        member = session.exec(
-            select(Membership.id).where(
-                Membership.study_id == study_id,
-                Membership.user_id == int(part),
-                Membership.role == access.RESEARCHER,  # counsellors do not code
-            )
-        ).first()
-        if member is None:
+        if not rounds.coders_among(session, study_id, [int(part)]):
             raise Invalid(f"L'utilisateur n° {part} n'est pas chercheur de cette étude.")
         coders.append(int(part))
     return coders[0], coders[1]

@@ -5,12 +5,12 @@ import anyio.to_thread
 from fastapi import APIRouter, Request, Response, status
 from sqlmodel import Session
 
-from autoconf.api.agreement import parse_coders
 from autoconf.api.deps import CurrentUser, ManagedRecordingDep, PathId, SessionDep, write
 from autoconf.api.refusals import documented
+from autoconf.errors import Invalid
 from autoconf.models import Recording, User
 from autoconf.payloads import ConsensusAdopt, ConsensusCreate, ConsensusDecisionPublic
-from autoconf.schemes import consensus
+from autoconf.schemes import consensus, rounds
 
 router = APIRouter(prefix="/api/v1", tags=["agreement"])
 
@@ -61,10 +61,16 @@ async def decide(
 def _adopt(
     session: Session, recording: Recording, user: User, body: ConsensusAdopt
 ) -> list[consensus.DecisionView]:
-    text = ",".join(str(i) for i in body.coder_ids)
-    first, second = parse_coders(session, recording.study_id, text)
-    pair = (int(first), int(second))
-    return consensus.adopt_agreements(session, recording, user, pair, body.layer, body.threshold)
+    first, second = body.coder_ids
+    if first == second:
+        raise Invalid("Adopter les accords demande deux codeurs différents.")
+    if missing := {first, second} - rounds.coders_among(
+        session, recording.study_id, body.coder_ids
+    ):
+        raise Invalid(f"L'utilisateur n° {min(missing)} n'est pas chercheur de cette étude.")
+    return consensus.adopt_agreements(
+        session, recording, user, (first, second), body.layer, body.threshold
+    )
 
 
 @router.post(

@@ -15,16 +15,15 @@ from collections.abc import Mapping
 from contextvars import copy_context
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_
 from sqlmodel import Session, col, select
 
 from autoconf.i18n import N_, ngettext, set_language
 from autoconf.i18n import gettext as _
-from autoconf.models import Annotation, Membership, Recording
+from autoconf.models import Annotation, Recording
 from autoconf.schemes import covalidation
 from autoconf.schemes.agreement import EMPTY, NO_CODE, SINGLE_CATEGORY, Figure
 from autoconf.schemes.comparison import CONSENSUS, Coder, Comparison
-from autoconf.schemes.rounds import ROUND_LAYERS
+from autoconf.schemes.rounds import ROUND_LAYERS, coders_among
 from autoconf.schemes.timecode import format_ms
 from autoconf.schemes.writers import Reader, number_text
 
@@ -111,26 +110,19 @@ _ALPHAS = ("krippendorff_alpha", "u_alpha", "binary_u_alpha", "cu_alpha", "code_
 
 
 def researchers_who_coded(session: Session, study_id: int) -> list[int]:
-    """The study's researchers with a segment on a coding layer (the consensus apart)."""
-    query = (
+    """The study's coders (`rounds.coders_among`) with a segment on a coding layer (the
+    consensus apart)."""
+    authors = session.exec(
         select(Annotation.author_id)
         .join(Recording, col(Recording.id) == Annotation.recording_id)
-        .join(
-            Membership,
-            and_(
-                col(Membership.user_id) == Annotation.author_id,
-                col(Membership.study_id) == Recording.study_id,
-            ),
-        )
         .where(
             Recording.study_id == study_id,
-            Membership.role == "researcher",
             col(Annotation.layer).in_(ROUND_LAYERS),
             col(Annotation.end_ms).is_not(None),
         )
         .distinct()
-    )
-    return sorted(author for author in session.exec(query).all() if author is not None)
+    ).all()
+    return sorted(coders_among(session, study_id, (a for a in authors if a is not None)))
 
 
 def build(

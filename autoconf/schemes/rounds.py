@@ -9,7 +9,7 @@ their coding done, the round is *revealed*: its held segments are shared, each k
 round's id as its provenance. Its creator may end it early (that reveals it too, audited).
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -62,6 +62,20 @@ class RoundView:
         return next((c for c in self.coders if c.user_id == user_id), None)
 
 
+def coders_among(session: Session, study_id: int, user_ids: Iterable[int]) -> set[int]:
+    """Those of `user_ids` who may code in the study: its researchers (a counsellor does not
+    code; an administrator who is not a member is no coder either)."""
+    return set(
+        session.exec(
+            select(Membership.user_id).where(
+                Membership.study_id == study_id,
+                Membership.role == "researcher",
+                col(Membership.user_id).in_(list(user_ids)),
+            )
+        ).all()
+    )
+
+
 def start_round(
     session: Session,
     study_id: int,
@@ -89,15 +103,7 @@ def start_round(
         raise Invalid("Choisissez au moins un enregistrement à coder.")
     if len(recordings) > MAX_ROUND_RECORDINGS:
         raise Invalid(f"Un tour porte sur {MAX_ROUND_RECORDINGS} enregistrements au plus.")
-    researchers = set(
-        session.exec(
-            select(Membership.user_id).where(
-                Membership.study_id == study_id,
-                Membership.role == "researcher",
-                col(Membership.user_id).in_(coders),
-            )
-        ).all()
-    )
+    researchers = coders_among(session, study_id, coders)
     if missing := [c for c in coders if c not in researchers]:
         raise Invalid(
             f"Les codeurs sont des chercheurs de l'étude : n° {missing[0]} n'en est pas un."
