@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
-from autoconf.api.agreement import check_layer, parse_coders
+from autoconf.api.agreement import parse_coders
 from autoconf.api.deps import ManagedRecordingDep, SessionDep
 from autoconf.api.pages import player_media
 from autoconf.api.rendering import language_of, render
@@ -85,7 +85,6 @@ def compare_page(
 ) -> Response:
     if coder_a and coder_b:  # the page's form: two lists
         coders = f"{coder_a},{coder_b}"
-    check_layer(layer)
     if layer not in LAYERS:
         raise Invalid(_("Choisissez la couche des codeurs : schèmes, phases ou catégories."))
     user = request.state.auth_user

@@ -142,7 +142,7 @@ def test_what_the_page_refuses(
     consensus = _page(rclient, recording, f"?coders={coded['me']},consensus")
     assert consensus.status_code == 422 and "deux chercheurs" in consensus.text
     layer = _page(rclient, recording, "?layer=transcript")
-    assert layer.status_code == 422
+    assert layer.status_code == 422 and "schèmes, phases ou catégories" in layer.text
     same = rclient.post(
         f"/api/v1/recordings/{recording['id']}/consensus/agreements",
         json={"coder_ids": [coded["me"], coded["me"]]},
