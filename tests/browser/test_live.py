@@ -161,6 +161,12 @@ def test_the_counsellors_stops_become_data(
     counsellor.locator("body").press("Space")
     researcher.wait_for_function(f"{MEDIA}.paused", timeout=5000)
     expect(researcher.locator(".stop")).to_have_count(2)
+    # Two presses in a row, the second before the server has echoed the first: play, then stop.
+    counsellor.locator("body").press("Space")
+    counsellor.locator("body").press("Space")
+    expect(researcher.locator(".stop")).to_have_count(3)
+    researcher.wait_for_function(f"{MEDIA}.paused", timeout=5000)
+    counsellor.wait_for_function(f"{MEDIA}.paused", timeout=5000)
 
     # The counsellor leaves: the researcher sees it.
     counsellor.context.close()

@@ -247,7 +247,9 @@ function bind(root) {
   // Stop here, or play on: the same button and the same key.
   function stopOrResume() {
     if (ended) return;
-    const stopped = anchor ? !anchor.playing : media.paused;
+    // While this page's own last action is on its way, the player says what was asked
+    // (a second press before the echo stops what the first one started).
+    const stopped = anchor && pending === 0 ? !anchor.playing : media.paused;
     if (stopped) {
       if (media.paused) expect("play");
       media.play().catch(() => {});
