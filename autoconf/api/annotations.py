@@ -16,13 +16,14 @@ from sqlmodel import Session
 
 from autoconf.api import downloads
 from autoconf.api.deps import (
-    AnnotationDep,
     CurrentUser,
-    EditableAnnotationDep,
     ManagedRecordingDep,
+    PathId,
     RecordingDep,
     SessionDep,
     actor,
+    commit_as_writer,
+    in_one_step,
     write,
 )
 from autoconf.api.rendering import language_of
@@ -158,48 +159,47 @@ def _restore(
 
 @router.post("/recordings/{recording_id}/annotations", status_code=status.HTTP_201_CREATED)
 async def create_annotation(
-    request: Request,
-    body: AnnotationCreateWithLinks,
-    recording: RecordingDep,
-    user: CurrentUser,
-    session: SessionDep,
+    request: Request, recording_id: PathId, body: AnnotationCreateWithLinks
 ) -> AnnotationPublic:
     """A moment (no `end_ms`) or a segment, with codes of this study, note and fields. A
     counsellor writes only their own marks and stops (403 on the researchers' layers). With
     `links` (an undo of a delete), the links that still hold come back too."""
-    limits = access.write_limits(session, user, recording.study_id)
-    if body.links is not None:
-        view = await write(request, session, _restore, session, recording, user, body, limits)
+
+    def step(session: Session, user: User) -> AnnotationPublic:
+        recording = access.require_recording(session, user, recording_id)
+        limits = access.write_limits(session, user, recording.study_id)
+        if body.links is not None:
+            view = commit_as_writer(
+                request, session, _restore, session, recording, user, body, limits
+            )
+        else:
+            fields = body.model_dump(exclude={"links"})
+            plan = annotations.plan_annotation(session, recording, user.id, **fields, limits=limits)
+            insert = annotations.insert_annotation
+            view = commit_as_writer(request, session, insert, session, recording, plan)
         return AnnotationPublic.model_validate(view)
-    view = await write(
-        request,
-        session,
-        annotations.create_annotation,
-        session,
-        recording,
-        user.id,
-        **body.model_dump(exclude={"links"}),
-        limits=limits,
-    )
-    return AnnotationPublic.model_validate(view)
+
+    return await in_one_step(request, step)
 
 
 @router.get("/annotations/{annotation_id}")
-def get_annotation(
-    annotation: AnnotationDep, user: CurrentUser, session: SessionDep
-) -> AnnotationPublic:
-    recording = session.get(Recording, annotation.recording_id)
-    assert recording is not None  # AnnotationDep checked it
-    if annotation.layer == "transcript":
-        consent.require(session, recording)
-    scope = access.annotation_scope(session, user, recording.study_id)
-    return AnnotationPublic.model_validate(
-        scope.shown(annotations.get_view(session, annotation.id or 0))
-    )
+async def get_annotation(request: Request, annotation_id: PathId) -> AnnotationPublic:
+    def step(session: Session, user: User) -> AnnotationPublic:
+        annotation = access.require_annotation(session, user, annotation_id)
+        recording = session.get(Recording, annotation.recording_id)
+        assert recording is not None  # require_annotation checked it
+        if annotation.layer == "transcript":
+            consent.require(session, recording)
+        scope = access.annotation_scope(session, user, recording.study_id)
+        return AnnotationPublic.model_validate(
+            scope.shown(annotations.get_view(session, annotation_id))
+        )
+
+    return await in_one_step(request, step)
 
 
 def _update(
-    session: SessionDep, annotation: Annotation, body: AnnotationUpdate, user: User
+    session: Session, annotation: Annotation, body: AnnotationUpdate, user: User
 ) -> annotations.AnnotationView:
     recording = session.get(Recording, annotation.recording_id)
     assert recording is not None
@@ -211,19 +211,20 @@ def _update(
 
 @router.patch("/annotations/{annotation_id}")
 async def update_annotation(
-    request: Request,
-    body: AnnotationUpdate,
-    annotation: EditableAnnotationDep,
-    user: CurrentUser,
-    session: SessionDep,
+    request: Request, annotation_id: PathId, body: AnnotationUpdate
 ) -> AnnotationPublic:
     """Change what is given; `version` must be the one read, else 409 with the current one.
     The transcript's cues are not edited here (import the transcript again)."""
-    if annotation.origin == "transcript":
-        raise Invalid(_CUE_MESSAGE)
-    stops.check_annotation_change(session, annotation, user, deleting=False)
-    view = await write(request, session, _update, session, annotation, body, user)
-    return AnnotationPublic.model_validate(view)
+
+    def step(session: Session, user: User) -> AnnotationPublic:
+        annotation = access.require_annotation(session, user, annotation_id, edit=True)
+        if annotation.origin == "transcript":
+            raise Invalid(_CUE_MESSAGE)
+        stops.check_annotation_change(session, annotation, user, deleting=False)
+        view = commit_as_writer(request, session, _update, session, annotation, body, user)
+        return AnnotationPublic.model_validate(view)
+
+    return await in_one_step(request, step)
 
 
 def _delete(
@@ -270,9 +271,7 @@ def _delete(
 )
 async def delete_annotation(
     request: Request,
-    annotation: EditableAnnotationDep,
-    user: CurrentUser,
-    session: SessionDep,
+    annotation_id: PathId,
     version: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     prefer: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
@@ -280,13 +279,18 @@ async def delete_annotation(
     stop: researchers only, and not while it holds comments. With `Prefer:
     return=representation`, 200 and what an undo needs (give it back as the create's
     `links`)."""
-    if annotation.origin == "transcript":
-        raise Invalid(_CUE_MESSAGE)
-    stop = stops.check_annotation_change(session, annotation, user, deleting=True)
     wanted = "return=representation" in (prefer or "").replace(" ", "").lower()
-    deleted = await write(
-        request, session, _delete, session, annotation, user, version, stop, wanted
-    )
+
+    def step(session: Session, user: User) -> AnnotationDeleted | None:
+        annotation = access.require_annotation(session, user, annotation_id, edit=True)
+        if annotation.origin == "transcript":
+            raise Invalid(_CUE_MESSAGE)
+        stop = stops.check_annotation_change(session, annotation, user, deleting=True)
+        return commit_as_writer(
+            request, session, _delete, session, annotation, user, version, stop, wanted
+        )
+
+    deleted = await in_one_step(request, step)
     if deleted is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return JSONResponse(

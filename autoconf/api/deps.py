@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 
 from autoconf.audit import log as audit_log
 from autoconf.auth.accounts import API, SESSION, user_for_token
+from autoconf.db import Writer
 from autoconf.errors import NotAuthenticated
 from autoconf.live import sessions as live_sessions
 from autoconf.models import (
@@ -72,22 +73,6 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-@asynccontextmanager
-async def write_lock(request: HTTPConnection) -> AsyncIterator[None]:
-    """SQLite's one-writer-at-a-time, taken on the event loop (PostgreSQL needs none).
-
-    Writers left to SQLite's busy handler sleep in steps of up to 100 ms (seconds at p99
-    under 32 clients, see bench/annotations_api.py). Waiting here, not in a worker thread,
-    means a queue of writers never holds the threads the lock holder needs to finish.
-    """
-    lock: anyio.Lock | None = request.app.state.write_lock
-    if lock is None:
-        yield
-        return
-    async with lock:
-        yield
-
-
 async def write(
     request: HTTPConnection,
     session: Session,
@@ -96,13 +81,65 @@ async def write(
     **kwargs: P.kwargs,
 ) -> T:
     """Run `work(*args, **kwargs)`, which writes through `session`, and commit it: in one
-    worker thread, under the write lock. The lock is held for that one step only; the
+    worker thread, as SQLite's one writer (`db.Writer`), held for that step only; the
     response is built after it. Handlers that write are `async` and call this."""
-    async with write_lock(request):
-        result = await anyio.to_thread.run_sync(partial(_commit, session, work, *args, **kwargs))
+    result = await anyio.to_thread.run_sync(
+        lambda: commit_as_writer(request, session, work, *args, **kwargs)
+    )
     if session.info.pop(live_sessions.APPENDED, False):
         request.app.state.live_hub.poke()  # a live event committed: followers here read it now
     return result
+
+
+async def write_alone(
+    request: HTTPConnection, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """`work(*args, **kwargs)` in a worker thread as SQLite's one writer, for work that
+    commits (or checkpoints) on its own connection."""
+    writer: Writer = request.app.state.writer
+    return await anyio.to_thread.run_sync(partial(writer.run, work, *args, **kwargs))
+
+
+async def in_one_step(request: Request, step: Callable[[Session, User], T]) -> T:
+    """Sign in, then `step(session, user)`: the whole of a request's database work (what the
+    path names, the policy's answer, the read or the write through `commit_as_writer`) in
+    one worker-thread step, with a session of its own, closed in that step.
+
+    For the annotator's requests, sent several times a second by every coder: each step
+    through the thread pool, and each dependency FastAPI solves, costs more than the
+    queries (bench/README.md, "Where a request's time goes"); a request made of
+    `SessionDep`, `CurrentUser` and a loaded object makes four.
+    """
+    engine = request.app.state.engine
+    slots: anyio.Semaphore = request.app.state.session_slots
+
+    def run() -> tuple[T, bool]:
+        with Session(engine, expire_on_commit=False) as session:
+            result = step(session, _signed_in(request, session))
+            return result, bool(session.info.pop(live_sessions.APPENDED, False))
+
+    async with slots:
+        result, appended = await anyio.to_thread.run_sync(run)
+    if appended:
+        request.app.state.live_hub.poke()  # a live event committed: followers here read it now
+    return result
+
+
+def commit_as_writer(
+    request: HTTPConnection,
+    session: Session,
+    work: Callable[P, T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """Inside a step of `in_one_step`: `work(*args, **kwargs)` and the commit, as SQLite's
+    one writer (what `write` does from the event loop)."""
+    writer: Writer = request.app.state.writer
+
+    def step() -> T:
+        return _commit(session, work, *args, **kwargs)
+
+    return writer.run(step)
 
 
 def _commit(session: Session, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

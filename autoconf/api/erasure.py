@@ -20,7 +20,7 @@ from autoconf.api.deps import (
     StudyDep,
     actor,
     write,
-    write_lock,
+    write_alone,
 )
 from autoconf.media.clips import CLIPS_FOLDER
 from autoconf.settings import Settings
@@ -50,8 +50,7 @@ async def disposing(
         for recording_id in disposal.recording_ids:
             request.app.state.media_grants.forget(recording_id)
         await anyio.to_thread.run_sync(disposal.remove)
-        async with write_lock(request):
-            await anyio.to_thread.run_sync(erasure.checkpoint, request.app.state.engine)
+        await write_alone(request, erasure.checkpoint, request.app.state.engine)
 
 
 @router.post("/recordings/{recording_id}/erase")

@@ -18,12 +18,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from autoconf.db import Writer
 from autoconf.live import presence, sessions
 
 log = logging.getLogger(__name__)
@@ -48,15 +50,15 @@ class LiveHub:
     def __init__(
         self,
         engine: Engine,
+        writer: Writer | None = None,
         poll_seconds: float = POLL_SECONDS,
-        write_lock: anyio.Lock | None = None,
         gap_seconds: float = GAP_SECONDS,
     ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
         self.gap_seconds = gap_seconds
         self.gap: tuple[int, float] | None = None  # the missing id waited for, since when
-        self.write_lock = write_lock
+        self.writer = writer or Writer(engine)
         # This process's connections (presence rows), refreshed together every few seconds.
         self.present: set[str] = set()
         self.touched_at = time.monotonic()
@@ -165,8 +167,9 @@ class LiveHub:
     async def _touch(self) -> None:
         """One write for all of this process's connections (not one per connection: under
         SQLite's single writer, 100 sockets each writing every 10 s made bursts of latency)."""
-        async with self.write_lock or contextlib.nullcontext():
-            await anyio.to_thread.run_sync(self._touch_rows, list(self.present))
+        await anyio.to_thread.run_sync(
+            partial(self.writer.run, self._touch_rows, list(self.present))
+        )
         self.poke()  # stale connections dropped: their presence events
 
     def _touch_rows(self, presence_ids: list[str]) -> None:

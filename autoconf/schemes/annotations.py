@@ -228,7 +228,17 @@ def _default_layer(origin: str, kinds: set[str]) -> str:
     return "schemes"
 
 
-def create_annotation(
+@dataclass(frozen=True)
+class PlannedAnnotation:
+    """An annotation checked and ready to insert (`plan_annotation`), or the one a create
+    sent again already made (`existing`)."""
+
+    values: dict[str, Any]
+    codes: list[int]
+    existing: AnnotationView | None = None
+
+
+def plan_annotation(
     session: Session,
     recording: Recording,
     author_id: int | None,
@@ -246,19 +256,19 @@ def create_annotation(
     client_key: str | None = None,
     shown_to_counsellor: bool | None = None,
     limits: WriteLimits | None = None,
-) -> AnnotationView:
-    """Store a new annotation; Core statements, not ORM objects: this is the hot write path.
+) -> PlannedAnnotation:
+    """What `create_annotation` reads and checks before it writes (Invalid, Forbidden or
+    Conflict when it may not): done before SQLite's one writer is taken, which
+    `insert_annotation` then holds for two statements only.
 
     A prepared mark is private to its author unless `shared`; the layer defaults to the one
     its origin (or its codes) imply. A `client_key` already used by this author on this
-    recording returns the annotation it created (a create sent again after a lost answer)."""
+    recording gives the annotation it created (a create sent again after a lost answer)."""
     assert recording.id is not None
     if client_key is not None:
-        known = _by_client_key(session, client_key)
+        known = _known_key(session, recording, author_id, client_key)
         if known is not None:
-            if (known.recording_id, known.author_id) != (recording.id, author_id):
-                raise Conflict("Cette clé client est déjà prise par une autre annotation.")
-            return known
+            return PlannedAnnotation({}, [], known)
     now = utcnow()
     codes, kinds = _check_codes(session, recording, code_ids)
     layer = layer or _default_layer(origin, kinds)
@@ -289,15 +299,48 @@ def create_annotation(
         "created_at": now,
         "updated_at": now,
     }
+    return PlannedAnnotation(values, codes)
+
+
+def _known_key(
+    session: Session, recording: Recording, author_id: int | None, client_key: str
+) -> AnnotationView | None:
+    known = _by_client_key(session, client_key)
+    if known is not None and (known.recording_id, known.author_id) != (recording.id, author_id):
+        raise Conflict("Cette clé client est déjà prise par une autre annotation.")
+    return known
+
+
+def insert_annotation(
+    session: Session, recording: Recording, plan: PlannedAnnotation
+) -> AnnotationView:
+    """Store a planned annotation; Core statements, not ORM objects: this is the hot write
+    path. The client key is looked at again: the same create sent twice at once makes one."""
+    if plan.existing is not None:
+        return plan.existing
+    key = plan.values["client_key"]
+    if key is not None:
+        known = _known_key(session, recording, plan.values["author_id"], key)
+        if known is not None:
+            return known
     annotation_id = session.execute(
-        insert(Annotation).values(**values).returning(col(Annotation.id))
+        insert(Annotation).values(**plan.values).returning(col(Annotation.id))
     ).scalar_one()
-    if codes:
+    if plan.codes:
         session.execute(
             insert(AnnotationCode),
-            [{"annotation_id": annotation_id, "code_id": code_id} for code_id in codes],
+            [{"annotation_id": annotation_id, "code_id": code_id} for code_id in plan.codes],
         )
-    return AnnotationView(id=annotation_id, code_ids=codes, **values)
+    return AnnotationView(id=annotation_id, code_ids=plan.codes, **plan.values)
+
+
+def create_annotation(
+    session: Session, recording: Recording, author_id: int | None, **given: Any
+) -> AnnotationView:
+    """Check (`plan_annotation`, whose arguments it takes) and store a new annotation."""
+    return insert_annotation(
+        session, recording, plan_annotation(session, recording, author_id, **given)
+    )
 
 
 @dataclass(frozen=True)

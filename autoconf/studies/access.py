@@ -12,8 +12,9 @@ not do is 403.
 """
 
 from dataclasses import dataclass, replace
+from typing import cast
 
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import ColumnElement, and_, event, false, or_
 from sqlmodel import Session, col, select
 
 from autoconf.errors import Conflict, Forbidden, Invalid, NotFound
@@ -43,15 +44,35 @@ RESEARCHER = "researcher"
 COUNSELLOR = "counsellor"
 
 
+# A request asks the same questions several times (the object its path names, then the
+# scope of what it shows): the answers are kept in the session for its transaction only, so
+# that a change committed since is always seen by the next one.
+_MEMO = "access_memo"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, _transaction: object) -> None:
+    session.info.pop(_MEMO, None)
+
+
+def _memo(session: Session) -> dict[tuple[object, ...], object]:
+    memo: dict[tuple[object, ...], object] = session.info.setdefault(_MEMO, {})
+    return memo
+
+
 def study_role(session: Session, user: User, study_id: int) -> str | None:
     """`admin`, the membership role, or None when the user has no access to the study."""
     if user.role == ADMIN:
         return ADMIN
-    return session.exec(
-        select(Membership.role).where(
-            Membership.study_id == study_id, Membership.user_id == user.id
-        )
-    ).first()
+    memo = _memo(session)
+    key = ("role", user.id, study_id)
+    if key not in memo:
+        memo[key] = session.exec(
+            select(Membership.role).where(
+                Membership.study_id == study_id, Membership.user_id == user.id
+            )
+        ).first()
+    return cast(str | None, memo[key])
 
 
 def require_study(session: Session, user: User, study_id: int, *, manage: bool = False) -> Study:
@@ -74,10 +95,16 @@ def require_round(session: Session, user: User, round_id: int) -> CodingRound:
 
 
 def own_counsellor_ids(session: Session, user: User, study_id: int) -> list[int]:
-    ids = session.exec(
-        select(Counsellor.id).where(Counsellor.study_id == study_id, Counsellor.user_id == user.id)
-    ).all()
-    return [i for i in ids if i is not None]
+    memo = _memo(session)
+    key = ("counsellors", user.id, study_id)
+    if key not in memo:
+        ids = session.exec(
+            select(Counsellor.id).where(
+                Counsellor.study_id == study_id, Counsellor.user_id == user.id
+            )
+        ).all()
+        memo[key] = [i for i in ids if i is not None]
+    return list(cast(list[int], memo[key]))
 
 
 def sees_everything(session: Session, user: User, study_id: int) -> bool:

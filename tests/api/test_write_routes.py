@@ -1,4 +1,5 @@
-"""Every route that writes does it through `write()`: under SQLite's write lock, in one step."""
+"""Every route that writes does it through `write()` (or `commit_as_writer` in a step of
+`in_one_step`): as SQLite's one writer, in one step."""
 
 import inspect
 
@@ -20,6 +21,7 @@ def test_unsafe_routes_write_under_the_lock() -> None:
             call in source
             for call in (
                 "await write(",
+                "commit_as_writer(",  # inside `await in_one_step(`, in the same worker step
                 "await log_in(",
                 "await store_upload(",
                 "await reprocess(",
