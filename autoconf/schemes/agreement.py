@@ -17,7 +17,6 @@ from typing import Any
 
 import krippendorff
 import numpy as np
-from sklearn.metrics import cohen_kappa_score
 
 NO_CODE = "(aucun code)"
 DEFAULT_SLICE_MS = 1_000
@@ -77,6 +76,10 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> Figure:
         return Figure("cohen_kappa", None, EMPTY)
     if len(set(a) | set(b)) < 2:
         return Figure("cohen_kappa", None, SINGLE_CATEGORY)
+    # Imported here: scikit-learn (with SciPy) takes about 2 s to import, which every start
+    # of the server and of the command line would otherwise pay.
+    from sklearn.metrics import cohen_kappa_score
+
     value = float(cohen_kappa_score(list(a), list(b)))
     if np.isnan(value):  # expected agreement of 1: one category each, the same
         return Figure("cohen_kappa", None, SINGLE_CATEGORY)
