@@ -46,12 +46,18 @@ COUNSELLOR = "counsellor"
 
 # A request asks the same questions several times (the object its path names, then the
 # scope of what it shows): the answers are kept in the session for its transaction only, so
-# that a change committed since is always seen by the next one.
+# that a change committed since is always seen by the next one, and until the session
+# writes anything itself (a membership it changes is read again).
 _MEMO = "access_memo"
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget(session: Session, _transaction: object) -> None:
+    session.info.pop(_MEMO, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_written(session: Session, _context: object) -> None:
     session.info.pop(_MEMO, None)
 
 

@@ -58,6 +58,10 @@ def test_a_removed_member_is_refused_by_the_next_transaction(
         session.rollback()  # the transaction ends: what was kept goes with it
         assert access.study_role(session, user, study_id) is None
         assert not access.sees_everything(session, user, study_id)
+        # What the session writes itself is read again at once, in the same transaction.
+        session.add(Membership(study_id=study_id, user_id=researcher.id, role="counsellor"))
+        session.flush()
+        assert access.study_role(session, user, study_id) == "counsellor"
 
 
 def test_the_same_create_sent_twice_at_once_makes_one(
