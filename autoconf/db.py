@@ -11,11 +11,15 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
-# At most this many sessions are open at once (see autoconf.api.deps.get_session), so that a
-# worker thread never waits for a pooled connection that a queued request holds.
+# At most MAX_SESSIONS requests hold a session at once (see autoconf.api.deps.get_session),
+# so that a worker thread never waits for a pooled connection that a queued request holds;
+# the pool has BACKGROUND more for the work that takes none of those slots (the live hub's
+# presence write, the media jobs' progress), which may hold SQLite's one writer
+# (`Writer`) while every request's session waits for it.
 POOL_SIZE = 20
-POOL_OVERFLOW = 10
-MAX_SESSIONS = POOL_SIZE + POOL_OVERFLOW
+MAX_SESSIONS = 30
+BACKGROUND = 10
+POOL_OVERFLOW = MAX_SESSIONS + BACKGROUND - POOL_SIZE
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -77,8 +81,9 @@ class Writer:
     (the hand-over to the next waiter, the hop to a worker thread and back), each turn
     running every other request's next step, so that 32 clients made a queue of creates
     hundreds of ms long (bench/README.md). Held here, it lasts as long as the write itself.
-    The holder needs nothing a waiter holds: its session and connection are its own (at
-    most MAX_SESSIONS sessions, the pool's size), and it never waits for the event loop.
+    The holder needs nothing a waiter holds: a request's session and connection are its
+    own (at most MAX_SESSIONS of them), work outside requests has BACKGROUND connections
+    of its own, and no holder waits for the event loop.
     """
 
     def __init__(self, engine: Engine) -> None:
