@@ -145,7 +145,13 @@ class LiveHub:
             self.wake.clear()  # a poke from now on wakes the wait below
             try:
                 ids = list(self.subscribers)
-                self.last_id, rows = await anyio.to_thread.run_sync(self._fetch, self.last_id, ids)
+                started = self.last_id
+                last, rows = await anyio.to_thread.run_sync(self._fetch, started, ids)
+                if started is None and self.last_id is not None:
+                    # Read "from now" while a new subscriber said where to start: from there
+                    # (an event written between the two, its own arrival, was skipped).
+                    last = min(last, self.last_id)
+                self.last_id = last
                 for event_id, session_id, seq, kind, payload in rows:
                     event = {"type": kind, "event_id": event_id, **payload, "seq": seq}
                     for queue, loop in list(self.subscribers.get(session_id, {}).items()):

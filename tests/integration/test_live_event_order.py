@@ -2,7 +2,11 @@
 transaction may commit id 8 after another committed id 9), and does not wait forever for an
 id that never comes (a transaction rolled back)."""
 
+import asyncio
+import threading
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import Session
@@ -69,5 +73,59 @@ def test_an_event_committed_late_is_not_skipped(postgres_url: str) -> None:
         finally:
             slow.close()
             fast.close()
+    finally:
+        engine.dispose()
+
+
+def test_the_first_subscriber_gets_what_follows_its_state(tmp_path: Path) -> None:
+    """The hub's first read ("from now") races the subscriber's own read of its state: an
+    event written between the two (the subscriber's arrival) still reaches it."""
+    url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            study = Study(name="S")
+            session.add(study)
+            session.flush()
+            recording = Recording(study_id=study.id or 0, code="A1")
+            session.add(recording)
+            session.flush()
+            live = LiveSession(
+                study_id=study.id or 0, recording_id=recording.id or 0, code="ABC234"
+            )
+            session.add(live)
+            session.flush()
+            state = _event(session, live.id or 0, 1)
+            session.commit()
+            live_id = live.id or 0
+        hub = LiveHub(engine, poll_seconds=0.05)
+        reading, written = threading.Event(), threading.Event()
+        fetch = hub._fetch
+
+        def slow_fetch(after_id: int | None, session_ids: list[int]) -> tuple[int, list[Any]]:
+            if after_id is None:  # the first read: the arrival is written meanwhile
+                reading.set()
+                written.wait(5)
+            return fetch(after_id, session_ids)
+
+        hub._fetch = slow_fetch  # type: ignore[method-assign]
+
+        async def arrive() -> dict[str, Any]:
+            queue = hub.subscribe(live_id)
+            await asyncio.to_thread(reading.wait, 5)
+            hub.follow_from(state)  # the subscriber's state: up to `state`
+            with Session(engine) as session:
+                _event(session, live_id, 2)  # its arrival, after its state
+                session.commit()
+            written.set()
+            try:
+                return await asyncio.wait_for(queue.get(), 5)
+            finally:
+                hub.unsubscribe(live_id, queue)
+                await hub.stop()
+
+        event = asyncio.run(arrive())
+        assert event["seq"] == 2
     finally:
         engine.dispose()
