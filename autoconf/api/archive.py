@@ -21,12 +21,12 @@ from autoconf.api.deps import (
     SessionDep,
     SettingsDep,
     actor,
+    audit_study_export,
     write,
 )
 from autoconf.api.recordings import wake_workers
 from autoconf.api.refusals import documented
 from autoconf.api.rendering import render
-from autoconf.audit import log as audit_log
 from autoconf.errors import Forbidden
 from autoconf.models import User
 from autoconf.settings import Settings
@@ -117,21 +117,15 @@ async def export_archive(
     agenda, and the files (`archive.json` lists them with their sha256). Your colleagues'
     private marks stay out; the audit log comes along for administrators only."""
     study_id, name = study.id or 0, study.name
-    who = actor(request, user)
     path, exported = await anyio.to_thread.run_sync(
         _archive_file, session, settings, study_id, user, media == "included"
     )
-    audit = write(
+    audit = audit_study_export(
         request,
         session,
-        audit_log.record,
-        session,
-        who,
-        audit_log.EXPORT,
-        study_id=study_id,
-        object_type="study",
-        object_id=study_id,
-        what="archive",
+        user,
+        study_id,
+        "archive",
         format="zip",
         media=media,
         files=len(exported.manifest.files),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from autoconf import migrate
@@ -25,26 +26,29 @@ def _event(session: Session, live_id: int, seq: int) -> int:
     return event.id
 
 
+def _live_session(engine: Engine) -> tuple[int, int]:
+    """A live session on a new study's recording, and the id of its first event."""
+    with Session(engine) as session:
+        study = Study(name="S")
+        session.add(study)
+        session.flush()
+        recording = Recording(study_id=study.id or 0, code="A1")
+        session.add(recording)
+        session.flush()
+        live = LiveSession(study_id=study.id or 0, recording_id=recording.id or 0, code="ABC234")
+        session.add(live)
+        session.flush()
+        first = _event(session, live.id or 0, 1)
+        session.commit()
+        return live.id or 0, first
+
+
 @pytest.mark.postgres
 def test_an_event_committed_late_is_not_skipped(postgres_url: str) -> None:
     migrate.upgrade(postgres_url)
     engine = make_engine(postgres_url)
     try:
-        with Session(engine) as session:
-            study = Study(name="S")
-            session.add(study)
-            session.flush()
-            recording = Recording(study_id=study.id or 0, code="A1")
-            session.add(recording)
-            session.flush()
-            live = LiveSession(
-                study_id=study.id or 0, recording_id=recording.id or 0, code="ABC234"
-            )
-            session.add(live)
-            session.flush()
-            first = _event(session, live.id or 0, 1)
-            session.commit()
-            live_id = live.id or 0
+        live_id, first = _live_session(engine)
         hub = LiveHub(engine, gap_seconds=0.5)
         slow, fast = Session(engine), Session(engine)
         try:
@@ -84,21 +88,7 @@ def test_the_first_subscriber_gets_what_follows_its_state(tmp_path: Path) -> Non
     migrate.upgrade(url)
     engine = make_engine(url)
     try:
-        with Session(engine) as session:
-            study = Study(name="S")
-            session.add(study)
-            session.flush()
-            recording = Recording(study_id=study.id or 0, code="A1")
-            session.add(recording)
-            session.flush()
-            live = LiveSession(
-                study_id=study.id or 0, recording_id=recording.id or 0, code="ABC234"
-            )
-            session.add(live)
-            session.flush()
-            state = _event(session, live.id or 0, 1)
-            session.commit()
-            live_id = live.id or 0
+        live_id, state = _live_session(engine)
         hub = LiveHub(engine, poll_seconds=0.05)
         reading, written = threading.Event(), threading.Event()
         fetch = hub._fetch
