@@ -58,7 +58,7 @@ from autoconf.api.limits import BodySizeLimit
 from autoconf.api.media import MediaFastPath, MediaGrants
 from autoconf.api.web_security import CrossSiteGuard, SecurityHeaders
 from autoconf.auth import throttle
-from autoconf.db import MAX_SESSIONS, Writer, make_engine
+from autoconf.db import MAX_SESSIONS, Writer, make_engine, quick_lane_threads
 from autoconf.live import wording
 from autoconf.live.hub import LiveHub
 from autoconf.media.jobs import JobRunner
@@ -184,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.writer = Writer(engine)
     app.state.session_slots = anyio.Semaphore(MAX_SESSIONS)
+    app.state.quick_lane = anyio.CapacityLimiter(quick_lane_threads(engine))
     app.state.live_hub = LiveHub(engine, app.state.writer)
     # argon2 takes 64 MiB and ~50 ms per check: a login flood must not take every thread.
     app.state.password_limiter = anyio.CapacityLimiter(2)

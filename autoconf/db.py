@@ -60,6 +60,17 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def quick_lane_threads(engine: Engine) -> int:
+    """How many of the annotator's short requests (`deps.in_one_step`) run at once.
+
+    On SQLite, one: its reads take about a millisecond, its writes are one at a time anyway,
+    and several threads only fought for the GIL, each of SQLite's calls handing it to another
+    thread and waiting up to 5 ms to get it back; the writer held SQLite's lock the while
+    (create p99 95 ms against 15-30 ms in one thread, 32 paced clients: bench/README.md).
+    PostgreSQL's round trips wait on the network: a few overlap."""
+    return 1 if is_sqlite(engine) else 4
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A session committed on success, rolled back on error (CLI and background work)."""

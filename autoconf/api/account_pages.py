@@ -3,19 +3,20 @@ list of accounts, to disable or enable them (`/users`)."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from autoconf.api.auth import change_password_of, new_api_token, revoke_api_token
 from autoconf.api.deps import CurrentUser, PathId, SessionDep
 from autoconf.api.rendering import render
+from autoconf.api.routing import IndexedRouter
 from autoconf.api.users import set_account_active
 from autoconf.auth import accounts
 from autoconf.errors import Invalid
 from autoconf.payloads import PasswordChange, TokenCreate
 from autoconf.studies import access
 
-router = APIRouter(include_in_schema=False)
+router = IndexedRouter(include_in_schema=False)
 Password = Annotated[str, Form(max_length=1024)]
 
 

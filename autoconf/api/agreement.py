@@ -5,18 +5,19 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from sqlmodel import Session
 
 from autoconf.api.deps import CurrentUser, ManagedRecordingDep, ManagedStudyDep, SessionDep
 from autoconf.api.refusals import documented
+from autoconf.api.routing import IndexedRouter
 from autoconf.errors import Invalid
 from autoconf.models import CODING_LAYERS, Recording, User
 from autoconf.payloads import AgreementPublic
 from autoconf.schemes import comparison, covalidation, rounds
 from autoconf.studies.recordings import list_recordings
 
-router = APIRouter(prefix="/api/v1", tags=["agreement"])
+router = IndexedRouter(prefix="/api/v1", tags=["agreement"])
 
 
 # Codings that are not a member's: the consensus layer, and co-validation's two.

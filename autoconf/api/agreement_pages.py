@@ -13,13 +13,14 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from autoconf.api.agreement import check_layer, parse_coders, study_recordings
 from autoconf.api.deps import CurrentUser, ManagedStudyDep, SessionDep, audit_study_export
 from autoconf.api.rendering import language_of, render
+from autoconf.api.routing import IndexedRouter
 from autoconf.api.synthesis import download
 from autoconf.errors import Conflict, Invalid
 from autoconf.i18n import gettext as _
@@ -32,7 +33,7 @@ from autoconf.schemes.unitizing import DEFAULT_OVERLAP_THRESHOLD
 from autoconf.studies import service
 from autoconf.studies.recordings import list_recordings
 
-router = APIRouter(include_in_schema=False)
+router = IndexedRouter(include_in_schema=False)
 
 FORMATS = [("csv", "CSV"), ("xlsx", "XLSX (Excel)"), ("html", "HTML")]
 _DECIMAL = re.compile(r"^\d{1,6}(?:[.,]\d{1,6})?$")

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from urllib.parse import quote
 
 import anyio.to_thread
-from fastapi import APIRouter, File, Header, Query, Request, UploadFile, status
+from fastapi import File, Header, Query, Request, UploadFile, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import Session
@@ -27,6 +27,7 @@ from autoconf.api.deps import (
     write,
 )
 from autoconf.api.rendering import language_of
+from autoconf.api.routing import IndexedRouter
 from autoconf.audit import log as audit_log
 from autoconf.consent import records as consent
 from autoconf.errors import Invalid
@@ -45,7 +46,7 @@ from autoconf.payloads import (
 from autoconf.schemes import annotations, tracks, transcripts
 from autoconf.studies import access, visibility
 
-router = APIRouter(prefix="/api/v1", tags=["annotations"])
+router = IndexedRouter(prefix="/api/v1", tags=["annotations"])
 _CUE_MESSAGE = (
     "Une réplique de la transcription ne se modifie pas ici : corrigez le fichier "
     "et importez-le de nouveau."
@@ -185,14 +186,13 @@ async def create_annotation(
 @router.get("/annotations/{annotation_id}")
 async def get_annotation(request: Request, annotation_id: PathId) -> AnnotationPublic:
     def step(session: Session, user: User) -> AnnotationPublic:
-        annotation = access.require_annotation(session, user, annotation_id)
-        recording = session.get(Recording, annotation.recording_id)
-        assert recording is not None  # require_annotation checked it
+        found = access.require_annotation_and_recording(session, user, annotation_id)
+        annotation, recording = found
         if annotation.layer == "transcript":
             consent.require(session, recording)
         scope = access.annotation_scope(session, user, recording.study_id)
         return AnnotationPublic.model_validate(
-            scope.shown(annotations.get_view(session, annotation_id))
+            scope.shown(annotations.view_of(session, annotation))
         )
 
     return await in_one_step(request, step)

@@ -8,7 +8,7 @@ from typing import Annotated, BinaryIO, Literal
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, status
+from fastapi import Depends, File, Query, Request, UploadFile, status
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -27,12 +27,13 @@ from autoconf.api.deps import (
 from autoconf.api.recordings import wake_workers
 from autoconf.api.refusals import documented
 from autoconf.api.rendering import render
+from autoconf.api.routing import IndexedRouter
 from autoconf.errors import Forbidden
 from autoconf.models import User
 from autoconf.settings import Settings
 from autoconf.studies import access
 
-router = APIRouter()
+router = IndexedRouter()
 MediaChoice = Literal["included", "none"]
 
 

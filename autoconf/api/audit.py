@@ -4,13 +4,14 @@ changes or deletes an entry (and the database refuses it)."""
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from autoconf.api.deps import CurrentUser, SessionDep
 from autoconf.api.rendering import render
+from autoconf.api.routing import IndexedRouter
 from autoconf.api.synthesis import ExportReader, download
 from autoconf.audit import log as audit_log
 from autoconf.errors import Invalid
@@ -21,7 +22,7 @@ from autoconf.schemes import writers
 from autoconf.schemes.tables import Cell, Table
 from autoconf.studies import access
 
-router = APIRouter(tags=["audit"])
+router = IndexedRouter(tags=["audit"])
 MAX_CSV = 100_000
 
 

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import anyio.to_thread
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 from sqlmodel import Session
 
 from autoconf.api.deps import (
@@ -18,6 +18,7 @@ from autoconf.api.deps import (
 )
 from autoconf.api.media import grant_key
 from autoconf.api.refusals import documented
+from autoconf.api.routing import IndexedRouter
 from autoconf.audit import log as audit_log
 from autoconf.auth import accounts, throttle
 from autoconf.auth.accounts import API, SESSION
@@ -34,7 +35,7 @@ from autoconf.payloads import (
 )
 from autoconf.settings import Settings
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"])
+router = IndexedRouter(prefix="/api/v1", tags=["accounts"])
 
 
 def open_session(

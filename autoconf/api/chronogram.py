@@ -2,15 +2,16 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import Response
 
 from autoconf.api.deps import AuditedExport, ManagedStudyDep, SessionDep
+from autoconf.api.routing import IndexedRouter
 from autoconf.api.synthesis import ExportLanguage, parse_ids
 from autoconf.i18n import gettext as _
 from autoconf.schemes import chronogram
 
-router = APIRouter(prefix="/api/v1", tags=["synthesis"])
+router = IndexedRouter(prefix="/api/v1", tags=["synthesis"])
 
 MEDIA_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
 PNG_PIXELS = 40_000_000  # past this the PNG is drawn at 1 pixel per unit, not 2

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import FileResponse
 from sqlmodel import Session
 from starlette.types import Receive, Scope, Send
@@ -24,6 +24,7 @@ from autoconf.api.deps import (
     request_session,
     write,
 )
+from autoconf.api.routing import IndexedRouter
 from autoconf.audit import log as audit_log
 from autoconf.consent import records as consent
 from autoconf.errors import Conflict, Forbidden, NotFound
@@ -33,7 +34,7 @@ from autoconf.models import Recording, User
 from autoconf.settings import Settings
 from autoconf.studies import access
 
-router = APIRouter(prefix="/api/v1", tags=["recordings"])
+router = IndexedRouter(prefix="/api/v1", tags=["recordings"])
 
 # Clips encoded at once by this process (each takes the CPU ffmpeg can get); the others wait
 # on the event loop, holding no thread and no database session.

@@ -4,16 +4,17 @@ The page only renders; every change goes through the JSON API (`api/codebooks.py
 applies the rules (unique sibling labels and hotkeys) and refuses counsellors.
 """
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from autoconf.api.deps import CurrentUser, SessionDep, StudyDep
 from autoconf.api.rendering import render
+from autoconf.api.routing import IndexedRouter
 from autoconf.schemes import codebooks
 from autoconf.schemes.codebooks import CodeNode
 from autoconf.studies import access
 
-router = APIRouter(include_in_schema=False)
+router = IndexedRouter(include_in_schema=False)
 
 
 def children_of(nodes: list[CodeNode]) -> dict[int | None, list[CodeNode]]:

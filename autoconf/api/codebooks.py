@@ -1,12 +1,13 @@
 """Codebooks and their codes (schemes, categories, phases, principles)."""
 
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 
 from autoconf.api.deps import ManagedCodebookDep, ManagedCodeDep, SessionDep, StudyDep, write
+from autoconf.api.routing import IndexedRouter
 from autoconf.payloads import CodebookPublic, CodeCreate, CodePublic, CodeUpdate
 from autoconf.schemes import codebooks
 
-router = APIRouter(prefix="/api/v1", tags=["codebooks"])
+router = IndexedRouter(prefix="/api/v1", tags=["codebooks"])
 
 
 @router.get("/studies/{study_id}/codebooks")

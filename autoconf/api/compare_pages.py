@@ -6,7 +6,7 @@ page is its own permalink; without JavaScript it still shows and lists everythin
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
@@ -14,6 +14,7 @@ from autoconf.api.agreement import parse_coders
 from autoconf.api.deps import ManagedRecordingDep, SessionDep
 from autoconf.api.pages import player_media
 from autoconf.api.rendering import language_of, render
+from autoconf.api.routing import IndexedRouter
 from autoconf.errors import Invalid
 from autoconf.i18n import gettext as _
 from autoconf.models import Study
@@ -30,7 +31,7 @@ from autoconf.schemes import (
 from autoconf.schemes.codebooks import CodeNode
 from autoconf.studies import access, service
 
-router = APIRouter(include_in_schema=False)
+router = IndexedRouter(include_in_schema=False)
 LAYERS = rounds.ROUND_LAYERS
 
 

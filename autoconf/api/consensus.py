@@ -2,17 +2,18 @@
 keeping one side, merging, writing a new segment, or no code; take a decision back."""
 
 import anyio.to_thread
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 from sqlmodel import Session
 
 from autoconf.api.deps import CurrentUser, ManagedRecordingDep, PathId, SessionDep, write
 from autoconf.api.refusals import documented
+from autoconf.api.routing import IndexedRouter
 from autoconf.errors import Invalid
 from autoconf.models import Recording, User
 from autoconf.payloads import ConsensusAdopt, ConsensusCreate, ConsensusDecisionPublic
 from autoconf.schemes import consensus, rounds
 
-router = APIRouter(prefix="/api/v1", tags=["agreement"])
+router = IndexedRouter(prefix="/api/v1", tags=["agreement"])
 
 
 def _decide(

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, col, select
 
@@ -18,11 +18,12 @@ from autoconf.api.deps import (
     actor,
     write,
 )
+from autoconf.api.routing import IndexedRouter
 from autoconf.consent import records as consent
 from autoconf.errors import Invalid
 from autoconf.models import Consent, Recording, User
 
-router = APIRouter(include_in_schema=False)
+router = IndexedRouter(include_in_schema=False)
 
 # What a date field sends (ISO), or what a French user types where it is plain text.
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Request, status
+from fastapi import Body, Request, status
 from sqlmodel import Session
 
 from autoconf.api.deps import (
@@ -14,12 +14,13 @@ from autoconf.api.deps import (
     actor,
     write,
 )
+from autoconf.api.routing import IndexedRouter
 from autoconf.audit import log as audit_log
 from autoconf.consent import records as consent
 from autoconf.models import Recording
 from autoconf.payloads import ConsentCreate, ConsentPublic, ConsentWithdraw
 
-router = APIRouter(prefix="/api/v1", tags=["consents"])
+router = IndexedRouter(prefix="/api/v1", tags=["consents"])
 
 
 def forget_grants(request: Request, recording_id: int) -> None:

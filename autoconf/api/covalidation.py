@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Form, Request, Response, status
+from fastapi import Form, Request, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -23,6 +23,7 @@ from autoconf.api.deps import (
 )
 from autoconf.api.downloads import attachment
 from autoconf.api.refusals import documented
+from autoconf.api.routing import IndexedRouter
 from autoconf.api.synthesis import ExportReader, parse_id
 from autoconf.consent import records as consent
 from autoconf.errors import Invalid
@@ -34,7 +35,7 @@ from autoconf.schemes import covalidation, writers
 from autoconf.schemes.codebooks import CodeNode, list_codebooks
 from autoconf.studies import access
 
-router = APIRouter(tags=["co-validation"])
+router = IndexedRouter(tags=["co-validation"])
 
 
 def segments(session: Session, user: User, recording: Recording) -> list[covalidation.ShownSegment]:

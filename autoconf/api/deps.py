@@ -108,9 +108,11 @@ async def in_one_step(request: Request, step: Callable[[Session, User], T]) -> T
     For the annotator's requests, sent several times a second by every coder: each step
     through the thread pool, and each dependency FastAPI solves, costs more than the
     queries (bench/README.md, "Where a request's time goes"); a request made of
-    `SessionDep`, `CurrentUser` and a loaded object makes four.
+    `SessionDep`, `CurrentUser` and a loaded object makes four. The steps run in their own
+    lane of `db.quick_lane_threads` threads (one on SQLite).
     """
     engine = request.app.state.engine
+    lane: anyio.CapacityLimiter = request.app.state.quick_lane
     slots: anyio.Semaphore = request.app.state.session_slots
 
     def run() -> tuple[T, bool]:
@@ -118,7 +120,8 @@ async def in_one_step(request: Request, step: Callable[[Session, User], T]) -> T
             result = step(session, _signed_in(request, session))
             return result, bool(session.info.pop(live_sessions.APPENDED, False))
 
-    async with slots:
+    # The lane first: a request waiting for it holds no session slot.
+    async with lane, slots:
         result, appended = await anyio.to_thread.run_sync(run)
     if appended:
         request.app.state.live_hub.poke()  # a live event committed: followers here read it now

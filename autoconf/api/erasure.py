@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Request
+from fastapi import Request
 from sqlmodel import Session
 
 from autoconf.api.deps import (
@@ -22,12 +22,13 @@ from autoconf.api.deps import (
     write,
     write_alone,
 )
+from autoconf.api.routing import IndexedRouter
 from autoconf.media.clips import CLIPS_FOLDER
 from autoconf.settings import Settings
 from autoconf.studies import access, erasure
 from autoconf.studies.disposal import Disposal, sweep
 
-router = APIRouter(prefix="/api/v1", tags=["erasure"])
+router = IndexedRouter(prefix="/api/v1", tags=["erasure"])
 
 
 @asynccontextmanager

@@ -4,7 +4,7 @@ name); then the erasure, and back to the study (or the studies) with a confirmat
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from autoconf.api.deps import (
@@ -18,11 +18,12 @@ from autoconf.api.deps import (
 )
 from autoconf.api.erasure import disposing
 from autoconf.api.rendering import render
+from autoconf.api.routing import IndexedRouter
 from autoconf.models import Recording, Study
 from autoconf.settings import Settings
 from autoconf.studies import access, erasure
 
-router = APIRouter(include_in_schema=False)
+router = IndexedRouter(include_in_schema=False)
 
 Confirmation = Annotated[str, Form(max_length=300)]
 

@@ -5,7 +5,7 @@ transaction; each export is in the audit log."""
 from typing import Annotated, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -22,6 +22,7 @@ from autoconf.api.deps import (
 )
 from autoconf.api.recordings import wake_workers
 from autoconf.api.refusals import documented
+from autoconf.api.routing import IndexedRouter
 from autoconf.errors import Invalid
 from autoconf.interop import (
     eaf_import,
@@ -36,7 +37,7 @@ from autoconf.models import Recording, Study, User
 from autoconf.payloads import EafImported, EafMapping, EafPreview, QdpxImported
 from autoconf.settings import Settings
 
-router = APIRouter(prefix="/api/v1", tags=["interoperability"])
+router = IndexedRouter(prefix="/api/v1", tags=["interoperability"])
 
 
 def parse_mapping(text: str) -> eaf_import.Mapping:

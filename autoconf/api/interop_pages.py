@@ -4,7 +4,7 @@ the study page, and what it took and left out."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import File, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, select
 
@@ -17,10 +17,11 @@ from autoconf.api.deps import (
 )
 from autoconf.api.interop import qdpx_file
 from autoconf.api.rendering import render
+from autoconf.api.routing import IndexedRouter
 from autoconf.models import Codebook, Recording, Study
 from autoconf.schemes.fields import STRUCTURED_FIELDS
 
-router = APIRouter(include_in_schema=False)
+router = IndexedRouter(include_in_schema=False)
 
 
 def _page(request: Request, session: Session, recording: Recording) -> Response:

@@ -8,8 +8,8 @@ import time
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect, status
 from fastapi import Path as FastAPIPath
+from fastapi import Request, WebSocket, WebSocketDisconnect, status
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
@@ -22,6 +22,7 @@ from autoconf.api.deps import (
     request_session,
     write,
 )
+from autoconf.api.routing import IndexedRouter
 from autoconf.api.web_security import from_elsewhere
 from autoconf.auth import accounts
 from autoconf.auth.accounts import SESSION
@@ -31,7 +32,7 @@ from autoconf.live.hub import LiveHub
 from autoconf.models import LiveSession, User, utcnow
 from autoconf.studies import access
 
-router = APIRouter(prefix="/api/v1", tags=["live"])
+router = IndexedRouter(prefix="/api/v1", tags=["live"])
 
 
 class LiveStarted(BaseModel):

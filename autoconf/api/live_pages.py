@@ -3,7 +3,7 @@ the counsellor (a calm view: the video and "Arrêter ici"); starting and joining
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
@@ -18,13 +18,14 @@ from autoconf.api.deps import (
 from autoconf.api.live_report import researcher_only
 from autoconf.api.pages import player_media
 from autoconf.api.rendering import render
+from autoconf.api.routing import IndexedRouter
 from autoconf.api.synthesis import parse_id
 from autoconf.live import report, sessions, stops, wording
 from autoconf.models import Counsellor, Interview, InterviewRecording, Recording, Study
 from autoconf.schemes.timecode import parse_time
 from autoconf.studies import access
 
-router = APIRouter(include_in_schema=False)
+router = IndexedRouter(include_in_schema=False)
 
 
 @router.post("/recordings/{recording_id}/live")

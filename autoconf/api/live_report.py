@@ -5,11 +5,12 @@ recording."""
 from typing import Any, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
 from autoconf.api.deps import CurrentUser, InterviewDep, SessionDep, actor, write
+from autoconf.api.routing import IndexedRouter
 from autoconf.api.synthesis import ExportReader, download
 from autoconf.audit import log as audit_log
 from autoconf.consent import records as consent
@@ -20,7 +21,7 @@ from autoconf.payloads import RecordingChoice
 from autoconf.schemes import writers
 from autoconf.studies import access
 
-router = APIRouter(prefix="/api/v1", tags=["live"])
+router = IndexedRouter(prefix="/api/v1", tags=["live"])
 
 
 def researcher_only(session: Session, user: User, interview: Interview) -> None:

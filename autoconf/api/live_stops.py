@@ -3,11 +3,12 @@ page uses these; every change also reaches the other screens as an event)."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 from sqlmodel import Session
 
 from autoconf.api.deps import CurrentUser, PathId, SessionDep, write
 from autoconf.api.live import snapshot
+from autoconf.api.routing import IndexedRouter
 from autoconf.live import sessions, stops
 from autoconf.models import User
 from autoconf.payloads import (
@@ -20,7 +21,7 @@ from autoconf.payloads import (
 )
 from autoconf.studies import access
 
-router = APIRouter(prefix="/api/v1", tags=["live"])
+router = IndexedRouter(prefix="/api/v1", tags=["live"])
 
 
 def _stop_session(session: Session, user: User, stop_id: int) -> int:

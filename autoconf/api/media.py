@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import FileResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import MutableHeaders
@@ -32,13 +32,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from autoconf.api.deps import RecordingDep, SessionDep, SettingsDep, actor, credential_of, write
 from autoconf.api.refusals import documented
+from autoconf.api.routing import IndexedRouter
 from autoconf.audit import log as audit_log
 from autoconf.consent import records as consent
 from autoconf.errors import Conflict, NotFound
 from autoconf.models import Recording
 from autoconf.settings import Settings
 
-router = APIRouter(prefix="/api/v1", tags=["media"])
+router = IndexedRouter(prefix="/api/v1", tags=["media"])
 
 GRANT_TTL_S = 10.0
 MAX_GRANTS = 10_000

@@ -1,13 +1,13 @@
 """Health check and reference lists the clients need (structured fields, tools)."""
 
-from fastapi import APIRouter
 from sqlalchemy import text
 
 from autoconf.api.deps import CurrentUser, SessionDep, SettingsDep
+from autoconf.api.routing import IndexedRouter
 from autoconf.media.tools import tool_status
 from autoconf.schemes.fields import STRUCTURED_FIELDS
 
-router = APIRouter(prefix="/api/v1", tags=["meta"])
+router = IndexedRouter(prefix="/api/v1", tags=["meta"])
 
 
 @router.get("/health")

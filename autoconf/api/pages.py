@@ -4,7 +4,7 @@ from dataclasses import asdict
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
@@ -26,6 +26,7 @@ from autoconf.api.deps import (
 )
 from autoconf.api.recordings import erase, public, reprocess, stop_processing, store_upload
 from autoconf.api.rendering import render
+from autoconf.api.routing import IndexedRouter
 from autoconf.archive.importing import MEDIA_MISSING_PREFIX
 from autoconf.consent import records as consent
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated, TooManyAttempts
@@ -38,7 +39,7 @@ from autoconf.schemes import annotations, codebooks, rounds
 from autoconf.schemes.fields import STRUCTURED_FIELDS
 from autoconf.studies import access, recordings, service
 
-router = APIRouter(include_in_schema=False)
+router = IndexedRouter(include_in_schema=False)
 
 # What the recording page's player (web/templates/_player.html) reads of the API's view.
 PLAYER_FIELDS = {"status", "progress", "stage", "kind", "media_url", "poster_url"}

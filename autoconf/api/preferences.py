@@ -2,16 +2,17 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from autoconf.api.deps import CurrentUser, SessionDep, write
 from autoconf.api.errors import back_to
+from autoconf.api.routing import IndexedRouter
 from autoconf.auth import accounts
 from autoconf.errors import Invalid
 from autoconf.i18n import LANGUAGES
 
-router = APIRouter(include_in_schema=False)
+router = IndexedRouter(include_in_schema=False)
 
 # In both languages: a sender of an unknown one did not come from the page's list.
 UNKNOWN_LANGUAGE = (

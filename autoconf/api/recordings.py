@@ -4,7 +4,7 @@ from typing import Annotated
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, File, Form, Request, UploadFile, status
+from fastapi import File, Form, Request, UploadFile, status
 from sqlmodel import Session
 
 from autoconf.api.deps import (
@@ -20,6 +20,7 @@ from autoconf.api.deps import (
 )
 from autoconf.api.erasure import disposing
 from autoconf.api.refusals import documented
+from autoconf.api.routing import IndexedRouter
 from autoconf.consent import records as consent
 from autoconf.media import jobs
 from autoconf.media.storage import StoredFile
@@ -29,7 +30,7 @@ from autoconf.settings import Settings
 from autoconf.studies import access, recordings
 from autoconf.studies.erasure import erase_recording
 
-router = APIRouter(prefix="/api/v1", tags=["recordings"])
+router = IndexedRouter(prefix="/api/v1", tags=["recordings"])
 
 
 async def store_upload(

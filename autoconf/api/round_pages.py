@@ -3,19 +3,20 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from autoconf.api.deps import CurrentUser, ManagedStudyDep, RoundDep, SessionDep, actor, write
 from autoconf.api.rounds import finish, start
+from autoconf.api.routing import IndexedRouter
 from autoconf.api.synthesis import parse_id
 from autoconf.errors import Invalid
 from autoconf.i18n import gettext as _
 from autoconf.payloads import CodingRoundCreate
 from autoconf.schemes import rounds
 
-router = APIRouter(include_in_schema=False)
+router = IndexedRouter(include_in_schema=False)
 
 
 def _ids(values: list[str]) -> list[int]:

@@ -2,17 +2,18 @@
 done; blind rounds hold each coder's segments until every coder is done."""
 
 import anyio.to_thread
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 from sqlmodel import Session
 
 from autoconf.api.deps import CurrentUser, ManagedStudyDep, RoundDep, SessionDep, actor, write
 from autoconf.api.refusals import documented
+from autoconf.api.routing import IndexedRouter
 from autoconf.audit import log as audit_log
 from autoconf.models import CodingRound, Study, User
 from autoconf.payloads import CodingRoundCreate, CodingRoundDone, CodingRoundPublic
 from autoconf.schemes import rounds
 
-router = APIRouter(prefix="/api/v1", tags=["coding rounds"])
+router = IndexedRouter(prefix="/api/v1", tags=["coding rounds"])
 
 
 def public(view: rounds.RoundView) -> CodingRoundPublic:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 from sqlmodel import Session
 
 from autoconf.api.deps import (
@@ -15,6 +15,7 @@ from autoconf.api.deps import (
     actor,
     write,
 )
+from autoconf.api.routing import IndexedRouter
 from autoconf.audit import log as audit_log
 from autoconf.errors import Forbidden
 from autoconf.models import Interview, Study, User
@@ -33,7 +34,7 @@ from autoconf.payloads import (
 )
 from autoconf.studies import access, service
 
-router = APIRouter(prefix="/api/v1", tags=["studies"])
+router = IndexedRouter(prefix="/api/v1", tags=["studies"])
 
 
 def _study(study: Study, role: str | None) -> StudyPublic:

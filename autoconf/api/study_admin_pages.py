@@ -12,7 +12,7 @@ never stored in clear.
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
@@ -25,6 +25,7 @@ from autoconf.api.deps import (
     write,
 )
 from autoconf.api.rendering import render
+from autoconf.api.routing import IndexedRouter
 from autoconf.api.studies import remove_member_from, update_study_settings
 from autoconf.audit import log as audit_log
 from autoconf.errors import Conflict, Invalid, NotFound
@@ -32,7 +33,7 @@ from autoconf.i18n import N_, gettext, set_language
 from autoconf.models import GENDERS, Interview, Study, User
 from autoconf.studies import access, recordings, service
 
-router = APIRouter(include_in_schema=False)
+router = IndexedRouter(include_in_schema=False)
 
 Text = Annotated[str, Form(max_length=200)]
 Code = Annotated[str, Form(max_length=64)]

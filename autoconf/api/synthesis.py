@@ -8,7 +8,7 @@ their language, numbers with their decimal mark, a CSV with their separator."""
 import dataclasses
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -21,6 +21,7 @@ from autoconf.api.deps import (
     StudyDep,
 )
 from autoconf.api.rendering import language_of
+from autoconf.api.routing import IndexedRouter
 from autoconf.consent import records as consent
 from autoconf.errors import Invalid
 from autoconf.i18n import gettext as _
@@ -33,7 +34,7 @@ from autoconf.schemes.fields import STRUCTURED_FIELDS
 from autoconf.schemes.tables import Table
 from autoconf.studies import visibility
 
-router = APIRouter(prefix="/api/v1", tags=["synthesis"])
+router = IndexedRouter(prefix="/api/v1", tags=["synthesis"])
 
 Format = Literal["json", "csv", "xlsx", "ods", "docx", "html", "md", "tex"]
 Separator = Literal["semicolon", "comma", "tab"]

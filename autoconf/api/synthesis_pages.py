@@ -4,16 +4,17 @@ permalink, and works without JavaScript (the script adds drag-and-drop ordering)
 
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from autoconf.api.deps import ManagedStudyDep, SessionDep
 from autoconf.api.rendering import language_of, render
+from autoconf.api.routing import IndexedRouter
 from autoconf.api.synthesis import parse_coder, parse_id, parse_ids
 from autoconf.schemes import codebooks, synthesis, writers
 from autoconf.studies import service
 
-router = APIRouter(include_in_schema=False)
+router = IndexedRouter(include_in_schema=False)
 
 # Every file format, as the download links name it.
 FORMATS = [

@@ -1,16 +1,17 @@
 """Accounts (administrators): list them, disable or enable one."""
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from sqlmodel import Session
 
 from autoconf.api.deps import CurrentUser, PathId, SessionDep, actor, write
+from autoconf.api.routing import IndexedRouter
 from autoconf.audit import log as audit_log
 from autoconf.auth import accounts
 from autoconf.models import User
 from autoconf.payloads import UserActive, UserPublic
 from autoconf.studies import access
 
-router = APIRouter(prefix="/api/v1", tags=["users"])
+router = IndexedRouter(prefix="/api/v1", tags=["users"])
 
 
 @router.get("/users")

@@ -6,6 +6,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, delete, select
 
 from autoconf.auth.passwords import hash_password, needs_rehash, verify_password
@@ -146,13 +147,18 @@ def issue_token(
     return token, clear
 
 
+# Built once: every request signs in with it (building a statement costs more than running
+# it; bench/README.md, "Where a request's time goes").
+_TOKEN_USER = (
+    select(AuthToken, User)
+    .join(User, col(User.id) == AuthToken.user_id)
+    .where(AuthToken.token_hash == bindparam("digest"), AuthToken.kind == bindparam("kind"))
+)
+
+
 def user_for_token(session: Session, clear: str, kind: str) -> User | None:
     """The active user a valid, unexpired token of `kind` belongs to, or None."""
-    row = session.exec(
-        select(AuthToken, User)
-        .join(User, col(User.id) == AuthToken.user_id)
-        .where(AuthToken.token_hash == _digest(clear), AuthToken.kind == kind)
-    ).first()
+    row = session.exec(_TOKEN_USER, params={"digest": _digest(clear), "kind": kind}).first()
     if row is None:
         return None
     token, user = row

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select, update
 
@@ -212,6 +212,20 @@ def _views(session: Session, rounds: list[CodingRound]) -> list[RoundView]:
     ]
 
 
+# Built once: asked at every segment written (building a statement costs more than running it).
+_ROUND_OF = (
+    select(CodingRound.id, CodingRound.blind)
+    .join(CodingRoundRecording, col(CodingRoundRecording.round_id) == CodingRound.id)
+    .join(CodingRoundCoder, col(CodingRoundCoder.round_id) == CodingRound.id)
+    .where(
+        CodingRoundRecording.recording_id == bindparam("recording"),
+        CodingRoundCoder.user_id == bindparam("author"),
+        CodingRound.layer == bindparam("layer"),
+        col(CodingRound.revealed_at).is_(None),
+    )
+)
+
+
 def round_of(
     session: Session, recording_id: int, author_id: int | None, layer: str
 ) -> tuple[int, bool] | None:
@@ -220,15 +234,7 @@ def round_of(
     if author_id is None or layer not in ROUND_LAYERS:
         return None
     found = session.exec(
-        select(CodingRound.id, CodingRound.blind)
-        .join(CodingRoundRecording, col(CodingRoundRecording.round_id) == CodingRound.id)
-        .join(CodingRoundCoder, col(CodingRoundCoder.round_id) == CodingRound.id)
-        .where(
-            CodingRoundRecording.recording_id == recording_id,
-            CodingRoundCoder.user_id == author_id,
-            CodingRound.layer == layer,
-            col(CodingRound.revealed_at).is_(None),
-        )
+        _ROUND_OF, params={"recording": recording_id, "author": author_id, "layer": layer}
     ).first()
     return (found[0] or 0, found[1]) if found else None
 

@@ -14,7 +14,7 @@ not do is 403.
 from dataclasses import dataclass, replace
 from typing import cast
 
-from sqlalchemy import ColumnElement, and_, event, false, or_
+from sqlalchemy import ColumnElement, and_, bindparam, event, false, or_
 from sqlmodel import Session, col, select
 
 from autoconf.errors import Conflict, Forbidden, Invalid, NotFound
@@ -61,6 +61,15 @@ def _forget_written(session: Session, _context: object) -> None:
     session.info.pop(_MEMO, None)
 
 
+# Built once: asked by every request (building a statement costs more than running it).
+_ROLE = select(Membership.role).where(
+    Membership.study_id == bindparam("study"), Membership.user_id == bindparam("user")
+)
+_OWN_COUNSELLORS = select(Counsellor.id).where(
+    Counsellor.study_id == bindparam("study"), Counsellor.user_id == bindparam("user")
+)
+
+
 def _memo(session: Session) -> dict[tuple[object, ...], object]:
     memo: dict[tuple[object, ...], object] = session.info.setdefault(_MEMO, {})
     return memo
@@ -73,11 +82,7 @@ def study_role(session: Session, user: User, study_id: int) -> str | None:
     memo = _memo(session)
     key = ("role", user.id, study_id)
     if key not in memo:
-        memo[key] = session.exec(
-            select(Membership.role).where(
-                Membership.study_id == study_id, Membership.user_id == user.id
-            )
-        ).first()
+        memo[key] = session.exec(_ROLE, params={"study": study_id, "user": user.id}).first()
     return cast(str | None, memo[key])
 
 
@@ -104,11 +109,7 @@ def own_counsellor_ids(session: Session, user: User, study_id: int) -> list[int]
     memo = _memo(session)
     key = ("counsellors", user.id, study_id)
     if key not in memo:
-        ids = session.exec(
-            select(Counsellor.id).where(
-                Counsellor.study_id == study_id, Counsellor.user_id == user.id
-            )
-        ).all()
+        ids = session.exec(_OWN_COUNSELLORS, params={"study": study_id, "user": user.id}).all()
         memo[key] = [i for i in ids if i is not None]
     return list(cast(list[int], memo[key]))
 
@@ -201,6 +202,14 @@ def require_annotation(
     """The annotation; with `edit`, only its author or a researcher of the study. What the
     user may not see (someone else's private mark, coding hidden from a counsellor) is
     unknown (404), as if it did not exist."""
+    return require_annotation_and_recording(session, user, annotation_id, edit=edit)[0]
+
+
+def require_annotation_and_recording(
+    session: Session, user: User, annotation_id: int, *, edit: bool = False
+) -> tuple[Annotation, Recording]:
+    """`require_annotation`, and its recording (the session keeps loaded objects only while
+    they are used: asked again, the recording would be read again)."""
     annotation = session.get(Annotation, annotation_id)
     unknown = NotFound(f"Aucune annotation n° {annotation_id}.")
     if annotation is None:
@@ -217,7 +226,7 @@ def require_annotation(
         and not sees_everything(session, user, recording.study_id)
     ):
         raise Forbidden("Vous ne pouvez modifier que vos propres annotations.")
-    return annotation
+    return annotation, recording
 
 
 def visible_study_ids(session: Session, user: User) -> list[int] | None:
