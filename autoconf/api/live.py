@@ -181,7 +181,10 @@ async def live_socket(socket: WebSocket, session_id: PathId) -> None:
         hub.unsubscribe(session_id, queue)
         if presence_id is not None:
             hub.gone(presence_id)
-            with contextlib.suppress(Exception):  # a database gone: the row goes stale
+            # Shielded: a connection whose task is cancelled as it closes (a server stopping,
+            # Starlette's test client) still tells the others now, not when its row goes
+            # stale half a minute later. A database gone: the row goes stale.
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 async with request_session(socket) as session:
                     await write(socket, session, presence.leave, session, presence_id)
 

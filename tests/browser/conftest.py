@@ -5,6 +5,7 @@ without Chromium these tests fail.
 """
 
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,11 +43,24 @@ class LiveServer:
     counsellor_password: str = ""
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data = tmp_path_factory.mktemp("live")
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The README's demo, loaded once per test process (its media processed by ffmpeg: a few
+    seconds); what `autoconf demo` printed, as label -> value."""
+    data = tmp_path_factory.mktemp("demo")
     printed = cli(data, "demo")
     lines = dict(line.strip().split(" : ", 1) for line in printed.splitlines() if " : " in line)
+    return data, lines
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, demo_folder: tuple[Path, dict[str, str]]
+) -> Iterator[LiveServer]:
+    """A server of its own for each test module, on a copy of the demo's data folder."""
+    template, lines = demo_folder
+    data = tmp_path_factory.mktemp("live") / "data"
+    shutil.copytree(template, data)
     with serve(data) as url:
         yield LiveServer(
             url,

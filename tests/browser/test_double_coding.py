@@ -3,6 +3,7 @@ started from the study page, each coder blind to the other until both are done, 
 disagreements stepped through with the keyboard (each one played), settled into a
 consensus, and the synthesis table computed from that consensus."""
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,13 @@ INES_PASSWORD = "ines-mot-de-passe-2026"
 
 
 @pytest.fixture(scope="module")
-def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def team_server(
+    tmp_path_factory: pytest.TempPathFactory, demo_folder: tuple[Path, dict[str, str]]
+) -> Iterator[LiveServer]:
     """The demo, with a second researcher (Inès) who has an account but no study yet."""
-    data = tmp_path_factory.mktemp("double")
-    printed = cli(data, "demo")
-    lines = dict(line.strip().split(" : ", 1) for line in printed.splitlines() if " : " in line)
+    template, lines = demo_folder
+    data = tmp_path_factory.mktemp("double") / "data"
+    shutil.copytree(template, data)
     cli(data, "user", "add", "ines", "--role", "researcher", stdin=f"{INES_PASSWORD}\n")
     with serve(data) as url:
         yield LiveServer(

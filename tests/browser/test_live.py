@@ -7,13 +7,14 @@ report lists the stop with its comment. Then the server restarts mid-session and
 screens reconnect by themselves."""
 
 import re
+import shutil
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import CONTEXT, LiveServer, form_headers
 from tests.browser.test_pages import _login
-from tests.support import cli, start_server, stop_server, wait_for
+from tests.support import start_server, stop_server, wait_for
 
 MEDIA = "document.querySelector('[data-player-media]')"
 DEMO_MEDIA = Path(__file__).resolve().parents[2] / "autoconf" / "demo" / "seance-demo.mp4"
@@ -185,12 +186,11 @@ def test_the_counsellors_stops_become_data(
 
 
 def test_both_screens_reconnect_after_a_server_restart(
-    browser: Browser, tmp_path: Path, live_server: LiveServer
+    browser: Browser, tmp_path: Path, demo_folder: tuple[Path, dict[str, str]]
 ) -> None:
+    template, lines = demo_folder
     data = tmp_path / "data"
-    data.mkdir()
-    printed = cli(data, "demo")
-    lines = dict(line.strip().split(" : ", 1) for line in printed.splitlines() if " : " in line)
+    shutil.copytree(template, data)  # a server of its own: this test stops it
     server = start_server(data)
     port = int(server.url.rsplit(":", 1)[1])
     local = LiveServer(server.url, lines["Identifiant"], lines["Mot de passe"], 1)
