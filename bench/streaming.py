@@ -57,6 +57,9 @@ from tests.support import (  # noqa: E402
 SPAN = 1024 * 1024  # bytes per range read
 SNIPPET = ROOT / "docs" / "nginx-autoconf.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+CACHE_DIR = "/run/nginx-autoconf"  # the snippet's cache of media answers
+# The snippet's internal location of the files (X-Accel-Redirect's target): `internal` and `alias`.
+FILES_LOCATION = r"location\s+(\S+)\s*\{([^{}]*\binternal\s*;[^{}]*\balias\b[^{}]*)\}"
 REFERENCE_PREFIX = "/_bench_static/"
 
 WRK_SCRIPT = """
@@ -164,8 +167,9 @@ def nginx_config(folder: Path, data: Path, app_port: int, port: int, ref_port: i
     snippet = snippet.replace("DATA_DIR", str(data)).replace(
         "127.0.0.1:8000", f"127.0.0.1:{app_port}"
     )
+    snippet = snippet.replace(CACHE_DIR, str(folder / "media-grants"))
     snippet = re.sub(r"listen\s+80\s*;", f"listen 127.0.0.1:{port};", snippet)
-    internal = re.search(r"location\s+(\S+)\s*\{([^{}]*\binternal\s*;[^{}]*)\}", snippet)
+    internal = re.search(FILES_LOCATION, snippet)
     if internal is None:
         raise SystemExit(f"no `internal` location in {SNIPPET}")
     directives = re.sub(r"\binternal\s*;", "", internal.group(2))
@@ -201,7 +205,7 @@ http {{
 
 
 def accel_prefix() -> str:
-    found = re.search(r"location\s+(\S+)\s*\{[^{}]*\binternal\s*;", SNIPPET.read_text())
+    found = re.search(FILES_LOCATION, SNIPPET.read_text())
     if found is None:
         raise SystemExit(f"no `internal` location in {SNIPPET}")
     return found.group(1)

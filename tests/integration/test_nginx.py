@@ -3,6 +3,7 @@ server: the app checks access, nginx sends the bytes (X-Accel-Redirect)."""
 
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ def nginx_conf(folder: Path, data_dir: Path, app_url: str, port: int) -> Path:
     server = SNIPPET.read_text()
     server = server.replace("DATA_DIR", str(data_dir)).replace("listen 80;", f"listen {port};")
     server = server.replace("127.0.0.1:8000", app_url.removeprefix("http://"))
+    server = server.replace("/run/nginx-autoconf", str(folder / "media-grants"))
     conf = folder / "nginx.conf"
     conf.write_text(
         f"""daemon off;
@@ -49,7 +51,11 @@ def deployment(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
     assert Path(NGINX).exists(), "nginx is required (scripts/install --test installs it)"
     data = tmp_path / "data"
     headers = researcher_token(data)
-    env = {"AUTOCONF_MEDIA_ACCEL_REDIRECT": "/_autoconf_media/", "AUTOCONF_MEDIA_WORKERS": "1"}
+    env = {
+        "AUTOCONF_MEDIA_ACCEL_REDIRECT": "/_autoconf_media/",
+        "AUTOCONF_MEDIA_WORKERS": "1",
+        "AUTOCONF_LOG_LEVEL": "info",  # the requests the app sees, in server.log
+    }
     with serve(data, env) as app_url:
         port = free_port()
         conf = nginx_conf(tmp_path, data, app_url, port)
@@ -106,6 +112,54 @@ def test_nginx_sends_the_media_after_the_app_allowed_it(
     key = proxy.relative_to(data / "media").as_posix()
     direct = httpx.get(f"{url}/_autoconf_media/{key}")  # the internal location is not public
     assert direct.status_code == 404 and direct.content != content
+
+
+def test_nginx_serves_a_players_ranges_alone_and_stops_when_consent_is_withdrawn(
+    deployment: tuple[str, dict[str, str], Path],
+) -> None:
+    """The app's "yes" is kept 5 s per credential and file: a player's Range requests are
+    served by nginx without a request to the app; a consent withdrawn stops them within
+    those 5 s, with the app's own refusal."""
+    url, headers, data = deployment
+    _, recording_id = study_with_recording(url, headers)
+    api = f"{url}/api/v1/recordings/{recording_id}"
+    wait_for(
+        lambda: httpx.get(api, headers=headers).json()["status"] == "ready",
+        60,
+        "the recording to be processed",
+    )
+    (proxy,) = (data / "media" / "recordings").glob("*/proxy.mp4")
+    content = proxy.read_bytes()
+    log = data / "server.log"
+
+    def asked() -> int:  # the media requests the app has seen
+        return log.read_text().count(f"GET /api/v1/recordings/{recording_id}/media ")
+
+    before = asked()
+    started = time.monotonic()
+    for offset in range(0, 20_000, 1_000):
+        ranged = {**headers, "Range": f"bytes={offset}-{offset + 999}"}
+        part = httpx.get(f"{api}/media", headers=ranged)
+        assert part.status_code == 206 and part.content == content[offset : offset + 1000]
+        assert part.headers["content-type"] == "video/mp4"
+    assert time.monotonic() - started < 5
+    assert asked() - before == 1  # the first request's check; the other 19 from nginx alone
+    # Another credential is checked on its own: no credential, the app's 401 in full.
+    refused = httpx.get(f"{api}/media", headers={"Range": "bytes=0-99"})
+    assert refused.status_code == 401 and "detail" in refused.json()
+
+    (given,) = (c for c in httpx.get(f"{api}/consents", headers=headers).json()[:1])
+    withdrawn = httpx.post(f"{url}/api/v1/consents/{given['id']}/withdraw", headers=headers)
+    assert withdrawn.status_code == 200, withdrawn.text
+    at = time.monotonic()
+
+    def refusal() -> httpx.Response | None:
+        answer = httpx.get(f"{api}/media", headers={**headers, "Range": "bytes=0-99"})
+        return answer if answer.status_code != 206 else None
+
+    stopped = wait_for(refusal, 10, "the media to stop after the consent was withdrawn")
+    assert time.monotonic() - at <= 6
+    assert stopped.status_code == 403 and "consentement" in stopped.json()["detail"]
 
 
 def test_the_live_websocket_goes_through_nginx(
