@@ -44,6 +44,8 @@ import httpx2 as httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _targets import record  # noqa: E402 (bench/_targets.py: the target table)
+
 from tests.support import (  # noqa: E402
     Server,
     cli,
@@ -564,6 +566,19 @@ def conclude(throughput: dict[tuple[str, int], float], p99: dict[str, float], re
                 f"target TTFB p99 < 50 ms at {readers} readers ({phase}), {name}: "
                 f"{value:.1f} ms ({verdict(value < 50)})"
             )
+    for name, target in (("app", 0.5), ("accel", 0.95)):
+        ratios = [throughput[(name, c)] / throughput[("nginx", c)] for c in (8, 32)]
+        figure = " and ".join(f"{r:.2f} ×" for r in ratios) + " nginx (8, 32 readers)"
+        record(name, figure, all(r >= target for r in ratios))
+    app_closed, accel_closed, app_paced, accel_paced = (
+        p99[f"{phase} {name}"] for phase in ("closed", "paced") for name in ("app", "accel")
+    )
+    record(
+        "ttfb",
+        f"app {app_closed:.0f} / {app_paced:.0f} ms, "
+        f"accel {accel_closed:.0f} / {accel_paced:.0f} ms (closed / paced)",
+        max(app_closed, accel_closed, app_paced, accel_paced) < 50,
+    )
 
 
 def stop(setup: Setup) -> None:
