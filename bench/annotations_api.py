@@ -37,6 +37,7 @@ import httpx2 as httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _targets import record  # bench/_targets.py: the target table
+from streaming import run_client
 
 from tests.support import cli_env, fresh_postgres, serve, study_with_recording
 
@@ -145,14 +146,6 @@ async def phase(
     return samples
 
 
-def run(coroutine):  # type: ignore[no-untyped-def]
-    try:
-        import uvloop  # the client's own overhead is part of every figure: keep it small
-    except ImportError:
-        return asyncio.run(coroutine)
-    return uvloop.run(coroutine)
-
-
 def show(name: str, samples: dict[str, list[float]], seconds: float) -> dict[str, float]:
     figures: dict[str, float] = {}
     for label in ("create", "read", "health"):
@@ -217,7 +210,7 @@ def measure(args: argparse.Namespace, name: str, database: str | None) -> dict[s
             ):
                 cpu = time.process_time()
                 try:
-                    samples = run(
+                    samples = run_client(
                         phase(
                             url, token, recording, scheme, args.clients, args.seconds, pace, health
                         )

@@ -36,9 +36,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, TypeVar, cast
 
 import httpx2 as httpx
 
@@ -56,6 +57,7 @@ from tests.support import (  # noqa: E402
     study_with_recording,
 )
 
+T = TypeVar("T")
 SPAN = 1024 * 1024  # bytes per range read
 SNIPPET = ROOT / "docs" / "nginx-autoconf.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -335,6 +337,14 @@ class RangeReader(asyncio.BufferedProtocol):
             self.done.set_exception(exc or ConnectionError("closed by the server"))
 
 
+def range_request(target: Target, auth: str, start: int) -> bytes:
+    """A GET of the MiB at `start` of the target's file, on a keep-alive connection."""
+    return (
+        f"GET {target.path} HTTP/1.1\r\nHost: {target.host}:{target.port}\r\n"
+        f"Authorization: {auth}\r\nRange: bytes={start}-{start + SPAN - 1}\r\n\r\n"
+    ).encode()
+
+
 async def seeker(
     target: Target, auth: str, size: int, deadline: float, pace: float, seeks: Seeks
 ) -> None:
@@ -345,11 +355,7 @@ async def seeker(
         await asyncio.sleep(rng.uniform(0, pace))
     try:
         while time.perf_counter() < deadline:
-            start = rng.randrange(0, size - SPAN + 1)
-            request = (
-                f"GET {target.path} HTTP/1.1\r\nHost: {target.host}:{target.port}\r\n"
-                f"Authorization: {auth}\r\nRange: bytes={start}-{start + SPAN - 1}\r\n\r\n"
-            ).encode()
+            request = range_request(target, auth, rng.randrange(0, size - SPAN + 1))
             sent = time.perf_counter()
             status, first = await reader.ask(request)
             if status == 206:
@@ -378,12 +384,17 @@ async def seek_phase(
 def run_seeks(
     target: Target, auth: str, size: int, readers: int, seconds: float, pace: float
 ) -> Seeks:
-    phase = seek_phase(target, auth, size, readers, seconds, pace)
+    return run_client(seek_phase(target, auth, size, readers, seconds, pace))
+
+
+def run_client(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a benchmark's clients, on uvloop where it is installed: the client's own overhead
+    is part of every figure, keep it small."""
     try:
-        import uvloop  # the client's own overhead is part of every TTFB: keep it small
+        import uvloop
     except ImportError:
-        return asyncio.run(phase)
-    return uvloop.run(phase)
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
 
 
 def verdict(ok: bool) -> str:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from _targets import record
-from streaming import SPAN, RangeReader, Setup, Target, prepare, stop
+from streaming import SPAN, RangeReader, Setup, Target, prepare, range_request, run_client, stop
 
 PERIOD_S = 4.0  # a MiB every 4 s: 2 Mbit/s
 SEEK_SHARE = 0.1
@@ -77,10 +77,7 @@ async def viewer(
             seek = rng.random() < SEEK_SHARE
             if seek or position > size - SPAN:
                 position = rng.randrange(0, size - SPAN + 1)
-            request = (
-                f"GET {target.path} HTTP/1.1\r\nHost: {target.host}:{target.port}\r\n"
-                f"Authorization: {auth}\r\nRange: bytes={position}-{position + SPAN - 1}\r\n\r\n"
-            ).encode()
+            request = range_request(target, auth, position)
             sent = time.perf_counter()
             try:
                 status, first = await asyncio.wait_for(reader.ask(request), PERIOD_S * 4)
@@ -152,14 +149,6 @@ async def run_step(
     return step, server, resident_mb(server_pids), client
 
 
-def run(coroutine):  # type: ignore[no-untyped-def]
-    try:
-        import uvloop  # the client's own overhead is part of every figure: keep it small
-    except ImportError:
-        return asyncio.run(coroutine)
-    return uvloop.run(coroutine)
-
-
 def nginx_pids(master: int) -> list[int]:
     found = subprocess.run(
         ["pgrep", "-P", str(master)], capture_output=True, text=True, check=False
@@ -205,7 +194,7 @@ def main() -> int:
         for target in (app, accel, reference):
             best[target.name] = 0
             for viewers in steps:
-                step, server_cpu, memory, client_cpu = run(
+                step, server_cpu, memory, client_cpu = run_client(
                     run_step(
                         target, auth, setup.size, viewers, args.step_seconds, pids[target.name]
                     )
