@@ -53,14 +53,21 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
     return data, lines
 
 
+def copy_of(demo: tuple[Path, dict[str, str]], folder: Path) -> Path:
+    """A data folder of its own (`folder/data`), a copy of the demo's; a server started on
+    it changes only the copy."""
+    data = folder / "data"
+    shutil.copytree(demo[0], data)
+    return data
+
+
 @pytest.fixture(scope="module")
 def live_server(
     tmp_path_factory: pytest.TempPathFactory, demo_folder: tuple[Path, dict[str, str]]
 ) -> Iterator[LiveServer]:
     """A server of its own for each test module, on a copy of the demo's data folder."""
-    template, lines = demo_folder
-    data = tmp_path_factory.mktemp("live") / "data"
-    shutil.copytree(template, data)
+    lines = demo_folder[1]
+    data = copy_of(demo_folder, tmp_path_factory.mktemp("live"))
     with serve(data) as url:
         yield LiveServer(
             url,

@@ -3,7 +3,6 @@ started from the study page, each coder blind to the other until both are done, 
 disagreements stepped through with the keyboard (each one played), settled into a
 consensus, and the synthesis table computed from that consensus."""
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import CONTEXT, LiveServer, form_headers
+from tests.browser.conftest import CONTEXT, LiveServer, copy_of, form_headers
 from tests.browser.test_pages import _login
 from tests.support import cli, serve
 
@@ -23,9 +22,8 @@ def team_server(
     tmp_path_factory: pytest.TempPathFactory, demo_folder: tuple[Path, dict[str, str]]
 ) -> Iterator[LiveServer]:
     """The demo, with a second researcher (Inès) who has an account but no study yet."""
-    template, lines = demo_folder
-    data = tmp_path_factory.mktemp("double") / "data"
-    shutil.copytree(template, data)
+    lines = demo_folder[1]
+    data = copy_of(demo_folder, tmp_path_factory.mktemp("double"))
     cli(data, "user", "add", "ines", "--role", "researcher", stdin=f"{INES_PASSWORD}\n")
     with serve(data) as url:
         yield LiveServer(

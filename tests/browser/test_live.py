@@ -7,12 +7,11 @@ report lists the stop with its comment. Then the server restarts mid-session and
 screens reconnect by themselves."""
 
 import re
-import shutil
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import CONTEXT, LiveServer, form_headers
+from tests.browser.conftest import CONTEXT, LiveServer, copy_of, form_headers
 from tests.browser.test_pages import _login
 from tests.support import start_server, stop_server, wait_for
 
@@ -188,9 +187,8 @@ def test_the_counsellors_stops_become_data(
 def test_both_screens_reconnect_after_a_server_restart(
     browser: Browser, tmp_path: Path, demo_folder: tuple[Path, dict[str, str]]
 ) -> None:
-    template, lines = demo_folder
-    data = tmp_path / "data"
-    shutil.copytree(template, data)  # a server of its own: this test stops it
+    lines = demo_folder[1]
+    data = copy_of(demo_folder, tmp_path)  # a server of its own: this test stops it
     server = start_server(data)
     port = int(server.url.rsplit(":", 1)[1])
     local = LiveServer(server.url, lines["Identifiant"], lines["Mot de passe"], 1)
