@@ -33,7 +33,10 @@ def test_columns_dragged_removed_added_and_the_value_changed(
     assert _headers(page) == ["A8 - 1", "S2", "S3"]
     assert page.locator(".synthesis-table tbody td", has_text="X").count() > 0
 
-    # Drag S3 before A8 - 1 by its handle: the page reloads with the new order.
+    # Drag S3 before A8 - 1 by its handle: the page reloads with the new order. The page's
+    # module hides the typed list of numbers in the same step as it makes the list sortable:
+    # pressing the handle before that selects text instead.
+    expect(page.locator("[data-columns-text]")).to_be_hidden()
     handle = page.locator('[data-columns] li:has-text("S3") .code-handle')
     target = page.locator('[data-columns] li:has-text("A8 - 1")')
     source_box, target_box = handle.bounding_box(), target.bounding_box()
@@ -43,6 +46,11 @@ def test_columns_dragged_removed_added_and_the_value_changed(
     for step in range(1, 11):
         x = source_box["x"] + (target_box["x"] + 5 - source_box["x"]) * step / 10
         page.mouse.move(x, target_box["y"] + 8)
+    # SortableJS moves the item on its own clock (every 50 ms): release once it has moved, as a
+    # person who watches the list does.
+    page.wait_for_function(
+        "document.querySelector('[data-columns] li[data-id]').textContent.includes('S3')"
+    )
     page.mouse.up()
     second = "document.querySelector('.synthesis-table thead th:nth-child(2)')"
     page.wait_for_function(f"{second}.textContent.trim() === 'S3'")
