@@ -1,5 +1,6 @@
 """Media delivery: HTTP Range answers checked byte for byte, access control, X-Accel-Redirect."""
 
+import os
 import re
 import time
 from pathlib import Path
@@ -257,3 +258,44 @@ def test_a_proxy_replaced_while_it_streams_is_not_mixed_into_the_answer(tmp_path
 
     anyio.run(main)
     assert b"".join(sent) == b"a" * 3000
+
+
+def test_a_long_answer_stops_when_the_player_goes_a_one_part_answer_needs_no_watch(
+    tmp_path: Path,
+) -> None:
+    """A player that seeks closes its connection: an answer of many parts stops reading
+    (the client's disconnection is watched beside it); an answer of one part is one send,
+    with no watcher."""
+    import anyio
+
+    from autoconf.api.media import MediaFile
+
+    path = tmp_path / "proxy.mp4"
+    path.write_bytes(os.urandom(10_000))
+
+    async def answer(range_header: bytes) -> tuple[int, int]:
+        """(bytes sent, times the client's side was listened to)"""
+        response = MediaFile(path, stat_result=path.stat())
+        response.chunk_size = 1000
+        sent, listened = [0], [0]
+        gone = anyio.Event()
+
+        async def receive() -> dict:
+            listened[0] += 1
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.body":
+                sent[0] += len(message["body"])
+                if sent[0] >= 3000:
+                    gone.set()  # the player seeks elsewhere after three parts
+                await anyio.sleep(0)
+
+        scope = {"type": "http", "method": "GET", "headers": [(b"range", range_header)]}
+        await response(scope, receive, send)
+        return sent[0], listened[0]
+
+    long_sent, long_listened = anyio.run(answer, b"bytes=0-")
+    assert long_listened == 1 and 3000 <= long_sent < 10_000
+    assert anyio.run(answer, b"bytes=500-1499") == (1000, 0)

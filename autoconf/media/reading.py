@@ -1,0 +1,138 @@
+"""Parts of a media file, for sending: mapped from the page cache instead of copied.
+
+Sending a Range answer by reading it (`pread` into a new `bytes`, then the socket's copy)
+copies every byte twice in the server: two thirds of the app's time on 1 MiB ranges
+(bench/README.md). Mapped, the socket copies straight from the page cache: once. A file is
+mapped whole once and the mapping kept while it is used (and IDLE_S after): mapping and
+unmapping for every answer cost a third of what the mapping saved. The pages of a part
+are brought in by the caller's worker thread (`MADV_POPULATE_READ`), so that sending them
+from the event loop never waits for the disk.
+
+A mapped page of a file shortened in place would kill the process (SIGBUS) when read:
+every writer under the media folder writes aside and renames, or removes (ARCHITECTURE.md,
+"Media files are never rewritten in place"); a file replaced by a rename is a new file,
+mapped anew, and a part past a file's end is read, not mapped. A removed file's space is
+given back once its mapping is dropped: when idle for IDLE_S, or at once by `forget_all`
+(called when a recording is erased, deleted or its consent withdrawn). Where mapping is not
+possible (no `MADV_POPULATE_READ`: Linux before 5.14, or another system) parts are read.
+"""
+
+import errno
+import mmap
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+IDLE_S = 10.0
+MOST_FILES = 256
+# Linux's MADV_POPULATE_READ (5.14+); Python 3.11's mmap module does not name it.
+_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)
+
+
+class Reader(Protocol):
+    """One file, opened for one answer: its parts, then closed."""
+
+    def part(self, start: int, end: int) -> memoryview | bytes:
+        """Bytes [start, end), fewer at the file's end."""
+
+    def close(self) -> None: ...
+
+
+class _Read:
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDONLY)
+
+    def part(self, start: int, end: int) -> memoryview | bytes:
+        return os.pread(self.fd, max(0, end - start), start)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+@dataclass
+class _Mapping:
+    identity: tuple[int, int, int, int]  # device, inode, size, modification time
+    mapped: mmap.mmap
+    view: memoryview
+    used: float
+
+
+class _Mapped:
+    def __init__(self, mapped: mmap.mmap, view: memoryview) -> None:
+        self.mapped, self.view = mapped, view
+
+    def part(self, start: int, end: int) -> memoryview | bytes:
+        end = min(end, len(self.view))
+        if end <= start:
+            return b""
+        first_page = start - start % mmap.PAGESIZE
+        self.mapped.madvise(_POPULATE_READ, first_page, end - first_page)
+        return self.view[start:end]
+
+    def close(self) -> None:
+        """The mapping stays: kept by the cache, or dropped with the last view."""
+
+
+class MappedFiles:
+    """The media files mapped whole by this process, by path; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._files: dict[str, _Mapping] = {}
+        self.mapping = hasattr(mmap.mmap, "madvise") and os.uname().sysname == "Linux"
+
+    def open(self, path: str | os.PathLike[str]) -> Reader:
+        """The file at `path`, as it is now (OSError if it cannot be opened)."""
+        key = os.fspath(path)
+        if not self.mapping:
+            return _Read(key)
+        found = os.stat(key)
+        identity = (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
+        now = time.monotonic()
+        with self._lock:
+            kept = self._files.get(key)
+            if kept is None or kept.identity != identity:
+                mapped = self._map(key, found.st_size)
+                if mapped is None:
+                    return _Read(key)
+                kept = self._files[key] = _Mapping(identity, mapped, memoryview(mapped), now)
+            kept.used = now
+            self._drop_idle(now)
+            return _Mapped(kept.mapped, kept.view)
+
+    def _map(self, path: str, size: int) -> mmap.mmap | None:
+        if size == 0:
+            return None
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            mapped = mmap.mmap(fd, size, prot=mmap.PROT_READ)
+        finally:
+            os.close(fd)  # the mapping keeps the file
+        try:
+            mapped.madvise(_POPULATE_READ, 0, min(size, mmap.PAGESIZE))
+        except OSError as error:
+            mapped.close()
+            if error.errno == errno.EINVAL:  # a kernel before 5.14: read from now on
+                self.mapping = False
+            return None
+        return mapped
+
+    def _drop_idle(self, now: float) -> None:
+        idle = [k for k, m in self._files.items() if now - m.used > IDLE_S]
+        if len(self._files) - len(idle) > MOST_FILES:
+            idle += sorted(self._files, key=lambda k: self._files[k].used)[:-MOST_FILES]
+        for key in idle:
+            self._files.pop(key, None)  # unmapped once no answer holds a part of it
+
+    def forget_all(self) -> None:
+        """Drop every kept mapping (answers being sent keep theirs until done)."""
+        with self._lock:
+            self._files.clear()
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+
+files = MappedFiles()
