@@ -12,7 +12,8 @@ Steps of N viewers (250, 500, 1,000, 1,500, 2,000, 3,000, 4,000 by default, each
 - errors: an answer other than 206, or a connection lost, none.
 
 For each step: the viewers' throughput, the server's CPU (the app process; behind nginx,
-the app and nginx's workers) and resident memory, and the client's own CPU (on the same 2
+the app and nginx's workers) and own resident memory (RssAnon: not the media files' pages
+the app maps, shared with the page cache), and the client's own CPU (on the same 2
 cores: when it nears one core, the client is what is measured). Reference: the largest
 step of nginx alone (the snippet's directives on a public location), same run.
 
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,12 +60,19 @@ class Step:
 
 
 async def viewer(
-    target: Target, auth: str, size: int, start_at: float, deadline: float, step: Step
+    target: Target,
+    auth: str,
+    size: int,
+    start_at: float,
+    deadline: float,
+    step: Step,
+    connecting: asyncio.Semaphore,
 ) -> None:
     loop = asyncio.get_running_loop()
     rng = random.Random()
     try:
-        transport, reader = await loop.create_connection(RangeReader, target.host, target.port)
+        async with connecting:
+            transport, reader = await loop.create_connection(RangeReader, target.host, target.port)
     except OSError:
         step.errors += 1
         return
@@ -118,6 +127,8 @@ def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
 
 
 def resident_mb(pids: list[int]) -> float:
+    """The processes' own memory (RssAnon): the app maps the media files it sends, and
+    those pages of the page cache (RssFile) are shared and given back under pressure."""
     total = 0
     for pid in pids:
         try:
@@ -125,28 +136,67 @@ def resident_mb(pids: list[int]) -> float:
         except FileNotFoundError:
             continue
         for line in status.splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith("RssAnon:"):
                 total += int(line.split()[1])
     return total / 1024
 
 
-async def run_step(
-    target: Target, auth: str, size: int, viewers: int, seconds: float, server_pids: list[int]
-) -> tuple[Step, float, float, float]:
-    """One step: (its figures, the server's CPU in cores, its memory in MB, the client's
-    CPU in cores)."""
+CONNECTING_AT_ONCE = 100  # per client process: under nginx's and the app's listen backlog
+
+
+async def viewers_part(
+    target: Target, auth: str, size: int, viewers: int, start_at: float, deadline: float
+) -> tuple[Step, float]:
+    """Some of the viewers, in this process: (their figures, this process's CPU seconds)."""
     step = Step(viewers)
-    start_at = time.perf_counter() + 2.0  # every viewer connected first
-    deadline = start_at + seconds
-    server_cpu, client_cpu = cpu_seconds(server_pids), time.process_time()
-    began = time.perf_counter()
+    connecting = asyncio.Semaphore(CONNECTING_AT_ONCE)
+    cpu = time.process_time()
     await asyncio.gather(
-        *(viewer(target, auth, size, start_at, deadline, step) for _ in range(viewers))
+        *(viewer(target, auth, size, start_at, deadline, step, connecting) for _ in range(viewers))
     )
+    return step, time.process_time() - cpu
+
+
+def client_process(
+    target: Target, auth: str, size: int, viewers: int, start_at: float, deadline: float
+) -> tuple[Step, float]:
+    return run_client(viewers_part(target, auth, size, viewers, start_at, deadline))
+
+
+def run_step(
+    pool: ProcessPoolExecutor,
+    processes: int,
+    target: Target,
+    auth: str,
+    size: int,
+    viewers: int,
+    seconds: float,
+    server_pids: list[int],
+) -> tuple[Step, float, float, float]:
+    """One step, the viewers spread over `processes` client processes (one Python client
+    tops out near one core): (its figures, the server's CPU in cores, its memory in MB, the
+    clients' CPU in cores)."""
+    # Every viewer connects first (CONNECTING_AT_ONCE at a time per process), then starts.
+    start_at = time.perf_counter() + 2.0 + viewers / 1000
+    deadline = start_at + seconds
+    server_cpu = cpu_seconds(server_pids)
+    began = time.perf_counter()
+    shares = [viewers // processes + (i < viewers % processes) for i in range(processes)]
+    parts = [
+        pool.submit(client_process, target, auth, size, n, start_at, deadline) for n in shares if n
+    ]
+    step, client_cpu = Step(viewers), 0.0
+    for part in parts:
+        figures, cpu = part.result()
+        step.seeks_ms += figures.seeks_ms
+        step.reads_ms += figures.reads_ms
+        step.stalls += figures.stalls
+        step.errors += figures.errors
+        step.bytes += figures.bytes
+        client_cpu += cpu
     elapsed = time.perf_counter() - began
     server = cpu_between(server_cpu, cpu_seconds(server_pids)) / elapsed
-    client = (time.process_time() - client_cpu) / elapsed
-    return step, server, resident_mb(server_pids), client
+    return step, server, resident_mb(server_pids), client_cpu / elapsed
 
 
 def nginx_pids(master: int) -> list[int]:
@@ -163,6 +213,9 @@ def main() -> int:
     parser.add_argument(
         "--viewers", default="250,500,1000,1500,2000,3000,4000", help="the steps, in order"
     )
+    parser.add_argument(
+        "--client-processes", type=int, default=2, help="client processes the viewers share"
+    )
     args, _ = parser.parse_known_args()  # bench/run passes every benchmark's options
     steps = [int(n) for n in args.viewers.split(",")]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -172,6 +225,7 @@ def main() -> int:
     (folder / "data").mkdir()
     setup = Setup(folder, {}, args.proxy_mib * 1024 * 1024, [], [])
     best: dict[str, int] = {}
+    pool = ProcessPoolExecutor(args.client_processes)
     try:
         prepare(setup)
         auth = setup.headers["Authorization"]
@@ -185,7 +239,7 @@ def main() -> int:
         print(
             f"2 Mbit/s viewers (a MiB every {PERIOD_S:.0f} s, a seek in "
             f"{round(1 / SEEK_SHARE)}), {args.step_seconds:.0f} s per step, "
-            f"{os.cpu_count()} cores (client included)"
+            f"{os.cpu_count()} cores (clients included: {args.client_processes} processes)"
         )
         print(
             "  server  viewers   MB/s  seeks  seek p50  seek p99  read p99  stalls errors"
@@ -194,10 +248,15 @@ def main() -> int:
         for target in (app, accel, reference):
             best[target.name] = 0
             for viewers in steps:
-                step, server_cpu, memory, client_cpu = run_client(
-                    run_step(
-                        target, auth, setup.size, viewers, args.step_seconds, pids[target.name]
-                    )
+                step, server_cpu, memory, client_cpu = run_step(
+                    pool,
+                    args.client_processes,
+                    target,
+                    auth,
+                    setup.size,
+                    viewers,
+                    args.step_seconds,
+                    pids[target.name],
                 )
                 seeks = step.seeks_ms or [0.0]
                 reads = sorted(step.reads_ms) or [0.0]
@@ -213,6 +272,7 @@ def main() -> int:
                     break
                 best[target.name] = viewers
     finally:
+        pool.shutdown(cancel_futures=True)
         stop(setup)
     ceiling = max(steps)
     for name in ("app", "accel", "nginx"):
