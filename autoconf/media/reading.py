@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 IDLE_S = 10.0
+# How long a path is taken to be the file found there: a file renamed over it (a recording
+# processed again) is seen at most this late, when no `forget_all` said so at once.
+STAT_FRESH_S = 1.0
 MOST_FILES = 256
 # Linux's MADV_POPULATE_READ (5.14+); Python 3.11's mmap module does not name it.
 _POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)
@@ -54,9 +57,11 @@ class _Read:
 @dataclass
 class _Mapping:
     identity: tuple[int, int, int, int]  # device, inode, size, modification time
+    found: os.stat_result
     mapped: mmap.mmap
     view: memoryview
-    used: float
+    used: float  # when an answer last opened it
+    checked: float  # when the path was last found to be this file
 
 
 class _Mapped:
@@ -84,23 +89,39 @@ class MappedFiles:
         self.mapping = hasattr(mmap.mmap, "madvise") and os.uname().sysname == "Linux"
 
     def open(self, path: str | os.PathLike[str]) -> Reader:
-        """The file at `path`, as it is now (OSError if it cannot be opened)."""
+        """The file at `path`, as it is now or was STAT_FRESH_S ago (OSError if it cannot be
+        opened)."""
         key = os.fspath(path)
         if not self.mapping:
             return _Read(key)
+        now = time.monotonic()
+        with self._lock:
+            kept = self._files.get(key)
+            if kept is not None and now - kept.checked < STAT_FRESH_S:
+                kept.used = now
+                return _Mapped(kept.mapped, kept.view)
         found = os.stat(key)
         identity = (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
-        now = time.monotonic()
         with self._lock:
             kept = self._files.get(key)
             if kept is None or kept.identity != identity:
                 mapped = self._map(key, found.st_size)
                 if mapped is None:
                     return _Read(key)
-                kept = self._files[key] = _Mapping(identity, mapped, memoryview(mapped), now)
-            kept.used = now
+                kept = _Mapping(identity, found, mapped, memoryview(mapped), now, now)
+                self._files[key] = kept
+            kept.used = kept.checked = now
             self._drop_idle(now)
             return _Mapped(kept.mapped, kept.view)
+
+    def recent(self, path: str | os.PathLike[str]) -> os.stat_result | None:
+        """What the path was found to be less than STAT_FRESH_S ago, if it is kept mapped:
+        no system call (the event loop may ask)."""
+        with self._lock:
+            kept = self._files.get(os.fspath(path))
+            if kept is not None and time.monotonic() - kept.checked < STAT_FRESH_S:
+                return kept.found
+        return None
 
     def _map(self, path: str, size: int) -> mmap.mmap | None:
         if size == 0:

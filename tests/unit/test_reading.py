@@ -58,50 +58,61 @@ def test_a_part_holds_the_files_bytes_mapped_or_read(
     mapped.close()
 
 
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    return now
+
+
 def test_a_file_is_mapped_once_and_again_when_replaced(
-    files: reading.MappedFiles, media: tuple[Path, bytes], tmp_path: Path
+    files: reading.MappedFiles, media: tuple[Path, bytes], tmp_path: Path, clock: list[float]
 ) -> None:
     """A proxy processed again is renamed over the old one: an answer being sent keeps the
-    old bytes (its reader keeps the old mapping), the next answer reads the new file."""
+    old bytes (its reader keeps the old mapping); answers opened within STAT_FRESH_S may
+    still get the old file (whole: never a mix), later ones get the new file."""
     path, content = media
     first = files.open(path)
+    assert files.recent(path) == path.stat()
     assert files.open(path).part(0, 10) == content[:10]
     assert len(files) == 1
     newer = tmp_path / "new.mp4"
     newer.write_bytes(b"new bytes")
     newer.replace(path)
+    clock[0] += reading.STAT_FRESH_S / 2
+    assert files.open(path).part(0, 10) == content[:10]
+    clock[0] += reading.STAT_FRESH_S
+    assert files.recent(path) is None  # not checked lately: the event loop does not stat
     assert files.open(path).part(0, 100) == b"new bytes"
+    assert files.recent(path) == path.stat()
     assert bytes(first.part(100, 5_000)) == content[100:5_000]
     assert len(files) == 1
 
 
-def test_removed_files_are_let_go(files: reading.MappedFiles, media: tuple[Path, bytes]) -> None:
+def test_removed_files_are_let_go(
+    files: reading.MappedFiles, media: tuple[Path, bytes], clock: list[float]
+) -> None:
     path, content = media
     part = files.open(path).part(0, 100)
     path.unlink()
+    files.forget_all()  # what erasing a recording does: at once
     with pytest.raises(FileNotFoundError):
         files.open(path)
-    files.forget_all()
     assert len(files) == 0
     assert bytes(part) == content[:100]  # an answer being sent keeps its part
 
 
 def test_idle_files_are_let_go(
-    files: reading.MappedFiles,
-    media: tuple[Path, bytes],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    files: reading.MappedFiles, media: tuple[Path, bytes], tmp_path: Path, clock: list[float]
 ) -> None:
     path, _ = media
     files.open(path)
     other = tmp_path / "other.mp4"
     other.write_bytes(b"x" * 100)
-    clock = [1000.0]
-    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
-    files.open(path)
     clock[0] += reading.IDLE_S + 1
     files.open(other)
     assert len(files) == 1  # the first went idle
+    assert files.recent(path) is None
 
 
 def test_an_empty_file_is_read(files: reading.MappedFiles, tmp_path: Path) -> None:
