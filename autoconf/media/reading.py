@@ -104,13 +104,17 @@ class MappedFiles:
         identity = (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
         with self._lock:
             kept = self._files.get(key)
-            if kept is None or kept.identity != identity:
-                mapped = self._map(key, found.st_size)
-                if mapped is None:
-                    return _Read(key)
-                kept = _Mapping(identity, found, mapped, memoryview(mapped), now, now)
-                self._files[key] = kept
-            kept.used = kept.checked = now
+            if kept is not None and kept.identity == identity:
+                kept.used = kept.checked = now
+                return _Mapped(kept.mapped, kept.view)
+        # Mapped outside the lock: bringing in the first page may wait for the disk, and the
+        # event loop asks `recent` under the same lock.
+        mapped = self._map(key, found.st_size)
+        if mapped is None:
+            return _Read(key)
+        with self._lock:
+            kept = _Mapping(identity, found, mapped, memoryview(mapped), now, now)
+            self._files[key] = kept
             self._drop_idle(now)
             return _Mapped(kept.mapped, kept.view)
 
