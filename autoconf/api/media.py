@@ -120,7 +120,9 @@ class MediaFile(FileResponse):
         # The file is opened once (in the first part's trip) and read to the end of the
         # answer: a proxy replaced meanwhile (processed again) is not mixed into it.
         size = min(self.chunk_size, end - start)
-        reader, part = await in_media_thread(_open_and_read, self.path, start, size)
+        reader, part = await in_media_thread(
+            _open_and_read, self.path, self.stat_result, start, size
+        )
         try:
             while True:
                 start += len(part)
@@ -135,9 +137,9 @@ class MediaFile(FileResponse):
 
 
 def _open_and_read(
-    path: str | os.PathLike[str], offset: int, size: int
+    path: str | os.PathLike[str], found: os.stat_result | None, offset: int, size: int
 ) -> tuple[reading.Reader, memoryview | bytes]:
-    reader = reading.files.open(path)
+    reader = reading.files.open(path, found)
     try:
         return reader, reader.part(offset, offset + size)
     except BaseException:

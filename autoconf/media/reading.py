@@ -11,7 +11,8 @@ from the event loop never waits for the disk.
 A mapped page of a file shortened in place would kill the process (SIGBUS) when read:
 every writer under the media folder writes aside and renames, or removes (ARCHITECTURE.md,
 "Media files are never rewritten in place"); a file replaced by a rename is a new file,
-mapped anew, and a part past a file's end is read, not mapped. A removed file's space is
+mapped anew (an answer is sent from the file its headers were made from), and a part ends
+where the file mapped ends. A removed file's space is
 given back once its mapping is dropped: when idle for IDLE_S, or at once by `forget_all`
 (called when a recording is erased, deleted or its consent withdrawn). Where mapping is not
 possible (no `MADV_POPULATE_READ`: Linux before 5.14, or another system) parts are read.
@@ -54,6 +55,10 @@ class _Read:
         os.close(self.fd)
 
 
+def _identity(found: os.stat_result) -> tuple[int, int, int, int]:
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
+
+
 @dataclass
 class _Mapping:
     identity: tuple[int, int, int, int]  # device, inode, size, modification time
@@ -88,20 +93,26 @@ class MappedFiles:
         self._files: dict[str, _Mapping] = {}
         self.mapping = hasattr(mmap.mmap, "madvise") and os.uname().sysname == "Linux"
 
-    def open(self, path: str | os.PathLike[str]) -> Reader:
-        """The file at `path`, as it is now or was STAT_FRESH_S ago (OSError if it cannot be
-        opened)."""
+    def open(self, path: str | os.PathLike[str], expected: os.stat_result | None = None) -> Reader:
+        """The file at `path`, as it is now or was STAT_FRESH_S ago, or as `expected` (the
+        `stat` an answer's headers were made from) when it is still there (OSError if it
+        cannot be opened)."""
         key = os.fspath(path)
         if not self.mapping:
             return _Read(key)
         now = time.monotonic()
+        wanted = None if expected is None else _identity(expected)
         with self._lock:
             kept = self._files.get(key)
-            if kept is not None and now - kept.checked < STAT_FRESH_S:
+            if (
+                kept is not None
+                and now - kept.checked < STAT_FRESH_S
+                and wanted in (None, kept.identity)
+            ):
                 kept.used = now
                 return _Mapped(kept.mapped, kept.view)
         found = os.stat(key)
-        identity = (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
+        identity = _identity(found)
         with self._lock:
             kept = self._files.get(key)
             if kept is not None and kept.identity == identity:
