@@ -28,12 +28,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from streaming import NGINX, ensure_wrk, fill_random  # noqa: E402 (bench/streaming.py)
+from streaming import (  # noqa: E402 (bench/streaming.py)
+    NGINX,
+    ensure_wrk,
+    fill_random,
+    nginx_main,
+    wait_listening,
+)
 
 from tests.support import free_port  # noqa: E402
 
@@ -107,21 +112,7 @@ function done(summary, latency, requests)
 end
 """
 
-NGINX_CONF = """
-daemon off;
-worker_processes 2;
-user root;
-pid {folder}/nginx.pid;
-error_log {folder}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path {folder}/client_body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
+NGINX_SERVER = """
     server {{
         listen 127.0.0.1:{port};
         location = /file {{
@@ -134,7 +125,6 @@ http {{
             open_file_cache max=1000 inactive=30s;
         }}
     }}
-}}
 """
 
 
@@ -147,20 +137,6 @@ def servers_venv() -> Path:
             [str(python), "-m", "pip", "install", "-q", *PACKAGES], check=True, timeout=600
         )
     return CACHE / "bin"
-
-
-def wait_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    import socket
-
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server stopped: {log.read_text()[-2000:]}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise SystemExit(f"nothing answers on port {port}: {log.read_text()[-2000:]}")
 
 
 def wrk_mb_s(wrk: str, script: Path, url: str, connections: int, seconds: float) -> float:
@@ -196,12 +172,10 @@ def main() -> int:
         (folder / "servers_app.py").write_text(APP)
         script = folder / "ranges.lua"
         script.write_text(WRK.format(size=size, span=SPAN))
-        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (folder / name).mkdir()
         env = {**os.environ, "BENCH_FILE": str(file), "PYTHONPATH": str(folder)}
         ports = {name: free_port() for name in ("nginx", "uvicorn", "granian", "anycorn")}
         (folder / "nginx.conf").write_text(
-            NGINX_CONF.format(folder=folder, port=ports["nginx"], file=file)
+            nginx_main(folder, NGINX_SERVER.format(port=ports["nginx"], file=file))
         )
         commands = {
             "nginx": [NGINX, "-p", f"{folder}/", "-c", str(folder / "nginx.conf")],
@@ -225,7 +199,7 @@ def main() -> int:
                     start_new_session=True,  # granian's worker process goes with it
                 )
             )
-            wait_port(ports[name], process, log)
+            wait_listening(ports[name], process, log)
         cases = [("nginx", "sendfile", f"http://127.0.0.1:{ports['nginx']}/file")]
         for server in ("uvicorn", "granian", "anycorn"):
             for way in ("read", "mapped", "zerocopy"):

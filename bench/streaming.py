@@ -178,6 +178,23 @@ def nginx_config(folder: Path, data: Path, app_port: int, port: int, ref_port: i
     if internal is None:
         raise SystemExit(f"no `internal` location in {SNIPPET}")
     directives = re.sub(r"\binternal\s*;", "", internal.group(2))
+    return nginx_main(
+        folder,
+        f"""
+{snippet}
+    server {{
+        listen 127.0.0.1:{ref_port};
+        location {REFERENCE_PREFIX} {{
+{directives}
+        }}
+    }}
+""",
+    )
+
+
+def nginx_main(folder: Path, http: str) -> str:
+    """A whole nginx configuration for a benchmark: two workers, its files in `folder`
+    (temporary folders made), `http` inside the http block."""
     temp = {name: folder / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for path in temp.values():
         path.mkdir(exist_ok=True)
@@ -198,13 +215,7 @@ http {{
     fastcgi_temp_path {temp["fastcgi"]};
     uwsgi_temp_path {temp["uwsgi"]};
     scgi_temp_path {temp["scgi"]};
-{snippet}
-    server {{
-        listen 127.0.0.1:{ref_port};
-        location {REFERENCE_PREFIX} {{
-{directives}
-        }}
-    }}
+{http}
 }}
 """
 
@@ -242,7 +253,7 @@ def wait_listening(port: int, process: subprocess.Popen[bytes], what: Path) -> N
             return
         except httpx.TransportError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"nginx did not start:\n{what.read_text()}") from None
+                raise SystemExit(f"nothing answers on port {port}:\n{what.read_text()}") from None
             time.sleep(0.1)
 
 
