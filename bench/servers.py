@@ -141,7 +141,7 @@ def servers_venv() -> Path:
 
 def wrk_mb_s(wrk: str, script: Path, url: str, connections: int, seconds: float) -> float:
     out = subprocess.run(
-        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
+        [wrk, "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", str(script), url],
         capture_output=True,
         text=True,
         timeout=seconds + 30,
