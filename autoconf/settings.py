@@ -58,6 +58,21 @@ class Settings(BaseSettings):
         "DATA_DIR/media/ (e.g. `/_media/`); media answers then carry X-Accel-Redirect and "
         "nginx sends the bytes. Empty: the app sends them.",
     )
+    media_pass_secret: str = Field(
+        default="",
+        pattern=r"^([A-Za-z0-9_-]{32,})?$",
+        description="Behind nginx: the secret nginx checks media passes with (the same value "
+        "in its `secure_link_md5`, docs/nginx-autoconf.conf; at least 32 letters, digits, `-` "
+        "or `_`). A browser allowed to play a recording then gets a pass and nginx serves its "
+        "Range requests without asking the app. Empty: no passes.",
+    )
+    media_pass_seconds: int = Field(
+        default=5,
+        ge=2,
+        le=300,
+        description="How long a media pass is worth: access taken back stops playback "
+        "behind nginx within this time.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Server log level."
     )

@@ -7,21 +7,25 @@ the disk is not what this measures). Three servers read that same file:
 
 - app: `autoconf serve` alone (uvicorn), GET /api/v1/recordings/{id}/media;
 - accel: nginx configured with docs/nginx-autoconf.conf in front of a second
-  `autoconf serve` started with AUTOCONF_MEDIA_ACCEL_REDIRECT: the app checks access and
-  answers X-Accel-Redirect, nginx sends the bytes;
+  `autoconf serve` started with AUTOCONF_MEDIA_ACCEL_REDIRECT and AUTOCONF_MEDIA_PASS_SECRET,
+  played as a browser plays it: logged in, the app's first answer brings a media pass
+  (a cookie), nginx checks it and sends the bytes; once it has expired (5 s), a request goes
+  to the app again, which gives a new one;
 - nginx (the reference): the same nginx, a location with the directives of the snippet's
   internal location, serving the file without asking the app.
 
-Throughput: wrk (2 threads; a Lua script sends a random `Range: bytes=a-(a+1 MiB-1)` and
-the bearer token with every request) at 8 and 32 connections, SECONDS per run, ROUNDS
-rounds in alternating order; a ratio is the median over the rounds of a server's MB/s over
-nginx's in the same round. Then the app's request rate with no bytes to send
-(the media route answering X-Accel-Redirect, and /api/v1/health), which caps accel: every
-seek is still one request to the app. Time to first byte of a seek: an asyncio client, 32
+Throughput: wrk (2 threads; a Lua script sends a random `Range: bytes=a-(a+1 MiB-1)` with
+the bearer token, or for accel the browser's cookies, which a PassKeeper thread renews as a
+browser's requests would) at 8 and 32 connections, ROUNDS runs of SECONDS per server and
+case, the servers interleaved; a ratio is a server's MB/s over all its runs divided by
+nginx's. Then the app's request rate with no bytes to send (the media route answering
+X-Accel-Redirect, and /api/v1/health): every request without a valid pass is one to the
+app. Time to first byte of a seek: an asyncio client, 32
 keep-alive connections each sending a range request, stamping the first byte of the
 answer, reading the whole MiB; closed loop (seek again at once: the servers saturated) then
 paced (a seek every SEEK_PACE_MS per reader on average, Poisson), TTFB_SECONDS and
-PACED_SECONDS per server. Everything runs on the same machine, clients included.
+PACED_SECONDS per server; each reader keeps its own cookies (a browser of its own, the login
+session shared). Everything runs on the same machine, clients included.
 
 Targets (issue): app ≥ 0.5 × nginx, accel ≥ 0.95 × nginx; p99 TTFB < 50 ms at 32 readers.
 """
@@ -36,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -66,13 +71,17 @@ CACHE_DIR = "/run/nginx-autoconf"  # the snippet's cache of media answers
 # The snippet's internal location of the files (X-Accel-Redirect's target): `internal` and `alias`.
 FILES_LOCATION = r"location\s+(\S+)\s*\{([^{}]*\binternal\s*;[^{}]*\balias\b[^{}]*)\}"
 REFERENCE_PREFIX = "/_bench_static/"
+PASS_SECRET = "bench-media-pass-secret-0123456789abcdef"  # the app's and nginx's
 
 WRK_SCRIPT = """
 local size = {size}
 local span = {span}
 local path = "{path}"
 local auth = "{auth}"
+local cookie_file = "{cookie_file}"
+local cookie = nil
 local counter = 0
+local sent = 0
 
 function setup(thread)
   counter = counter + 1
@@ -83,9 +92,20 @@ function init(args)
   math.randomseed(os.time() * 1000 + id * 7919 + math.floor(os.clock() * 1000000))
 end
 
+-- A browser's cookies (accel): the login session and the media pass, which the bench's
+-- PassKeeper renews as a browser would and writes to cookie_file; read again every 32
+-- requests.
 function request()
   local a = math.floor(math.random() * (size - span + 1))
   local range = string.format("bytes=%d-%d", a, a + span - 1)
+  if cookie_file ~= "" then
+    if sent % 32 == 0 then
+      local file = io.open(cookie_file, "r")
+      if file then cookie = file:read("*a"); file:close() end
+    end
+    sent = sent + 1
+    return wrk.format("GET", path, {{["Range"] = range, ["Cookie"] = cookie}})
+  end
   return wrk.format("GET", path, {{["Range"] = range, ["Authorization"] = auth}})
 end
 
@@ -101,11 +121,37 @@ end
 
 
 @dataclass
+class Credential:
+    """What a client signs in with: an API token, or a browser's cookies (the login
+    session, then the media pass each answer through nginx's check brings, kept as a
+    browser keeps it)."""
+
+    authorization: str = ""
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    def header(self) -> str:
+        if self.cookies:
+            return "Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return f"Authorization: {self.authorization}"
+
+    def take(self, lines: list[str]) -> None:
+        """Keep the cookies an answer's head sets (a browser's part of the pass)."""
+        for line in lines:
+            if self.cookies and line[:11].lower() == "set-cookie:":
+                name, _, value = line[11:].split(";", 1)[0].strip().partition("=")
+                self.cookies[name] = value
+
+    def copy(self) -> "Credential":
+        return Credential(self.authorization, dict(self.cookies))
+
+
+@dataclass
 class Target:
     name: str
     host: str
     port: int
     path: str
+    credential: Credential = field(default_factory=Credential)
 
 
 @dataclass
@@ -173,6 +219,7 @@ def nginx_config(folder: Path, data: Path, app_port: int, port: int, ref_port: i
         "127.0.0.1:8000", f"127.0.0.1:{app_port}"
     )
     snippet = snippet.replace(CACHE_DIR, str(folder / "media-grants"))
+    snippet = snippet.replace("MEDIA_PASS_SECRET", PASS_SECRET)
     snippet = re.sub(r"listen\s+80\s*;", f"listen 127.0.0.1:{port};", snippet)
     internal = re.search(FILES_LOCATION, snippet)
     if internal is None:
@@ -257,16 +304,52 @@ def wait_listening(port: int, process: subprocess.Popen[bytes], what: Path) -> N
             time.sleep(0.1)
 
 
-def check(target: Target, headers: dict[str, str], expected: bytes, offset: int) -> None:
-    """One range read through `target` must answer 206 with exactly the file's bytes."""
-    url = f"http://{target.host}:{target.port}{target.path}"
-    end = offset + len(expected) - 1
-    answer = httpx.get(url, headers={**headers, "Range": f"bytes={offset}-{end}"}, timeout=30)
+def check(target: Target, expected: bytes, offset: int) -> None:
+    """One range read through `target` must answer 206 with exactly the file's bytes (its
+    credential keeps the cookies the answer sets)."""
+    answer = ranged_get(target, offset, offset + len(expected) - 1)
     if answer.status_code != 206 or answer.content != expected:
         raise SystemExit(
             f"{target.name}: {answer.status_code}, {len(answer.content)} bytes "
             f"(expected 206 and the file's {len(expected)} bytes): {answer.text[:300]}"
         )
+
+
+def ranged_get(target: Target, start: int, end: int) -> httpx.Response:
+    url = f"http://{target.host}:{target.port}{target.path}"
+    name, _, value = target.credential.header().partition(": ")
+    answer = httpx.get(url, headers={name: value, "Range": f"bytes={start}-{end}"}, timeout=30)
+    target.credential.take([f"set-cookie: {v}" for v in answer.headers.get_list("set-cookie")])
+    return answer
+
+
+class PassKeeper(threading.Thread):
+    """Keeps a browser's media pass for wrk, which cannot read its answers' cookies: asks
+    for a byte through nginx every 0.1 s with the current cookies, as a browser's next Range
+    request would (nginx answers it alone while the pass holds; then the app gives a new
+    one), and writes the Cookie header to `path`, which wrk's script reads."""
+
+    def __init__(self, target: Target, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.target, self.path, self.renewed = target, path, 0
+        self.stopping = threading.Event()
+        self.write()
+
+    def write(self) -> None:
+        aside = self.path.with_suffix(".new")
+        aside.write_text(self.target.credential.header().removeprefix("Cookie: "))
+        aside.replace(self.path)
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.1):
+            before = dict(self.target.credential.cookies)
+            try:
+                ranged_get(self.target, 0, 0)
+            except httpx.TransportError:
+                continue
+            if self.target.credential.cookies != before:
+                self.renewed += 1
+                self.write()
 
 
 def wrk_run(wrk: str, script: Path, target: Target, connections: int, seconds: float) -> Load:
@@ -300,7 +383,8 @@ class RangeReader(asyncio.BufferedProtocol):
     """One keep-alive connection that reads one answer at a time into a fixed buffer and
     stamps the arrival of its first byte."""
 
-    def __init__(self) -> None:
+    def __init__(self, credential: Credential) -> None:
+        self.credential = credential  # keeps the cookies the answers set
         self.buffer = memoryview(bytearray(SPAN + 65536))
         self.transport: asyncio.Transport | None = None
         self.done: asyncio.Future[tuple[int, float]] | None = None
@@ -332,6 +416,7 @@ class RangeReader(asyncio.BufferedProtocol):
                 return
             lines = bytes(self.head[:end]).decode("latin-1").split("\r\n")
             self.status = int(lines[0].split()[1])
+            self.credential.take(lines)
             lengths = [
                 line.split(":", 1)[1]
                 for line in lines
@@ -349,25 +434,26 @@ class RangeReader(asyncio.BufferedProtocol):
             self.done.set_exception(exc or ConnectionError("closed by the server"))
 
 
-def range_request(target: Target, auth: str, start: int) -> bytes:
+def range_request(target: Target, credential: Credential, start: int) -> bytes:
     """A GET of the MiB at `start` of the target's file, on a keep-alive connection."""
     return (
         f"GET {target.path} HTTP/1.1\r\nHost: {target.host}:{target.port}\r\n"
-        f"Authorization: {auth}\r\nRange: bytes={start}-{start + SPAN - 1}\r\n\r\n"
+        f"{credential.header()}\r\nRange: bytes={start}-{start + SPAN - 1}\r\n\r\n"
     ).encode()
 
 
-async def seeker(
-    target: Target, auth: str, size: int, deadline: float, pace: float, seeks: Seeks
-) -> None:
+async def seeker(target: Target, size: int, deadline: float, pace: float, seeks: Seeks) -> None:
     loop = asyncio.get_running_loop()
     rng = random.Random()
-    transport, reader = await loop.create_connection(RangeReader, target.host, target.port)
+    credential = target.credential.copy()  # a browser of its own (the login session shared)
+    transport, reader = await loop.create_connection(
+        lambda: RangeReader(credential), target.host, target.port
+    )
     if pace:  # readers start apart, as viewers do, not in lockstep
         await asyncio.sleep(rng.uniform(0, pace))
     try:
         while time.perf_counter() < deadline:
-            request = range_request(target, auth, rng.randrange(0, size - SPAN + 1))
+            request = range_request(target, credential, rng.randrange(0, size - SPAN + 1))
             sent = time.perf_counter()
             status, first = await reader.ask(request)
             if status == 206:
@@ -382,21 +468,15 @@ async def seeker(
         transport.close()
 
 
-async def seek_phase(
-    target: Target, auth: str, size: int, readers: int, seconds: float, pace: float
-) -> Seeks:
+async def seek_phase(target: Target, size: int, readers: int, seconds: float, pace: float) -> Seeks:
     seeks = Seeks()
     deadline = time.perf_counter() + seconds
-    await asyncio.gather(
-        *(seeker(target, auth, size, deadline, pace, seeks) for _ in range(readers))
-    )
+    await asyncio.gather(*(seeker(target, size, deadline, pace, seeks) for _ in range(readers)))
     return seeks
 
 
-def run_seeks(
-    target: Target, auth: str, size: int, readers: int, seconds: float, pace: float
-) -> Seeks:
-    return run_client(seek_phase(target, auth, size, readers, seconds, pace))
+def run_seeks(target: Target, size: int, readers: int, seconds: float, pace: float) -> Seeks:
+    return run_client(seek_phase(target, size, readers, seconds, pace))
 
 
 def run_client(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -422,6 +502,7 @@ class Setup:
     floor: list[Target]  # the app's request rate with no bytes to send
     servers: list[Server] = field(default_factory=list)
     nginx: subprocess.Popen[bytes] | None = None
+    keeper: PassKeeper | None = None  # accel's media pass, for wrk
 
 
 def prepare(setup: Setup) -> None:
@@ -444,7 +525,11 @@ def prepare(setup: Setup) -> None:
         f"({time.perf_counter() - started:.1f} s)",
         flush=True,
     )
-    accel_env = {**no_jobs, "AUTOCONF_MEDIA_ACCEL_REDIRECT": accel_prefix()}
+    accel_env = {
+        **no_jobs,
+        "AUTOCONF_MEDIA_ACCEL_REDIRECT": accel_prefix(),
+        "AUTOCONF_MEDIA_PASS_SECRET": PASS_SECRET,
+    }
     setup.servers.append(accel_app := start_server(data, accel_env))
     app_port, accel_port = (int(s.url.rsplit(":", 1)[1]) for s in (app, accel_app))
     port, ref_port = free_port(), free_port()
@@ -456,72 +541,93 @@ def prepare(setup: Setup) -> None:
 
     media = f"/api/v1/recordings/{recording}/media"
     key = proxy.relative_to(data / "media").as_posix()
+    token = Credential(setup.headers["Authorization"])
+    # accel is played as a browser plays it: logged in, on the media passes the app gives.
+    login = {"username": "bench", "password": "long-password"}
+    logged = httpx.post(f"{accel_app.url}/api/v1/auth/login", json=login)
+    browser = Credential(cookies={"autoconf_session": logged.cookies["autoconf_session"]})
     setup.targets = [
-        Target("nginx", "127.0.0.1", ref_port, REFERENCE_PREFIX + key),
-        Target("app", "127.0.0.1", app_port, media),
-        Target("accel", "127.0.0.1", port, media),
+        Target("nginx", "127.0.0.1", ref_port, REFERENCE_PREFIX + key, token),
+        Target("app", "127.0.0.1", app_port, media, token),
+        Target("accel", "127.0.0.1", port, media, browser),
     ]
     setup.floor = [
-        Target("media, X-Accel answer", "127.0.0.1", accel_port, media),
-        Target("/api/v1/health", "127.0.0.1", app_port, "/api/v1/health"),
+        Target("media, X-Accel answer", "127.0.0.1", accel_port, media, token),
+        Target("/api/v1/health", "127.0.0.1", app_port, "/api/v1/health", token),
     ]
     offset = setup.size // 3 + 12345
     with proxy.open("rb") as source:
         source.seek(offset)
         sample = source.read(SPAN)
     for target in setup.targets:
-        check(target, setup.headers, sample, offset)
+        check(target, sample, offset)
+    if "autoconf_media" not in browser.cookies:
+        raise SystemExit("accel: the app gave no media pass (AUTOCONF_MEDIA_PASS_SECRET)")
+    setup.keeper = PassKeeper(setup.targets[2], setup.folder / "accel-cookies.txt")
+    setup.keeper.start()
 
 
 def wrk_script(setup: Setup, target: Target) -> Path:
     script = setup.folder / f"{target.name.replace(' ', '-').replace('/', '')}.lua"
-    auth = setup.headers["Authorization"]
-    script.write_text(WRK_SCRIPT.format(size=setup.size, span=SPAN, path=target.path, auth=auth))
+    keeper = setup.keeper
+    cookies = keeper.path if keeper is not None and keeper.target is target else ""
+    script.write_text(
+        WRK_SCRIPT.format(
+            size=setup.size,
+            span=SPAN,
+            path=target.path,
+            auth=target.credential.authorization,
+            cookie_file=cookies,
+        )
+    )
     return script
 
 
 def throughputs(
     setup: Setup, wrk: str, seconds: float, rounds: int
 ) -> dict[tuple[str, int], float]:
-    """wrk at 8 and 32 connections on each server, `rounds` times in alternating order;
-    prints the medians and returns, per (server, connections), the median over the rounds
-    of the server's MB/s over nginx's in the same round: the three servers of a round run
-    back to back, so a ratio of a round is not moved by what the machine does minutes
-    later (the medians of the three servers, taken apart, moved by ±10 % from run to run)."""
-    scripts = {target.name: wrk_script(setup, target) for target in setup.targets}
-    for target in setup.targets:
+    """wrk at 8 and 32 connections on each server, `rounds` short runs each, the servers
+    interleaved (nginx, accel, app, then the other way round); returns per (server,
+    connections) the server's MB/s over all its runs divided by nginx's over its runs in
+    the same rounds. On this machine one run moves by ±10 % from the next, the same server
+    alike (host noise, seconds long): many short interleaved runs, not a few long ones, make
+    the ratio steady (about ±2 % with 25 rounds of 2 s)."""
+    by_name = {target.name: target for target in setup.targets}
+    ordered = [by_name["nginx"], by_name["accel"], by_name["app"]]
+    scripts = {target.name: wrk_script(setup, target) for target in ordered}
+    for target in ordered:
         wrk_run(wrk, scripts[target.name], target, 8, 1)  # warm-up
     print(
         f"random {SPAN // 1024} KiB range reads of a {setup.size / 2**30:.2f} GiB file, "
-        f"wrk -t2, {seconds:.0f} s × {rounds} rounds per case, "
+        f"wrk -t2, {rounds} rounds of {seconds:.0f} s per server and case, interleaved, "
         f"{os.cpu_count()} cores (clients included)",
         flush=True,
     )
     loads: dict[tuple[str, int], list[Load]] = {}
     for round_index in range(rounds):
-        order = setup.targets if round_index % 2 == 0 else setup.targets[::-1]
         for connections in (8, 32):
-            for target in order:
+            for target in ordered if round_index % 2 == 0 else ordered[::-1]:
                 load = wrk_run(wrk, scripts[target.name], target, connections, seconds)
                 loads.setdefault((target.name, connections), []).append(load)
     print(
         f"  {'server':<7} {'readers':>7} {'MB/s':>8} {'req/s':>7} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'errors':>6}   runs (MB/s)"
+        f"{'p99 ms':>7} {'errors':>6}   runs: lowest, median, highest MB/s"
     )
     result: dict[tuple[str, int], float] = {}
     for connections in (8, 32):
-        reference = loads[("nginx", connections)]
-        for target in setup.targets:
+        reference = statistics.mean(run.mb_s for run in loads[("nginx", connections)])
+        for target in ordered:
             runs = loads[(target.name, connections)]
-            result[(target.name, connections)] = median(
-                [run.mb_s / ref.mb_s for run, ref in zip(runs, reference, strict=True)]
-            )
+            mb_s = statistics.mean(run.mb_s for run in runs)
+            result[(target.name, connections)] = mb_s / reference
+            values = sorted(run.mb_s for run in runs)
             print(
-                f"  {target.name:<7} {connections:>7} {median([r.mb_s for r in runs]):8.0f} "
-                f"{median([r.requests_s for r in runs]):7.0f} "
+                f"  {target.name:<7} {connections:>7} {mb_s:8.0f} "
+                f"{statistics.mean(r.requests_s for r in runs):7.0f} "
                 f"{median([r.p50_ms for r in runs]):7.1f} "
                 f"{median([r.p99_ms for r in runs]):7.1f} "
-                f"{sum(r.errors for r in runs):6d}   " + " ".join(f"{r.mb_s:.0f}" for r in runs)
+                f"{sum(r.errors for r in runs):6d}   "
+                f"{values[0]:.0f}, {median(values):.0f}, {values[-1]:.0f}"
             )
     return result
 
@@ -542,7 +648,6 @@ def first_bytes(
     setup: Setup, readers: int, closed_seconds: float, paced_seconds: float, pace_ms: float
 ) -> dict[str, float]:
     """TTFB of seeks, closed loop then paced; p99 per "phase server"."""
-    auth = setup.headers["Authorization"]
     p99: dict[str, float] = {}
     for phase, pace in (("closed", 0.0), ("paced", pace_ms / 1000)):
         seconds = paced_seconds if pace else closed_seconds
@@ -560,7 +665,7 @@ def first_bytes(
             f"{'p99 ms':>7} {'max ms':>7}"
         )
         for target in setup.targets:
-            seeks = run_seeks(target, auth, setup.size, readers, seconds, pace)
+            seeks = run_seeks(target, setup.size, readers, seconds, pace)
             values = seeks.ttfb_ms
             p99[f"{phase} {target.name}"] = percentile(values, 0.99)
             print(
@@ -573,7 +678,7 @@ def first_bytes(
 
 
 def conclude(throughput: dict[tuple[str, int], float], p99: dict[str, float], readers: int) -> None:
-    print("ratios (median over the rounds of a server's MB/s / nginx's in the same round):")
+    print("ratios (a server's MB/s over all its runs / nginx's over its runs, same rounds):")
     for connections in (8, 32):
         app = throughput[("app", connections)]
         accel = throughput[("accel", connections)]
@@ -610,6 +715,9 @@ def conclude(throughput: dict[tuple[str, int], float], p99: dict[str, float], re
 
 
 def stop(setup: Setup) -> None:
+    if setup.keeper is not None:
+        setup.keeper.stopping.set()
+        setup.keeper.join(5)
     if setup.nginx is not None:
         setup.nginx.terminate()
         try:
@@ -626,8 +734,8 @@ def stop(setup: Setup) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5, help="length of one wrk run")
-    parser.add_argument("--rounds", type=int, default=5, help="runs per case (median)")
+    parser.add_argument("--seconds", type=float, default=2, help="length of one wrk run")
+    parser.add_argument("--rounds", type=int, default=25, help="runs per server and case")
     parser.add_argument("--proxy-mib", type=int, default=1536, help="size of the proxy file")
     parser.add_argument("--ttfb-seconds", type=float, default=5, help="closed loop, per server")
     parser.add_argument("--paced-seconds", type=float, default=10, help="paced, per server")

@@ -61,7 +61,6 @@ class Step:
 
 async def viewer(
     target: Target,
-    auth: str,
     size: int,
     start_at: float,
     deadline: float,
@@ -70,9 +69,12 @@ async def viewer(
 ) -> None:
     loop = asyncio.get_running_loop()
     rng = random.Random()
+    credential = target.credential.copy()  # a browser of its own (the login session shared)
     try:
         async with connecting:
-            transport, reader = await loop.create_connection(RangeReader, target.host, target.port)
+            transport, reader = await loop.create_connection(
+                lambda: RangeReader(credential), target.host, target.port
+            )
     except OSError:
         step.errors += 1
         return
@@ -86,7 +88,7 @@ async def viewer(
             seek = rng.random() < SEEK_SHARE
             if seek or position > size - SPAN:
                 position = rng.randrange(0, size - SPAN + 1)
-            request = range_request(target, auth, position)
+            request = range_request(target, credential, position)
             sent = time.perf_counter()
             try:
                 status, first = await asyncio.wait_for(reader.ask(request), PERIOD_S * 4)
@@ -145,29 +147,28 @@ CONNECTING_AT_ONCE = 100  # per client process: under nginx's and the app's list
 
 
 async def viewers_part(
-    target: Target, auth: str, size: int, viewers: int, start_at: float, deadline: float
+    target: Target, size: int, viewers: int, start_at: float, deadline: float
 ) -> tuple[Step, float]:
     """Some of the viewers, in this process: (their figures, this process's CPU seconds)."""
     step = Step(viewers)
     connecting = asyncio.Semaphore(CONNECTING_AT_ONCE)
     cpu = time.process_time()
     await asyncio.gather(
-        *(viewer(target, auth, size, start_at, deadline, step, connecting) for _ in range(viewers))
+        *(viewer(target, size, start_at, deadline, step, connecting) for _ in range(viewers))
     )
     return step, time.process_time() - cpu
 
 
 def client_process(
-    target: Target, auth: str, size: int, viewers: int, start_at: float, deadline: float
+    target: Target, size: int, viewers: int, start_at: float, deadline: float
 ) -> tuple[Step, float]:
-    return run_client(viewers_part(target, auth, size, viewers, start_at, deadline))
+    return run_client(viewers_part(target, size, viewers, start_at, deadline))
 
 
 def run_step(
     pool: ProcessPoolExecutor,
     processes: int,
     target: Target,
-    auth: str,
     size: int,
     viewers: int,
     seconds: float,
@@ -182,9 +183,7 @@ def run_step(
     server_cpu = cpu_seconds(server_pids)
     began = time.perf_counter()
     shares = [viewers // processes + (i < viewers % processes) for i in range(processes)]
-    parts = [
-        pool.submit(client_process, target, auth, size, n, start_at, deadline) for n in shares if n
-    ]
+    parts = [pool.submit(client_process, target, size, n, start_at, deadline) for n in shares if n]
     step, client_cpu = Step(viewers), 0.0
     for part in parts:
         figures, cpu = part.result()
@@ -228,7 +227,6 @@ def main() -> int:
     pool = ProcessPoolExecutor(args.client_processes)
     try:
         prepare(setup)
-        auth = setup.headers["Authorization"]
         reference, app, accel = setup.targets
         assert setup.nginx is not None
         pids = {
@@ -252,7 +250,6 @@ def main() -> int:
                     pool,
                     args.client_processes,
                     target,
-                    auth,
                     setup.size,
                     viewers,
                     args.step_seconds,

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Annotated, Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import anyio
 import anyio.to_thread
@@ -38,9 +38,10 @@ from autoconf.api.deps import RecordingDep, SessionDep, SettingsDep, actor, cred
 from autoconf.api.refusals import documented
 from autoconf.api.routing import IndexedRouter
 from autoconf.audit import log as audit_log
+from autoconf.auth.accounts import SESSION
 from autoconf.consent import records as consent
 from autoconf.errors import Conflict, NotFound
-from autoconf.media import reading
+from autoconf.media import passes, reading
 from autoconf.models import Recording
 from autoconf.settings import Settings
 
@@ -284,6 +285,32 @@ def deliver(
     return MediaFile(path, media_type=media_type, headers=headers, stat_result=found)
 
 
+def with_pass(response: Response, request: Request, settings: Settings, what: str) -> Response:
+    """Behind nginx, a proxy's answer to a login session carries a media pass (a cookie for
+    this recording's media URL, `media.passes`): nginx serves the next Range requests alone
+    until it expires, then asks again. API tokens get none (nginx keeps their check's "yes"
+    two seconds instead)."""
+    accel = response.headers.get("x-accel-redirect")
+    found = credential_of(request)
+    secret = settings.media_pass_secret
+    if what != "media" or not accel or not secret or found is None or found[0] != SESSION:
+        return response
+    key = unquote(accel.removeprefix(settings.media_accel_redirect.rstrip("/") + "/"))
+    path = request.url.path
+    seconds = settings.media_pass_seconds
+    value = passes.issue(key, path, found[1], secret, time.time(), seconds)
+    if value is not None:
+        # Written out: Starlette would put the value in quotes (for its `/`), which nginx
+        # would not read; RFC 6265 allows `/` in a cookie's value, and browsers keep it.
+        secure = settings.cookie_secure or request.url.scheme == "https"
+        response.headers.append(
+            "set-cookie",
+            f"{passes.COOKIE}={value}; Max-Age={seconds}; Path={path}; HttpOnly; "
+            "SameSite=strict" + ("; Secure" if secure else ""),
+        )
+    return response
+
+
 async def _answer(
     request: Request, recording: Recording, session: Session, settings: Settings, what: str
 ) -> Response:
@@ -298,7 +325,7 @@ async def _answer(
     if not played:
         await write(request, session, _log_play, session, recording, who)
     grants.remember(credential(request), recording.id or 0, files, since)
-    return response
+    return with_pass(response, request, settings, what)
 
 
 def _prepare(
@@ -346,6 +373,7 @@ class MediaFastPath:
                     key, media_type = files.locate(match[2])
                     if settings.media_accel_redirect:
                         response = deliver(settings, key, media_type)
+                        response = with_pass(response, request, settings, match[2])
                     elif known := reading.files.recent(settings.media_dir / key):
                         response = deliver(settings, key, media_type, known)
                     else:  # a stat: not on the event loop (storage may be slow)

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from autoconf.api.media import MediaFiles, MediaGrants
+from autoconf.media import passes
 from autoconf.settings import Settings
 from tests import factories
 
@@ -168,6 +169,46 @@ def test_accel_redirect_hands_the_bytes_to_nginx(
     assert response.headers["content-type"] == "video/mp4"
     rclient.cookies.clear()
     assert "x-accel-redirect" not in rclient.get(ready["media_url"]).headers
+
+
+def test_behind_nginx_a_browser_gets_a_media_pass_for_the_proxy_only(
+    app: FastAPI,
+    rclient: TestClient,
+    engine: Engine,
+    researcher: factories.Account,
+    ready: dict,
+    settings: Settings,
+) -> None:
+    """The pass nginx checks (autoconf.media.passes): for a login session's proxy answer,
+    first and granted requests alike; not for an API token, the poster, or without a secret."""
+    secret = "s" * 40
+    app.state.settings = settings.model_copy(
+        update={"media_accel_redirect": "/_media/", "media_pass_secret": secret}
+    )
+    session = rclient.cookies["autoconf_session"]
+    (proxy,) = (settings.media_dir / "recordings").glob("*/proxy.mp4")
+    key = proxy.relative_to(settings.media_dir).as_posix()
+    for _ in range(2):  # the check, then the granted fast path
+        answer = rclient.get(ready["media_url"], headers={"Range": "bytes=0-99"})
+        assert answer.status_code == 200 and answer.headers["x-accel-redirect"] == f"/_media/{key}"
+        header = answer.headers["set-cookie"]
+        value = re.match(r"autoconf_media=([^;]+); ", header)[1]  # type: ignore[index]
+        assert '"' not in value  # as nginx reads it: no quotes
+        assert f"Max-Age=5; Path={ready['media_url']}; HttpOnly; SameSite=strict" in header
+        assert passes.valid(value, ready["media_url"], session, secret, time.time()) == key
+        assert passes.valid(value, ready["media_url"], "another", secret, time.time()) is None
+        assert passes.valid(value, ready["poster_url"], session, secret, time.time()) is None
+        assert passes.valid(value, ready["media_url"], session, secret, time.time() + 5) is None
+    assert "set-cookie" not in rclient.get(ready["poster_url"]).headers
+
+    token = factories.token(engine, researcher)
+    rclient.cookies.clear()
+    bearer = rclient.get(ready["media_url"], headers=token)
+    assert bearer.headers["x-accel-redirect"] and "set-cookie" not in bearer.headers
+
+    app.state.settings = settings.model_copy(update={"media_accel_redirect": "/_media/"})
+    rclient.cookies["autoconf_session"] = session
+    assert "set-cookie" not in rclient.get(ready["media_url"]).headers
 
 
 def test_a_granted_player_skips_the_checks_but_nobody_else_does(

@@ -11,10 +11,12 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from tests.support import free_port, researcher_token, serve, study_with_recording, wait_for
+from tests.support import cli, free_port, researcher_token, serve, study_with_recording, wait_for
 
 SNIPPET = Path(__file__).parents[2] / "docs" / "nginx-autoconf.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+SECRET = "a-test-secret-for-media-passes-0123456789"
+PASS_SECONDS = 8  # a pass lasts 7-8 s: well beyond the 2 s nginx keeps a check's "yes"
 
 
 def nginx_conf(folder: Path, data_dir: Path, app_url: str, port: int) -> Path:
@@ -24,6 +26,7 @@ def nginx_conf(folder: Path, data_dir: Path, app_url: str, port: int) -> Path:
     server = server.replace("DATA_DIR", str(data_dir)).replace("listen 80;", f"listen {port};")
     server = server.replace("127.0.0.1:8000", app_url.removeprefix("http://"))
     server = server.replace("/run/nginx-autoconf", str(folder / "media-grants"))
+    server = server.replace("MEDIA_PASS_SECRET", SECRET)
     conf = folder / "nginx.conf"
     conf.write_text(
         f"""daemon off;
@@ -54,6 +57,8 @@ def deployment(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
     headers = researcher_token(data)
     env = {
         "AUTOCONF_MEDIA_ACCEL_REDIRECT": "/_autoconf_media/",
+        "AUTOCONF_MEDIA_PASS_SECRET": SECRET,
+        "AUTOCONF_MEDIA_PASS_SECONDS": str(PASS_SECONDS),
         "AUTOCONF_MEDIA_WORKERS": "1",
         "AUTOCONF_LOG_LEVEL": "info",  # the requests the app sees, in server.log
     }
@@ -115,14 +120,9 @@ def test_nginx_sends_the_media_after_the_app_allowed_it(
     assert direct.status_code == 404 and direct.content != content
 
 
-def test_nginx_serves_a_players_ranges_alone_and_stops_when_consent_is_withdrawn(
-    deployment: tuple[str, dict[str, str], Path],
-) -> None:
-    """The app's "yes" is kept 5 s per credential and file: a player's Range requests are
-    served by nginx without a request to the app; a consent withdrawn stops them within
-    those 5 s, with the app's own refusal."""
-    url, headers, data = deployment
-    _, recording_id = study_with_recording(url, headers)
+def _ready_recording(url: str, headers: dict[str, str], data: Path) -> tuple[int, int, bytes]:
+    """A study with the demo recording, processed: (study, recording, its proxy's bytes)."""
+    study_id, recording_id = study_with_recording(url, headers)
     api = f"{url}/api/v1/recordings/{recording_id}"
     wait_for(
         lambda: httpx.get(api, headers=headers).json()["status"] == "ready",
@@ -130,37 +130,220 @@ def test_nginx_serves_a_players_ranges_alone_and_stops_when_consent_is_withdrawn
         "the recording to be processed",
     )
     (proxy,) = (data / "media" / "recordings").glob("*/proxy.mp4")
-    content = proxy.read_bytes()
-    log = data / "server.log"
+    return study_id, recording_id, proxy.read_bytes()
 
-    def asked() -> int:  # the media requests the app has seen
-        return log.read_text().count(f"GET /api/v1/recordings/{recording_id}/media ")
 
-    before = asked()
+def _asked(data: Path, path: str) -> int:
+    """How many requests for `path` the app has seen (its access log)."""
+    return (data / "server.log").read_text().count(f"GET {path} ")
+
+
+def test_nginx_keeps_an_api_tokens_yes_two_seconds_and_stops_when_consent_is_withdrawn(
+    deployment: tuple[str, dict[str, str], Path],
+) -> None:
+    """An API token gets no pass: nginx keeps the app's "yes" 2 s per credential and file,
+    serving the Range requests meanwhile without asking the app; a consent withdrawn stops
+    them within those 2 s, with the app's own refusal."""
+    url, headers, data = deployment
+    _, recording_id, content = _ready_recording(url, headers, data)
+    media = f"/api/v1/recordings/{recording_id}/media"
+
+    before = _asked(data, media)
     started = time.monotonic()
     for offset in range(0, 20_000, 1_000):
         ranged = {**headers, "Range": f"bytes={offset}-{offset + 999}"}
-        part = httpx.get(f"{api}/media", headers=ranged)
+        part = httpx.get(f"{url}{media}", headers=ranged)
         assert part.status_code == 206 and part.content == content[offset : offset + 1000]
         assert part.headers["content-type"] == "video/mp4"
-    assert time.monotonic() - started < 5
-    assert asked() - before == 1  # the first request's check; the other 19 from nginx alone
+        assert "set-cookie" not in part.headers
+    elapsed = time.monotonic() - started
+    # The first request's check, then one each time the kept "yes" expired (every 2 s).
+    assert 1 <= _asked(data, media) - before <= 1 + int(elapsed / 2)
     # Another credential is checked on its own: no credential, the app's 401 in full.
-    refused = httpx.get(f"{api}/media", headers={"Range": "bytes=0-99"})
+    refused = httpx.get(f"{url}{media}", headers={"Range": "bytes=0-99"})
     assert refused.status_code == 401 and "detail" in refused.json()
 
+    api = f"{url}/api/v1/recordings/{recording_id}"
     given = httpx.get(f"{api}/consents", headers=headers).json()[0]
     withdrawn = httpx.post(f"{url}/api/v1/consents/{given['id']}/withdraw", headers=headers)
     assert withdrawn.status_code == 200, withdrawn.text
     at = time.monotonic()
 
     def refusal() -> httpx.Response | None:
-        answer = httpx.get(f"{api}/media", headers={**headers, "Range": "bytes=0-99"})
+        answer = httpx.get(f"{url}{media}", headers={**headers, "Range": "bytes=0-99"})
         return answer if answer.status_code != 206 else None
 
     stopped = wait_for(refusal, 10, "the media to stop after the consent was withdrawn")
-    assert time.monotonic() - at <= 6
+    assert time.monotonic() - at <= 3
     assert stopped.status_code == 403 and "consentement" in stopped.json()["detail"]
+
+
+def _browser(url: str, data: Path, username: str) -> httpx.Client:
+    """A client that keeps cookies as a browser does, logged in as a new account."""
+    cli(data, "user", "add", username, "--role", "researcher", stdin="long-password\n")
+    client = httpx.Client(base_url=url)
+    logged = client.post(
+        "/api/v1/auth/login", json={"username": username, "password": "long-password"}
+    )
+    assert logged.status_code == 200, logged.text
+    return client
+
+
+def test_a_browser_plays_on_its_media_pass_which_binds_file_recording_and_session(
+    deployment: tuple[str, dict[str, str], Path],
+) -> None:
+    """A browser allowed to play gets a pass with the file: nginx serves its next Range
+    requests alone, with no request to the app; once the pass has expired, the app is asked
+    again and gives a new one. A pass works only for its file, recording and session."""
+    url, headers, data = deployment
+    study_id, recording_id, content = _ready_recording(url, headers, data)
+    media = f"/api/v1/recordings/{recording_id}/media"
+    member = {"username": "marie", "role": "researcher"}
+    marie = _browser(url, data, "marie")
+    added = httpx.post(f"{url}/api/v1/studies/{study_id}/members", json=member, headers=headers)
+    assert added.status_code == 201, added.text
+
+    first = marie.get(media, headers={"Range": "bytes=0-999"})
+    assert first.status_code == 206 and first.content == content[:1000]
+    cookie = first.headers["set-cookie"].lower()
+    assert f"path={media}" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    value = marie.cookies["autoconf_media"]
+    key = value.split(".", 2)[2]
+    assert key.startswith("recordings/") and key.endswith("/proxy.mp4")
+    issued = time.monotonic()
+
+    before = _asked(data, media)
+    for offset in range(1_000, 200_000, 10_000):  # over 4 s: two kept "yes" would expire
+        part = marie.get(media, headers={"Range": f"bytes={offset}-{offset + 9_999}"})
+        assert part.status_code == 206 and part.content == content[offset : offset + 10_000]
+        assert part.headers["content-type"] == "video/mp4"
+        time.sleep(0.2)
+    assert 4 <= time.monotonic() - issued < PASS_SECONDS - 1  # within the pass's time
+    assert _asked(data, media) == before  # all twenty from nginx alone
+
+    time.sleep(PASS_SECONDS)  # the pass has expired: the app is asked, and gives a new one
+    again = marie.get(media, headers={"Range": "bytes=0-99"})
+    assert again.status_code == 206 and again.content == content[:100]
+    assert _asked(data, media) == before + 1
+    assert marie.cookies["autoconf_media"] != value
+
+    session = marie.cookies["autoconf_session"]
+    fresh = marie.cookies["autoconf_media"]
+    expires, signature, key = fresh.split(".", 2)
+    poster = f"/api/v1/recordings/{recording_id}/poster"
+    (poster_file,) = (data / "media" / "recordings").glob("*/poster.jpg")
+    forged = [
+        # another file, under the pass's signature: the app is asked, and sends the proxy
+        (
+            media,
+            ".".join([expires, signature, key.rsplit("/", 1)[0] + "/poster.jpg"]),
+            content[:100],
+        ),
+        # the pass on another of the recording's URLs: not the proxy, the poster
+        (poster, fresh, poster_file.read_bytes()[:100]),
+    ]
+    for path, pass_value, expected in forged:
+        cookies = {"autoconf_session": session, "autoconf_media": pass_value}
+        answer = httpx.get(f"{url}{path}", headers={"Range": "bytes=0-99"}, cookies=cookies)
+        assert answer.status_code == 206 and answer.content == expected
+
+    # The pass without its login session: the app's refusal (401), never the bytes.
+    alone = httpx.get(
+        f"{url}{media}", headers={"Range": "bytes=0-99"}, cookies={"autoconf_media": fresh}
+    )
+    assert alone.status_code == 401
+    # With someone else's session, who may not see the recording: the app's refusal.
+    zoe = _browser(url, data, "zoe")
+    zoe.cookies.set("autoconf_media", fresh, path=media)
+    stolen = zoe.get(media, headers={"Range": "bytes=0-99"})
+    assert stolen.status_code in (403, 404) and stolen.content != content[:100]
+
+
+def test_removing_a_member_stops_their_playback_within_the_pass_time(
+    deployment: tuple[str, dict[str, str], Path],
+) -> None:
+    url, headers, data = deployment
+    study_id, recording_id, content = _ready_recording(url, headers, data)
+    media = f"/api/v1/recordings/{recording_id}/media"
+    marie = _browser(url, data, "marie")
+    member = {"username": "marie", "role": "researcher"}
+    added = httpx.post(f"{url}/api/v1/studies/{study_id}/members", json=member, headers=headers)
+    assert added.status_code == 201, added.text
+    assert marie.get(media, headers={"Range": "bytes=0-99"}).status_code == 206
+    assert "autoconf_media" in marie.cookies
+
+    removed = httpx.delete(
+        f"{url}/api/v1/studies/{study_id}/members/{added.json()['user_id']}", headers=headers
+    )
+    assert removed.status_code == 200, removed.text
+    at = time.monotonic()
+
+    def refusal() -> httpx.Response | None:
+        answer = marie.get(media, headers={"Range": "bytes=0-99"})
+        return answer if answer.status_code != 206 else None
+
+    stopped = wait_for(refusal, 10, "the media to stop after the member was removed")
+    assert time.monotonic() - at <= PASS_SECONDS + 0.5
+    assert stopped.status_code in (403, 404) and stopped.content != content[:100]
+
+
+def test_chromium_plays_behind_nginx_on_the_pass_its_player_received(
+    deployment: tuple[str, dict[str, str], Path],
+) -> None:
+    """Debian's Chromium, through nginx: the player's answer brings the pass (a cookie set
+    on a 206 for a <video>), the browser keeps it and sends it with its next Range requests,
+    which nginx serves without asking the app."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, CONTEXT
+    from tests.browser.test_player import PLAYS_FROM_THE_MIDDLE
+
+    url, headers, data = deployment
+    _, recording_id, content = _ready_recording(url, headers, data)
+    media = f"/api/v1/recordings/{recording_id}/media"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(**CONTEXT).new_page()
+            page.goto(f"{url}/login")
+            page.get_by_label("Nom d'utilisateur").fill("claire")
+            page.get_by_label("Mot de passe").fill("long-password")
+            page.get_by_role("button", name="Se connecter").click()
+            expect(page).not_to_have_url(f"{url}/login")
+            page.goto(f"{url}/recordings/{recording_id}")
+            video = page.locator("video[data-player-media]")
+            middle = video.evaluate(PLAYS_FROM_THE_MIDDLE)
+            page.wait_for_function(
+                "([el, from]) => el.currentTime > from + 0.3 && !el.error",
+                arg=[video.element_handle(), middle],
+                timeout=15_000,
+            )
+            kept = {c["name"]: c for c in page.context.cookies()}
+            assert "autoconf_media" in kept, "the player's answer brought no pass"
+            given = kept["autoconf_media"]
+            assert given["path"] == media and given["httpOnly"] and given["sameSite"] == "Strict"
+
+            expires = int(given["value"].split(".", 1)[0])  # nginx takes it until expires + 1
+            before = _asked(data, media)
+            for offset in range(0, 400_000, 20_000):  # over 4 s, as a player seeking on
+                part = page.evaluate(
+                    """async ([media, offset]) => {
+                        const range = `bytes=${offset}-${offset + 999}`;
+                        const asked = {headers: {Range: range}, cache: "no-store"};
+                        const answer = await fetch(media, asked);
+                        const bytes = new Uint8Array(await answer.arrayBuffer());
+                        return [answer.status, Array.from(bytes)];
+                    }""",
+                    [media, offset],
+                )
+                assert part[0] == 206 and bytes(part[1]) == content[offset : offset + 1000]
+                time.sleep(0.2)
+            if time.time() < expires + 1:
+                assert _asked(data, media) == before  # nginx alone, on the pass
+            else:  # the pass expired meanwhile (a slow machine): the app gave a new one
+                assert _asked(data, media) <= before + 2
+        finally:
+            browser.close()
 
 
 def test_the_live_websocket_goes_through_nginx(
@@ -209,7 +392,29 @@ def test_the_media_check_keeps_sendfile_on_for_the_answer() -> None:
         line.split("#", 1)[0] for line in SNIPPET.read_text(encoding="utf-8").splitlines()
     )
     media = _block(config, r"location\s+~\s+\S*recordings\S*")
-    check = re.search(r"auth_request\s+(\S+);", media)
+    fallback = re.search(r"try_files\s+\S+\s+(@\S+);", media)
+    assert fallback, "the media location has no location for requests without a pass"
+    checked = _block(config, r"location\s+" + re.escape(fallback.group(1)))
+    check = re.search(r"auth_request\s+(\S+);", checked)
     assert check, "the media location asks no access check"
-    for body in (media, _block(config, r"location\s+=\s*" + re.escape(check.group(1)))):
+    for body in (media, checked, _block(config, r"location\s+=\s*" + re.escape(check.group(1)))):
         assert re.search(r"^\s*sendfile\s+on\s*;", body, re.MULTILINE)
+
+
+def test_the_snippet_sends_each_proxy_with_the_apps_content_type() -> None:
+    """nginx names the content type by the file's extension: a sound-only recording's
+    proxy (proxy.m4a) must go out as audio/mp4, as the app alone sends it."""
+    from autoconf.api.media import MediaFiles
+
+    config = "\n".join(
+        line.split("#", 1)[0] for line in SNIPPET.read_text(encoding="utf-8").splitlines()
+    )
+    media = _block(config, r"location\s+~\s+\S*recordings\S*")
+    checked = _block(config, r"location\s+@autoconf_media_checked")
+    for kind, name in (("video", "proxy.mp4"), ("audio", "proxy.m4a")):  # media/proxy.py
+        _, content_type = MediaFiles("A1", "ready", f"recordings/x/{name}", kind, {}).locate(
+            "media"
+        )
+        extension = name.rsplit(".", 1)[1]
+        for body in (media, checked):
+            assert re.search(rf"^\s*{re.escape(content_type)}\s+{extension}\s*;", body, re.M)
