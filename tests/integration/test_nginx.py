@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
+from autoconf.media import passes
 from tests.support import cli, free_port, researcher_token, serve, study_with_recording, wait_for
 
 SNIPPET = Path(__file__).parents[2] / "docs" / "nginx-autoconf.conf"
@@ -19,14 +20,15 @@ SECRET = "a-test-secret-for-media-passes-0123456789"
 PASS_SECONDS = 8  # a pass lasts 7-8 s: well beyond the 2 s nginx keeps a check's "yes"
 
 
-def nginx_conf(folder: Path, data_dir: Path, app_url: str, port: int) -> Path:
-    """The documented snippet, with this test's data folder, app and port, inside the
-    smallest main configuration nginx needs to run in the foreground as this user."""
+def nginx_conf(folder: Path, data_dir: Path, app_url: str, port: int, secret: str = SECRET) -> Path:
+    """The documented snippet, with this test's data folder, app, port and pass secret,
+    inside the smallest main configuration nginx needs to run in the foreground as this
+    user."""
     server = SNIPPET.read_text()
     server = server.replace("DATA_DIR", str(data_dir)).replace("listen 80;", f"listen {port};")
     server = server.replace("127.0.0.1:8000", app_url.removeprefix("http://"))
     server = server.replace("/run/nginx-autoconf", str(folder / "media-grants"))
-    server = server.replace("MEDIA_PASS_SECRET", SECRET)
+    server = server.replace("MEDIA_PASS_SECRET", secret)
     conf = folder / "nginx.conf"
     conf.write_text(
         f"""daemon off;
@@ -51,8 +53,14 @@ http {{
 
 
 @pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
+def deployment(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, dict[str, str], Path]]:
+    """The app and nginx with the snippet; the nginx secret is the app's, or what a test's
+    `secret` mark gives (the placeholder left as it is)."""
     assert Path(NGINX).exists(), "nginx is required (scripts/install --test installs it)"
+    mark = request.node.get_closest_marker("secret")
+    secret = mark.args[0] if mark else SECRET
     data = tmp_path / "data"
     headers = researcher_token(data)
     env = {
@@ -64,7 +72,7 @@ def deployment(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
     }
     with serve(data, env) as app_url:
         port = free_port()
-        conf = nginx_conf(tmp_path, data, app_url, port)
+        conf = nginx_conf(tmp_path, data, app_url, port, secret)
         nginx = subprocess.Popen(
             [NGINX, "-p", str(tmp_path), "-c", str(conf)], stderr=subprocess.PIPE, text=True
         )
@@ -418,3 +426,20 @@ def test_the_snippet_sends_each_proxy_with_the_apps_content_type() -> None:
         extension = name.rsplit(".", 1)[1]
         for body in (media, checked):
             assert re.search(rf"^\s*{re.escape(content_type)}\s+{extension}\s*;", body, re.M)
+
+
+@pytest.mark.secret("MEDIA_PASS_SECRET")
+def test_with_the_secret_left_as_shipped_nginx_takes_no_pass(
+    deployment: tuple[str, dict[str, str], Path],
+) -> None:
+    """An administrator who forgot to replace MEDIA_PASS_SECRET must not leave passes
+    anyone could sign with the snippet's placeholder: nginx then asks the app every time."""
+    url, headers, data = deployment
+    _, recording_id, content = _ready_recording(url, headers, data)
+    media = f"/api/v1/recordings/{recording_id}/media"
+    key = next((data / "media" / "recordings").glob("*/proxy.mp4")).relative_to(data / "media")
+    expires = int(time.time()) + 60
+    signature = passes.signature(expires, key.as_posix(), media, "x", "MEDIA_PASS_SECRET")
+    forged = {"autoconf_session": "x", "autoconf_media": f"{expires}.{signature}.{key}"}
+    answer = httpx.get(f"{url}{media}", headers={"Range": "bytes=0-99"}, cookies=forged)
+    assert answer.status_code == 401 and answer.content != content[:100]
