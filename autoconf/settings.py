@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     )
     media_pass_seconds: int = Field(
         default=5,
-        ge=2,
+        ge=4,  # nginx may hand out a pass kept with its check's answer up to 2 s later
         le=300,
         description="How long a media pass is worth: access taken back stops playback "
         "behind nginx within this time.",
