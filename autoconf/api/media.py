@@ -289,7 +289,7 @@ def with_pass(response: Response, request: Request, settings: Settings, what: st
     """Behind nginx, a proxy's answer to a login session carries a media pass (a cookie for
     this recording's media URL, `media.passes`): nginx serves the next Range requests alone
     until it expires, then asks again. API tokens get none (nginx keeps their check's "yes"
-    two seconds instead)."""
+    1-2 s instead)."""
     accel = response.headers.get("x-accel-redirect")
     found = credential_of(request)
     secret = settings.media_pass_secret
