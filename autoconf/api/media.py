@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Annotated, Any, TypeVar
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
@@ -285,17 +285,18 @@ def deliver(
     return MediaFile(path, media_type=media_type, headers=headers, stat_result=found)
 
 
-def with_pass(response: Response, request: Request, settings: Settings, what: str) -> Response:
+def with_pass(
+    response: Response, request: Request, settings: Settings, what: str, key: str
+) -> Response:
     """Behind nginx, a proxy's answer to a login session carries a media pass (a cookie for
     this recording's media URL, `media.passes`): nginx serves the next Range requests alone
     until it expires, then asks again. API tokens get none (nginx keeps their check's "yes"
     1-2 s instead)."""
-    accel = response.headers.get("x-accel-redirect")
     found = credential_of(request)
     secret = settings.media_pass_secret
+    accel = settings.media_accel_redirect
     if what != "media" or not accel or not secret or found is None or found[0] != SESSION:
         return response
-    key = unquote(accel.removeprefix(settings.media_accel_redirect.rstrip("/") + "/"))
     path = request.url.path
     seconds = settings.media_pass_seconds
     value = passes.issue(key, path, found[1], secret, time.time(), seconds)
@@ -325,7 +326,7 @@ async def _answer(
     if not played:
         await write(request, session, _log_play, session, recording, who)
     grants.remember(credential(request), recording.id or 0, files, since)
-    return with_pass(response, request, settings, what)
+    return with_pass(response, request, settings, what, files.locate(what)[0])
 
 
 def _prepare(
@@ -373,7 +374,7 @@ class MediaFastPath:
                     key, media_type = files.locate(match[2])
                     if settings.media_accel_redirect:
                         response = deliver(settings, key, media_type)
-                        response = with_pass(response, request, settings, match[2])
+                        response = with_pass(response, request, settings, match[2], key)
                     elif known := reading.files.recent(settings.media_dir / key):
                         response = deliver(settings, key, media_type, known)
                     else:  # a stat: not on the event loop (storage may be slow)
