@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from autoconf import migrate
@@ -357,10 +358,27 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def settings_errors(error: ValidationError) -> str:
+    """What is wrong with the AUTOCONF_* variables, one line each, in French; never their
+    values (a secret may be one)."""
+    lines = [
+        f"Erreur de configuration : {Settings.env_name(str(problem['loc'][0]))} est refusée "
+        f"({problem['msg']})."
+        for problem in error.errors()
+    ]
+    return "\n".join(
+        [*lines, "Les réglages et leurs valeurs possibles : README, « Configuration »."]
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = Settings()
+    except ValidationError as error:
+        print(settings_errors(error), file=sys.stderr)
+        return 2
+    try:
         result: int = args.run(settings, args)
         return result
     except DomainError as error:

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         default="info", description="Server log level."
     )
 
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        """The environment variable of a setting: `media_pass_secret` is
+        AUTOCONF_MEDIA_PASS_SECRET."""
+        return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

@@ -118,3 +118,20 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
     result = run(tmp_path, "--help")
     for command in ("serve", "migrate", "user", "token", "demo"):
         assert command in result.stdout
+
+
+def test_a_setting_refused_is_said_in_french_without_its_value(tmp_path: Path) -> None:
+    env = {**os.environ, "AUTOCONF_DATA_DIR": str(tmp_path), "AUTOCONF_MEDIA_WORKERS": "-1"}
+    env["AUTOCONF_MEDIA_PASS_SECRET"] = "too-short-a-secret"
+    answer = subprocess.run(
+        [sys.executable, "-m", "autoconf.cli", "serve"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert answer.returncode == 2 and "Traceback" not in answer.stderr
+    assert "Erreur de configuration : AUTOCONF_MEDIA_PASS_SECRET est refusée" in answer.stderr
+    assert "Erreur de configuration : AUTOCONF_MEDIA_WORKERS est refusée" in answer.stderr
+    assert "too-short-a-secret" not in answer.stderr
