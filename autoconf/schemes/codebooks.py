@@ -325,6 +325,14 @@ def delete_code(session: Session, code: Code, *, force: bool = False) -> None:
     session.expire_all()
 
 
-def code_paths(session: Session, study_id: int) -> dict[int, str]:
-    """The study's codes by id: their paths ("Parent / Enfant")."""
-    return {node.id: node.path for _, nodes in list_codebooks(session, study_id) for node in nodes}
+def code_paths(
+    session: Session, study_id: int, kind: str | None = None
+) -> dict[int, str]:
+    """The study's codes by id: their paths ("Parent / Enfant"); with `kind`, those of its
+    codebooks of that kind only (a scheme segment may carry categories too)."""
+    return {
+        node.id: node.path
+        for book, nodes in list_codebooks(session, study_id)
+        if kind is None or book.kind == kind
+        for node in nodes
+    }

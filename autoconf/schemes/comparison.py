@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from sqlmodel import Session, col, select
 
 from autoconf.errors import Conflict, Invalid
-from autoconf.models import Annotation, Recording
+from autoconf.models import CODEBOOK_KINDS, Annotation, Recording
 from autoconf.schemes import agreement, annotations, covalidation, rounds, unitizing
 from autoconf.schemes.agreement import Coded, Figure
 from autoconf.schemes.codebooks import code_paths
@@ -81,6 +81,13 @@ class Comparison:
     disagreements: list[Disagreement]
 
 
+def compared_paths(session: Session, study_id: int, layer: str) -> dict[int, str]:
+    """The codes a comparison of `layer` reads: those of the codebooks of its kind (on the
+    schemes layer, the schemes: the categories a segment also carries are compared on the
+    categories layer, not mixed in)."""
+    return code_paths(session, study_id, layer if layer in CODEBOOK_KINDS else None)
+
+
 def recording_codings(
     session: Session,
     recording: Recording,
@@ -92,8 +99,9 @@ def recording_codings(
     `paths`, the study's codes by id, read when not given): a researcher's own (`coder` a
     user id), the consensus layer's (`coder` "consensus"), or, of the segments the
     counsellor gave a verdict on, the coding before it (`prior`) or after (`covalidated`)."""
+    if paths is None:
+        paths = compared_paths(session, recording.study_id, layer)
     if coder in covalidation.PSEUDO_CODERS:
-        paths = code_paths(session, recording.study_id) if paths is None else paths
         return covalidation.codings(session, recording, str(coder), layer, paths)
     query = select(Annotation.id, Annotation.start_ms, Annotation.end_ms).where(
         Annotation.recording_id == recording.id,
@@ -104,7 +112,6 @@ def recording_codings(
     else:
         query = query.where(Annotation.layer == layer, Annotation.author_id == coder)
     rows = session.exec(query).all()
-    paths = code_paths(session, recording.study_id) if paths is None else paths
     codes = annotations.codes_by_annotation(session, [row[0] or 0 for row in rows])
     return [
         Coded(start_ms, end_ms or start_ms, paths[code_id], annotation_id)
@@ -128,7 +135,7 @@ def compare(
         raise Invalid("Aucun enregistrement à comparer.")
     parts: list[_Part] = []
     offset = 0
-    paths = code_paths(session, recordings[0].study_id)
+    paths = compared_paths(session, recordings[0].study_id, layer)
     for recording in recordings:
         rounds.check_revealed(session, recording.id or 0, coders, layer)
         if recording.duration_ms is None:

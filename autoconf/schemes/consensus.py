@@ -230,7 +230,7 @@ def agreements(
     (overlap / extent >= threshold) with exactly the same codes, neither of them kept,
     merged or rewritten by a decision already (a `none` decision made from one of them
     only trims the span where it says no code belongs)."""
-    paths = code_paths(session, recording.study_id)
+    paths = comparison.compared_paths(session, recording.study_id, layer)
     a, b = (comparison.recording_codings(session, recording, c, layer, paths) for c in coders)
     codes: dict[int | None, set[str]] = {}
     spans: dict[int | None, tuple[int, int]] = {}

@@ -199,3 +199,28 @@ def test_a_study_lays_its_recordings_end_to_end(
     assert picked.json()["percent"]["value"] == 100.0
     wrong = rclient.get(f"/api/v1/studies/{study}/agreement?coders={coders}&recordings=999999")
     assert wrong.status_code == 422 and "pas dans cette étude" in wrong.json()["detail"]
+
+
+def test_a_scheme_segment_s_categories_are_compared_on_their_own_layer(
+    rclient: TestClient, client: TestClient, recording: dict[str, Any], engine: Engine
+) -> None:
+    """A scheme segment often carries a category as well ("Écouter / reformuler" about
+    Motivation): the schemes are compared on the schemes layer, the category never takes a
+    slice's place (it sorted first, and did, until a researcher saw it)."""
+    ines = factories.researcher_member(engine, rclient, recording["study_id"], "ines")
+    factories.set_duration(engine, recording["id"], 4_000)
+    schemes = factories.codes_by_path(rclient, recording["study_id"], "schemes")
+    categories = factories.codes_by_path(rclient, recording["study_id"], "categories")
+    theme = sorted(categories)[0]  # sorts before every scheme
+    assert theme < "Écouter / reformuler"
+    listen = schemes["Écouter / reformuler"]
+    url = factories.annotations_url(recording)
+    mine = {"start_ms": 0, "end_ms": 4_000, "code_ids": [listen, categories[theme]]}
+    hers = {"start_ms": 0, "end_ms": 4_000, "code_ids": [listen]}
+    assert rclient.post(url, json=mine).status_code == 201
+    assert client.post(url, json=hers, headers=factories.token(engine, ines)).status_code == 201
+    me = rclient.get("/api/v1/me").json()["id"]
+    result = rclient.get(_url(recording["id"], f"{me},{ines.id}")).json()
+    assert result["percent"]["value"] == 100.0
+    assert result["confusion"] == {"Écouter / reformuler": {"Écouter / reformuler": 4}}
+    assert result["disagreements"] == []
