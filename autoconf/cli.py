@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -40,25 +41,50 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import gc
+    import shutil
+    import tempfile
 
     import uvicorn
+    import uvicorn.config
 
-    from autoconf.app import create_app
+    from autoconf.observability import logs
+    from autoconf.observability.metrics import MULTIPROCESS_ENV
 
     if not args.no_migrate:
         _migrate(settings)
     for binary in (settings.ffmpeg_binary, settings.ffprobe_binary):
         if tool_status(binary).path is None:
             print(f"Attention : « {binary} » est introuvable. {INSTALL_HINT}", file=sys.stderr)
+    log_config = (
+        logs.logging_config(settings.log_format, settings.log_level)
+        if settings.log_format == "json"
+        else uvicorn.config.LOGGING_CONFIG
+    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": settings.log_level,
+        "log_config": log_config,
+    }
     print(f"autoconf écoute sur http://{args.host}:{args.port}", flush=True)
-    app = create_app(settings)
-    # What is loaded by now (modules, routes, models, schemas: ~190,000 objects) lives as
-    # long as the process: kept out of the cyclic collector's way, whose full passes then
-    # took ~10 ms instead of 70-120 ms, during which no request moved (bench/README.md).
-    gc.collect()
-    gc.freeze()
-    uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level)
+    if args.workers <= 1:
+        from autoconf.app import served_app
+
+        uvicorn.run(served_app(settings), **options)
+        return 0
+    # Several processes (uvicorn's supervisor): each builds the app from the same AUTOCONF_*
+    # variables, and their metrics meet in one folder (prometheus-client's multiprocess
+    # mode), made empty for them unless the operator named one.
+    made = None
+    if not os.environ.get(MULTIPROCESS_ENV):
+        made = tempfile.mkdtemp(prefix="autoconf-metrics-")
+        os.environ[MULTIPROCESS_ENV] = made
+    print(f"{args.workers} processus.", flush=True)
+    try:
+        uvicorn.run("autoconf.app:served_app", factory=True, workers=args.workers, **options)
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
     return 0
 
 
@@ -102,6 +128,12 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
         user = accounts.create_user(session, args.username, password, args.role, args.display_name)
         print(f"Utilisateur « {user.username} » créé ({user.role}).")
     return 0
+
+
+def _worker_count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError("un nombre de processus entre 1 et 64")
+    return int(text)
 
 
 def _study_id(text: str) -> int:
@@ -275,6 +307,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the database")
+    serve.add_argument(
+        "--workers",
+        type=_worker_count,
+        default=1,
+        help="app processes behind one port (PostgreSQL recommended above 1)",
+    )
     serve.set_defaults(run=cmd_serve)
 
     worker = commands.add_parser("worker", help="run media jobs (ffmpeg) without serving pages")

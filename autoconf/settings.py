@@ -76,6 +76,18 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Server log level."
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: one JSON object per log line (time, level, logger, message; "
+        "method, path, status of each request) for a log collector.",
+    )
+    metrics_token: str = Field(
+        default="",
+        pattern=r"^([A-Za-z0-9_-]{32,})?$",
+        description="Prometheus metrics at `/metrics` for whoever sends "
+        "`Authorization: Bearer` with this value (at least 32 letters, digits, `-` or `_`). "
+        "Empty: no metrics.",
+    )
 
     @classmethod
     def env_name(cls, field: str) -> str:

@@ -59,14 +59,18 @@ class Server:
 
 
 def start_server(
-    data_dir: Path, env: dict[str, str] | None = None, port: int | None = None
+    data_dir: Path,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    args: tuple[str, ...] = (),
 ) -> Server:
-    """Start `autoconf serve` on `port` (a free one by default) and wait until it answers."""
+    """Start `autoconf serve` on `port` (a free one by default), with `args` after it, and
+    wait until it answers."""
     port = port or free_port()
     log = data_dir / "server.log"  # a file, not a pipe: a full pipe would stall the server
     with log.open("a") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "autoconf.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "autoconf.cli", "serve", "--port", str(port), *args],
             env={**cli_env(data_dir), **(env or {})},
             stdout=output,
             stderr=subprocess.STDOUT,

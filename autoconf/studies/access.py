@@ -11,13 +11,14 @@ not see does not exist for them: 404, with the body an unknown id gets. What the
 not do is 403.
 """
 
+import hmac
 from dataclasses import dataclass, replace
 from typing import cast
 
 from sqlalchemy import ColumnElement, and_, bindparam, event, false, or_
 from sqlmodel import Session, col, select
 
-from autoconf.errors import Conflict, Forbidden, Invalid, NotFound
+from autoconf.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 from autoconf.models import (
     CODING_LAYERS,
     LAYERS,
@@ -448,6 +449,18 @@ def require_admin(user: User) -> None:
     """Accounts and the audit log are the administrators' (403 for anyone else signed in)."""
     if user.role != ADMIN:
         raise Forbidden("Réservé aux administrateurs.")
+
+
+def require_metrics_reader(configured_token: str, authorization: str | None) -> None:
+    """The metrics are the monitoring system's: the `AUTOCONF_METRICS_TOKEN` it sends, no
+    user's credential (they say when sessions take place). None configured: no metrics."""
+    if not configured_token:
+        raise NotFound("Les métriques ne sont pas activées (AUTOCONF_METRICS_TOKEN).")
+    scheme, _, sent = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        sent.strip().encode(), configured_token.encode()
+    ):
+        raise NotAuthenticated("Jeton des métriques absent ou incorrect.")
 
 
 def study_role_of(session: Session, username: str, study_id: int) -> str | None:

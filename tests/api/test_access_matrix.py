@@ -157,6 +157,7 @@ RESEARCHER = "the study's researchers (and admins)"
 ADMIN = "admins only"
 OWNER = "its owner"
 LOGS_OUT = "anyone: the answer is the login page"
+MONITORING = "the monitoring system's token (AUTOCONF_METRICS_TOKEN), no user's credential"
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def expected(rule: Rule, role: str, kind: str | None, variant: str) -> Outcome:
             return outcome
     if rule.who == PUBLIC:
         return "ok"
-    if rule.who == LOGS_OUT or role == ANON:
+    if rule.who in (LOGS_OUT, MONITORING) or role == ANON:
         return "login"
     if rule.who == SIGNED_IN:
         return "ok"
@@ -350,6 +351,11 @@ EXPECTATIONS: dict[Key, Rule] = {
     ("PATCH", "/api/v1/interviews/{interview_id}/recording"): researcher,
     # Reference lists
     ("GET", "/api/v1/health"): public,
+    # Operations: probes open to all (they say nothing of the data); metrics for the
+    # monitoring system only (they say when sessions take place)
+    ("GET", "/healthz"): public,
+    ("GET", "/readyz"): public,
+    ("GET", "/metrics"): Rule(MONITORING),
     ("GET", "/api/v1/fields"): signed_in,
     ("GET", "/api/v1/system"): signed_in,
     # Pages
@@ -770,7 +776,12 @@ def build_world(app: FastAPI, settings: Settings) -> World:
 @pytest.fixture(scope="module")
 def app_under_test(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     folder = tmp_path_factory.mktemp("matrix")
-    settings = Settings(data_dir=folder / "data", max_upload_bytes=5 * 1024 * 1024, media_workers=0)
+    settings = Settings(
+        data_dir=folder / "data",
+        max_upload_bytes=5 * 1024 * 1024,
+        media_workers=0,
+        metrics_token="m" * 32,
+    )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.effective_database_url)
     application = create_app(settings)
