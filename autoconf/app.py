@@ -59,6 +59,7 @@ from autoconf.api.limits import BodySizeLimit
 from autoconf.api.media import MediaFastPath, MediaGrants
 from autoconf.api.web_security import CrossSiteGuard, SecurityHeaders
 from autoconf.auth import throttle
+from autoconf.bus import make_bus
 from autoconf.db import MAX_SESSIONS, Writer, make_engine, quick_lane_threads
 from autoconf.live import wording
 from autoconf.live.hub import LiveHub
@@ -179,8 +180,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runner = JobRunner(engine, settings, settings.media_workers)
             runner.start()
         app.state.job_runner = runner
+        bus.start()
         yield
         await app.state.live_hub.stop()
+        await anyio.to_thread.run_sync(bus.stop)
         if runner is not None:
             await anyio.to_thread.run_sync(runner.stop)
         engine.dispose()
@@ -203,7 +206,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.writer = Writer(engine)
     app.state.session_slots = anyio.Semaphore(MAX_SESSIONS)
     app.state.quick_lane = anyio.CapacityLimiter(quick_lane_threads(engine))
-    app.state.live_hub = LiveHub(engine, app.state.writer)
+    # What the processes sharing the database tell each other (grants taken back, live
+    # events written): started with the app, in its lifespan.
+    bus = make_bus(engine, app.state.writer, settings.redis_url)
+    app.state.bus = bus
+    app.state.live_hub = LiveHub(engine, app.state.writer, bus=bus)
     # argon2 takes 64 MiB and ~50 ms per check: a login flood must not take every thread.
     app.state.password_limiter = anyio.CapacityLimiter(2)
     app.state.login_gates = throttle.AddressGates()  # one password check per address at once
@@ -226,7 +233,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(favicon, media_type="image/svg+xml")
 
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
-    app.state.media_grants = MediaGrants()
+    app.state.media_grants = MediaGrants(bus=bus)
     app.add_middleware(MediaFastPath)
     app.add_middleware(CrossSiteGuard)  # before any body is read
     app.add_middleware(SecurityHeaders)  # on every answer, the fast path's and refusals too

@@ -488,6 +488,19 @@ class LiveAgendaItem(SQLModel, table=True):
     updated_at: datetime = _timestamp()
 
 
+class ProcessSignal(SQLModel, table=True):
+    """A message from one app process to the others sharing an SQLite database (which has
+    no LISTEN/NOTIFY): they poll for new rows; kept a minute (`autoconf.bus.table_bus`)."""
+
+    __tablename__ = "process_signal"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+    id: int | None = Field(default=None, primary_key=True)
+    origin: str = Field(sa_type=String(32))
+    topic: str = Field(sa_type=String(16))
+    message: str = Field(sa_type=String(200))
+    created_at: datetime = _timestamp()
+
+
 class LivePresence(SQLModel, table=True):
     """A browser connected to a live session, on any app process; refreshed while connected,
     forgotten when it leaves or stops answering."""

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         description="How long a media pass is worth: access taken back stops playback "
         "behind nginx within this time.",
     )
+    redis_url: str = Field(
+        default="",
+        description="Redis for the signals between app processes (live events, access "
+        "taken back), e.g. `redis://127.0.0.1:6379/0`. Empty: PostgreSQL's LISTEN/NOTIFY, "
+        "or on SQLite a table the processes poll.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Server log level."
     )

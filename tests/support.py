@@ -32,10 +32,10 @@ def cli_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def cli(data_dir: Path, *args: str, stdin: str = "") -> str:
+def cli(data_dir: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> str:
     return subprocess.run(
         [sys.executable, "-m", "autoconf.cli", *args],
-        env=cli_env(data_dir),
+        env={**cli_env(data_dir), **(env or {})},
         input=stdin,
         capture_output=True,
         text=True,
@@ -63,11 +63,12 @@ def start_server(
     env: dict[str, str] | None = None,
     port: int | None = None,
     args: tuple[str, ...] = (),
+    log_name: str = "server.log",
 ) -> Server:
     """Start `autoconf serve` on `port` (a free one by default), with `args` after it, and
     wait until it answers."""
     port = port or free_port()
-    log = data_dir / "server.log"  # a file, not a pipe: a full pipe would stall the server
+    log = data_dir / log_name  # a file, not a pipe: a full pipe would stall the server
     with log.open("a") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "autoconf.cli", "serve", "--port", str(port), *args],

@@ -13,6 +13,7 @@ missing); the first request of a login session for a recording is the audit log'
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import re
 import stat
@@ -39,6 +40,7 @@ from autoconf.api.refusals import documented
 from autoconf.api.routing import IndexedRouter
 from autoconf.audit import log as audit_log
 from autoconf.auth.accounts import SESSION
+from autoconf.bus import GRANTS, Bus
 from autoconf.consent import records as consent
 from autoconf.errors import Conflict, NotFound
 from autoconf.media import passes, reading
@@ -196,14 +198,23 @@ class MediaFiles:
 
 
 class MediaGrants:
-    """Credential × recording → MediaFiles, for GRANT_TTL_S seconds, in this process."""
+    """Credential × recording → MediaFiles, for GRANT_TTL_S seconds, in this process.
 
-    def __init__(self, ttl_s: float = GRANT_TTL_S) -> None:
+    Access taken back in any process reaches every process through the bus (`grants`
+    messages: a recording, a credential's digest, or all): a removed member is refused on
+    another process as soon as the message arrives, not GRANT_TTL_S later. While the bus
+    hears nothing from the others (its connection lost), nothing is granted from memory:
+    every request is checked."""
+
+    def __init__(self, ttl_s: float = GRANT_TTL_S, bus: Bus | None = None) -> None:
         self.ttl_s = ttl_s
         self._grants: dict[tuple[str, int], tuple[float, MediaFiles]] = {}
         self._lock = threading.Lock()
         # Counts the forgettings: a check that began before one must not leave a grant after.
         self.epoch = 0
+        self.bus = bus or Bus()
+        self.bus.subscribe(GRANTS, self._heard)
+        self.bus.on_reset(self._forget_everything)
 
     def remember(
         self,
@@ -214,7 +225,7 @@ class MediaGrants:
     ) -> None:
         """Grant for GRANT_TTL_S seconds, unless grants were forgotten since epoch `since`
         (when the check began): a withdrawal racing the check must win."""
-        if not credential or files.status != "ready":
+        if not credential or files.status != "ready" or not self.bus.listening:
             return
         with self._lock:
             if since is not None and since != self.epoch:
@@ -224,7 +235,7 @@ class MediaGrants:
             self._grants[(credential, recording_id)] = (time.monotonic() + self.ttl_s, files)
 
     def get(self, credential: str | None, recording_id: int) -> MediaFiles | None:
-        if not credential:
+        if not credential or not self.bus.listening:
             return None
         found = self._grants.get((credential, recording_id))
         if found is None or found[0] < time.monotonic():
@@ -233,25 +244,42 @@ class MediaGrants:
 
     def forget(self, recording_id: int) -> None:
         """The recording changed (deleted, processed again, stopped, consent withdrawn):
-        its grants go, and the files kept mapped (an erased file's space is given back)."""
-        with self._lock:
-            self.epoch += 1
-            for key in [k for k in self._grants if k[1] == recording_id]:
-                del self._grants[key]
-        reading.files.forget_all()
+        its grants go, here and in every process, and the files kept mapped (an erased
+        file's space is given back)."""
+        self.bus.publish(GRANTS, f"recording:{recording_id}")
 
     def forget_credential(self, credential: str | None) -> None:
-        """A login session ended: its cookie must stop working at once, media included."""
-        with self._lock:
-            self.epoch += 1
-            for key in [k for k in self._grants if k[0] == credential]:
-                del self._grants[key]
+        """A login session ended: its cookie must stop working at once, media included (the
+        other processes are told its digest, not the cookie)."""
+        if credential:
+            self.bus.publish(GRANTS, f"credential:{_digest(credential)}")
 
     def clear(self) -> None:
-        """An API token was revoked (its value is not known here): forget every grant."""
+        """An API token was revoked, a member removed, a study's settings changed: forget
+        every grant."""
+        self.bus.publish(GRANTS, "all")
+
+    def _heard(self, message: str) -> None:
+        kind, _, value = message.partition(":")
         with self._lock:
             self.epoch += 1
-            self._grants.clear()
+            if kind == "recording" and value.isdigit():
+                gone = [key for key in self._grants if key[1] == int(value)]
+            elif kind == "credential":
+                gone = [key for key in self._grants if _digest(key[0]) == value]
+            else:
+                gone = list(self._grants)
+            for key in gone:
+                del self._grants[key]
+        if kind == "recording":
+            reading.files.forget_all()
+
+    def _forget_everything(self) -> None:
+        self._heard("all")
+
+
+def _digest(credential: str) -> str:
+    return hashlib.sha256(credential.encode()).hexdigest()
 
 
 def credential(request: Request) -> str | None:

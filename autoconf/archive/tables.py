@@ -361,6 +361,7 @@ NOT_ARCHIVED = {
     "live_event": "the live stream of a session: its outcome is in the session, stops, "
     "comments and agenda; its payloads hold ids of the exporting instance",
     "live_presence": "who is connected right now",
+    "process_signal": "messages between the instance's processes, kept a minute",
     "audit_event": "carried apart, as a document (audit.jsonl), not imported",
 }
 

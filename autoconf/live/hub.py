@@ -1,12 +1,13 @@
 """The live event stream delivered to the browsers connected to this process.
 
 Events are rows of `live_event`, written by whichever process received the control. Each
-process follows the table (every 50 ms, only while someone is connected, the new events by
-id) and hands the followed sessions' ones to its
-subscribers; a write made by this process `poke`s the follower so that it reads at once. So
-two browsers on two app processes see the same stream, with no broker to run; a PostgreSQL
-LISTEN/NOTIFY or Redis follower can replace `_fetch` for team deployments without changing
-the subscribers.
+process follows the table (only while someone is connected, the new events by id) and hands
+the followed sessions' ones to its subscribers; a write made by any process `poke`s the
+followers: this process's at once, the others' through the bus (`autoconf.bus`: PostgreSQL's
+LISTEN/NOTIFY or Redis), so that they read it then. With such a bus the follower polls only
+as a fallback (every FALLBACK_POLL_SECONDS, or every POLL_SECONDS while the bus is deaf); on
+SQLite, whose processes share no push, it polls every POLL_SECONDS (50 ms). So two browsers
+on two app processes see the same stream.
 
 Ids are given at insert and seen at commit: on PostgreSQL a transaction may commit id 8
 after another committed id 9. A follower that sees a hole in the ids waits for it (up to
@@ -25,11 +26,13 @@ import anyio.to_thread
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from autoconf.bus import LIVE, Bus
 from autoconf.db import Writer
 from autoconf.live import presence, sessions
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05
+FALLBACK_POLL_SECONDS = 1.0
 GAP_SECONDS = 2.0
 
 Event = dict[str, Any]
@@ -53,9 +56,13 @@ class LiveHub:
         writer: Writer | None = None,
         poll_seconds: float = POLL_SECONDS,
         gap_seconds: float = GAP_SECONDS,
+        bus: Bus | None = None,
     ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
+        self.bus = bus or Bus()
+        self.bus.subscribe(LIVE, lambda _message: self._wake())
+        self.bus.on_reset(self._wake)  # events may have been announced meanwhile
         self.gap_seconds = gap_seconds
         self.gap: tuple[int, float] | None = None  # the missing id waited for, since when
         self.writer = writer or Writer(engine)
@@ -86,8 +93,21 @@ class LiveHub:
         self.present.discard(presence_id)
 
     def poke(self) -> None:
-        """An event was just written by this process: read it now rather than at the next
-        poll (events written by other processes wait for the poll)."""
+        """An event was just written (committed) by this process: its followers here read
+        it now, and those of the other processes when the bus tells them (a bus that pushes;
+        on SQLite they poll every POLL_SECONDS anyway)."""
+        if self.bus.pushes:
+            self.bus.publish(LIVE)  # also delivered here, at once
+        else:
+            self._wake()
+
+    def _wait_seconds(self) -> float:
+        """Between two reads: a fallback when the bus pushes every event, else the poll."""
+        if self.bus.pushes and self.bus.started and self.bus.listening:
+            return max(self.poll_seconds, FALLBACK_POLL_SECONDS)
+        return self.poll_seconds
+
+    def _wake(self) -> None:
         if self.wake is not None and self.task is not None and not self.task.done():
             loop = self.task.get_loop()
             if not loop.is_closed():
@@ -165,7 +185,7 @@ class LiveHub:
                 except Exception:  # the database restarting: next time
                     log.exception("live presence could not be refreshed; retrying")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.poll_seconds)
+                await asyncio.wait_for(self.wake.wait(), self._wait_seconds())
         # Nobody follows: the next subscriber says where to start (not from here, which
         # would hand it every event written in between).
         self.last_id = None
