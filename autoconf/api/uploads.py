@@ -10,9 +10,11 @@ request and concatenation (partial and final uploads, whose sum no size check se
 refused.
 """
 
+import fcntl
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 import anyio
 import anyio.to_thread
@@ -24,7 +26,7 @@ from tuspyserver import create_tus_router
 from autoconf.api.deps import CurrentUser, SessionDep, briefly_signed_in, request_session
 from autoconf.api.recordings import register_stored
 from autoconf.api.refusals import documented
-from autoconf.errors import Busy, Invalid, TooLarge
+from autoconf.errors import Busy, Invalid, NotFound, TooLarge
 from autoconf.media.storage import UPLOAD_KEEP_DAYS, UPLOADS, StoredFile, human_size
 from autoconf.models import User
 from autoconf.payloads import UploadMetadata
@@ -66,12 +68,27 @@ def _metadata(raw: dict[str, Any]) -> recordings.NewRecording:
 def _forget_upload(upload: Path) -> None:
     upload.unlink(missing_ok=True)
     upload.with_name(upload.name + ".info").unlink(missing_ok=True)
+    upload.with_name(upload.name + ".receiving").unlink(missing_ok=True)
+
+
+def _receiving(path: Path) -> IO[bytes]:
+    """An exclusive lock on `path` (made if missing), held until the file is closed; Busy
+    when another connection holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mark = path.open("ab")
+    try:
+        fcntl.flock(mark.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        mark.close()
+        raise Busy(
+            "Une autre connexion envoie encore ce fichier ; l'envoi reprendra dans un instant."
+        ) from None
+    os.utime(path)  # as recent as the upload it marks (the sweep of old uploads reads it)
+    return mark
 
 
 def tus_router(settings: Settings) -> APIRouter:
     uploads = settings.media_dir / UPLOADS
-
-    busy: set[tuple[int, str]] = set()  # uploads receiving a PATCH in this process
 
     async def signed_in(_user: UploadUser) -> None:
         return None
@@ -79,24 +96,23 @@ def tus_router(settings: Settings) -> APIRouter:
     async def own_folder(
         request: Request, user: UploadUser
     ) -> AsyncIterator[Callable[[dict[str, Any]], dict[str, str]]]:
-        """The user's own folder; a second PATCH of an upload still receiving one is
-        refused at once (423; tus clients retry): tuspyserver would otherwise wait for its
-        file lock on the event loop, freezing the server for up to 30 s."""
-        folder = str(uploads / str(user.id))
-        key = None
+        """The user's own folder; a second PATCH of an upload still receiving one, in this
+        process or another, is refused at once (423; tus clients retry): tuspyserver would
+        otherwise wait for its file lock on the event loop, freezing the server for up to
+        30 s. The mark is an `flock` on a file beside the upload's, which the kernel lets go
+        when the process dies."""
+        folder = uploads / str(user.id)
+        mark = None
         if request.method == "PATCH":
-            key = (user.id or 0, str(request.path_params.get("uuid", "")))
-            if key in busy:
-                raise Busy(
-                    "Une autre connexion envoie encore ce fichier ; l'envoi reprendra dans "
-                    "un instant."
-                )
-            busy.add(key)
+            name = str(request.path_params.get("uuid", ""))
+            if not name.replace("-", "").isalnum():
+                raise NotFound("Ce dépôt n'existe pas.")
+            mark = _receiving(folder / f"{name}.receiving")
         try:
-            yield lambda _metadata: {"files_dir": folder}
+            yield lambda _metadata: {"files_dir": str(folder)}
         finally:
-            if key is not None:
-                busy.discard(key)
+            if mark is not None:
+                mark.close()  # lets the lock go; the file stays (removed with the upload)
 
     async def before_create(
         request: Request, user: CurrentUser, session: SessionDep

@@ -140,7 +140,7 @@ def remove_stale_uploads(media_dir: Path, keep_s: float = UPLOAD_KEEP_DAYS * 864
         try:
             if path.is_file() and path.stat().st_mtime < cutoff:
                 path.unlink()
-                removed += not path.name.endswith(".info")
+                removed += not path.name.endswith((".info", ".receiving"))
         except OSError:  # taken by a finishing upload meanwhile
             continue
     return removed

@@ -2,14 +2,16 @@
 still streaming gets an answer at once, and the server stays responsive."""
 
 import base64
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
+import pytest
 
-from tests.support import researcher_token, serve
+from tests.support import researcher_token, serve, start_server, stop_server
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -18,10 +20,20 @@ def b64(value: object) -> str:
     return base64.b64encode(str(value).encode()).decode()
 
 
-def test_a_second_patch_of_a_busy_upload_is_refused_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("retried_on", ["the same process", "another process"])
+def test_a_second_patch_of_a_busy_upload_is_refused_at_once(
+    tmp_path: Path, retried_on: str
+) -> None:
     data = tmp_path / "data"
     headers = researcher_token(data)
-    with serve(data, {"AUTOCONF_MEDIA_WORKERS": "0"}) as url:
+    env = {"AUTOCONF_MEDIA_WORKERS": "0"}
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(serve(data, env))
+        other = url
+        if retried_on == "another process":  # the same data, another `autoconf serve`
+            second = start_server(data, env, log_name="server-2.log")
+            stack.callback(stop_server, second)
+            other = second.url
         study = httpx.post(f"{url}/api/v1/studies", json={"name": "S"}, headers=headers).json()
         meta = f"study_id {b64(study['id'])},code {b64('A1')},filename {b64('a.mp4')}"
         created = httpx.post(
@@ -56,10 +68,11 @@ def test_a_second_patch_of_a_busy_upload_is_refused_at_once(tmp_path: Path) -> N
         sender.start()
         time.sleep(0.5)
         started = time.monotonic()
-        retry = httpx.patch(location, content=b"y" * 10, headers=patch_headers, timeout=30)
+        again = location.replace(url, other)
+        retry = httpx.patch(again, content=b"y" * 10, headers=patch_headers, timeout=30)
         assert retry.status_code == 423, retry.text
         assert "envoie encore ce fichier" in retry.json()["detail"]
-        health = httpx.get(f"{url}/api/v1/health", timeout=5)
+        health = httpx.get(f"{other}/api/v1/health", timeout=5)
         assert health.status_code == 200 and time.monotonic() - started < 2
         sender.join(30)
         assert first[0].status_code == 204 and first[0].headers["upload-offset"] == "20000"
