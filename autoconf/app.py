@@ -149,6 +149,7 @@ def make_templates(directory: Path) -> Jinja2Templates:
     env.globals["version"] = __version__
     env.globals["language"] = i18n.current_language
     env.globals["role_label"] = wording.label  # conseillère / conseiller / conseiller·e
+    env.globals["de"] = i18n.de  # "d'Inès Martin", "de Claire"; "of …" in English
     env.globals["csrf_field"] = rendering.csrf_field  # every form that posts starts with it
     env.globals["csrf_token"] = rendering.csrf_token
     return Jinja2Templates(env=env)

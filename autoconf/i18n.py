@@ -44,3 +44,16 @@ def pgettext(context: str, message: str) -> str:
 
 def npgettext(context: str, singular: str, plural: str, n: int) -> str:
     return _catalogue(_current.get()).npgettext(context, singular, plural, n)
+
+
+# French elides "de" before a vowel or a mute h ("d'Inès", "d'Hélène"); a name's first letter
+# is all we know of it, so every h counts as mute.
+_ELIDING = frozenset("aeiouyhàâäéèêëîïôöùûüÿæœ")
+
+
+def de(name: str) -> str:
+    """`name` after the preposition "of": in French "de Claire", "d'Inès Martin" (elided
+    before a vowel or an h), in English "of Claire"."""
+    if current_language() == "en":
+        return f"of {name}"
+    return f"d'{name}" if name[:1].lower() in _ELIDING else f"de {name}"

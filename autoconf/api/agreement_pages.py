@@ -8,6 +8,7 @@ round still hiding a coder, a recording not processed) is said on the page, besi
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
@@ -15,7 +16,8 @@ from urllib.parse import urlencode
 import anyio.to_thread
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session
+from markupsafe import Markup
+from sqlmodel import Session, col, select
 
 from autoconf.api.agreement import check_layer, parse_coders, study_recordings
 from autoconf.api.deps import CurrentUser, ManagedStudyDep, SessionDep, audit_study_export
@@ -25,7 +27,7 @@ from autoconf.api.synthesis import download
 from autoconf.errors import Conflict, Invalid
 from autoconf.i18n import gettext as _
 from autoconf.i18n import set_language
-from autoconf.models import Recording, Study, User
+from autoconf.models import Counsellor, Recording, Study, User
 from autoconf.schemes import agreement_files, agreement_report, comparison, covalidation, writers
 from autoconf.schemes.agreement import DEFAULT_SLICE_MS
 from autoconf.schemes.rounds import ROUND_LAYERS
@@ -130,18 +132,45 @@ def asked(session: Session, study_id: int, typed: Form) -> Asked | None:
     )
 
 
-def _names(session: Session, user: User, study_id: int) -> dict[comparison.Coder, str]:
+def _names(
+    session: Session, user: User, study_id: int, recordings: Sequence[Recording]
+) -> dict[comparison.Coder, str]:
     members = service.list_members(session, user, study_id)
     names: dict[comparison.Coder, str] = {m.user_id: m.display_name or m.username for m in members}
-    return {**names, **pseudo_coders()}
+    return {**names, **pseudo_coders(counsellors_gender(session, recordings))}
 
 
-def pseudo_coders() -> dict[comparison.Coder, str]:
-    """The co-validation's two codings, as the form and the report name them."""
+def counsellors_gender(session: Session, recordings: Sequence[Recording]) -> str:
+    """The grammatical gender (`User.gender`) the counsellors of these recordings share, else
+    "" (neutral: several, or one without an account)."""
+    ids = [r.counsellor_id for r in recordings if r.counsellor_id is not None]
+    genders = set(
+        session.exec(
+            select(User.gender)
+            .select_from(Counsellor)
+            .outerjoin(User, col(User.id) == Counsellor.user_id)
+            .where(col(Counsellor.id).in_(ids))
+        ).all()
+    )
+    return (genders.pop() or "") if len(genders) == 1 else ""
+
+
+def pseudo_coders(gender: str) -> dict[comparison.Coder, str]:
+    """The co-validation's two codings, as the form and the report name them (the
+    counsellor by their grammatical gender, as `live.wording` does)."""
+    covalidated = {
+        "feminine": _("Codage co-validé avec la conseillère"),
+        "masculine": _("Codage co-validé avec le conseiller"),
+    }.get(gender, _("Codage co-validé avec le·la conseiller·e"))
     return {
         covalidation.PRIOR: _("Codage d'avant la co-validation"),
-        covalidation.COVALIDATED: _("Codage co-validé avec le conseiller"),
+        covalidation.COVALIDATED: covalidated,
     }
+
+
+def html_text(text: str) -> Markup:
+    """A report's text on the page (`agreement_report.html_text`)."""
+    return Markup(agreement_report.html_text(text))  # escaped there
 
 
 @dataclass(frozen=True)
@@ -158,7 +187,8 @@ def compute(session: Session, user: User, study_id: int, wanted: Asked, language
         session, chosen, wanted.coders, wanted.layer, wanted.slice_ms, wanted.threshold
     )
     codes = {r.id or 0: r.code for r in chosen}
-    report = agreement_report.build(result, _names(session, user, study_id), codes, language)
+    names = _names(session, user, study_id, chosen)
+    report = agreement_report.build(result, names, codes, language)
     query = urlencode(
         {
             "coder_a": str(wanted.coders[0]),
@@ -203,7 +233,7 @@ def agreement_page(
     set_language(language)  # the form's labels, before render sets it again
     reader = writers.Reader(language)
     processed = study_recordings(session, user, study_id, "")
-    names = _names(session, user, study_id)
+    names = _names(session, user, study_id, processed)
     coded = [c for c in agreement_report.researchers_who_coded(session, study_id) if c in names]
     computed: Computed | None = None
     error, status = "", 200
@@ -234,7 +264,10 @@ def agreement_page(
         formats=FORMATS,
         candidates=candidates,
         consensus=comparison.CONSENSUS,
-        pseudo_coders=pseudo_coders() if study.co_validation else {},
+        pseudo_coders={key: names[key] for key in covalidation.PSEUDO_CODERS}
+        if study.co_validation
+        else {},
+        html_text=html_text,
         coder_a=typed.coder_a or default_a,
         coder_b=typed.coder_b or comparison.CONSENSUS,
         layers=[(layer, _(agreement_report.LAYER_LABELS[layer])) for layer in ROUND_LAYERS],

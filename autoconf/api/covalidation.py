@@ -28,6 +28,7 @@ from autoconf.api.synthesis import ExportReader, parse_id
 from autoconf.consent import records as consent
 from autoconf.errors import Invalid
 from autoconf.i18n import gettext as _
+from autoconf.live import stops
 from autoconf.models import Recording, Study, User
 from autoconf.payloads import CoValidationPublic, CoValidationSegmentPublic
 from autoconf.payloads import CoValidationSet as Said
@@ -57,6 +58,8 @@ class CoValidationPage:
     study_id: int
     # Researchers: the codes they may read into the counsellor's words, by codebook.
     books: list[tuple[str, list[CodeNode]]]
+    # The recording's counsellor's grammatical gender, for the card's wording (`wording`).
+    counsellor_gender: str = ""
 
 
 def page_context(session: Session, user: User, recording: Recording) -> CoValidationPage | None:
@@ -74,7 +77,11 @@ def page_context(session: Session, user: User, recording: Recording) -> CoValida
             if book.kind in covalidation.PROPOSED_KINDS
         ]
     return CoValidationPage(
-        role.researcher, segments(session, user, recording), recording.study_id, books
+        role.researcher,
+        segments(session, user, recording),
+        recording.study_id,
+        books,
+        stops.counsellor_gender(session, None, recording.id),
     )
 
 

@@ -6,7 +6,7 @@
   own for a program to read. UTF-8 with a byte order mark, the reader's separator and
   decimal mark, every decimal kept (as `writers.to_csv`).
 - **XLSX**: one sheet per section, the header in bold; coefficients, percentages, seconds
-  and counts are numbers (shown with 3, 1 and up to 3 decimals), times text (`10’02`).
+  and counts are numbers (shown with 3, 1 and 1 decimals), times text (`10’02`).
 - **HTML**: a standalone document to read and print: the figures in sentences, then every
   table; each disagreement's start links to the recording there (`base_url` in front, so
   the links work from a saved file).
@@ -26,6 +26,7 @@ from autoconf.schemes.agreement_report import (
     Seconds,
     Section,
     display,
+    html_text,
     precise,
     shown,
 )
@@ -51,7 +52,7 @@ def _csv_text(cell: Cell, reader: Reader) -> str:
     return neutralised(cell) if isinstance(cell, str) else precise(cell, reader)
 
 
-_NUMBER_FORMATS = {Coefficient: "0.000", Percent: "0.0", Seconds: "0.0##"}
+_NUMBER_FORMATS = {Coefficient: "0.000", Percent: "0.0", Seconds: "0.0"}
 
 
 def to_xlsx(report: Report, reader: Reader) -> bytes:
@@ -139,25 +140,25 @@ def to_html(report: Report, reader: Reader, base_url: str = "") -> bytes:
     parts = [
         f'<!doctype html>\n<html lang="{escape(report.language)}">\n<head><meta charset="utf-8">'
         f"<title>{title}</title>\n<style>{_STYLE}</style></head>\n<body>",
-        f"<h1>{title}</h1>",
-        "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in report.headline) + "</ul>",
+        f"<h1>{html_text(report.title)}</h1>",
+        "<ul>" + "".join(f"<li>{html_text(line)}</li>" for line in report.headline) + "</ul>",
     ]
     for section in report.sections:
         parts.append(f"<h2>{escape(section.title)}</h2>")
         parts.append(_html_table(section, reader, base_url))
         if section.note:
-            parts.append(f'<p class="note">{escape(section.note)}</p>')
+            parts.append(f'<p class="note">{html_text(section.note)}</p>')
     parts.append("</body>\n</html>\n")
     return "\n".join(parts).encode()
 
 
 def _html_table(section: Section, reader: Reader, base_url: str) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in section.header)
+    head = "".join(f"<th>{html_text(h)}</th>" for h in section.header)
     body = []
     for row in shown(section, reader):
         cells = []
         for cell in row:
-            text = escape(cell.text)
+            text = html_text(cell.text)
             if cell.link:
                 text = f'<a href="{escape(base_url + cell.link)}">{text}</a>'
             cells.append(f'<td class="num">{text}</td>' if cell.numeric else f"<td>{text}</td>")

@@ -8,16 +8,21 @@ words, its method and parameters), per code, the confusion matrix of the slices,
 stretches where the codings differ (times as researchers write them, `10’02`). Cells keep
 what they are (a coefficient, a percentage, a time, seconds), so that a spreadsheet gets
 numbers, a page three decimals and a CSV the full value.
+
+Krippendorff's unitizing alphas are written `α u`, `α cu` in text (files); `html_text` gives
+them their subscripts on a page.
 """
 
 import math
+import re
 from collections.abc import Mapping
 from contextvars import copy_context
 from dataclasses import dataclass, field
+from html import escape
 
 from sqlmodel import Session, col, select
 
-from autoconf.i18n import N_, ngettext, set_language
+from autoconf.i18n import N_, de, ngettext, set_language
 from autoconf.i18n import gettext as _
 from autoconf.models import Annotation, Recording
 from autoconf.schemes import covalidation
@@ -51,7 +56,7 @@ class Time:
 
 @dataclass(frozen=True)
 class Seconds:
-    """A length, in seconds (`2,5`)."""
+    """A length, in seconds: one decimal to read (`2,5`), every decimal in a file."""
 
     ms: int
 
@@ -178,7 +183,18 @@ def display(cell: Cell, reader: Reader) -> str:
     if isinstance(cell, Percent):
         text = _decimal(f"{cell.value:.1f}", reader)
         return text + "\u202f%" if reader.french else text + "%"
+    if isinstance(cell, Seconds):
+        return _decimal(f"{cell.ms / 1000:.1f}", reader)
     return precise(cell, reader)
+
+
+_SUBSCRIPT = re.compile(r"α (u|cu)\b")
+
+
+def html_text(text: str) -> str:
+    """`text` as HTML: escaped, the unitizing alphas with their subscripts (`α u` ->
+    `α<sub>u</sub>`), a line allowed to break after a slash (`Écouter/reformuler`)."""
+    return _SUBSCRIPT.sub(r"α<sub>\1</sub>", escape(text).replace("/", "/<wbr>"))
 
 
 @dataclass(frozen=True)
@@ -253,7 +269,7 @@ class _Builder:
 
     def report(self) -> Report:
         return Report(
-            title=_("Accord entre %(a)s et %(b)s") % {"a": self.a, "b": self.b},
+            title=_("Accord entre %(a)s et %(b)s") % {"a": self.phrase(0), "b": self.phrase(1)},
             language=self.reader.language,
             headline=self.headline(),
             sections=[
@@ -264,6 +280,21 @@ class _Builder:
                 self.disagreements(),
             ],
         )
+
+    def phrase(self, index: int) -> str:
+        """The coder in a sentence: the co-validation's codings with an article ("le codage
+        d'avant la co-validation"), a person or the consensus by their name."""
+        name = (self.a, self.b)[index]
+        if self.result.coders[index] in covalidation.PSEUDO_CODERS:
+            return _("le %(coding)s") % {"coding": name[:1].lower() + name[1:]}
+        return name
+
+    def of(self, index: int) -> str:
+        """The coder after "de": "du codage d'avant la co-validation", "d'Inès Martin"."""
+        name = (self.a, self.b)[index]
+        if self.result.coders[index] in covalidation.PSEUDO_CODERS:
+            return _("du %(coding)s") % {"coding": name[:1].lower() + name[1:]}
+        return de(name)
 
     def number(self, value: float) -> str:
         return number_text(float(value), self.reader)
@@ -281,15 +312,15 @@ class _Builder:
                     "slices": sliced.slices,
                     "slice": self.number(sliced.slice_ms / 1000),
                     "duration": format_ms(result.duration_ms),
-                    "a": self.a,
-                    "b": self.b,
+                    "a": self.phrase(0),
+                    "b": self.phrase(1),
                     "percent": display(Percent(sliced.percent.value), self.reader),
                 }
             )
         for label, figure in (
             (_("κ de Cohen"), sliced.kappa),
             (_("α de Krippendorff"), sliced.alpha),
-            (_("α_u sur le continuum"), result.u_alpha),
+            (_("α u sur le continuum"), result.u_alpha),
         ):
             lines.append(
                 _("%(figure)s : %(value)s — %(reading)s.")
@@ -303,26 +334,26 @@ class _Builder:
         lines.append(
             _(
                 "Segments : %(matched)s paires appariées (dont %(same)s de même code) ; "
-                "sans vis-à-vis, %(only_a)s de %(a)s et %(only_b)s de %(b)s."
+                "sans vis-à-vis, %(only_a)s %(of_a)s et %(only_b)s %(of_b)s."
             )
             % {
                 "matched": segments.matched,
                 "same": segments.same_code,
                 "only_a": segments.only_a,
                 "only_b": segments.only_b,
-                "a": self.a,
-                "b": self.b,
+                "of_a": self.of(0),
+                "of_b": self.of(1),
             }
         )
         count = len(result.disagreements)
-        seconds = sum(d.end_ms - d.start_ms for d in result.disagreements) / 1000
+        seconds = Seconds(sum(d.end_ms - d.start_ms for d in result.disagreements))
         lines.append(
             ngettext(
                 "%(count)s passage de désaccord (%(seconds)s s en tout).",
                 "%(count)s passages de désaccord (%(seconds)s s en tout).",
                 count,
             )
-            % {"count": count, "seconds": self.number(seconds)}
+            % {"count": count, "seconds": display(seconds, self.reader)}
         )
         return lines
 
@@ -343,7 +374,8 @@ class _Builder:
             [_("Couche"), _(layer) if layer else result.layer],
             [_("Enregistrements"), ", ".join(self.codes.get(i, str(i)) for i in recordings)],
             [_("Durée totale"), Time(result.duration_ms)],
-            [_("Longueur d'une tranche (s)"), Seconds(result.sliced.slice_ms)],
+            # as typed (`0,25`), not rounded to a tenth as the lengths of the tables
+            [_("Longueur d'une tranche (s)"), result.sliced.slice_ms / 1000],
             [_("Nombre de tranches"), result.sliced.slices],
             [_("Seuil de recouvrement des segments"), result.segments.threshold],
         ]
@@ -354,8 +386,8 @@ class _Builder:
         )
         if set(result.coders) == {covalidation.PRIOR, covalidation.COVALIDATED}:
             note += " " + _(
-                "Ces deux codages ne portent que sur les segments montrés au conseiller et "
-                "auxquels il a répondu : ailleurs, ils sont vides tous les deux et comptent "
+                "Ces deux codages ne portent que sur les segments montrés en co-validation "
+                "qui ont reçu une réponse : ailleurs, ils sont vides tous les deux et comptent "
                 "comme un accord sur « aucun code » dans les tranches. L'accord sur les "
                 "segments, réponse par réponse, est le plus parlant."
             )
@@ -390,8 +422,8 @@ class _Builder:
             [_("Segments appariés"), segments.matched, "", matching, threshold],
             [_("… de même code"), segments.same_code, "", matching, threshold],
             [_("… de codes différents"), segments.different_code, "", matching, threshold],
-            [self.alone(self.a), segments.only_a, "", matching, threshold],
-            [self.alone(self.b), segments.only_b, "", matching, threshold],
+            [self.alone(0), segments.only_a, "", matching, threshold],
+            [self.alone(1), segments.only_b, "", matching, threshold],
             self.figure_row(
                 _("Accord sur les segments (pourcentage)"),
                 segments.percent,
@@ -406,10 +438,10 @@ class _Builder:
                 ),
             ),
             self.figure_row(
-                _("α_u sur le continuum"),
+                _("α u sur le continuum"),
                 result.u_alpha,
                 _(
-                    "α_u de Krippendorff (2016) à la milliseconde : chaque code, et le temps "
+                    "α u de Krippendorff (2016) à la milliseconde : chaque code, et le temps "
                     "sans code"
                 ),
             ),
@@ -419,7 +451,7 @@ class _Builder:
                 _("Accord sur l'emplacement des passages codés, quel que soit le code"),
             ),
             self.figure_row(
-                _("α_cu sur le continuum"),
+                _("α cu sur le continuum"),
                 result.cu_alpha,
                 _("Accord sur le code, là où les deux codages ont un code"),
             ),
@@ -427,8 +459,8 @@ class _Builder:
         header = [_("Indice"), _("Valeur"), _("Interprétation"), _("Méthode"), _("Paramètres")]
         return Section(FIGURES, _("Indices d'accord"), header, rows)
 
-    def alone(self, name: str) -> str:
-        return _("Segments seuls de %(coder)s") % {"coder": name}
+    def alone(self, index: int) -> str:
+        return _("Segments seuls %(of_coder)s") % {"of_coder": self.of(index)}
 
     def figure_row(self, label: str, figure: Figure, method: str) -> list[Cell]:
         return [
@@ -461,10 +493,10 @@ class _Builder:
             _("Durée (s), %(coder)s") % {"coder": self.b},
             "κ",
             "α",
-            "α_u",
+            "α u",
             _("Segments appariés"),
-            self.alone(self.a),
-            self.alone(self.b),
+            self.alone(0),
+            self.alone(1),
         ]
         rows: list[list[Cell]] = [
             [
@@ -481,7 +513,7 @@ class _Builder:
             for code in self.result.per_code
         ]
         note = _(
-            "Chaque code contre tout le reste : κ et α sur les tranches, α_u sur le continuum "
+            "Chaque code contre tout le reste : κ et α sur les tranches, α u sur le continuum "
             "(vide : non défini, une seule catégorie). Segments appariés avec ce code chez les "
             "deux ; seuls : sans vis-à-vis, ou appariés à un autre code."
         )
@@ -503,9 +535,9 @@ class _Builder:
             rows.append([code_label(first), *counts, sum(counts)])
         columns = [sum(table.get(a, {}).get(b, 0) for a in order) for b in order]
         rows.append([_("Total"), *columns, sum(columns)])
-        note = _("Nombre de tranches : en lignes le code de %(a)s, en colonnes celui de %(b)s.") % {
-            "a": self.a,
-            "b": self.b,
+        note = _("Nombre de tranches : en lignes le code %(of_a)s, en colonnes celui %(of_b)s.") % {
+            "of_a": self.of(0),
+            "of_b": self.of(1),
         }
         return Section(CONFUSION, _("Matrice de confusion"), header, rows, note)
 
@@ -515,8 +547,8 @@ class _Builder:
             _("Début"),
             _("Fin"),
             _("Durée (s)"),
-            _("Codes de %(coder)s") % {"coder": self.a},
-            _("Codes de %(coder)s") % {"coder": self.b},
+            _("Codes %(of_coder)s") % {"of_coder": self.of(0)},
+            _("Codes %(of_coder)s") % {"of_coder": self.of(1)},
         ]
         rows: list[list[Cell]] = []
         links: dict[tuple[int, int], str] = {}

@@ -28,6 +28,7 @@ class Review:
     refused: str  # why there is no comparison (not processed, a blind round), else ""
     stretches: list[Stretch]
     agreements: int  # agreements not decided on yet (`consensus.agreements`)
+    blind: bool = False  # refused because a blind round still hides a coder
 
     @property
     def open(self) -> int:
@@ -64,7 +65,7 @@ def review(session: Session, recording: Recording, pair: tuple[int, int], layer:
     try:
         result = comparison.compare(session, [recording], pair, layer)
     except Conflict as error:  # a blind round still hides a coder
-        return Review(None, str(error), [], 0)
+        return Review(None, str(error), [], 0, blind=True)
     decisions = consensus.list_decisions(session, recording.id or 0)
     stretches = [
         Stretch(

@@ -97,6 +97,14 @@ def test_the_page_explains_the_figures_and_lists_the_disagreements(
     assert f'<a href="/recordings/{recording}#t=602000">10’02</a>' in text
     assert f'<a href="/recordings/{recording}#t=650000">10’50</a>' in text
     assert "<td>(aucun code)</td>" in text  # where Inès coded nothing
+    # Lengths with one decimal; "d'ines", not "de ines"; the alphas with their subscripts.
+    assert '<td class="num">3,0</td>' in text and '<td class="num">602,0</td>' in text
+    assert "Segments seuls d&#x27;ines" in text and "de ines" not in text
+    assert "α<sub>u</sub> sur le continuum" in text and "α_" not in text
+    # The confusion matrix: agreement marked green where there is some, not on a 0.
+    assert '<td class="num diagonal">602</td>' in text
+    assert 'diagonal">0<' not in text  # no code × no code: 0 slices
+    assert "/<wbr>" in text  # "Écouter / reformuler" may break after its slash
     downloads = [
         f'href="/studies/{pair["study"]}/agreement/report.{fmt}?coder_a={pair["claire"]}'
         for fmt in ("csv", "xlsx", "html")
@@ -132,7 +140,7 @@ def test_the_csv_holds_every_section_with_full_precision(
     assert figures["κ de Cohen"][2] == "accord presque parfait selon Landis & Koch"
     assert figures["κ de Cohen"][4] == "tranches de 1 s"
     assert sections["Désaccords"] == [
-        ["Enregistrement", "Début", "Fin", "Durée (s)", "Codes de claire", "Codes de ines"],
+        ["Enregistrement", "Début", "Fin", "Durée (s)", "Codes de claire", "Codes d'ines"],
         ["A8 - 1", "10’02", "10’05", "3", ASK, LISTEN],
         ["A8 - 1", "10’50", "11’00", "10", ASK, "(aucun code)"],
     ]

@@ -69,6 +69,12 @@ def test_the_page_lists_each_disagreement_with_what_each_coder_put_there(
     assert "0’00 – 0’06" in html and "Garder A" in html
     assert "2 désaccords à trancher sur 2" in html
     assert "Adopter les accords (1)" in html
+    # "Autre…": the stretch's times written as on the rest of the page, how to pick codes.
+    assert 'value="0’00" data-new-start' in html and 'value="0’06" data-new-end' in html
+    assert "Ctrl/⌘ + clic pour en choisir plusieurs" in html
+    # The figures and the layer named as the agreement report names them.
+    assert "α<sub>cu</sub>" in html and "cu-α" not in html
+    assert ">Schèmes d'action</option>" in html
     # Without a choice, the two who coded most are compared.
     assert "A · " in _page(rclient, recording).text
     # The recording page leads there.
@@ -95,7 +101,8 @@ def test_settled_stretches_show_the_decision_and_agreements_are_adopted_once(
     html = _page(rclient, recording, f"?coders={coded['me']},{coded['ines']}").text
     assert "0 désaccords à trancher sur 2" in html
     assert "Adopter les accords" not in html
-    assert "gardé (ines)" in html and "fusionné" in html
+    assert "Segment d&#39;ines gardé par claire" in html  # "d'ines", never "de ines"
+    assert "Segments fusionnés par claire" in html
     # The consensus agrees with Inès where she was kept, and on the adopted ask but for its
     # first second (the merge spans Claire's start, 10 s, Inès started at 10.5 s): 19 / 20.
     figures = rclient.get(
@@ -120,8 +127,12 @@ def test_nothing_is_shown_or_adopted_while_a_blind_round_hides_a_coder(
     )
     assert started.status_code == 201, started.text
     html = _page(rclient, recording, f"?coders={coded['me']},{coded['ines']}").text
+    # A warning, not a result: no count of disagreements, no empty comparison.
+    assert 'class="card warning"' in html and "notice" not in html
     assert "n&#39;est pas terminé" in html or "n'est pas terminé" in html
-    assert "Garder A" not in html
+    assert "quand chaque codeur aura marqué son codage comme terminé" in html
+    assert "Garder A" not in html and "data-compare-body" not in html
+    assert "désaccords à trancher" not in html and "<h2>Désaccords" not in html
     adopt = rclient.post(
         f"/api/v1/recordings/{recording['id']}/consensus/agreements",
         json={"coder_ids": [coded["me"], coded["ines"]]},

@@ -283,14 +283,20 @@ def test_the_agreement_between_prior_and_co_validated_coding(setting: Setting) -
     study = s.researcher.get(f"/api/v1/studies/{s.study_id}/agreement?coders=prior,covalidated")
     assert study.status_code == 200, study.text
     assert study.json()["kappa"]["value"] == pytest.approx(0.28 / 0.68)
-    # The agreement report offers the pair, named for a researcher.
+    # The agreement report offers the pair, named for a researcher, the counsellor as her
+    # account says (feminine).
+    assert s.counsellor.patch("/api/v1/me", json={"gender": "feminine"}).status_code == 200
     report = page_client(s.app, s.claire).get(
         f"/studies/{s.study_id}/agreement?coder_a=prior&coder_b=covalidated"
         f"&recordings={s.recording_id}"
     )
     assert report.status_code == 200, report.text
     assert '<option value="covalidated" selected>' in report.text
-    assert "Codage co-validé avec le conseiller" in report.text and "0,412" in report.text
+    assert "Codage co-validé avec la conseillère" in report.text and "0,412" in report.text
+    assert (
+        "Accord entre le codage d&#39;avant la co-validation et le codage co-validé avec la "
+        "conseillère</h2>"
+    ) in report.text
     assert "réponse par réponse" in report.text  # what the sliced figures count, said
     # The counsellor never gets a figure about themselves.
     mine = s.counsellor.get(
@@ -397,6 +403,12 @@ def test_the_form_on_the_recording_page(setting: Setting) -> None:
     claire = page_client(s.app, s.claire)
     theirs = claire.get(f"/recordings/{s.recording_id}")
     assert "covalidation.csv" in theirs.text and "Je reformulais." in theirs.text
+    # The counsellor named by their grammatical gender (none chosen: neutral, then feminine).
+    assert "Les segments montrés au·à la conseiller·e et sa réponse" in theirs.text
+    assert s.counsellor.patch("/api/v1/me", json={"gender": "feminine"}).status_code == 200
+    theirs = claire.get(f"/recordings/{s.recording_id}")
+    assert "Les segments montrés à la conseillère et sa réponse" in theirs.text
+    assert "au conseiller" not in theirs.text and "ce qu&#39;il en dit" not in theirs.text
     read = claire.post(
         url,
         data={
@@ -407,6 +419,9 @@ def test_the_form_on_the_recording_page(setting: Setting) -> None:
     )
     assert read.status_code == 303, read.text
     assert s.researcher.get(s.url()).json()[3]["verdict"]["proposed_codes"] == [A]
+    # Typed by a researcher, outside any live session: "notée par", no "pendant l'entretien".
+    mine = paul.get(f"/recordings/{s.recording_id}").text
+    assert "notée par " in mine and "pendant l&#39;entretien" not in mine
     cleared = claire.post(
         url, data={"state": "reformulated", "words": "Je reformulais.", "proposed_code_ids": [""]}
     )

@@ -239,7 +239,7 @@ def test_the_study_and_recording_pages_run_a_round(
     assert (
         "Tour de codage « Tour de la page &lt;img" in shown.text and "<img src=x" not in shown.text
     )
-    assert "couche « Schèmes » restent masqués" in shown.text
+    assert "couche « Schèmes d'action » restent masqués" in shown.text
     round_id = rclient.get(f"/api/v1/studies/{team['study']}/rounds").json()[0]["id"]
     done = rclient.post(
         f"/rounds/{round_id}/done",

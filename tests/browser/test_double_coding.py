@@ -104,7 +104,8 @@ def test_a_blind_round_then_the_disagreements_settled_into_the_consensus_synthes
 
     # Blind: the comparison waits for both.
     page.goto(f"{server.url}/recordings/{rid}/compare")
-    expect(page.locator(".notice")).to_contain_text("pas terminé")
+    expect(page.locator(".warning")).to_contain_text("pas terminé")
+    expect(page.locator("[data-compare-body]")).to_have_count(0)  # no empty comparison
     # The demo coder marks hers done from the banner; Inès from the API.
     page.goto(f"{server.url}/recordings/{rid}")
     page.locator("#tour").get_by_role("button", name="J'ai terminé mon codage").click()
@@ -142,6 +143,18 @@ def test_a_blind_round_then_the_disagreements_settled_into_the_consensus_synthes
     )
     assert video.evaluate("m => m.currentTime") * 1000 < second + 20_000
     page.screenshot(path=str(screenshots / "compare.png"), full_page=True)
+
+    # "Autre…" opens under the row, across it: coder B's column stays in view; its times
+    # written as the page writes them.
+    first = items.nth(0)
+    first.get_by_role("button", name="Autre…").click()
+    new_segment = first.locator("[data-new-segment]")
+    expect(new_segment).to_be_visible()
+    side_b, box = first.locator(".side").nth(1).bounding_box(), new_segment.bounding_box()
+    assert side_b and box and box["y"] >= side_b["y"] + side_b["height"] - 1
+    assert "’" in new_segment.locator("[data-new-start]").input_value()
+    first.get_by_role("button", name="Autre…").click()
+    expect(new_segment).to_be_hidden()
 
     # The agreements adopted at once (confirmed), then each disagreement settled:
     # Inès's reading of the third segment kept, elsewhere the demo coder's.

@@ -3,6 +3,7 @@
 the CSV, XLSX and HTML files written for a French or an English reader."""
 
 import csv
+import dataclasses
 import io
 
 import openpyxl
@@ -76,7 +77,7 @@ def test_the_parameters_say_who_what_and_how() -> None:
         ["Couche", "Schèmes d'action"],
         ["Enregistrements", "A8 - 1, A8 - 2"],
         ["Durée totale", Time(10_000)],
-        ["Longueur d'une tranche (s)", Seconds(1_000)],
+        ["Longueur d'une tranche (s)", 1.0],
         ["Nombre de tranches", 10],
         ["Seuil de recouvrement des segments", 0.6],
     ]
@@ -95,10 +96,10 @@ def test_each_figure_has_its_value_or_why_not_a_reading_and_its_method() -> None
     assert undefined[1] == "non défini"
     assert str(undefined[2]).startswith("une seule catégorie sur toute la durée")
     assert undefined[4] == "seuil de recouvrement 0,6"
-    assert figures["α_u sur le continuum"][2] == "fiable selon Krippendorff (α ≥ 0,800)"
+    assert figures["α u sur le continuum"][2] == "fiable selon Krippendorff (α ≥ 0,800)"
     assert str(figures["α binaire sur le continuum"][2]).startswith("conclusions provisoires")
-    assert str(figures["α_cu sur le continuum"][2]).startswith("insuffisant pour conclure")
-    assert figures["α_cu sur le continuum"][4] == "continuum de 0’10"
+    assert str(figures["α cu sur le continuum"][2]).startswith("insuffisant pour conclure")
+    assert figures["α cu sur le continuum"][4] == "continuum de 0’10"
     assert figures["Segments appariés"][1] == 2
     assert figures["Segments seuls de Consensus"][1] == 1
 
@@ -166,6 +167,45 @@ def test_the_headline_says_the_figures_in_sentences() -> None:
     assert lines[-1] == "2 passages de désaccord (3,5 s en tout)."
 
 
+def test_de_is_elided_before_a_vowel_or_an_h() -> None:
+    report = _report(name="Inès Martin")
+    assert "sans vis-à-vis, 0 d'Inès Martin et 1 de Consensus." in report.headline[-2]
+    figures = {row[0] for row in report.section("figures").rows}
+    assert "Segments seuls d'Inès Martin" in figures and "Segments seuls de Consensus" in figures
+    assert "en lignes le code d'Inès Martin, en colonnes celui de Consensus" in (
+        report.section("confusion").note
+    )
+    assert report.section("disagreements").header[4] == "Codes d'Inès Martin"
+    assert _report(name="Claire").section("disagreements").header[4] == "Codes de Claire"
+    english = _report("en", name="Inès Martin")
+    assert english.section("disagreements").header[4] == "Codes of Inès Martin"
+
+
+def test_the_co_validation_pair_is_named_in_a_sentence() -> None:
+    result = dataclasses.replace(_comparison(), coders=("prior", "covalidated"))
+    names = {
+        "prior": "Codage d'avant la co-validation",
+        "covalidated": "Codage co-validé avec la conseillère",
+    }
+    report = agreement_report.build(result, names, {11: "A8 - 1", 12: "A8 - 2"}, "fr")
+    assert report.title == (
+        "Accord entre le codage d'avant la co-validation et le codage co-validé avec la conseillère"
+    )
+    assert report.headline[0].startswith("Sur 10 tranches de 1 s (0’10 en tout), le codage d'avant")
+    figures = {row[0] for row in report.section("figures").rows}
+    assert "Segments seuls du codage d'avant la co-validation" in figures
+
+
+def test_the_alphas_get_their_subscripts_in_html() -> None:
+    assert agreement_report.html_text("α u sur le continuum") == "α<sub>u</sub> sur le continuum"
+    assert agreement_report.html_text("α cu, α binaire, α de Krippendorff") == (
+        "α<sub>cu</sub>, α binaire, α de Krippendorff"
+    )
+    assert agreement_report.html_text("Écouter / reformuler <b>") == (
+        "Écouter /<wbr> reformuler &lt;b&gt;"
+    )
+
+
 @pytest.mark.parametrize(
     ("cell", "french", "english", "in_file"),
     [
@@ -173,6 +213,9 @@ def test_the_headline_says_the_figures_in_sentences() -> None:
         (Percent(33.333333), "33,3\u202f%", "33.3%", "33,333333"),
         (Time(4_510_000), "1h15’10", "1h15’10", "1h15’10"),
         (Seconds(2_500), "2,5", "2.5", "2,5"),
+        (Seconds(15_298), "15,3", "15.3", "15,298"),  # one decimal to read, all in a file
+        (Seconds(16_120), "16,1", "16.1", "16,12"),
+        (Seconds(0), "0,0", "0.0", "0"),
         (None, "—", "—", ""),
         (7, "7", "7", "7"),
     ],
@@ -232,4 +275,5 @@ def test_the_html_document_escapes_and_links_to_the_player() -> None:
     assert "<script>" not in content and "&lt;script&gt;x&lt;/script&gt;" in content
     assert '<a href="https://autoconf.example/recordings/11#t=602000">10’02</a>' in content
     assert '<td class="num">0,700</td>' in content  # the binary alpha, three decimals
+    assert "<td>α<sub>cu</sub> sur le continuum</td>" in content
     assert content.count("<table>") == 5 and "<li>2 passages de désaccord" in content

@@ -126,3 +126,28 @@ def test_translations_keep_their_placeholders(language: str) -> None:
             except (ValueError, TypeError) as error:
                 wrong.append(f"{text!r}: {error}")
     assert not wrong, f"{language}: placeholders differ:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize(
+    ("name", "french"),
+    [
+        ("Inès Martin", "d'Inès Martin"),
+        ("Claire", "de Claire"),
+        ("Émilie", "d'Émilie"),
+        ("hélène", "d'hélène"),
+        ("Yann", "d'Yann"),
+        ("ines", "d'ines"),
+        ("Chercheuse démo", "de Chercheuse démo"),
+    ],
+)
+def test_de_is_elided_in_french_and_of_in_english(name: str, french: str) -> None:
+    from contextvars import copy_context
+
+    from autoconf.i18n import de, set_language
+
+    def english() -> str:
+        set_language("en")
+        return de(name)
+
+    assert de(name) == french
+    assert copy_context().run(english) == f"of {name}"

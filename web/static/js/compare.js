@@ -4,6 +4,7 @@
 // consensus API. After a decision the page's body is read again from the server, so what
 // shows is what is stored; the player keeps playing.
 
+import { parseTime } from "./annotator/time.js";
 import { sendJSON } from "./api.js";
 import { timecode } from "./format.js";
 
@@ -104,7 +105,8 @@ function step(direction) {
   select(current < 0 ? (direction > 0 ? 0 : list.length - 1) : current + direction, true);
 }
 
-/** The requests that settle stretch `item` as the button `kind` says. */
+/** The requests that settle stretch `item` as the button `kind` says; throws when the times
+ * of "Autre…" are not times. */
 function requests(item, kind) {
   const a = ids(item.dataset.segmentsA);
   const b = ids(item.dataset.segmentsB);
@@ -117,18 +119,11 @@ function requests(item, kind) {
   if (kind === "b") return keep(b, a);
   if (kind === "none") return [{ kind: "none", source_ids: [...a, ...b], ...span }];
   if (kind === "merge") return [{ kind: "merge", source_ids: [...a, ...b] }];
-  const start = Number.parseFloat(item.querySelector("[data-new-start]").value);
-  const end = Number.parseFloat(item.querySelector("[data-new-end]").value);
+  const start = parseTime(item.querySelector("[data-new-start]").value);
+  const end = parseTime(item.querySelector("[data-new-end]").value);
+  if (start === undefined || end === undefined) throw new Error(body.dataset.msgTime);
   const codes = [...item.querySelector("[data-new-codes]").selectedOptions].map((o) => Number(o.value));
-  return [
-    {
-      kind: "new",
-      source_ids: [...a, ...b],
-      start_ms: Math.round(start * 1000),
-      end_ms: Math.round(end * 1000),
-      code_ids: codes,
-    },
-  ];
+  return [{ kind: "new", source_ids: [...a, ...b], start_ms: start, end_ms: end, code_ids: codes }];
 }
 
 async function send(method, url, payload) {
@@ -191,9 +186,20 @@ function bindBody() {
     else if (target.matches("[data-replay]")) select(current < 0 ? 0 : current, true);
     else if (target.matches(".gap")) select(Number(target.dataset.index), true);
     else if (target.matches("[data-play]") && item) select(Number(item.dataset.index), true);
-    else if (target.matches("[data-decide]") && item) {
+    else if (target.matches("[data-other]") && item) {
+      const form = item.querySelector("[data-new-segment]");
+      form.hidden = !form.hidden;
+      target.setAttribute("aria-expanded", String(!form.hidden));
+      if (!form.hidden) form.querySelector("input").focus();
+    } else if (target.matches("[data-decide]") && item) {
       const index = Number(item.dataset.index);
-      const payloads = requests(item, target.dataset.decide);
+      let payloads;
+      try {
+        payloads = requests(item, target.dataset.decide);
+      } catch (error) {
+        showError(error.message);
+        return;
+      }
       act(async () => {
         for (const payload of payloads) await send("POST", url, payload);
       }, index);
