@@ -58,7 +58,7 @@ from autoconf.api import (
 from autoconf.api.limits import BodySizeLimit
 from autoconf.api.media import MediaFastPath, MediaGrants
 from autoconf.api.web_security import CrossSiteGuard, SecurityHeaders
-from autoconf.auth import throttle
+from autoconf.auth import passwords, throttle
 from autoconf.bus import make_bus
 from autoconf.db import MAX_SESSIONS, Writer, make_engine, quick_lane_threads
 from autoconf.live import wording
@@ -172,6 +172,7 @@ def served_app(settings: Settings | None = None) -> FastAPI:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    passwords.configure(settings.password_memory_kib)
     engine = make_engine(settings.effective_database_url)
 
     @asynccontextmanager

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from autoconf import migrate
 from autoconf.audit import log as audit_log
-from autoconf.auth import accounts
+from autoconf.auth import accounts, passwords
 from autoconf.backup import make_backup, restore_backup
 from autoconf.backup.manifest import KIND_NAMES
 from autoconf.backup.snapshot import Snapshot
@@ -416,6 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         print(settings_errors(error), file=sys.stderr)
         return 2
+    passwords.configure(settings.password_memory_kib)
     try:
         result: int = args.run(settings, args)
         return result

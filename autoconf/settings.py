@@ -79,6 +79,14 @@ class Settings(BaseSettings):
         "taken back), e.g. `redis://127.0.0.1:6379/0`. Empty: PostgreSQL's LISTEN/NOTIFY, "
         "or on SQLite a table the processes poll.",
     )
+    password_memory_kib: int = Field(
+        default=65536,
+        ge=12288,  # OWASP's lowest argon2id setting with 3 passes
+        le=1048576,
+        description="Memory of one password hash (argon2id), in KiB: 64 MiB by default "
+        "(RFC 9106); less on a small server (each sign-in check takes this much while it "
+        "runs, two at once).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Server log level."
     )

@@ -7,6 +7,7 @@ from autoconf import models  # noqa: F401  (registers the tables on the metadata
 from autoconf.db import make_engine
 
 config = context.config
+MIGRATION_LOCK = 7_413_020  # any constant: the advisory lock's key, autoconf's migrations
 target_metadata = SQLModel.metadata
 
 
@@ -39,6 +40,10 @@ def run_migrations_online() -> None:
             compare_type=True,
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Several app processes or machines starting at once (`compose up` with
+                # replicas): one migrates, the others wait here, then find nothing to do.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             context.run_migrations()
             if sqlite:
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()

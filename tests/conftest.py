@@ -1,8 +1,10 @@
-"""Shared fixtures: a fresh data folder and SQLite database per test, an app, clients.
+"""Shared fixtures: a fresh data folder and database per test (SQLite, or PostgreSQL on the
+suite's second pass: tests/support.py), an app, clients.
 
 Factories are plain functions (`tests.factories`); nothing is monkeypatched.
 """
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,24 +13,30 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from autoconf import migrate
 from autoconf.app import create_app
 from autoconf.settings import Settings
-from tests import factories
+from tests import factories, support
 
 DATA = Path(__file__).parent / "data"
 
+# Real argon2id, at OWASP's lowest setting instead of 64 MiB: ~30 ms a hash instead of
+# ~170 ms, hundreds of times per run (tests/unit/test_passwords.py checks the default).
+# Every app, command and server of the tests reads it (the variable is inherited).
+os.environ.setdefault("AUTOCONF_PASSWORD_MEMORY_KIB", "12288")
+
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path) -> Iterator[Settings]:
     # Media jobs run when a test says so (`jobs.run_until_idle`), not in a background thread.
-    return Settings(data_dir=tmp_path / "data", max_upload_bytes=5 * 1024 * 1024, media_workers=0)
+    data = tmp_path / "data"
+    yield support.settings_for(data, max_upload_bytes=5 * 1024 * 1024, media_workers=0)
+    support.drop_database(data)  # on the PostgreSQL pass (the app's engine is disposed)
 
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[FastAPI]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(settings.effective_database_url)
+    support.migrated(settings)
     application = create_app(settings)
     yield application
     application.state.engine.dispose()

@@ -1,20 +1,26 @@
 """A real `autoconf serve` process for tests that need real HTTP (concurrency, browsers)."""
 
+import atexit
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx2 as httpx
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+
+if TYPE_CHECKING:
+    from autoconf.settings import Settings
 
 T = TypeVar("T")
 
@@ -27,8 +33,12 @@ def free_port() -> int:
 
 
 def cli_env(data_dir: Path) -> dict[str, str]:
+    """The environment of an `autoconf` command on `data_dir`: its embedded SQLite file, or
+    on the PostgreSQL pass a database of its own (`database_url`)."""
     env = {**os.environ, "AUTOCONF_DATA_DIR": str(data_dir), "AUTOCONF_LOG_LEVEL": "warning"}
     env.pop("AUTOCONF_DATABASE_URL", None)
+    if url := database_url(data_dir):
+        env["AUTOCONF_DATABASE_URL"] = url
     return env
 
 
@@ -118,11 +128,14 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
         time.sleep(0.1)
 
 
-def researcher_token(data_dir: Path, username: str = "claire") -> dict[str, str]:
+def researcher_token(
+    data_dir: Path, username: str = "claire", env: dict[str, str] | None = None
+) -> dict[str, str]:
     """A migrated database with one researcher; their API token as request headers."""
-    cli(data_dir, "migrate")
-    cli(data_dir, "user", "add", username, "--role", "researcher", stdin="long-password\n")
-    return {"Authorization": f"Bearer {cli(data_dir, 'token', 'create', username).strip()}"}
+    cli(data_dir, "migrate", env=env)
+    cli(data_dir, "user", "add", username, "--role", "researcher", stdin="long-password\n", env=env)
+    token = cli(data_dir, "token", "create", username, env=env).strip()
+    return {"Authorization": f"Bearer {token}"}
 
 
 def study_with_recording(url: str, headers: dict[str, str]) -> tuple[int, int]:
@@ -147,6 +160,105 @@ def study_with_recording(url: str, headers: dict[str, str]) -> tuple[int, int]:
 
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+# The suite runs twice in CI (scripts/test): on SQLite, then with
+# AUTOCONF_TEST_DATABASE=postgres, where every app and command of a test gets a PostgreSQL
+# database of its own, copied from a template migrated once per test process.
+TEST_DATABASE = os.environ.get("AUTOCONF_TEST_DATABASE", "sqlite")
+if TEST_DATABASE not in ("sqlite", "postgres"):
+    raise RuntimeError(f"AUTOCONF_TEST_DATABASE={TEST_DATABASE}: sqlite or postgres")
+ON_POSTGRES = TEST_DATABASE == "postgres"
+_databases: dict[Path, str] = {}  # data folder -> its database, on the PostgreSQL pass
+_template: list[str] = []
+
+
+def _server() -> URL:
+    return make_url(os.environ.get("AUTOCONF_TEST_POSTGRES_URL", POSTGRES_URL))
+
+
+def _admin(statement: str) -> None:
+    admin = create_engine(_server(), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
+def database_url(data_dir: Path) -> str:
+    """The database of `data_dir`'s app: "" (its embedded SQLite file) on the SQLite pass;
+    on the PostgreSQL pass, a database made for this folder at its first use, already
+    migrated (from the template), dropped by `drop_database` (the `settings` fixture's, at
+    the end of its test) or when the test process ends."""
+    if not ON_POSTGRES:
+        return ""
+    key = data_dir.resolve()
+    if key not in _databases:
+        if not _template:
+            name = f"autoconf_template_{uuid.uuid4().hex[:12]}"
+            _admin(f'CREATE DATABASE "{name}"')
+            url = _server().set(database=name).render_as_string(hide_password=False)
+            from autoconf import migrate  # the tests' own import, not at every import
+
+            migrate.upgrade(url)
+            create_engine(url).dispose()
+            _template.append(name)
+            atexit.register(_drop_all)
+        name = f"autoconf_t_{uuid.uuid4().hex[:12]}"
+        _admin(f'CREATE DATABASE "{name}" TEMPLATE "{_template[0]}"')
+        _databases[key] = _server().set(database=name).render_as_string(hide_password=False)
+    return _databases[key]
+
+
+def settings_for(data_dir: Path, **values: Any) -> "Settings":
+    """Settings of a test's app on `data_dir`, on the pass's database."""
+    from autoconf.settings import Settings
+
+    return Settings(data_dir=data_dir, database_url=database_url(data_dir), **values)
+
+
+_sqlite_template: list[Path] = []
+
+
+def migrated(settings: "Settings") -> None:
+    """The database of `settings` at the latest revision, as `migrate.upgrade` leaves it,
+    without its second per test: a new SQLite file is a copy of one migrated once per test
+    process; a database of the PostgreSQL pass is a copy of its migrated template already."""
+    from autoconf import migrate
+
+    url = settings.effective_database_url
+    if settings.database_url in _databases.values():
+        return
+    target = settings.data_dir / "autoconf.sqlite3"
+    if settings.database_url or target.exists():
+        migrate.upgrade(url)
+        return
+    if not _sqlite_template:
+        folder = Path(tempfile.mkdtemp(prefix="autoconf-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        template = folder / "autoconf.sqlite3"
+        migrate.upgrade(f"sqlite:///{template}")
+        engine = create_engine(f"sqlite:///{template}")
+        with engine.connect() as connection:  # the whole schema in the file, none in a log
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+        _sqlite_template.append(template)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_sqlite_template[0], target)
+
+
+def drop_database(data_dir: Path) -> None:
+    """Drop `data_dir`'s database (PostgreSQL pass; nothing on SQLite: the folder goes)."""
+    url = _databases.pop(data_dir.resolve(), None)
+    if url is not None:
+        _admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+def _drop_all() -> None:
+    for data_dir in list(_databases):
+        drop_database(data_dir)
+    for name in _template:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager

@@ -1,12 +1,24 @@
-"""Password hashing with argon2id (argon2-cffi's recommended parameters)."""
+"""Password hashing with argon2id: argon2-cffi's recommended parameters (RFC 9106's second
+choice: 64 MiB, 3 passes), or less memory where AUTOCONF_PASSWORD_MEMORY_KIB says so (a
+small server; the test suite). A hash keeps its parameters: one made with others still
+verifies, and is made again with the current ones at the next sign-in."""
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
+DEFAULT_MEMORY_KIB = PasswordHasher().memory_cost
 
+_hasher = PasswordHasher()
 # Verifying against this keeps the time of a login with an unknown username the same.
 _DUMMY_HASH = _hasher.hash("autoconf: no such user")
+
+
+def configure(memory_kib: int) -> None:
+    """Hash with `memory_kib` KiB from now on (in this process)."""
+    global _hasher, _DUMMY_HASH
+    if memory_kib != _hasher.memory_cost:
+        _hasher = PasswordHasher(memory_cost=memory_kib)
+        _DUMMY_HASH = _hasher.hash("autoconf: no such user")
 
 
 def hash_password(password: str) -> str:

@@ -590,7 +590,9 @@ def edit_comment(
         and role_of(session, user, live.study_id) != "researcher"
     ):
         raise Forbidden("Un conseiller écrit ses propres propos : « counsellor ».")
-    values: dict[str, Any] = {"version": version + 1, "updated_at": utcnow()}
+    # The stored version + 1 (equal to `version` where the update applies; a client's
+    # `version` + 1 could pass the largest integer PostgreSQL stores).
+    values: dict[str, Any] = {"version": col(LiveComment.version) + 1, "updated_at": utcnow()}
     if text is not None:
         values["text"] = _clean_text(text)
     if speaker is not None:

@@ -525,7 +525,7 @@ def update_annotation(
     result = session.exec(
         update(Annotation)
         .where(col(Annotation.id) == annotation.id, col(Annotation.version) == version)
-        .values(**values, version=version + 1, updated_at=utcnow())
+        .values(**values, version=col(Annotation.version) + 1, updated_at=utcnow())
     )
     if result.rowcount != 1:
         raise _stale(session, annotation.id)

@@ -46,13 +46,13 @@ from sqlmodel import select
 from starlette.routing import Mount, WebSocketRoute
 from starlette.websockets import WebSocketDisconnect
 
-from autoconf import migrate
 from autoconf.app import create_app
 from autoconf.auth import accounts
 from autoconf.db import session_scope
 from autoconf.models import CODING_LAYERS, CONSENT_PARTIES, Annotation
 from autoconf.settings import Settings
-from tests import factories
+from tests import factories, support
+from tests.support import settings_for
 
 Key = tuple[str, str]  # (method, path template); "WS" for the WebSocket
 Outcome = Literal["ok", "forbidden", "hidden", "login"]
@@ -776,14 +776,14 @@ def build_world(app: FastAPI, settings: Settings) -> World:
 @pytest.fixture(scope="module")
 def app_under_test(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     folder = tmp_path_factory.mktemp("matrix")
-    settings = Settings(
-        data_dir=folder / "data",
+    settings = settings_for(
+        folder / "data",
         max_upload_bytes=5 * 1024 * 1024,
         media_workers=0,
         metrics_token="m" * 32,
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(settings.effective_database_url)
+    support.migrated(settings)
     application = create_app(settings)
     yield application
     application.state.engine.dispose()

@@ -38,12 +38,12 @@ from schemathesis.generation.hypothesis.builder import ApiOperationMark
 from sqlmodel import Session
 from starlette.types import Receive, Scope, Send
 
-from autoconf import migrate
 from autoconf.app import create_app
 from autoconf.models import Recording
 from autoconf.payloads import MAX_ID
 from autoconf.settings import Settings
-from tests import factories
+from tests import factories, support
+from tests.support import settings_for
 
 SEED = 16  # issue 16
 MAX_EXAMPLES = 25  # per operation in the fuzzing phase; the examples and coverage phases add theirs
@@ -402,7 +402,7 @@ def served_document() -> dict[str, Any]:
     """The OpenAPI document as the app serves it, from an app made for that alone (its
     database is never opened)."""
     with tempfile.TemporaryDirectory() as folder:
-        app = create_app(Settings(data_dir=Path(folder) / "data", media_workers=0))
+        app = create_app(settings_for(Path(folder) / "data", media_workers=0))
         response = TestClient(app).get("/api/v1/openapi.json")
         app.state.engine.dispose()
     assert response.status_code == 200, response.text
@@ -436,9 +436,9 @@ def world() -> Iterator[World]:
     with tempfile.TemporaryDirectory(dir=memory if memory.is_dir() else None) as folder:
         data_dir = Path(folder) / "data"
         # No media worker: nothing the fuzz uploads is processed (no ffmpeg).
-        settings = Settings(data_dir=data_dir, max_upload_bytes=5 * 1024 * 1024, media_workers=0)
+        settings = settings_for(data_dir, max_upload_bytes=5 * 1024 * 1024, media_workers=0)
         data_dir.mkdir()
-        migrate.upgrade(settings.effective_database_url)
+        support.migrated(settings)
         app = create_app(settings)
         APP.app = app
         TALLY.started = time.monotonic()

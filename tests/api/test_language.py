@@ -7,12 +7,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from autoconf import migrate
 from autoconf.app import create_app
 from autoconf.auth import accounts
 from autoconf.db import session_scope
-from autoconf.settings import Settings
-from tests import factories
+from tests import factories, support
+from tests.support import settings_for
 
 HTML = {"accept": "text/html"}
 
@@ -66,9 +65,9 @@ def test_an_english_speaking_user_gets_english_pages(
 
 
 def test_the_default_language_setting_applies_before_sign_in(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", media_workers=0, default_language="en")
+    settings = settings_for(tmp_path / "data", media_workers=0, default_language="en")
     settings.data_dir.mkdir(parents=True)
-    migrate.upgrade(settings.effective_database_url)
+    support.migrated(settings)
     app = create_app(settings)
     try:
         with factories.PageClient(app) as client:

@@ -1,6 +1,7 @@
 """What the machines around the app read: /healthz, /readyz, /metrics (Prometheus)."""
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,24 +10,21 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
-from autoconf import migrate
 from autoconf.app import create_app
 from autoconf.settings import Settings
-from tests import factories
-from tests.support import wait_for
+from tests import factories, support
+from tests.support import drop_database, settings_for, wait_for
 
 TOKEN = "metrics-token-" + "k" * 24
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        max_upload_bytes=5 * 1024 * 1024,
-        media_workers=0,
-        metrics_token=TOKEN,
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    yield settings_for(
+        tmp_path / "data", max_upload_bytes=5 * 1024 * 1024, media_workers=0, metrics_token=TOKEN
     )
+    drop_database(tmp_path / "data")
 
 
 def samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -95,9 +93,9 @@ def test_metrics_only_for_the_monitoring_token(
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers=AUTH).status_code == 200
     # No token configured: no metrics at all.
-    plain = Settings(data_dir=tmp_path / "plain", media_workers=0)
+    plain = settings_for(tmp_path / "plain", media_workers=0)
     plain.data_dir.mkdir()
-    migrate.upgrade(plain.effective_database_url)
+    support.migrated(plain)
     with TestClient(create_app(plain)) as other:
         refused = other.get("/metrics", headers=AUTH)
         assert refused.status_code == 404 and "AUTOCONF_METRICS_TOKEN" in refused.json()["detail"]
@@ -163,9 +161,11 @@ def test_media_bytes_and_jobs_and_live_sessions(
     with rclient.websocket_connect(f"/api/v1/live/{started.json()['id']}/ws") as socket:
         assert socket.receive_json()["type"] == "state"  # its presence is written next
         live = wait_for(
-            lambda: (found := samples(rclient))
-            and value(found, "autoconf_live_subscribers", role="researcher") == 1
-            and found,
+            lambda: (
+                (found := samples(rclient))
+                and value(found, "autoconf_live_subscribers", role="researcher") == 1
+                and found
+            ),
             5,
             "the browser's presence",
         )

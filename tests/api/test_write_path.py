@@ -3,6 +3,7 @@ transaction only, and a create sent twice at once."""
 
 import threading
 import time
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete
@@ -36,8 +37,8 @@ def _overlaps(writer: Writer) -> bool:
     return overlapped.is_set()
 
 
-def test_one_writer_at_a_time_on_sqlite_only(engine: Engine) -> None:
-    assert not _overlaps(Writer(engine))
+def test_one_writer_at_a_time_on_sqlite_only(tmp_path: Path) -> None:
+    assert not _overlaps(Writer(make_engine(f"sqlite:///{tmp_path / 'autoconf.sqlite3'}")))
     # PostgreSQL has row locks of its own: writers are not queued there.
     assert _overlaps(Writer(make_engine(POSTGRES_URL)))
 

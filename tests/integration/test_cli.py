@@ -9,14 +9,13 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from autoconf.app import create_app
-from autoconf.settings import Settings
+from tests.support import cli_env, settings_for
 
 DEMO = Path(__file__).parents[2] / "autoconf" / "demo"
 
 
 def run(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AUTOCONF_DATA_DIR": str(data_dir)}
-    env.pop("AUTOCONF_DATABASE_URL", None)
+    env = {**cli_env(data_dir), "AUTOCONF_LOG_LEVEL": "info"}
     return subprocess.run(
         [sys.executable, "-m", "autoconf.cli", *args],
         input=stdin,
@@ -47,7 +46,7 @@ def test_migrate_user_add_and_token(tmp_path: Path) -> None:
     short_lived = run(tmp_path, "token", "create", "claire", "--days", "2")
     assert short_lived.returncode == 0
 
-    app = create_app(Settings(data_dir=tmp_path))
+    app = create_app(settings_for(tmp_path))
     with TestClient(app) as client:
         me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {clear}"})
         assert me.json()["username"] == "claire"
@@ -74,7 +73,7 @@ def test_demo_loads_once_and_prints_a_working_login(tmp_path: Path) -> None:
         line.split(": ", 1)[1] for line in second.stdout.splitlines() if "Mot de passe" in line
     )
 
-    app = create_app(Settings(data_dir=tmp_path))
+    app = create_app(settings_for(tmp_path))
     with TestClient(app) as client:
         old = client.post("/api/v1/auth/login", json={"username": "demo", "password": password})
         assert old.status_code == 401  # each run hands out a fresh password

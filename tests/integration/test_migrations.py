@@ -1,6 +1,9 @@
 """Alembic is the only writer of the schema: empty -> head must equal the models, both ways."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -189,3 +192,24 @@ def test_sqlite_training_consent_becomes_consent_records(tmp_path: Path) -> None
 @pytest.mark.postgres
 def test_postgresql_training_consent_becomes_consent_records(postgres_url: str) -> None:
     _training_consent_becomes_records(postgres_url)
+
+
+@pytest.mark.postgres
+def test_processes_starting_together_migrate_once(postgres_url: str, tmp_path: Path) -> None:
+    """Four `autoconf migrate` (app processes or machines starting at once) on an empty
+    PostgreSQL database: one migrates, the others wait for it and find nothing to do."""
+    env = {**os.environ, "AUTOCONF_DATA_DIR": str(tmp_path), "AUTOCONF_DATABASE_URL": postgres_url}
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-m", "autoconf.cli", "migrate"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for process in started:
+        _, errors = process.communicate(timeout=120)
+        assert process.returncode == 0, errors
+    _check(postgres_url)

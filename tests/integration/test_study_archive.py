@@ -25,7 +25,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from autoconf import migrate
 from autoconf.app import create_app
 from autoconf.archive import contents as archive_contents
 from autoconf.archive import export_study, importing, snapshot
@@ -59,8 +58,9 @@ from autoconf.models import (
     User,
 )
 from autoconf.settings import Settings
-from tests import factories
-from tests.support import cli_env, fresh_postgres
+from tests import factories, support
+from tests.support import cli_env, fresh_postgres, settings_for
+from tests.support import database_url as support_database_url
 
 DEMO = Path(__file__).parents[2] / "autoconf" / "demo"
 AC_AUDIO = Path(__file__).parents[1] / "data" / "autoconfrontation-demo.m4a"
@@ -102,12 +102,12 @@ def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[...
         folder = tmp_path_factory.mktemp("instance") / "data"
         settings = Settings(
             data_dir=folder,
-            database_url=database_url,
+            database_url=database_url or support_database_url(folder),
             max_upload_bytes=BIG_UPLOADS,
             media_workers=0,
         )
         folder.mkdir(parents=True)
-        migrate.upgrade(settings.effective_database_url)
+        support.migrated(settings)
         instance = Instance(settings, create_app(settings))
         made.append(instance)
         return instance
@@ -785,7 +785,7 @@ def test_the_command_line_round_trip(
     assert imported.returncode == 0, imported.stderr
     assert "Étude « Étude CEP » importée" in imported.stdout
     assert "Comptes créés, désactivés : hugo, camille" in imported.stdout
-    settings = Settings(data_dir=target, media_workers=0)
+    settings = settings_for(target, media_workers=0)
     app = create_app(settings)
     try:
         engine: Engine = app.state.engine
