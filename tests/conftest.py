@@ -25,6 +25,15 @@ DATA = Path(__file__).parent / "data"
 os.environ.setdefault("AUTOCONF_PASSWORD_MEMORY_KIB", "12288")
 
 
+@pytest.fixture(autouse=True)
+def _sqlite_only(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test marked `sqlite` is about SQLite itself (its files, its log, its locks): it
+    keeps SQLite on the PostgreSQL pass too."""
+    support.sqlite_only(request.node.get_closest_marker("sqlite") is not None)
+    yield
+    support.sqlite_only(False)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Iterator[Settings]:
     # Media jobs run when a test says so (`jobs.run_until_idle`), not in a background thread.

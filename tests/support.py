@@ -169,6 +169,15 @@ if TEST_DATABASE not in ("sqlite", "postgres"):
     raise RuntimeError(f"AUTOCONF_TEST_DATABASE={TEST_DATABASE}: sqlite or postgres")
 ON_POSTGRES = TEST_DATABASE == "postgres"
 _databases: dict[Path, str] = {}  # data folder -> its database, on the PostgreSQL pass
+_sqlite_only = [False]  # the running test is about SQLite itself (marker `sqlite`)
+
+
+def sqlite_only(forced: bool) -> None:
+    """Whether the running test keeps SQLite on the PostgreSQL pass (conftest sets it from
+    the test's `sqlite` marker)."""
+    _sqlite_only[0] = forced
+
+
 _template: list[str] = []
 
 
@@ -190,7 +199,7 @@ def database_url(data_dir: Path) -> str:
     on the PostgreSQL pass, a database made for this folder at its first use, already
     migrated (from the template), dropped by `drop_database` (the `settings` fixture's, at
     the end of its test) or when the test process ends."""
-    if not ON_POSTGRES:
+    if not ON_POSTGRES or _sqlite_only[0]:
         return ""
     key = data_dir.resolve()
     if key not in _databases:
@@ -245,6 +254,18 @@ def migrated(settings: "Settings") -> None:
         _sqlite_template.append(template)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(_sqlite_template[0], target)
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """`target`'s database a copy of `source`'s (the PostgreSQL pass; on SQLite the file is
+    in the folder, copied with it)."""
+    url = database_url(source)
+    if url:
+        name = f"autoconf_t_{uuid.uuid4().hex[:12]}"
+        _admin(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(url).database}"')
+        _databases[target.resolve()] = (
+            _server().set(database=name).render_as_string(hide_password=False)
+        )
 
 
 def drop_database(data_dir: Path) -> None:

@@ -9,16 +9,24 @@ from argon2.exceptions import InvalidHashError, VerificationError
 DEFAULT_MEMORY_KIB = PasswordHasher().memory_cost
 
 _hasher = PasswordHasher()
-# Verifying against this keeps the time of a login with an unknown username the same.
-_DUMMY_HASH = _hasher.hash("autoconf: no such user")
+# Verifying against this keeps the time of a login with an unknown username the same; made
+# at the first sign-in, with the parameters then in force (not at import: every command
+# would pay for a hash it never uses).
+_dummy: list[str] = []
 
 
 def configure(memory_kib: int) -> None:
     """Hash with `memory_kib` KiB from now on (in this process)."""
-    global _hasher, _DUMMY_HASH
+    global _hasher
     if memory_kib != _hasher.memory_cost:
         _hasher = PasswordHasher(memory_cost=memory_kib)
-        _DUMMY_HASH = _hasher.hash("autoconf: no such user")
+        _dummy.clear()
+
+
+def _dummy_hash() -> str:
+    if not _dummy:
+        _dummy.append(_hasher.hash("autoconf: no such user"))
+    return _dummy[0]
 
 
 def hash_password(password: str) -> str:
@@ -28,7 +36,9 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True when `password` matches; always spends the time of one verification."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 

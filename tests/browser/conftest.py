@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from autoconf.auth.accounts import form_token
-from tests.support import cli, serve
+from tests.support import cli, copy_database, serve
 
 CHROMIUM = os.environ.get("AUTOCONF_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,6 +58,7 @@ def copy_of(demo: tuple[Path, dict[str, str]], folder: Path) -> Path:
     it changes only the copy."""
     data = folder / "data"
     shutil.copytree(demo[0], data)
+    copy_database(demo[0], data)  # on the PostgreSQL pass: its database too
     return data
 
 

@@ -51,6 +51,9 @@ CLIENTS = 32
 KILL_AFTER_ACKS = 300  # writes acknowledged before the kill (at least)
 KILL_AFTER_S = 2.0  # and at least this long under load
 
+# Kills, WAL replays and file checks of SQLite itself; PostgreSQL's durability is its own.
+pytestmark = pytest.mark.sqlite
+
 
 def database(data: Path) -> Path:
     return data / "autoconf.sqlite3"

@@ -114,6 +114,7 @@ def fill(client: TestClient, recording: dict[str, Any]) -> None:
     assert played.status_code == 206, played.text
 
 
+@pytest.mark.sqlite
 def test_nothing_of_an_erased_recording_remains_on_sqlite(
     app: FastAPI,
     rclient: TestClient,
@@ -162,6 +163,7 @@ def test_nothing_of_an_erased_recording_remains_on_sqlite(
     assert again.json()["id"] > rid
 
 
+@pytest.mark.sqlite
 def test_erasing_a_study_on_sqlite(
     client: TestClient,
     rclient: TestClient,

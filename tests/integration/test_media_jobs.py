@@ -23,6 +23,7 @@ from tests import factories
 from tests.mediafiles import ffmpeg_processes, slow_to_encode
 from tests.support import (
     cli,
+    database_url,
     researcher_token,
     start_server,
     stop_server,
@@ -187,7 +188,8 @@ def test_a_killed_server_resumes_the_job_after_restart(tmp_path: Path) -> None:
     finally:
         if server.process.poll() is None:
             stop_server(server)
-    with Session(make_engine(f"sqlite:///{data / 'autoconf.sqlite3'}")) as session:
+    url = database_url(data) or f"sqlite:///{data / 'autoconf.sqlite3'}"
+    with Session(make_engine(url)) as session:
         (job,) = session.exec(select(MediaJob)).all()
         assert (job.status, job.attempts) == ("done", 2)
         assert session.exec(select(Recording)).one().status == "ready"

@@ -6,6 +6,7 @@ import json
 import os
 import statistics
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,13 +91,24 @@ class Deployment:
     b: Server
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "redis"])
-def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "redis"],
+)
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
     """Processes A and B: SQLite (the table the processes poll), PostgreSQL (LISTEN/NOTIFY)
-    or SQLite with AUTOCONF_REDIS_URL (Redis pub/sub)."""
-    data = tmp_path / "data"
+    or SQLite with AUTOCONF_REDIS_URL (Redis pub/sub); shared by this file's tests of one
+    transport (each makes its own people and study)."""
+    data = tmp_path_factory.mktemp("processes") / "data"
     with contextlib.ExitStack() as stack:
-        env = {"AUTOCONF_MEDIA_WORKERS": "0", "AUTOCONF_LOG_LEVEL": "warning"}
+        # SQLite where the transport is SQLite's or Redis, on both passes of the suite.
+        env = {
+            "AUTOCONF_MEDIA_WORKERS": "0",
+            "AUTOCONF_LOG_LEVEL": "warning",
+            "AUTOCONF_DATABASE_URL": "",
+        }
         if request.param == "postgres":
             env["AUTOCONF_DATABASE_URL"] = stack.enter_context(fresh_postgres())
         if request.param == "redis":
@@ -116,12 +128,13 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
 def _playing(d: Deployment) -> tuple[httpx.Client, int, int, factories.Account]:
     """Claire's client on A, a processed recording she shares with Inès, its study's id, and
     Inès."""
-    claire = factories.account(d.engine, "claire", "researcher")
+    tag = uuid.uuid4().hex[:6]
+    claire = factories.account(d.engine, f"claire-{tag}", "researcher")
     headers = factories.token(d.engine, claire)
     study_id, recording_id = study_with_recording(d.a.url, headers)
     cli(d.data, "worker", "--until-idle", env=d.env)
     a = httpx.Client(base_url=d.a.url, headers=headers)
-    ines = factories.researcher_member(d.engine, a, study_id, "ines")  # type: ignore[arg-type]
+    ines = factories.researcher_member(d.engine, a, study_id, f"ines-{tag}")  # type: ignore[arg-type]
     return a, recording_id, study_id, ines
 
 
@@ -181,7 +194,8 @@ def test_live_events_reach_a_browser_on_the_other_process(deployment: Deployment
     """A live session followed from A and from B: what one does reaches the other's socket;
     propagation p95 < 150 ms (the issue's target), over 40 seeks each way."""
     d = deployment
-    claire = factories.account(d.engine, "claire", "researcher")
+    tag = uuid.uuid4().hex[:6]
+    claire = factories.account(d.engine, f"claire-{tag}", "researcher")
     headers = factories.token(d.engine, claire)
     a = httpx.Client(base_url=d.a.url, headers=headers)
     study_id = a.post("/api/v1/studies", json={"name": "S"}).json()["id"]
@@ -189,7 +203,7 @@ def test_live_events_reach_a_browser_on_the_other_process(deployment: Deployment
         d.engine,
         a,
         study_id,
-        "a8",
+        f"a8-{tag}",
         "A8",  # type: ignore[arg-type]
     )
     uploaded = factories.upload(a, study_id, "A8 - 1", counsellor_id=counsellor_id)  # type: ignore[arg-type]

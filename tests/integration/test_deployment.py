@@ -1,0 +1,180 @@
+"""The deployment files: compose.yaml checked against the Compose specification's schema and
+wired to the nginx snippet it fills in; the Dockerfile's instructions carried out in order in
+a clean virtual environment (Docker cannot run on the test machine): the installed package,
+not this checkout, serves, migrates at start and passes the image's health check."""
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import httpx2 as httpx
+import yaml
+
+from tests.integration.test_nginx import NGINX
+from tests.support import free_port, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "compose.yaml"
+DOCKERFILE = ROOT / "Dockerfile"
+SNIPPET = ROOT / "docs" / "nginx-autoconf.conf"
+# The Debian packages the image installs, by a program each brings.
+PROGRAMS = {"ffmpeg": "ffmpeg", "postgresql-client": "pg_dump"}
+
+
+def test_the_compose_file_follows_the_compose_specification() -> None:
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    checked = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    assert set(services) == {"db", "app", "worker", "nginx"}
+    assert services["app"]["command"][-2:] == ["--workers", "2"]
+    assert services["worker"]["command"][:2] == ["autoconf", "worker"]
+    for name in ("app", "worker"):  # the same settings, database and media for both
+        environment = services[name]["environment"]
+        assert environment["AUTOCONF_MEDIA_WORKERS"] == "0"
+        assert "@db:5432/" in environment["AUTOCONF_DATABASE_URL"]
+        assert "media:/data" in services[name]["volumes"]
+    assert services["nginx"]["ports"] == ["${AUTOCONF_HTTP_PORT:-80}:80"]
+    assert "ports" not in services["app"] and "ports" not in services["db"]
+
+
+def test_the_nginx_of_compose_gets_a_configuration_nginx_accepts(tmp_path: Path) -> None:
+    """The compose nginx's `sed` fills the snippet's three placeholders; the result (with
+    this machine's folders for nginx's own) passes `nginx -t`."""
+    command = yaml.safe_load(COMPOSE.read_text())["services"]["nginx"]["command"][-1]
+    replacements = re.findall(r'-e "s#([^#]+)#([^#]*)#g"', command)
+    assert [old for old, _ in replacements] == ["DATA_DIR", "MEDIA_PASS_SECRET", "127.0.0.1:8000"]
+    text = SNIPPET.read_text()
+    values = {
+        "DATA_DIR": str(tmp_path / "data"),
+        "MEDIA_PASS_SECRET": "s" * 40,
+        "127.0.0.1:8000": "127.0.0.1:8000",  # `app:8000` resolves in compose's network only
+    }
+    for old, new in replacements:
+        assert old in text, f"the snippet lost its placeholder {old}"
+        assert new == "/data" or "AUTOCONF_MEDIA_PASS_SECRET" in new or new == "app:8000"
+        text = text.replace(old, values[old])
+    text = text.replace("/run/nginx-autoconf", str(tmp_path / "grants"))
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+        f"events {{}}\nhttp {{\n{text}\n}}\n"
+    )
+    tested = subprocess.run(
+        [NGINX, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True
+    )
+    assert tested.returncode == 0, tested.stderr
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """The Dockerfile's instructions, continuation lines joined, comments left out."""
+    joined = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    found = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            found.append((keyword.upper(), rest.strip()))
+    return found
+
+
+def test_the_dockerfile_s_commands_in_order_give_a_working_server(tmp_path: Path) -> None:
+    """FROM: a new virtual environment of this Python 3.11; RUN apt-get: the packages' programs
+    must be on the machine (`scripts/install` puts them there; apt is not run from a test);
+    COPY into
+    a bare folder; RUN pip: as written, in that environment, but with pip's cache (the same
+    files, not downloaded again); RUN useradd, mkdir, chown: the image's user, checked to be
+    none but root; ENV, WORKDIR, EXPOSE; then CMD started with /data as a folder of the test,
+    and the HEALTHCHECK run against it."""
+    work = tmp_path / "app"
+    env_dir = tmp_path / "venv"
+    data = tmp_path / "data"
+    env = {"PATH": f"{env_dir / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    user, command, health, base = None, None, None, None
+    for keyword, rest in _instructions():
+        if keyword == "FROM":
+            base = rest
+            assert re.match(r"python:3\.11-slim-bookworm$", rest), rest
+            venv.create(env_dir, with_pip=True)
+        elif keyword == "WORKDIR":
+            assert rest == "/app"
+            work.mkdir()
+        elif keyword == "COPY":
+            *sources, target = shlex.split(rest)
+            for source in sources:
+                origin = ROOT / source
+                destination = work / (origin.name if target.endswith("/") else target)
+                if origin.is_dir():
+                    skipped = shutil.ignore_patterns("__pycache__")
+                    shutil.copytree(origin, destination, ignore=skipped)
+                else:
+                    shutil.copy2(origin, destination)
+        elif keyword == "RUN" and rest.startswith("apt-get"):
+            packages = re.search(r"install -y --no-install-recommends ([^&]+)", rest)
+            assert packages is not None, rest
+            for package in packages.group(1).split():
+                # What the package brings, on the machine (scripts/install installs it, or a
+                # PostgreSQL server already brought pg_dump).
+                program = PROGRAMS.get(package)
+                assert program is not None, f"which program does {package} bring?"
+                assert shutil.which(program), f"{program} ({package}) is not installed"
+        elif keyword == "RUN" and rest.startswith("pip install"):
+            words = [w for w in shlex.split(rest) if w != "--no-cache-dir"]
+            done = subprocess.run(
+                [str(env_dir / "bin" / "python"), "-m", *words],
+                cwd=work, env=env, capture_output=True, text=True, timeout=900,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        elif keyword == "RUN":
+            assert rest.startswith("useradd --system --home /data autoconf"), rest
+        elif keyword == "USER":
+            user = rest
+        elif keyword == "ENV":
+            for name, value in re.findall(r"(\w+)=(\S+)", rest):
+                env[name] = str(data) if value == "/data" else value
+        elif keyword == "HEALTHCHECK":
+            health = rest.split(" CMD ", 1)[1]
+        elif keyword == "CMD":
+            command = [str(w) for w in yaml.safe_load(rest)]
+        else:
+            assert keyword in ("VOLUME", "EXPOSE"), keyword
+    assert base is not None and user not in (None, "root", "0")
+    assert command is not None and health is not None
+    assert command[:2] == ["autoconf", "serve"]
+    port = free_port()
+    command = [str(env_dir / "bin" / command[0]), *command[1:]]
+    command = [w.replace("0.0.0.0", "127.0.0.1").replace("8000", str(port)) for w in command]
+    log = (tmp_path / "server.log").open("w")
+    # Started from elsewhere than the copy: the installed package must hold its templates,
+    # static files and migrations.
+    server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def answers() -> bool:
+            try:
+                return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(answers, 60, "the installed server, ready")
+        assert (data / "autoconf.sqlite3").exists()  # migrated at start
+        login = httpx.get(f"{url}/login")
+        assert login.status_code == 200 and "autoconf" in login.text
+        assert httpx.get(f"{url}/static/css/app.css").status_code == 200
+        check = shlex.split(health.replace("8000", str(port)))
+        check[0] = str(env_dir / "bin" / check[0])
+        assert subprocess.run(check, env=env, timeout=10).returncode == 0
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
