@@ -24,7 +24,7 @@ from typing import Any
 from locust import HttpUser, User, between, events, task
 
 SETUP: dict[str, Any] = json.loads(Path(os.environ["AUTOCONF_TEAM_SETUP"]).read_text())
-_counter = iter(range(1_000_000))
+_counters = {"annotating": iter(range(1_000_000)), "live": iter(range(1_000_000))}
 _lock = threading.Lock()
 # Every request's (kind, name, milliseconds, failed), written when locust quits: the
 # benchmark computes its percentiles over them (locust's CSV has them per name only).
@@ -41,9 +41,9 @@ def _dump(**_: Any) -> None:
     Path(os.environ["AUTOCONF_TEAM_TIMES"]).write_text(json.dumps(_times))
 
 
-def _next() -> int:
+def _next(kind: str) -> int:
     with _lock:
-        return next(_counter)
+        return next(_counters[kind])
 
 
 class Browsing(HttpUser):
@@ -83,7 +83,7 @@ class Annotating(HttpUser):
     wait_time = between(2, 5)
 
     def on_start(self) -> None:
-        number = _next()
+        number = _next("annotating")
         self.client.headers.update(SETUP["researchers"][number % len(SETUP["researchers"])])
         self.recording = SETUP["recordings"][number % len(SETUP["recordings"])]
         self.mine: list[dict[str, Any]] = []
@@ -160,14 +160,20 @@ class Live(User):
     wait_time = between(3, 6)
 
     def on_start(self) -> None:
-        from websockets.sync.client import connect
+        # websocket-client: plain blocking sockets, which gevent (locust) makes cooperative.
+        import websocket
 
-        session = SETUP["live"][_next() % len(SETUP["live"])]
-        url = self.host.replace("http", "ws") + f"/api/v1/live/{session['id']}/ws"
-        self.sender = connect(url, additional_headers=session["researcher"])
-        self.follower = connect(url, additional_headers=session["counsellor"])
+        session = SETUP["live"][_next("live") % len(SETUP["live"])]
+        url = (self.host or "").replace("http", "ws") + f"/api/v1/live/{session['id']}/ws"
+
+        def connect(headers: dict[str, str]) -> Any:
+            header = [f"{name}: {value}" for name, value in headers.items()]
+            return websocket.create_connection(url, header=header, timeout=5)
+
+        self.sender = connect(session["researcher"])
+        self.follower = connect(session["counsellor"])
         for socket in (self.sender, self.follower):
-            state = json.loads(socket.recv(timeout=10))
+            state = json.loads(socket.recv())
         self.playing = bool(state.get("playing"))
 
     def on_stop(self) -> None:
@@ -187,7 +193,7 @@ class Live(User):
         try:
             self.sender.send(json.dumps(message))
             while True:
-                received = json.loads(self.follower.recv(timeout=5))
+                received = json.loads(self.follower.recv())  # 5 s at most (its timeout)
                 if received.get("type") == kind and (
                     kind != "seek" or received.get("position_ms") == position
                 ):

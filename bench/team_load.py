@@ -140,6 +140,19 @@ def summary(times: list[list[Any]]) -> dict[str, tuple[int, float, float, float,
     return found
 
 
+def slowest(times: list[list[Any]], count: int) -> list[tuple[str, float, int]]:
+    """The API requests' names with the highest p95: (name, p95 ms, requests)."""
+    by_name: dict[str, list[float]] = {}
+    for kind, name, ms, _ in times:
+        if kind != "WS" and "/media" not in name:
+            by_name.setdefault(name, []).append(ms)
+    found = [
+        (name, statistics.quantiles(ms, n=20)[-1] if len(ms) > 1 else ms[0], len(ms))
+        for name, ms in by_name.items()
+    ]
+    return sorted(found, key=lambda entry: -entry[1])[:count]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=100)
@@ -177,7 +190,8 @@ def main() -> int:
         reference = summary(
             swarm(server.url, folder, args.reference_users, args.reference_seconds, "reference")
         )
-        loaded = summary(swarm(server.url, folder, args.users, args.seconds, "load"))
+        load_times = swarm(server.url, folder, args.users, args.seconds, "load")
+        loaded = summary(load_times)
     print(
         f"PostgreSQL, 2 app processes, 1 worker; {args.users} users for {args.seconds} s "
         f"(reference: {args.reference_users} users for {args.reference_seconds} s)"
@@ -190,6 +204,9 @@ def main() -> int:
             f"{failed} errors; p95 ratio to the reference run {p95 / max(ref[2], 0.1):.1f} "
             f"(reference p95 {ref[2]:.1f} ms, {ref[4]} errors)"
         )
+    print("  slowest API requests (p95 by name):")
+    for name, p95, count in slowest(load_times, 6):
+        print(f"    {name}: p95 {p95:.0f} ms ({count} requests)")
     errors = sum(entry[4] for entry in loaded.values())
     api_p95 = loaded["api"][2]
     met = api_p95 < 100 and errors == 0
