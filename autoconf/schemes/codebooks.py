@@ -325,9 +325,7 @@ def delete_code(session: Session, code: Code, *, force: bool = False) -> None:
     session.expire_all()
 
 
-def code_paths(
-    session: Session, study_id: int, kind: str | None = None
-) -> dict[int, str]:
+def code_paths(session: Session, study_id: int, kind: str | None = None) -> dict[int, str]:
     """The study's codes by id: their paths ("Parent / Enfant"); with `kind`, those of its
     codebooks of that kind only (a scheme segment may carry categories too)."""
     return {
