@@ -108,7 +108,7 @@ class Bus:
         self.started = False
         self._listening.clear()
 
-    # Transports implement these three.
+    # Transports implement these two.
     def _send(self, topic: str, message: str) -> None:
         raise NotImplementedError
 
