@@ -59,18 +59,16 @@ MEDIA_BYTES = Counter(
 _MEDIA = re.compile(r"^/api/v1/recordings/\d+/(media|poster|waveform|thumbnails)")
 
 
-def route_of(scope: dict[str, Any]) -> str:
+def route_of(scope: dict[str, Any], media: str | None) -> str:
     """The route template a request matched (`/api/v1/recordings/{recording_id}`), the media
-    path it took past the router (the fast path), `/static`, or `unmatched`."""
-    route = scope.get("route")
-    template = getattr(route, "path", None)
+    path it took past the router (the fast path; `media` is its `media_kind`), `/static`,
+    or `unmatched`."""
+    template = getattr(scope.get("route"), "path", None)
     if isinstance(template, str):
         return template
-    path: str = scope.get("path", "")
-    found = _MEDIA.match(path)
-    if found is not None:
-        return "/api/v1/recordings/{recording_id}/" + found[1]
-    if path.startswith("/static/"):
+    if media is not None:
+        return "/api/v1/recordings/{recording_id}/" + media
+    if scope.get("path", "").startswith("/static/"):
         return "/static"
     return "unmatched"
 
@@ -111,7 +109,7 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, counting)
         finally:
-            route, method = route_of(scope), scope.get("method", "")
+            route, method = route_of(scope, what), scope.get("method", "")
             REQUESTS.labels(route, method, str(status)).inc()
             LATENCY.labels(route, method).observe(time.perf_counter() - started)
             if what is not None and sent:

@@ -138,6 +138,12 @@ def _playing(d: Deployment) -> tuple[httpx.Client, int, int, factories.Account]:
     return a, recording_id, study_id, ines
 
 
+def _granted(b: httpx.Client, media: str) -> None:
+    """Two ranges played on B: the second one from B's grants (the fast path)."""
+    for first in (0, 100):
+        assert b.get(media, headers={"Range": f"bytes={first}-{first + 99}"}).status_code == 206
+
+
 def _refused_within(get: Callable[[], httpx.Response], seconds: float) -> float:
     """How long until `get` is refused (404), polling; fails after `seconds`, and if a
     request after the first refusal is served again."""
@@ -158,8 +164,7 @@ def test_a_member_removed_on_one_process_is_refused_on_the_other_at_once(
     a, recording_id, study_id, ines = _playing(d)
     media = f"/api/v1/recordings/{recording_id}/media"
     b = httpx.Client(base_url=d.b.url, headers=factories.token(d.engine, ines))
-    for first in (0, 100):  # the second one from B's grants (the fast path)
-        assert b.get(media, headers={"Range": f"bytes={first}-{first + 99}"}).status_code == 206
+    _granted(b, media)
     removed = a.delete(f"/api/v1/studies/{study_id}/members/{ines.id}")
     assert removed.status_code == 200, removed.text
     # B had granted Inès this recording for 10 s; the bus takes it back (SQLite: polled
@@ -183,8 +188,7 @@ def test_a_logout_on_one_process_ends_the_cookie_s_playback_on_the_other(
     )
     cookie = on_a.cookies["autoconf_session"]
     b = httpx.Client(base_url=d.b.url, cookies={"autoconf_session": cookie})
-    for first in (0, 100):
-        assert b.get(media, headers={"Range": f"bytes={first}-{first + 99}"}).status_code == 206
+    _granted(b, media)
     out = on_a.post("/api/v1/auth/logout", headers={"X-CSRF-Token": accounts.form_token(cookie)})
     assert out.status_code in (200, 204), out.text
     _refused_within(lambda: b.get(media, headers={"Range": "bytes=0-99"}), 1.0)
