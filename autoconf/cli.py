@@ -22,6 +22,7 @@ from autoconf.backup.snapshot import Snapshot
 from autoconf.db import make_engine, session_scope
 from autoconf.errors import Conflict, DomainError
 from autoconf.media.storage import human_size
+from autoconf.media.store import store_for
 from autoconf.media.tools import INSTALL_HINT, tool_status
 from autoconf.settings import Settings
 
@@ -225,7 +226,7 @@ def cmd_export_study(settings: Settings, args: argparse.Namespace) -> int:
     try:
         with partial.open("wb") as out, archive.snapshot(engine) as session:
             made = archive.export_study(
-                session, settings.media_dir, args.study_id, out, not args.without_media
+                session, store_for(settings), args.study_id, out, not args.without_media
             )
             out.flush()
             os.fsync(out.fileno())
@@ -270,7 +271,12 @@ def cmd_import_study(settings: Settings, args: argparse.Namespace) -> int:
         importer = accounts.get_user(session, args.username) if args.username else None
         with source.open("rb") as file:
             prepared = archive.prepare(
-                session, settings.media_dir, file, source.name, settings.max_upload_bytes, importer
+                session,
+                store_for(settings),
+                file,
+                source.name,
+                settings.max_upload_bytes,
+                importer,
             )
         try:
             done = archive.import_study(session, prepared, importer, CLI_ACTOR)
@@ -402,6 +408,8 @@ def settings_errors(error: ValidationError) -> str:
     lines = [
         f"Erreur de configuration : {Settings.env_name(str(problem['loc'][0]))} est refusée "
         f"({problem['msg']})."
+        if problem["loc"]
+        else f"Erreur de configuration : {problem['msg'].removeprefix('Value error, ')}"
         for problem in error.errors()
     ]
     return "\n".join(

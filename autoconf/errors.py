@@ -57,3 +57,7 @@ class UnsupportedMedia(DomainError):
 
 class ToolMissing(DomainError):
     """An external program (ffmpeg, ffprobe) is not installed."""
+
+
+class Unavailable(DomainError):
+    """A service the application stores in (the object store) does not answer."""

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -51,6 +51,28 @@ class Settings(BaseSettings):
         gt=0,
         description="A running media job silent this long belonged to a dead worker and is "
         "queued again.",
+    )
+    storage_url: str = Field(
+        default="",
+        pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9._/-]*)?)?$",
+        description="Where media files are kept: empty for the local folder DATA_DIR/media, "
+        "or an S3-compatible bucket and prefix, `s3://bucket/prefix` (keys from "
+        "`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, region from `AWS_DEFAULT_REGION`). "
+        "Uploads in progress and media jobs' work files stay under DATA_DIR.",
+    )
+    s3_endpoint_url: str = Field(
+        default="",
+        pattern=r"^(https?://[^\s]+)?$",
+        description="The address of an S3-compatible store that is not Amazon's (MinIO, "
+        "Garage, Ceph…), e.g. `http://minio:9000`. Empty: Amazon S3.",
+    )
+    s3_presigned_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=12 * 3600,
+        description="With object storage: 0 (the default) sends media through the app, access "
+        "checked on every request; more sends browsers to a presigned address of the store, "
+        "valid this long (access taken back then stops playback only when it expires).",
     )
     media_accel_redirect: str = Field(
         default="",
@@ -119,6 +141,23 @@ class Settings(BaseSettings):
         """The database URL in force: the configured one or the embedded SQLite file."""
         return self.database_url or f"sqlite:///{self.data_dir / 'autoconf.sqlite3'}"
 
+    @model_validator(mode="after")
+    def _local_only_with_folder(self) -> "Settings":
+        if self.storage_url and self.media_accel_redirect:
+            raise ValueError(
+                "AUTOCONF_MEDIA_ACCEL_REDIRECT fait servir par nginx le dossier local des médias "
+                "; il ne va pas avec AUTOCONF_STORAGE_URL (stockage objet) : retirez l'un des deux."
+            )
+        return self
+
     @property
     def media_dir(self) -> Path:
+        """The local media folder (the default storage)."""
         return self.data_dir / "media"
+
+    @property
+    def work_dir(self) -> Path:
+        """Where uploads in progress and media jobs' files are kept before they go to an
+        object store (`storage_url`); the local media folder itself otherwise, so that a
+        finished file is moved in place by a rename."""
+        return self.data_dir / "work" if self.storage_url else self.media_dir

@@ -42,6 +42,27 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
     support.drop_database(data)  # on the PostgreSQL pass (the app's engine is disposed)
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """The URL of a real S3-compatible server (moto) on loopback, one per test process."""
+    with support.s3_server() as url:
+        yield url
+
+
+@pytest.fixture
+def s3_settings(tmp_path: Path, s3_endpoint: str) -> Iterator[Settings]:
+    """As `settings`, with the media in a new bucket of the S3 server (under a prefix)."""
+    data = tmp_path / "data"
+    yield support.settings_for(
+        data,
+        max_upload_bytes=5 * 1024 * 1024,
+        media_workers=0,
+        storage_url=f"s3://{support.new_bucket(s3_endpoint)}/labo/media",
+        s3_endpoint_url=s3_endpoint,
+    )
+    support.drop_database(data)
+
+
 @pytest.fixture
 def app(settings: Settings) -> Iterator[FastAPI]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -321,3 +321,49 @@ def upload_consented(base_url: str, headers: dict[str, str], source: Path, code:
         )
         assert given.status_code == 201, given.text
     return rid
+
+
+# Keys of the S3-compatible server the tests start (moto's accepts any); inherited by every
+# app, command and server a test starts.
+S3_KEYS = {
+    "AWS_ACCESS_KEY_ID": "autoconf-test",
+    "AWS_SECRET_ACCESS_KEY": "autoconf-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@contextmanager
+def s3_server() -> Iterator[str]:
+    """A real S3-compatible server (moto's) on loopback, in a process of its own; its URL."""
+    os.environ.update(S3_KEYS)
+    port = free_port()
+    binary = Path(sys.executable).with_name("moto_server")
+    process = subprocess.Popen(
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _listening(port) or None, 30, "the S3 server (moto)")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+def new_bucket(endpoint: str) -> str:
+    """A new, empty bucket on the server at `endpoint`; its name."""
+    import boto3
+
+    name = f"autoconf-{uuid.uuid4().hex[:16]}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=name)
+    return name

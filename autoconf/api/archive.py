@@ -29,6 +29,7 @@ from autoconf.api.refusals import documented
 from autoconf.api.rendering import render
 from autoconf.api.routing import IndexedRouter
 from autoconf.errors import Forbidden
+from autoconf.media.store import store_for
 from autoconf.models import User
 from autoconf.settings import Settings
 from autoconf.studies import access
@@ -80,7 +81,7 @@ def _archive_file(
     def fill(target: BinaryIO) -> archive.Exported:
         archive.begin_snapshot(session)
         exported = archive.export_study(
-            session, settings.media_dir, study_id, target, include_media, reader
+            session, store_for(settings), study_id, target, include_media, reader
         )
         session.rollback()  # the snapshot ends here
         return exported
@@ -148,7 +149,7 @@ async def study_archive_file(
     def prepare() -> None:
         prepared.append(
             archive.prepare(
-                session, settings.media_dir, file.file, name, settings.max_upload_bytes, user
+                session, store_for(settings), file.file, name, settings.max_upload_bytes, user
             )
         )
 

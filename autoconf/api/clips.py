@@ -30,6 +30,7 @@ from autoconf.consent import records as consent
 from autoconf.errors import Conflict, Forbidden, NotFound
 from autoconf.media import clips
 from autoconf.media.runner import FFmpeg, Stopped
+from autoconf.media.store import Store, store_for
 from autoconf.models import Recording, User
 from autoconf.settings import Settings
 from autoconf.studies import access
@@ -69,7 +70,7 @@ class ClipRequest:
     study_id: int
 
 
-def clip_plan(session: Session, user: User, annotation_id: int, media_dir: Path) -> ClipRequest:
+def clip_plan(session: Session, user: User, annotation_id: int, store: Store) -> ClipRequest:
     """The clip of an annotation the user may read, if they are a researcher of its study
     and the recording's consents allow it."""
     annotation = access.require_annotation(session, user, annotation_id)
@@ -81,7 +82,7 @@ def clip_plan(session: Session, user: User, annotation_id: int, media_dir: Path)
     if annotation.end_ms is not None and annotation.end_ms > annotation.start_ms:
         consent.require(session, recording)
         consent.require(session, recording, consent.TRAINING)
-    plan = clips.plan_clip(recording, annotation, media_dir)
+    plan = clips.plan_clip(recording, annotation, store)
     return ClipRequest(plan, annotation_id, recording.id or 0, recording.study_id)
 
 
@@ -95,7 +96,7 @@ async def _plan(
     # MAX_SESSIONS slots for the few queries only, not for the minutes ffmpeg may take.
     async with request_session(request) as session:
         return await anyio.to_thread.run_sync(
-            clip_plan, session, user, annotation_id, settings.media_dir
+            clip_plan, session, user, annotation_id, store_for(settings)
         )
 
 

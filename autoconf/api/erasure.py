@@ -24,6 +24,7 @@ from autoconf.api.deps import (
 )
 from autoconf.api.routing import IndexedRouter
 from autoconf.media.clips import CLIPS_FOLDER
+from autoconf.media.store import store_for
 from autoconf.settings import Settings
 from autoconf.studies import access, erasure
 from autoconf.studies.disposal import Disposal, sweep
@@ -38,9 +39,9 @@ async def disposing(
     """The files of the erasure run inside: leftovers of an interrupted erasure finished
     first; on failure the folders set aside go back; once committed they are deleted, the
     media grants of the erased recordings forgotten and SQLite's log emptied."""
-    media_dir, clips_dir = settings.media_dir, settings.data_dir / CLIPS_FOLDER
-    await anyio.to_thread.run_sync(sweep, session, media_dir, clips_dir)
-    disposal = Disposal(media_dir, clips_dir)
+    store, clips_dir = store_for(settings), settings.data_dir / CLIPS_FOLDER
+    await anyio.to_thread.run_sync(sweep, session, store, clips_dir)
+    disposal = Disposal(store, clips_dir)
     try:
         yield disposal
     except BaseException:

@@ -19,6 +19,7 @@ from autoconf.api.deps import (
 from autoconf.api.erasure import disposing
 from autoconf.api.rendering import render
 from autoconf.api.routing import IndexedRouter
+from autoconf.media.store import store_for
 from autoconf.models import Recording, Study
 from autoconf.settings import Settings
 from autoconf.studies import access, erasure
@@ -36,7 +37,7 @@ def _recording_page(
     status_code: int = 200,
 ) -> Response:
     study = session.get(Study, recording.study_id)
-    contents = erasure.recording_contents(session, settings.media_dir, recording)
+    contents = erasure.recording_contents(session, store_for(settings), recording)
     return render(
         request,
         "erase.html",
@@ -56,7 +57,7 @@ def _study_page(
     study: Study,
     status_code: int = 200,
 ) -> Response:
-    contents = erasure.study_contents(session, settings.media_dir, study)
+    contents = erasure.study_contents(session, store_for(settings), study)
     return render(
         request,
         "erase.html",

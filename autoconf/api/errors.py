@@ -29,6 +29,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.Invalid: 422,
     errors.TooManyAttempts: 429,
     errors.ToolMissing: 503,
+    errors.Unavailable: 503,
 }
 
 HTTP_MESSAGES = {

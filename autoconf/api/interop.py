@@ -33,6 +33,7 @@ from autoconf.interop import (
     safezip,
     study_qdpx,
 )
+from autoconf.media.store import store_for
 from autoconf.models import Recording, Study, User
 from autoconf.payloads import EafImported, EafMapping, EafPreview, QdpxImported
 from autoconf.settings import Settings
@@ -108,7 +109,7 @@ def _qdpx_file(
     return downloads.written_file(
         ".qdpx",
         lambda target: study_qdpx.write_study_qdpx(
-            session, study, user, settings.media_dir, include_media, target
+            session, study, user, store_for(settings), include_media, target
         ),
     )
 
@@ -193,7 +194,7 @@ def _prepare_project(
     name = file.filename or "projet.qdpx"
     with safezip.SafeZip(file.file, name, _project_limits(settings)) as archive:
         return qdpx_import.prepare(
-            session, study, archive, settings.media_dir, settings.max_upload_bytes
+            session, study, archive, store_for(settings), settings.max_upload_bytes
         )
 
 
@@ -214,9 +215,9 @@ async def qdpx_file(
         )
     except BaseException:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(qdpx_import.discard, settings.media_dir, prepared)
+            await anyio.to_thread.run_sync(qdpx_import.discard, store_for(settings), prepared)
         raise
-    await anyio.to_thread.run_sync(qdpx_import.discard, settings.media_dir, prepared, True)
+    await anyio.to_thread.run_sync(qdpx_import.discard, store_for(settings), prepared, True)
     if done["recordings_created"]:
         wake_workers(request)
     return QdpxImported.model_validate(done)

@@ -14,6 +14,8 @@ missing); the first request of a login session for a recording is the audit log'
 import asyncio
 import contextlib
 import hashlib
+import json
+import logging
 import os
 import re
 import stat
@@ -29,7 +31,7 @@ from urllib.parse import quote
 import anyio
 import anyio.to_thread
 from fastapi import Path, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
@@ -42,11 +44,13 @@ from autoconf.audit import log as audit_log
 from autoconf.auth.accounts import SESSION
 from autoconf.bus import GRANTS, Bus
 from autoconf.consent import records as consent
-from autoconf.errors import Conflict, NotFound
+from autoconf.errors import Conflict, NotFound, Unavailable
 from autoconf.media import passes, reading
+from autoconf.media.store import MissingObject, S3Store, store_for
 from autoconf.models import Recording
 from autoconf.settings import Settings
 
+log = logging.getLogger(__name__)
 router = IndexedRouter(prefix="/api/v1", tags=["media"])
 T = TypeVar("T")
 
@@ -137,6 +141,98 @@ class MediaFile(FileResponse):
                 part = await in_media_thread(reader.part, start, start + size)
         finally:
             reader.close()
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _one_range(header: str | None) -> tuple[int | None, int | None] | None:
+    """(start, end) of a Range of one span (`bytes=a-b`, `bytes=a-`, `bytes=-n`: start None
+    and end n, a suffix); None for none, several, or one that cannot be read (the whole file
+    is then sent, as RFC 9110 allows)."""
+    match = _RANGE.match(header.replace(" ", "")) if header else None
+    if match is None or match[1] == match[2] == "":
+        return None
+    start, end = (int(match[1]) if match[1] else None), (int(match[2]) if match[2] else None)
+    if start is not None and end is not None and end < start:
+        return None
+    return start, end
+
+
+class ObjectResponse(Response):
+    """A file of the object store sent through the app, access checked first: a Range of one
+    span is asked of the store as is (206, or 416 past the end); a HEAD asks its size. The
+    bytes pass in parts of 1 MiB, read in the media threads."""
+
+    def __init__(self, store: S3Store, key: str, media_type: str, headers: dict[str, str]):
+        super().__init__(media_type=media_type, headers=headers)
+        del self.headers["content-length"]
+        self.store, self.key = store, key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        asked = Headers(scope=scope)
+        # An If-Range is not compared: the whole file, always right (RFC 9110 allows it).
+        span = None if "if-range" in asked else _one_range(asked.get("range"))
+        headers = MutableHeaders(raw=list(self.raw_headers))
+        headers["accept-ranges"] = "bytes"
+        try:
+            if scope["method"] == "HEAD":
+                size = await in_media_thread(self.store.size, self.key)
+                if size is None:
+                    raise MissingObject(self.key)
+                headers["content-length"] = str(size)
+                await send({"type": "http.response.start", "status": 200, "headers": headers.raw})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            start, end = (None, None) if span is None else span
+            if start is None and end is not None:  # the last `end` bytes
+                part = await in_media_thread(self.store.read, self.key, None, None, end)
+            else:
+                part = await in_media_thread(self.store.read, self.key, start, end)
+        except MissingObject:
+            await _refuse(send, 404, "Le fichier demandé est introuvable sur le serveur.")
+            return
+        except Unavailable as error:
+            await _refuse(send, 503, str(error))
+            return
+        except ValueError as error:  # the range starts past the end
+            headers = MutableHeaders({"content-range": f"bytes */{error.args[0]}"})
+            await _refuse(send, 416, "La plage demandée est hors du fichier.", headers)
+            return
+        try:
+            headers["content-length"] = str(part.length)
+            if part.etag:
+                headers["etag"] = part.etag
+            status = 200
+            if span is not None:
+                status = 206
+                last = part.start + part.length - 1
+                headers["content-range"] = f"bytes {part.start}-{last}/{part.size}"
+            await send({"type": "http.response.start", "status": status, "headers": headers.raw})
+            sent = 0
+            while sent < part.length:
+                chunk = await in_media_thread(next, part.chunks, b"")
+                if not chunk:
+                    break
+                sent += len(chunk)
+                more = sent < part.length
+                await send({"type": "http.response.body", "body": chunk, "more_body": more})
+            if sent < part.length:  # the store stopped early: the client sees a short body
+                log.warning("object %s: %s of %s bytes sent", self.key, sent, part.length)
+        finally:
+            await in_media_thread(part.close)
+
+
+async def _refuse(
+    send: Send, status: int, message: str, headers: MutableHeaders | None = None
+) -> None:
+    """A JSON refusal sent from inside a response (the error handlers are behind it)."""
+    body = json.dumps({"detail": message}, ensure_ascii=False).encode()
+    headers = headers or MutableHeaders()
+    headers["content-type"] = "application/json"
+    headers["content-length"] = str(len(body))
+    await send({"type": "http.response.start", "status": status, "headers": headers.raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _open_and_read(
@@ -302,6 +398,13 @@ def deliver(
     if settings.media_accel_redirect:
         headers["X-Accel-Redirect"] = settings.media_accel_redirect.rstrip("/") + "/" + quote(key)
         return Response(media_type=media_type, headers=headers)
+    store = store_for(settings)
+    if isinstance(store, S3Store):
+        if seconds := settings.s3_presigned_seconds:
+            # Computed here, no request to the store: the browser then asks the store itself.
+            address = store.url(key, seconds)
+            return RedirectResponse(address, 307, headers={"Cache-Control": "no-store"})
+        return ObjectResponse(store, key, media_type, headers)
     path = settings.media_dir / key
     if found is None:
         try:
@@ -403,6 +506,8 @@ class MediaFastPath:
                     if settings.media_accel_redirect:
                         response = deliver(settings, key, media_type)
                         response = with_pass(response, request, settings, match[2], key)
+                    elif settings.storage_url:  # no file here: the store is asked
+                        response = deliver(settings, key, media_type)
                     elif known := reading.files.recent(settings.media_dir / key):
                         response = deliver(settings, key, media_type, known)
                     else:  # a stat: not on the event loop (storage may be slow)

@@ -24,6 +24,7 @@ from autoconf.api.routing import IndexedRouter
 from autoconf.consent import records as consent
 from autoconf.media import jobs
 from autoconf.media.storage import StoredFile
+from autoconf.media.store import store_for
 from autoconf.models import MediaJob, Recording, User
 from autoconf.payloads import MAX_ID, ConsentState, RecordingPublic, RecordingUpdate, ShortCode
 from autoconf.settings import Settings
@@ -56,9 +57,9 @@ async def store_upload(
         interview_code,
     )
     receive = recordings.receive_original
-    media_dir = settings.media_dir
+    store = store_for(settings)
     stored = await anyio.to_thread.run_sync(  # the long copy, outside the write lock
-        receive, session, media_dir, settings.max_upload_bytes, new, file.file
+        receive, session, store, settings.max_upload_bytes, new, file.file
     )
     return await register_stored(request, session, settings, stored, new, user)
 
@@ -77,7 +78,7 @@ async def register_stored(
         recording = await write(request, session, register, session, stored, new, user)
     except BaseException:  # refused, failed or cancelled: the file belongs to nobody
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(recordings.discard, settings.media_dir, stored)
+            await anyio.to_thread.run_sync(recordings.discard, store_for(settings), stored)
         raise
     wake_workers(request)
     return recording

@@ -28,6 +28,7 @@ from autoconf.api.recordings import register_stored
 from autoconf.api.refusals import documented
 from autoconf.errors import Busy, Invalid, NotFound, TooLarge
 from autoconf.media.storage import UPLOAD_KEEP_DAYS, UPLOADS, StoredFile, human_size
+from autoconf.media.store import store_for
 from autoconf.models import User
 from autoconf.payloads import UploadMetadata
 from autoconf.settings import Settings
@@ -88,7 +89,7 @@ def _receiving(path: Path) -> IO[bytes]:
 
 
 def tus_router(settings: Settings) -> APIRouter:
-    uploads = settings.media_dir / UPLOADS
+    uploads = settings.work_dir / UPLOADS
 
     async def signed_in(_user: UploadUser) -> None:
         return None
@@ -157,7 +158,7 @@ def tus_router(settings: Settings) -> APIRouter:
             def receive() -> StoredFile:
                 access.require_study(session, user, new.study_id, manage=True)
                 return recordings.receive_upload(
-                    session, settings.media_dir, new, upload, raw.get("sha256") or None
+                    session, store_for(settings), new, upload, raw.get("sha256") or None
                 )
 
             try:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
 from sqlalchemy import ColumnElement, Engine, Select, false
@@ -40,6 +40,7 @@ from autoconf.archive.tables import TABLES, TableSpec
 from autoconf.consent import records as consent
 from autoconf.db import is_sqlite
 from autoconf.errors import Conflict, NotFound
+from autoconf.media.store import MissingObject, Store
 from autoconf.models import (
     Annotation,
     Codebook,
@@ -185,17 +186,18 @@ def _line(value: Any) -> bytes:
 
 def export_study(
     session: Session,
-    media_dir: Path,
+    store: Store,
     study_id: int,
     target: BinaryIO,
     include_media: bool,
     reader: User | None = None,
 ) -> Exported:
     """Write study `study_id` into `target` as a zip (see the package's docstring), as seen
-    by `reader` (None: the command line, everything), in a session that `begin_snapshot`
-    began (or a `snapshot`), so that the archive holds one moment of the study. The media
-    of recordings that may not be exported stay out, and so does a recording whose original
-    is missing; Conflict when a file goes away during the export (an erasure: start again)."""
+    by `reader` (None: the command line, everything), its media read from `store`, in a
+    session that `begin_snapshot` began (or a `snapshot`), so that the archive holds one
+    moment of the study. The media of recordings that may not be exported stay out, and so
+    does a recording whose original is missing; Conflict when a file goes away during the
+    export (an erasure: start again)."""
     study = session.get(Study, study_id)
     if study is None:
         raise NotFound(f"Aucune étude n° {study_id}.")
@@ -218,7 +220,7 @@ def export_study(
         media_bytes = 0
         if include_media:
             refused = consent.withheld(session, study_id)
-            files, withheld, media_bytes = _media(writer, media_dir, refused)
+            files, withheld, media_bytes = _media(writer, store, refused)
         manifest = Manifest(
             exported_at=exported_at,
             autoconf_version=__version__,
@@ -259,10 +261,10 @@ def _audit(writer: _Writer) -> None:
 
 
 def _media(
-    writer: _Writer, media_dir: Path, refused: set[int]
+    writer: _Writer, store: Store, refused: set[int]
 ) -> tuple[list[MediaFile], dict[int, str], int]:
     """Each recording's folder into `media/<recording id>/`, stored as is (media do not
-    compress); what stayed out and why."""
+    compress), a file at a time from the store; what stayed out and why."""
     files: list[MediaFile] = []
     withheld: dict[int, str] = {}
     total = 0
@@ -271,20 +273,21 @@ def _media(
         if rid in refused:
             withheld[rid] = WITHHELD_CONSENT
             continue
-        found = folder_files(media_dir, recording["storage_key"])
+        found = folder_files(store, recording["storage_key"])
         if found is None:
             withheld[rid] = WITHHELD_MISSING
             continue
-        for path in found:
-            media = MediaFile(rid, path.name, 0, "")
+        for key in found:
+            media = MediaFile(rid, PurePosixPath(key).name, 0, "")
             try:
-                size, sha256 = _stored(writer, media.entry, chunks_of(path))
-            except FileNotFoundError:
+                with store.open(key) as file:
+                    size, sha256 = _stored(writer, media.entry, chunks_of(file))
+            except (MissingObject, FileNotFoundError):
                 raise Conflict(
                     f"Un fichier de « {recording['code']} » a disparu pendant l'export "
                     "(enregistrement effacé ou traité de nouveau) : recommencez l'export."
                 ) from None
-            files.append(MediaFile(rid, path.name, size, sha256))
+            files.append(MediaFile(rid, media.name, size, sha256))
             total += size
     return files, withheld, total
 

@@ -16,7 +16,7 @@ study; a study of the same name is imported as "<name> (importée)".
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
 from sqlalchemy import insert
@@ -31,6 +31,7 @@ from autoconf.archive.values import FILE_NAME
 from autoconf.audit import log as audit_log
 from autoconf.interop.safezip import SafeZip
 from autoconf.live.sessions import new_code
+from autoconf.media.store import Store
 from autoconf.models import LiveSession, MediaJob, Membership, Study, User, utcnow
 from autoconf.studies.access import RESEARCHER
 from autoconf.studies.disposal import RECORDINGS
@@ -89,19 +90,20 @@ class Imported:
 
 def prepare(
     session: Session,
-    media_dir: Path,
+    store: Store,
     source: BinaryIO,
     name: str,
     max_upload_bytes: int,
     importer: User | None = None,
 ) -> Prepared:
-    """Check the archive `source` (named `name` in messages) and copy its media; Invalid, in
-    French and naming the entry and line, when anything is wrong (nothing is left then)."""
+    """Check the archive `source` (named `name` in messages) and copy its media into `store`;
+    Invalid, in French and naming the entry and line, when anything is wrong (nothing is left
+    then)."""
     limits = Limits(max_upload_bytes)
     with SafeZip(source, name, limits.zip()) as archive:
         contents = read_contents(archive, limits)
         accounts.check(session, contents, importer)
-        return Prepared(contents, stage(archive, contents, media_dir))
+        return Prepared(contents, stage(archive, contents, store))
 
 
 def _free_name(session: Session, name: str) -> str:

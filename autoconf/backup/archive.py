@@ -1,5 +1,5 @@
-"""`autoconf backup DEST`: the database and the media folder copied while the server runs,
-with a manifest of sha256 sums.
+"""`autoconf backup DEST`: the database and the media (the local folder's, or an object
+store's) copied while the server runs, with a manifest of sha256 sums.
 
 The database is copied first (a snapshot), then the media folder. Files only ever appear
 complete under their final name and an original is stored before its recording's row
@@ -22,11 +22,12 @@ from sqlalchemy.engine import make_url
 
 from autoconf import __version__
 from autoconf.backup.manifest import MANIFEST, Manifest
-from autoconf.backup.media import MediaCopy
+from autoconf.backup.media import media_copy
 from autoconf.backup.postgres import PgTools, check_tools, postgres_snapshot
 from autoconf.backup.snapshot import Snapshot, sqlite_snapshot
 from autoconf.backup.transfer import sync_folder
 from autoconf.errors import Conflict, Invalid
+from autoconf.media.store import LocalStore, store_for
 from autoconf.settings import Settings
 
 MAX_ROUNDS = 3
@@ -98,13 +99,14 @@ def make_backup(
     tools: PgTools = PgTools(),
     after_snapshot: Callable[[Snapshot], None] | None = None,
 ) -> Made:
-    """Copy the database and the media folder of `settings` into the new folder `dest`
-    (see the module's docstring); `after_snapshot` is called after each database copy."""
+    """Copy the database and the media of `settings` into the new folder `dest` (see the
+    module's docstring); `after_snapshot` is called after each database copy."""
     started = time.monotonic()
     url = settings.effective_database_url
     kind = database_kind(url)
     dest = dest.expanduser().resolve()
-    if dest.is_relative_to(settings.media_dir.resolve()):
+    store = store_for(settings)
+    if isinstance(store, LocalStore) and dest.is_relative_to(store.root.resolve()):
         raise Invalid(
             f"« {dest} » est dans le dossier des médias : la sauvegarde s'y copierait "
             "elle-même. Choisissez un dossier hors de AUTOCONF_DATA_DIR/media."
@@ -113,7 +115,7 @@ def make_backup(
         check_tools(tools, restore=False)
     created = _prepare(dest)
     try:
-        media = MediaCopy(settings.media_dir, dest)
+        media = media_copy(store, dest)
         rounds = 0
         while True:
             rounds += 1

@@ -1,13 +1,17 @@
 """`autoconf restore SRC`: a backup put back into an empty data folder (and, on PostgreSQL,
-an empty database).
+an empty database; with an object store, an empty one).
 
 Nothing is written before the backup is known whole: its files are exactly those of its
 manifest, each of the announced size; then each is copied while it is hashed into a
 staging folder beside its destination (the same file system) and only when every sha256
 matches is anything renamed into place or given to pg_restore, which restores in one
-transaction. A refused restore leaves the target as it found it.
+transaction. An object store (`AUTOCONF_STORAGE_URL`) has no rename: the media files are
+sent to it while hashed, before the database is restored, and removed again if anything
+fails. A refused restore leaves the target as it found it. A backup restores onto either
+kind of store, whichever it was taken from (the same keys).
 """
 
+import logging
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -22,9 +26,12 @@ from autoconf.backup.archive import database_kind, sqlite_path
 from autoconf.backup.manifest import KIND_NAMES, MANIFEST, MEDIA, Entry, Manifest, read_manifest
 from autoconf.backup.postgres import PgTools, check_tools, pg_restore, require_empty
 from autoconf.backup.transfer import PARTIAL, copy_file, hash_file
-from autoconf.errors import Conflict, Invalid
+from autoconf.errors import Conflict, Invalid, TooLarge
+from autoconf.media.store import RECORDINGS, LocalStore, Store, store_for
 from autoconf.migrate import alembic_config
 from autoconf.settings import Settings
+
+log = logging.getLogger(__name__)
 
 STAGING = ".autoconf-restoring-"
 
@@ -98,6 +105,38 @@ def _stage_media(source: Path, manifest: Manifest, staging: Path) -> None:
         _copy_checked(source, entry, staging / entry.path)
 
 
+def _require_empty_store(store: Store) -> None:
+    if store.listing(RECORDINGS):
+        raise Conflict(
+            "Le stockage des médias (AUTOCONF_STORAGE_URL) contient déjà des "
+            "enregistrements : une restauration se fait dans un stockage vide. Rien n'a été "
+            "restauré."
+        )
+
+
+def _send_media(source: Path, manifest: Manifest, store: Store, sent: list[str]) -> None:
+    """Each media file of the backup into the object store, hashed on the way; `sent`
+    receives the keys written (to be removed if the restore fails)."""
+    for entry in manifest.media_files:
+        key = entry.path.removeprefix(f"{MEDIA}/")
+        sent.append(key)
+        try:
+            with (source / entry.path).open("rb") as reader:
+                stored = store.save_stream(reader, key, entry.size)
+        except TooLarge:
+            raise tampered(entry.path, "plus grand qu'annoncé") from None
+        if stored.sha256 != entry.sha256 or stored.size != entry.size:
+            raise tampered(entry.path, "empreinte SHA-256 différente")
+
+
+def _remove_sent(store: Store, sent: list[str]) -> None:
+    for key in sent:
+        try:
+            store.remove(key)
+        except Exception as error:  # the store is failing: say what stays there
+            log.warning("restore: could not remove %s from the media store: %s", key, error)
+
+
 def _restored_revision(url: str) -> str:
     engine = create_engine(url, poolclass=NullPool)
     try:
@@ -133,13 +172,21 @@ def restore_backup(settings: Settings, source: Path, tools: PgTools = PgTools())
     if kind == "postgresql":
         check_tools(tools, restore=True)
         require_empty(url)
+    store = store_for(settings)
+    local = isinstance(store, LocalStore)
+    if not local:
+        _require_empty_store(store)
 
     created = not data_dir.exists()
     data_dir.mkdir(parents=True, exist_ok=True)
     staging = data_dir / f"{STAGING}{uuid.uuid4().hex[:8]}"
     staged_db = database.with_name(database.name + PARTIAL) if database else None
+    sent: list[str] = []
     try:
-        _stage_media(source, manifest, staging)
+        if local:
+            _stage_media(source, manifest, staging)
+        else:
+            _send_media(source, manifest, store, sent)
         entry = manifest.database_file
         if database is not None and staged_db is not None:
             _copy_checked(source, entry, staged_db)
@@ -148,11 +195,12 @@ def restore_backup(settings: Settings, source: Path, tools: PgTools = PgTools())
             if hash_file(source / entry.path) != (entry.size, entry.sha256):
                 raise tampered(entry.path, "empreinte SHA-256 différente")
             pg_restore(url, source / entry.path, tools)
-        if (staging / MEDIA).is_dir():
+        if local and (staging / MEDIA).is_dir():
             (staging / MEDIA).rename(settings.media_dir)
     except BaseException:
         if created:
             shutil.rmtree(data_dir, ignore_errors=True)
+        _remove_sent(store, sent)
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -17,6 +17,7 @@ from autoconf.errors import DomainError
 from autoconf.live import report, sessions, stops
 from autoconf.media import jobs
 from autoconf.media.probe import probe_duration_ms
+from autoconf.media.store import store_for
 from autoconf.models import (
     CONSENT_PARTIES,
     Counsellor,
@@ -211,7 +212,7 @@ def _fill(
         with media.open("rb") as source:
             new = recordings.NewRecording(study.id, "A8 - 1", counsellor.id, MEDIA, "video/mp4")
             recording = recordings.create_recording(
-                session, settings.media_dir, settings.max_upload_bytes, new, source, None
+                session, store_for(settings), settings.max_upload_bytes, new, source, None
             )
         recording.duration_ms = _duration(Path(media), settings)
     session.add(recording)
@@ -276,7 +277,7 @@ def _auto_confrontation(
                 interview.study_id, "A8 - AC", interview.counsellor_id, AC_MEDIA, "audio/mp4"
             )
             ac = recordings.create_recording(
-                session, settings.media_dir, settings.max_upload_bytes, new, source, None
+                session, store_for(settings), settings.max_upload_bytes, new, source, None
             )
         ac.duration_ms = _duration(Path(media), settings)
     _consents(session, ac, author)

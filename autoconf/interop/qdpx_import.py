@@ -24,17 +24,18 @@ What cannot be mapped is listed with its reason, never dropped silently.
 import itertools
 import re
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Any, BinaryIO, cast
 
 from sqlmodel import Session, col, func, select
 
-from autoconf.errors import DomainError
+from autoconf.errors import DomainError, Unavailable
 from autoconf.interop import qdpx_read
 from autoconf.interop.eaf import LAYER_NAMES, MOMENT_LAYERS
 from autoconf.interop.qdpx_read import QdaCodeIn, QdaProjectIn, QdaSelectionIn, QdaSourceIn
 from autoconf.interop.safezip import SafeZip
 from autoconf.media.storage import StoredFile
+from autoconf.media.store import Store
 from autoconf.models import Annotation, Codebook, Counsellor, Membership, Recording, Study, User
 from autoconf.schemes import annotations
 from autoconf.schemes.codebooks import PATH_SEPARATOR, CodeNode, codebook_tree, create_code
@@ -74,46 +75,61 @@ def _recording_codes(session: Session, study_id: int) -> dict[str, Recording]:
 
 
 def prepare(
-    session: Session, study: Study, archive: SafeZip, media_dir: Path, max_bytes: int
+    session: Session, study: Study, archive: SafeZip, store: Store, max_bytes: int
 ) -> Prepared:
-    """Read the project and store the media of its new recordings (outside the write lock)."""
+    """Read the project and store the media of its new recordings in `store` (outside the
+    write lock); when the store fails, what was stored is removed and the import refused."""
     assert study.id is not None
     prepared = Prepared(qdpx_read.read_project(archive))
     known = _recording_codes(session, study.id)
-    for source in prepared.project.sources:
-        if source.kind not in ("video", "audio") or source.name.casefold() in known:
-            continue
-        entry = f"sources/{source.path.removeprefix('internal://')}"
-        if not source.path.startswith("internal://") or not archive.has(entry):
-            continue
-        new = recordings.NewRecording(
-            study.id, source.name, None, PurePath(entry).name, f"{source.kind}/mp4"
-        )
-        try:
-            with archive.open(entry) as stream:
-                stored = recordings.receive_original(
-                    session, media_dir, max_bytes, new, cast(BinaryIO, stream)
-                )
-        except DomainError as error:
-            prepared.refused.append(
-                {
-                    "kind": "source",
-                    "name": source.name,
-                    "reason": MEDIA_REFUSED,
-                    "detail": str(error),
-                }
-            )
-            continue
-        prepared.stored[source.guid] = (stored, new)
+    try:
+        for source in prepared.project.sources:
+            if source.kind in ("video", "audio") and source.name.casefold() not in known:
+                _store_media(session, study.id, archive, store, max_bytes, prepared, source)
+    except BaseException:
+        discard(store, prepared)
+        raise
     return prepared
 
 
-def discard(media_dir: Path, prepared: Prepared, unused_only: bool = False) -> None:
+def _store_media(
+    session: Session,
+    study_id: int,
+    archive: SafeZip,
+    store: Store,
+    max_bytes: int,
+    prepared: Prepared,
+    source: QdaSourceIn,
+) -> None:
+    """The source's media inside the zip, if any, stored for a new recording; a file the
+    checks refuse is listed (a store that does not answer refuses the whole import)."""
+    entry = f"sources/{source.path.removeprefix('internal://')}"
+    if not source.path.startswith("internal://") or not archive.has(entry):
+        return
+    new = recordings.NewRecording(
+        study_id, source.name, None, PurePath(entry).name, f"{source.kind}/mp4"
+    )
+    try:
+        with archive.open(entry) as stream:
+            stored = recordings.receive_original(
+                session, store, max_bytes, new, cast(BinaryIO, stream)
+            )
+    except Unavailable:
+        raise
+    except DomainError as error:
+        prepared.refused.append(
+            {"kind": "source", "name": source.name, "reason": MEDIA_REFUSED, "detail": str(error)}
+        )
+        return
+    prepared.stored[source.guid] = (stored, new)
+
+
+def discard(store: Store, prepared: Prepared, unused_only: bool = False) -> None:
     """Remove the media stored for new recordings: all of them (the import failed), or those
     no recording took (the import went through: a recording of that code appeared since)."""
     for source_guid, (stored, _) in prepared.stored.items():
         if not (unused_only and source_guid in prepared.used):
-            recordings.discard(media_dir, stored)
+            recordings.discard(store, stored)
 
 
 @dataclass

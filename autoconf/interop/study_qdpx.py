@@ -1,8 +1,10 @@
 """A study read into a REFI-QDA project (`qdpx.QdaProject`): what its reader may see."""
 
+import time
+import zipfile
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path, PurePath
+from pathlib import PurePath, PurePosixPath
 from typing import BinaryIO
 
 from sqlmodel import Session, col, select
@@ -10,6 +12,8 @@ from sqlmodel import Session, col, select
 from autoconf.consent import records as consent
 from autoconf.interop import qdpx
 from autoconf.interop.eaf import LAYER_NAMES
+from autoconf.media.storage import CHUNK
+from autoconf.media.store import Store
 from autoconf.models import Counsellor, Membership, Recording, Structure, Study, User
 from autoconf.schemes import annotations
 from autoconf.schemes.codebooks import CodeNode, list_codebooks
@@ -54,12 +58,12 @@ def _selection_name(view: annotations.AnnotationView, names: dict[int, str]) -> 
     return f"{LAYER_NAMES.get(view.layer, view.layer)} — {names.get(view.author_id or 0, '?')}"
 
 
-def _media_file(media_dir: Path, recording: Recording) -> Path | None:
-    """The file to put in the zip: the browser-ready copy (MP4, read by every tool), else
-    the original."""
+def _media_file(store: Store, recording: Recording) -> str | None:
+    """The key of the file to put in the zip: the browser-ready copy (MP4, read by every
+    tool), else the original."""
     for key in (recording.proxy_key, recording.storage_key):
-        if key and (media_dir / key).is_file():
-            return media_dir / key
+        if key and store.size(key) is not None:
+            return key
     return None
 
 
@@ -75,7 +79,7 @@ def _source(
     user: User,
     recording: Recording,
     names: dict[int, str],
-    media: Path | None,
+    media: str | None,
     counsellor_code: str | None,
     description: str,
 ) -> qdpx.QdaSource:
@@ -100,7 +104,7 @@ def _source(
         if view.layer == "transcript"
     )
     if media is not None:
-        media_name = PurePath(media.name).name
+        media_name = PurePosixPath(media).name
     else:
         media_name = PurePath(recording.original_filename).name or f"{recording.code}.mp4"
     variables = {"Catégorie": CATEGORY_NAMES.get(recording.category, recording.category)}
@@ -122,10 +126,10 @@ def _source(
 
 
 def study_project(
-    session: Session, study: Study, user: User, media_dir: Path, include_media: bool
-) -> tuple[qdpx.QdaProject, dict[int, Path], list[str]]:
+    session: Session, study: Study, user: User, store: Store, include_media: bool
+) -> tuple[qdpx.QdaProject, dict[int, str], list[str]]:
     """The project of `study` as `user` sees it; the media files to put in the zip (source
-    id → file); the codes of the recordings whose media stay out (consents missing, or no
+    id → key in `store`); the codes of the recordings whose media stay out (consents missing, or no
     file yet)."""
     assert study.id is not None
     recordings = session.exec(
@@ -140,7 +144,7 @@ def study_project(
     )
     users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(member_ids)))}
     names = {uid: u.username for uid, u in users.items() if uid is not None}
-    media: dict[int, Path] = {}
+    media: dict[int, str] = {}
     left_out: list[str] = []
     sources = []
     code_of = {c.id: c.code for c in counsellors}
@@ -148,7 +152,7 @@ def study_project(
         file, description = None, ""
         if include_media:
             allowed = consent.content_allowed(session, recording)
-            file = _media_file(media_dir, recording) if allowed else None
+            file = _media_file(store, recording) if allowed else None
             if file is None:
                 left_out.append(recording.code)
                 description = MISSING_CONSENT if not allowed else MISSING_FILE
@@ -211,11 +215,42 @@ def write_study_qdpx(
     session: Session,
     study: Study,
     user: User,
-    media_dir: Path,
+    store: Store,
     include_media: bool,
     target: BinaryIO,
 ) -> list[str]:
     """Write the study's `.qdpx` into `target`; the recordings whose media stayed out."""
-    project, media, left_out = study_project(session, study, user, media_dir, include_media)
-    qdpx.write_qdpx(project, media, target)
+    project, media, left_out = study_project(session, study, user, store, include_media)
+    paths = {source_id: store.local_path(key) for source_id, key in media.items()}
+    local = {source_id: path for source_id, path in paths.items() if path is not None}
+    if len(local) == len(media):  # files of a folder: zipped as they are
+        qdpx.write_qdpx(project, local, target)
+    else:
+        _write_streamed(project, store, media, target)
     return left_out
+
+
+def _write_streamed(
+    project: qdpx.QdaProject, store: Store, media: dict[int, str], target: BinaryIO
+) -> None:
+    """As `qdpx.write_qdpx`, the media read from an object store a part at a time (constant
+    memory, no local copy)."""
+    with zipfile.ZipFile(target, "w") as archive:
+        archive.writestr(qdpx.PROJECT_FILE, qdpx.project_document(project), zipfile.ZIP_DEFLATED)
+        for source in project.sources:
+            if not source.included:
+                continue
+            name = qdpx.media_path(source).removeprefix("internal://")
+            info = zipfile.ZipInfo(f"{qdpx.SOURCES}/{name}", time.localtime()[:6])
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o600 << 16
+            with (
+                store.open(media[source.id]) as reader,
+                archive.open(
+                    info,
+                    "w",
+                    force_zip64=True,  # its size is known only once read
+                ) as out,
+            ):
+                while chunk := reader.read(CHUNK):
+                    out.write(chunk)

@@ -9,7 +9,7 @@ import re
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 import ffmpeg
@@ -17,6 +17,7 @@ import ffmpeg
 from autoconf.errors import Conflict, Invalid
 from autoconf.media.proxy import EVEN_SIZE
 from autoconf.media.runner import FFmpeg, MediaError, StopFn, Stopped
+from autoconf.media.store import Store
 from autoconf.models import Annotation, Recording
 from autoconf.schemes.timecode import format_ms
 
@@ -29,6 +30,7 @@ VIDEO_CRF = 18  # visually lossless: a clip is shown in training, maybe cut agai
 VIDEO_PRESET = "veryfast"
 AUDIO_BITRATE = "192k"
 CLIPS_FOLDER = "clips"  # under the data folder, beside (not inside) the media served by nginx
+CLIP_SOURCE_SECONDS = 3600  # ffmpeg's address of an original in an object store
 STALE_CLIP_S = 24 * 3600  # a clip left by a crash is removed by the next one after a day
 # Characters file systems (Windows, macOS, Linux) refuse or treat specially in a name.
 _UNSAFE = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
@@ -39,7 +41,8 @@ _ASCII = str.maketrans({"\u2019": "'", "\u2014": "-", "\u2013": "-"})
 class ClipPlan:
     """What to cut (from where, which streams) and what to call it."""
 
-    source: Path
+    source: str  # the original's path, or its presigned address in an object store
+    folder: str  # the `<uuid>` of its folder, which names the clip's file
     start_ms: int
     end_ms: int
     kind: str  # "video" or "audio"
@@ -55,7 +58,7 @@ class ClipPlan:
         return "video/mp4" if self.kind == "video" else "audio/mp4"
 
 
-def plan_clip(recording: Recording, annotation: Annotation, media_dir: Path) -> ClipPlan:
+def plan_clip(recording: Recording, annotation: Annotation, store: Store) -> ClipPlan:
     """The clip of `annotation` (a segment of `recording`); Invalid (a moment, too long, past
     the end) or Conflict (not processed, original missing), each with a message for the
     researcher. The consent (training scope) is checked before, by `consent.records`."""
@@ -83,8 +86,7 @@ def plan_clip(recording: Recording, annotation: Annotation, media_dir: Path) -> 
             f"Le segment dure {format_ms(end - start)} : un extrait ne peut pas dépasser "
             f"{format_ms(MAX_CLIP_MS)}. Exportez-en une partie plus courte."
         )
-    source = media_dir / recording.storage_key
-    if not recording.storage_key or not source.is_file():
+    if not recording.storage_key or store.size(recording.storage_key) is None:
         raise Conflict(
             f"Le fichier original de « {recording.code} » est introuvable sur le serveur : "
             "aucun extrait ne peut en être découpé."
@@ -92,8 +94,15 @@ def plan_clip(recording: Recording, annotation: Annotation, media_dir: Path) -> 
     kind = "video" if info.get("video") else "audio"
     audio = info.get("audio") or {}
     channels = min(2, int(audio.get("channels") or 2)) if audio else 0
+    key = PurePosixPath(recording.storage_key)
     return ClipPlan(
-        source, start, end, kind, channels, clip_filename(recording.code, start, end, kind)
+        store.source(str(key), CLIP_SOURCE_SECONDS),
+        key.parent.name,
+        start,
+        end,
+        kind,
+        channels,
+        clip_filename(recording.code, start, end, kind),
     )
 
 
@@ -116,7 +125,7 @@ def clip_args(plan: ClipPlan, target: Path) -> list[str]:
     """ffmpeg arguments (after the binary): seek in the input (accurate when re-encoding:
     the frames before the start are decoded and dropped), re-encode, keep nothing of the
     original's metadata (titles, places, devices may name people)."""
-    stream = ffmpeg.input(str(plan.source), ss=f"{plan.start_ms / 1000:.3f}")
+    stream = ffmpeg.input(plan.source, ss=f"{plan.start_ms / 1000:.3f}")
     outputs = []
     options: dict[str, object] = {
         "format": "mp4",
@@ -153,7 +162,7 @@ def new_clip_path(data_dir: Path, plan: ClipPlan) -> Path:
         except OSError:
             continue
     # Named after the recording's folder: erasing the recording removes its clips too.
-    prefix = f"clip-{plan.source.parent.name}-"
+    prefix = f"clip-{plan.folder}-"
     handle, name = tempfile.mkstemp(prefix=prefix, suffix=Path(plan.filename).suffix, dir=folder)
     os.close(handle)
     return Path(name)
@@ -173,7 +182,7 @@ def cut(runner: FFmpeg, plan: ClipPlan, target: Path, should_stop: StopFn | None
         )
     except MediaError as error:
         target.unlink(missing_ok=True)
-        logger.warning("clip of %s failed: %s", plan.source, error)
+        logger.warning("clip of recordings/%s failed: %s", plan.folder, error)
         raise Conflict(
             "L'extrait n'a pas pu être découpé dans le fichier original (le détail est dans "
             "le journal du serveur). Réessayez ; si l'erreur revient, traitez l'enregistrement "

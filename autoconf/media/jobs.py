@@ -11,6 +11,7 @@ is then queued again, at most MAX_ATTEMPTS times (a file that kills its worker m
 forever).
 """
 
+import contextlib
 import logging
 import os
 import socket
@@ -18,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sqlalchemy import Engine, Update, update
@@ -28,9 +29,18 @@ from sqlmodel import Session, col, select
 from autoconf.db import session_scope
 from autoconf.errors import Conflict, DomainError
 from autoconf.media import attempts
-from autoconf.media.pipeline import Processed, clear_derived, install, process, stage_label
+from autoconf.media.orphans import collect_orphans
+from autoconf.media.pipeline import (
+    DERIVED_NAMES,
+    Processed,
+    clear_derived,
+    install,
+    process,
+    stage_label,
+)
 from autoconf.media.runner import FFmpeg, Stopped
 from autoconf.media.storage import remove_stale_uploads, remove_tree, sync_files
+from autoconf.media.store import MissingObject, Store, store_for
 from autoconf.models import MediaJob, Recording
 from autoconf.settings import Settings
 
@@ -98,12 +108,12 @@ def jobs_by_recording(session: Session, recording_ids: list[int]) -> dict[int, M
     return {job.recording_id: job for job in found}
 
 
-def claim(engine: Engine, worker: str, stale_s: float, media_dir: Path | None = None) -> int | None:
+def claim(engine: Engine, worker: str, stale_s: float, work_dir: Path | None = None) -> int | None:
     """Take the oldest queued job for `worker`, first requeueing those of dead workers
-    (silent for `stale_s`; with `media_dir`, silent for DEAD_AFTER_S with no attempt under
+    (silent for `stale_s`; with `work_dir`, silent for DEAD_AFTER_S with no attempt under
     way in their recording's folder)."""
     with session_scope(engine) as session:
-        _requeue_dead(session, stale_s, media_dir)
+        _requeue_dead(session, stale_s, work_dir)
     while True:
         with session_scope(engine) as session:
             first = session.exec(
@@ -137,10 +147,10 @@ def claim(engine: Engine, worker: str, stale_s: float, media_dir: Path | None = 
                 return job_id
 
 
-def _requeue_dead(session: Session, stale_s: float, media_dir: Path | None) -> None:
+def _requeue_dead(session: Session, stale_s: float, work_dir: Path | None) -> None:
     now = _now()
     stale = now - timedelta(seconds=stale_s)
-    silent = now - timedelta(seconds=min(stale_s, DEAD_AFTER_S) if media_dir else stale_s)
+    silent = now - timedelta(seconds=min(stale_s, DEAD_AFTER_S) if work_dir else stale_s)
     found = session.exec(
         select(MediaJob, Recording.storage_key)
         .join(Recording, col(Recording.id) == MediaJob.recording_id)
@@ -148,8 +158,8 @@ def _requeue_dead(session: Session, stale_s: float, media_dir: Path | None) -> N
     ).all()
     for job, key in found:
         beat = job.heartbeat_at
-        if media_dir is not None and beat is not None and beat >= stale:
-            if attempts.running((media_dir / key).parent) is not False:
+        if work_dir is not None and beat is not None and beat >= stale:
+            if attempts.running((work_dir / key).parent) is not False:
                 continue  # under way, or the locks cannot tell: wait for the heartbeat
             log.warning("media job %s: its worker %s is gone", job.id, job.worker)
         _requeue(session, job)
@@ -249,17 +259,22 @@ def run_job(
     shutdown: threading.Event | None = None,
 ) -> None:
     """Process the recording of a claimed job in a folder of its own, then put the files
-    in place and record the outcome, if the job is still this worker's."""
+    in place and record the outcome, if the job is still this worker's. With an object
+    store, the original is first brought to a local work folder and the files made are sent
+    to the store before the outcome is recorded."""
+    store = store_for(settings)
     with session_scope(engine) as session:
         job = session.get(MediaJob, job_id)
         recording = session.get(Recording, job.recording_id) if job else None
         if job is None or recording is None:
             return
-        recording_id, original = recording.id, settings.media_dir / recording.storage_key
+        recording_id, key = recording.id, recording.storage_key
         # Messages name the recording by its code: an uploaded file's name may hold a
         # person's name, and the error is shown to the recording's counsellor too.
         name = recording.code
+    original = settings.work_dir / key  # the local store's file; a copy for an object store
     folder = original.parent
+    remote = store.local_path(key) is None
     attempt = attempts.Attempt(folder)
     work = attempt.path
     beat = _Heartbeat(engine, job_id, worker, shutdown or threading.Event())
@@ -268,10 +283,16 @@ def run_job(
     try:
         attempt.open()  # locked first: the folders of earlier attempts are not, if dead
         attempts.remove_abandoned(folder, settings.job_stale_seconds)
+        if remote:
+            beat.report("probe", 0.0)
+            _bring(store, key, original)
         processed = process(
             runner, settings.ffprobe_binary, original, work, beat.report, beat.should_stop, name
         )
-        sync_files(work)  # outside the final transaction: a long proxy takes a while
+        if remote:
+            send_derived(store, work, folder_key(key))  # before the outcome: a long send
+        else:
+            sync_files(work)  # outside the final transaction: a long proxy takes a while
         result = processed
     except Stopped:
         outcome = ("stopped", None)
@@ -290,17 +311,64 @@ def run_job(
             if not beat.finish(session, *outcome):
                 return  # cancelled, deleted or given to another worker meanwhile
             if result is not None:
-                install(work, folder)
+                if not remote:
+                    install(work, folder)
                 _record(session, recording_id, result)
             else:
-                _fail(session, recording_id, outcome[1] or "", folder)
+                _fail(session, recording_id, outcome[1] or "")
+                # A failed retry leaves no stale proxy behind.
+                if remote:
+                    clear_stored_derived(store, folder_key(key))
+                else:
+                    clear_derived(folder)
 
     try:
         _retrying(conclude)
     finally:
         attempt.close()
-        if not folder.joinpath(original.name).exists() and not _exists(engine, recording_id):
+        gone = not _exists(engine, recording_id)
+        if remote:
+            original.unlink(missing_ok=True)  # the local copy: the store keeps the original
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # unless another attempt works in it
+            if gone:
+                store.remove_prefix(folder_key(key))  # deleted meanwhile: what was sent
+        elif gone and not folder.joinpath(original.name).exists():
             remove_tree(folder.parent, folder.name)  # the recording was deleted meanwhile
+
+
+def folder_key(key: str) -> str:
+    """The folder of an original's key (`recordings/<uuid>`), which its files share."""
+    return str(PurePosixPath(key).parent)
+
+
+def _bring(store: Store, key: str, original: Path) -> None:
+    """The original from the object store to the local work folder."""
+    try:
+        store.fetch(key, original)
+    except MissingObject:
+        raise Conflict(
+            "Le fichier original est introuvable dans le stockage des médias : il ne peut "
+            "pas être traité."
+        ) from None
+
+
+def send_derived(store: Store, work: Path, folder: str) -> None:
+    """The files of a finished attempt to the store, in the recording's folder, replacing
+    those of an earlier attempt (the original stays)."""
+    names = sorted(path.name for path in work.iterdir() if path.is_file())
+    for name in names:
+        store.put_file(work / name, f"{folder}/{name}")
+    clear_stored_derived(store, folder, keep=frozenset(names))
+
+
+def clear_stored_derived(store: Store, folder: str, keep: frozenset[str] = frozenset()) -> None:
+    """Remove from the store the derived files of the folder but those in `keep`."""
+    for key, _size in store.listing(folder):
+        name = PurePosixPath(key).name
+        derived = name in DERIVED_NAMES or (name.startswith("sprite-") and name.endswith(".jpg"))
+        if derived and name not in keep:
+            store.remove(key)
 
 
 def _retrying(work: Callable[[], None]) -> None:
@@ -345,13 +413,12 @@ def _record(session: Session, recording_id: int | None, result: Processed) -> No
     session.add(recording)
 
 
-def _fail(session: Session, recording_id: int | None, message: str, folder: Path) -> None:
+def _fail(session: Session, recording_id: int | None, message: str) -> None:
     recording = session.get(Recording, recording_id)
     if recording is not None:
         recording.status, recording.error = "failed", message
         recording.proxy_key = ""
         session.add(recording)
-        clear_derived(folder)  # a failed retry leaves no stale proxy behind
 
 
 def label(job: MediaJob) -> str:
@@ -388,18 +455,27 @@ class JobRunner:
         for thread in self._threads:
             thread.join(timeout)
 
+    def _sweep(self) -> None:
+        """Abandoned uploads, and the object store's folders no recording names."""
+        removed = remove_stale_uploads(self.settings.work_dir)
+        if removed:
+            log.info("removed %s abandoned uploads", removed)
+        try:
+            with session_scope(self.engine) as session:
+                collect_orphans(session, store_for(self.settings))
+        except Exception:  # the store or the database is away: the next sweep tries again
+            log.exception("collecting the media store's orphans failed")
+
     def _loop(self, index: int) -> None:
         worker = worker_name(index)
         next_sweep = 0.0
         while not self._stop.is_set():
             if index == 0 and time.monotonic() > next_sweep:  # one thread sweeps uploads
                 next_sweep = time.monotonic() + SWEEP_EVERY_S
-                removed = remove_stale_uploads(self.settings.media_dir)
-                if removed:
-                    log.info("removed %s abandoned uploads", removed)
+                self._sweep()
             try:
                 job_id = claim(
-                    self.engine, worker, self.settings.job_stale_seconds, self.settings.media_dir
+                    self.engine, worker, self.settings.job_stale_seconds, self.settings.work_dir
                 )
             except Exception:
                 log.exception("claiming a media job failed")
@@ -421,8 +497,8 @@ def run_until_idle(engine: Engine, settings: Settings) -> int:
     runner = FFmpeg.create(settings.ffmpeg_binary, settings.media_timeout_seconds, 1)
     worker = worker_name()
     count = 0
-    stale_s, media_dir = settings.job_stale_seconds, settings.media_dir
-    while (job_id := claim(engine, worker, stale_s, media_dir)) is not None:
+    stale_s, work_dir = settings.job_stale_seconds, settings.work_dir
+    while (job_id := claim(engine, worker, stale_s, work_dir)) is not None:
         run_job(engine, settings, runner, job_id, worker)
         count += 1
     return count

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from autoconf.media.store import store_for
 from autoconf.media.tools import tool_status
 from autoconf.settings import Settings
 
@@ -52,7 +53,13 @@ def _database(engine: Engine) -> str | None:
 
 
 def _storage(settings: Settings) -> str | None:
-    folder = settings.media_dir
+    store = store_for(settings)
+    if store.kind != "local":
+        try:
+            store.check()  # a small object written and removed
+        except Exception as exc:
+            return f"Le stockage objet des médias ne répond pas ({type(exc).__name__})."
+    folder = settings.work_dir  # the media folder, or an object store's work files
     probe = folder / f".ready-{uuid.uuid4().hex}"
     try:
         folder.mkdir(parents=True, exist_ok=True)  # made at the first upload otherwise

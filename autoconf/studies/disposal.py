@@ -16,6 +16,11 @@ process dies between the commit and the deletion. With the rename, a crash at an
 leaves either a folder in `erasing/` that a recording still names (put back) or one that
 no recording names (deleted): `sweep` does both, at the start of every erasure.
 
+In an object store (`media.store.S3Store`) nothing can be renamed in one step: the objects
+stay where they are until the commit, then go (`remove`); a failed transaction leaves them
+untouched. A crash between the commit and the deletion leaves objects no recording names:
+the media workers remove them within the hour after a day (`media.orphans`).
+
 Clips (`DATA_DIR/clips/`) are temporary files, removed once sent; one still there belongs
 to a download in progress or to a crash, and its name carries the recording's folder, so it
 goes too. Exports (tables, reports, chronograms) are computed per request, never stored.
@@ -26,17 +31,19 @@ import shutil
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session
 
+from autoconf.media.orphans import folder_name as folder_name  # where they were
+from autoconf.media.orphans import named_folders
+from autoconf.media.store import RECORDINGS as RECORDINGS
+from autoconf.media.store import LocalStore, Store
 from autoconf.models import Recording
 
 log = logging.getLogger(__name__)
 
-RECORDINGS = "recordings"
 ERASING = "erasing"
-BATCH = 500
 
 
 @dataclass
@@ -44,30 +51,37 @@ class Disposal:
     """The files of an erasure, kept out of its transaction (see the module's docstring):
     the folders set aside, by name, and the recordings erased (whose media grants go)."""
 
-    media_dir: Path
+    store: Store
     clips_dir: Path
     folders: list[str] = field(default_factory=list)
     recording_ids: list[int] = field(default_factory=list)
 
+    @property
+    def media_dir(self) -> Path | None:
+        """The local media folder; None for an object store."""
+        return self.store.root if isinstance(self.store, LocalStore) else None
+
     def set_aside(self, name: str) -> None:
-        aside = self.media_dir / ERASING / name
-        aside.parent.mkdir(parents=True, exist_ok=True)
-        # Missing: never stored, or set aside by an erasure a crash interrupted.
-        with suppress(FileNotFoundError):
-            (self.media_dir / RECORDINGS / name).rename(aside)
+        if (media := self.media_dir) is not None:  # an object store's: untouched till the commit
+            aside = media / ERASING / name
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            # Missing: never stored, or set aside by an erasure a crash interrupted.
+            with suppress(FileNotFoundError):
+                (media / RECORDINGS / name).rename(aside)
         self.folders.append(name)
 
     def settle(self, session: Session) -> None:
         """After a failure: put back each folder a recording still names, delete the others
         (their recording is gone: the transaction failed after the commit, or a concurrent
         erasure won)."""
-        kept = _named_folders(session, self.folders)
+        kept = named_folders(session, self.folders)
+        media = self.media_dir
         for name in self.folders:
-            if name in kept:
-                with suppress(OSError):  # nothing set aside, or already back
-                    (self.media_dir / ERASING / name).rename(self.media_dir / RECORDINGS / name)
-            else:
+            if name not in kept:
                 self._remove(name)
+            elif media is not None:
+                with suppress(OSError):  # nothing set aside, or already back
+                    (media / ERASING / name).rename(media / RECORDINGS / name)
         self.folders.clear()
 
     def remove(self) -> None:
@@ -78,31 +92,28 @@ class Disposal:
         self.folders.clear()
 
     def _remove(self, name: str) -> None:
-        for place in (ERASING, RECORDINGS):
-            shutil.rmtree(self.media_dir / place / name, ignore_errors=True)
-            if (self.media_dir / place / name).exists():
-                log.warning("erased folder %s/%s could not be removed", place, name)
         for clip in self.clips_dir.glob(f"clip-{name}-*"):
             clip.unlink(missing_ok=True)
+        if (media := self.media_dir) is None:
+            self.store.remove_prefix(f"{RECORDINGS}/{name}")
+            return
+        for place in (ERASING, RECORDINGS):
+            shutil.rmtree(media / place / name, ignore_errors=True)
+            if (media / place / name).exists():
+                log.warning("erased folder %s/%s could not be removed", place, name)
 
 
-def sweep(session: Session, media_dir: Path, clips_dir: Path) -> None:
+def sweep(session: Session, store: Store, clips_dir: Path) -> None:
     """Finish the erasures a crash interrupted: folders set aside that a recording still
-    names go back, the others are deleted."""
-    aside = media_dir / ERASING
+    names go back, the others are deleted (a local folder; an object store's leftovers are
+    `media.orphans.collect_orphans`'s)."""
+    if not isinstance(store, LocalStore):
+        return
+    aside = store.root / ERASING
     if aside.is_dir():
         names = [entry.name for entry in aside.iterdir()]
         if names:
-            Disposal(media_dir, clips_dir, names).settle(session)
-
-
-def folder_name(key: str) -> str | None:
-    """The `<uuid>` of `recordings/<uuid>/…`, the folder a recording's files share; None for
-    anything else (never a path that could reach out of the recordings folder)."""
-    parts = PurePosixPath(key).parts
-    if len(parts) != 3 or parts[0] != RECORDINGS or parts[1] in ("", ".", ".."):
-        return None
-    return parts[1]
+            Disposal(store, clips_dir, names).settle(session)
 
 
 def folders(recordings: Iterable[Recording]) -> list[str]:
@@ -116,31 +127,12 @@ def folders(recordings: Iterable[Recording]) -> list[str]:
     return names
 
 
-def _named_folders(session: Session, names: list[str]) -> set[str]:
-    """Those of `names` that a recording still names as its folder."""
-    kept: set[str] = set()
-    for start in range(0, len(names), BATCH):
-        batch = names[start : start + BATCH]
-        prefixes = [
-            col(Recording.storage_key).startswith(f"{RECORDINGS}/{name}/", autoescape=True)
-            for name in batch
-        ]
-        for key in session.exec(select(Recording.storage_key).where(or_(*prefixes))).all():
-            name = folder_name(key)
-            if name is not None:
-                kept.add(name)
-    return kept
-
-
-def file_stats(media_dir: Path, names: list[str]) -> tuple[int, int]:
+def file_stats(store: Store, names: list[str]) -> tuple[int, int]:
     """How many files the folders hold, and their total size."""
     count = size = 0
+    places = (RECORDINGS, ERASING) if isinstance(store, LocalStore) else (RECORDINGS,)
     for name in names:
-        for place in (RECORDINGS, ERASING):
-            for path in (media_dir / place / name).rglob("*"):
-                try:
-                    if path.is_file():
-                        count, size = count + 1, size + path.stat().st_size
-                except OSError:  # removed meanwhile (a job's work folder)
-                    continue
+        for place in places:
+            for _key, found in store.listing(f"{place}/{name}"):
+                count, size = count + 1, size + found
     return count, size

@@ -9,7 +9,6 @@ On SQLite, `secure_delete` (db.py) zeroes what is deleted in the database file, 
 import logging
 import unicodedata
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, or_
@@ -21,6 +20,7 @@ from autoconf.audit import log as audit_log
 from autoconf.db import is_sqlite
 from autoconf.errors import Invalid, NotFound
 from autoconf.live import sessions as live_sessions
+from autoconf.media.store import Store
 from autoconf.models import (
     Annotation,
     Code,
@@ -124,9 +124,7 @@ def matches(typed: str, expected: str) -> bool:
     return bool(typed.strip()) and plain(typed) == plain(expected)
 
 
-def recording_contents(
-    session: Session, media_dir: Path, recording: Recording
-) -> RecordingContents:
+def recording_contents(session: Session, store: Store, recording: Recording) -> RecordingContents:
     """What erasing `recording` will remove."""
     assert recording.id is not None
     rid = recording.id
@@ -138,7 +136,7 @@ def recording_contents(
             moved += 1
         else:
             erased += 1
-    files, size = file_stats(media_dir, folders([recording]))
+    files, size = file_stats(store, folders([recording]))
     return RecordingContents(
         recording_id=rid,
         study_id=recording.study_id,
@@ -155,13 +153,13 @@ def recording_contents(
     )
 
 
-def study_contents(session: Session, media_dir: Path, study: Study) -> StudyContents:
+def study_contents(session: Session, store: Store, study: Study) -> StudyContents:
     """What erasing `study` will remove."""
     assert study.id is not None
     sid = study.id
     recordings = list(session.exec(select(Recording).where(Recording.study_id == sid)).all())
     ids = [r.id for r in recordings if r.id is not None]
-    files, size = file_stats(media_dir, folders(recordings))
+    files, size = file_stats(store, folders(recordings))
     codebooks = select(Codebook.id).where(Codebook.study_id == sid)
 
     def per_study(model: Any) -> int:
@@ -202,7 +200,7 @@ def erase_recording(
         raise NotFound(f"Aucun enregistrement n° {recording_id}.")
     if confirm is not None and not matches(confirm, recording.code):
         raise Invalid(f"Le code tapé n'est pas « {recording.code} » : rien n'a été effacé.")
-    contents = recording_contents(session, disposal.media_dir, recording)
+    contents = recording_contents(session, disposal.store, recording)
     _forget_live_events(session, recording_id)
     live_sessions.recording_gone(session, recording_id)
     session.exec(
@@ -245,7 +243,7 @@ def erase_study(
         raise NotFound(f"Aucune étude n° {study_id}.")
     if confirm is not None and not matches(confirm, study.name):
         raise Invalid(f"Le nom tapé n'est pas « {study.name} » : rien n'a été effacé.")
-    contents = study_contents(session, disposal.media_dir, study)
+    contents = study_contents(session, disposal.store, study)
     recordings = list(session.exec(select(Recording).where(Recording.study_id == study_id)).all())
     # Sessions first, so that none moves to another recording on the way; the database
     # cascades the rest (members, counsellors, structures, interviews, codebooks, codes,

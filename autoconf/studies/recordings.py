@@ -10,13 +10,8 @@ from sqlmodel import Session, col, select
 from autoconf.errors import Conflict, Invalid, NotFound
 from autoconf.live import sessions
 from autoconf.media import jobs
-from autoconf.media.storage import (
-    StoredFile,
-    adopt_file,
-    media_extension,
-    remove_tree,
-    store_original,
-)
+from autoconf.media.storage import StoredFile, media_extension
+from autoconf.media.store import Store
 from autoconf.models import Interview, Recording, User
 from autoconf.studies import codes, service
 from autoconf.studies.access import visible_recording_filter
@@ -88,30 +83,31 @@ def new_key(extension: str) -> str:
 
 
 def receive_original(
-    session: Session, media_dir: Path, max_bytes: int, new: NewRecording, source: BinaryIO
+    session: Session, store: Store, max_bytes: int, new: NewRecording, source: BinaryIO
 ) -> StoredFile:
     """Check the request, then copy the bytes to their final place, a fresh folder (no
     database write: a long copy must not hold the write lock). Until the row exists the
     file belongs to nobody; `discard` removes it when registering fails."""
     key = new_key(check_new(session, new))
-    return store_original(source, media_dir, key, max_bytes)
+    return store.save_stream(source, key, max_bytes)
 
 
 def receive_upload(
-    session: Session, media_dir: Path, new: NewRecording, upload: Path, sha256: str | None
+    session: Session, store: Store, new: NewRecording, upload: Path, sha256: str | None
 ) -> StoredFile:
-    """Adopt a finished resumable upload as an original (moved, not copied), checking the
-    sha256 the client announced, if any."""
+    """Adopt a finished resumable upload as an original (moved, not copied, to a local
+    folder; sent in parts to an object store), checking the sha256 the client announced,
+    if any."""
     key = new_key(check_new(session, new))
     try:
-        return adopt_file(upload, media_dir, key, sha256)
+        return store.save_upload(upload, key, sha256)
     except BaseException:
-        remove_tree(media_dir, folder_of(key))
+        store.remove_prefix(folder_of(key))
         raise
 
 
-def discard(media_dir: Path, stored: StoredFile) -> None:
-    remove_tree(media_dir, folder_of(stored.key))
+def discard(store: Store, stored: StoredFile) -> None:
+    store.remove_prefix(folder_of(stored.key))
 
 
 def register_recording(
@@ -152,18 +148,18 @@ def delete_recording(session: Session, recording: Recording) -> str:
 
 def create_recording(
     session: Session,
-    media_dir: Path,
+    store: Store,
     max_bytes: int,
     new: NewRecording,
     source: BinaryIO,
     creator: User | None,
 ) -> Recording:
     """Receive and register in one go (command line, demo); the caller commits."""
-    stored = receive_original(session, media_dir, max_bytes, new, source)
+    stored = receive_original(session, store, max_bytes, new, source)
     try:
         return register_recording(session, stored, new, creator)
     except BaseException:
-        discard(media_dir, stored)
+        discard(store, stored)
         raise
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from autoconf.audit import log as audit_log
+from autoconf.media.store import store_for
 from autoconf.models import (
     AuditEvent,
     Consent,
@@ -301,7 +302,7 @@ def test_a_failed_erasure_puts_the_files_back(
     rclient: TestClient, recording: dict, engine: Engine, settings: Settings
 ) -> None:
     name = Path(storage_key(engine, recording["id"])).parent.name
-    files = disposal.Disposal(settings.media_dir, settings.data_dir / "clips")
+    files = disposal.Disposal(store_for(settings), settings.data_dir / "clips")
     files.set_aside(name)
     assert not (settings.media_dir / disposal.RECORDINGS / name).exists()
     with Session(engine) as session:  # the transaction failed: the row is still there

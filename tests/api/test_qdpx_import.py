@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from autoconf.errors import Invalid
 from autoconf.interop import qdpx_import, safezip
+from autoconf.media.store import store_for
 from autoconf.models import Annotation, Code, Codebook, Recording, Study, User
 from autoconf.settings import Settings
 from tests import factories
@@ -313,7 +314,7 @@ def test_a_failed_import_removes_the_media_it_stored(
         assert study is not None
         with safezip.SafeZip(io.BytesIO(content), "p.qdpx", limits) as archive:
             prepared = qdpx_import.prepare(
-                session, study, archive, settings.media_dir, settings.max_upload_bytes
+                session, study, archive, store_for(settings), settings.max_upload_bytes
             )
         assert len(prepared.stored) == 1  # the media is stored, not yet a recording
     stored = set(_files(settings)) - set(files_before)
@@ -334,7 +335,7 @@ def test_a_failed_import_removes_the_media_it_stored(
                 session.commit()
             except BaseException:
                 session.rollback()
-                qdpx_import.discard(settings.media_dir, prepared)
+                qdpx_import.discard(store_for(settings), prepared)
                 raise
         books = session.exec(select(Codebook).where(Codebook.name == "Thèse CEP")).all()
         assert books == []  # the codebook it had made is rolled back
@@ -357,7 +358,7 @@ def test_media_stored_for_a_recording_that_appeared_meanwhile_is_removed(
         assert study is not None
         with safezip.SafeZip(io.BytesIO(content), "p.qdpx", limits) as archive:
             prepared = qdpx_import.prepare(
-                session, study, archive, settings.media_dir, settings.max_upload_bytes
+                session, study, archive, store_for(settings), settings.max_upload_bytes
             )
     stored = set(_files(settings)) - set(files_before)
     taken = factories.upload(rclient, recording["study_id"], "A8 - 9")
@@ -368,7 +369,7 @@ def test_media_stored_for_a_recording_that_appeared_meanwhile_is_removed(
         assert study is not None
         result = qdpx_import.import_project(session, study, user, prepared)
         session.commit()
-    qdpx_import.discard(settings.media_dir, prepared, unused_only=True)
+    qdpx_import.discard(store_for(settings), prepared, unused_only=True)
     assert result["recordings_created"] == 0
     assert result["sources"] == [
         {"name": "A8 - 9", "recording_id": taken.json()["id"], "created": False}

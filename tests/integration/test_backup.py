@@ -28,6 +28,7 @@ from autoconf.db import make_engine, session_scope
 from autoconf.demo import load_demo
 from autoconf.errors import Conflict, Invalid, ToolMissing
 from autoconf.media import jobs
+from autoconf.media.store import store_for
 from autoconf.models import Recording
 from autoconf.schemes import annotations, codebooks
 from autoconf.settings import Settings
@@ -111,7 +112,7 @@ def coded_study(settings: Settings) -> None:
         new = recordings.NewRecording(study.id or 0, "A8 - 1", None, DEMO_SESSION.name)
         with DEMO_SESSION.open("rb") as file:
             recordings.create_recording(
-                session, settings.media_dir, settings.max_upload_bytes, new, file, user
+                session, store_for(settings), settings.max_upload_bytes, new, file, user
             )
     assert jobs.run_until_idle(engine, settings) == 1
     with session_scope(engine) as session:
@@ -313,7 +314,7 @@ def test_a_recording_erased_during_the_backup_is_left_out(source: Settings, tmp_
             return
         late_folder.mkdir()
         shutil.copy(DATA / "autoconfrontation-demo.m4a", late_folder / "original.m4a")
-        disposal = Disposal(source.media_dir, source.data_dir / "clips")
+        disposal = Disposal(store_for(source), source.data_dir / "clips")
         with session_scope(engine) as session:
             erasure.erase_recording(session, disposal, audit_log.SYSTEM, erased.id or 0)
         disposal.remove()

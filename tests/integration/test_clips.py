@@ -16,6 +16,7 @@ from autoconf.errors import Conflict, Invalid
 from autoconf.media import clips
 from autoconf.media.probe import probe
 from autoconf.media.runner import FFmpeg, Stopped
+from autoconf.media.store import LocalStore
 from autoconf.models import Annotation, Recording
 from tests.factories import DEMO_MEDIA
 from tests.mediafiles import (
@@ -89,7 +90,7 @@ def first_pts(path: Path, kind: str) -> float:
 def test_a_clip_starts_on_the_segments_first_frame(tmp_path: Path) -> None:
     # 12.4 s is between keyframes (every 10 s): a stream copy would start at 10 s.
     recording = ready_recording(tmp_path, DEMO_MEDIA)
-    plan = clips.plan_clip(recording, segment(12_400, 17_600), tmp_path)
+    plan = clips.plan_clip(recording, segment(12_400, 17_600), LocalStore(tmp_path))
     target = clips.cut(runner(), plan, tmp_path / "clip.mp4")
 
     assert abs(duration_s(target) - 5.2) <= 0.1
@@ -110,7 +111,9 @@ def test_a_clip_starts_on_the_segments_first_frame(tmp_path: Path) -> None:
 
 
 def test_full_quality_encode_is_asked_for(tmp_path: Path) -> None:
-    plan = clips.plan_clip(ready_recording(tmp_path, DEMO_MEDIA), segment(1000, 2000), tmp_path)
+    plan = clips.plan_clip(
+        ready_recording(tmp_path, DEMO_MEDIA), segment(1000, 2000), LocalStore(tmp_path)
+    )
     args = clips.clip_args(plan, tmp_path / "clip.mp4")
     text = " ".join(args)
     assert "-c:v libx264" in text and "-crf 18" in text
@@ -128,7 +131,7 @@ def test_a_phones_rotation_is_applied_and_metadata_dropped(tmp_path: Path) -> No
     rotated = rotated_copy(tagged, tmp_path / "rotated.mp4", 90)
     assert streams(rotated, "video")[0]["width"] == 360  # stored landscape-sideways, 360×640
     recording = ready_recording(tmp_path, rotated)
-    plan = clips.plan_clip(recording, segment(1000, 3000), tmp_path)
+    plan = clips.plan_clip(recording, segment(1000, 3000), LocalStore(tmp_path))
     target = clips.cut(runner(), plan, tmp_path / "clip.mp4")
 
     video = streams(target, "video")[0]
@@ -141,7 +144,7 @@ def test_a_phones_rotation_is_applied_and_metadata_dropped(tmp_path: Path) -> No
 
 def test_sound_only_recordings_give_a_sound_clip(tmp_path: Path) -> None:
     recording = ready_recording(tmp_path, VARIANTS / "audio.m4a")
-    plan = clips.plan_clip(recording, segment(2500, 6000), tmp_path)
+    plan = clips.plan_clip(recording, segment(2500, 6000), LocalStore(tmp_path))
     assert plan.kind == "audio" and plan.media_type == "audio/mp4"
     assert plan.filename == "A8 - 1 — 0\u201902-0\u201906.m4a"
     target = clips.cut(runner(), plan, tmp_path / "clip.m4a")
@@ -155,7 +158,7 @@ def test_sound_only_recordings_give_a_sound_clip(tmp_path: Path) -> None:
 
 def test_a_stopped_or_failed_cut_leaves_no_file(tmp_path: Path) -> None:
     recording = ready_recording(tmp_path, DEMO_MEDIA)
-    plan = clips.plan_clip(recording, segment(0, 60_000), tmp_path)
+    plan = clips.plan_clip(recording, segment(0, 60_000), LocalStore(tmp_path))
     target = clips.new_clip_path(tmp_path, plan)
     assert target.parent == tmp_path / clips.CLIPS_FOLDER and target.suffix == ".mp4"
     with pytest.raises(Stopped):
@@ -164,7 +167,7 @@ def test_a_stopped_or_failed_cut_leaves_no_file(tmp_path: Path) -> None:
 
     stop = threading.Event()
     threading.Timer(0.3, stop.set).start()  # a client hanging up while ffmpeg runs
-    slow = clips.ClipPlan(plan.source, 0, 120_000, "video", 1, plan.filename)
+    slow = clips.ClipPlan(plan.source, plan.folder, 0, 120_000, "video", 1, plan.filename)
     with pytest.raises(Stopped):
         clips.cut(runner(), slow, target, should_stop=stop.is_set)
     assert not target.exists()
@@ -177,7 +180,9 @@ def test_a_stopped_or_failed_cut_leaves_no_file(tmp_path: Path) -> None:
 
 
 def test_stale_clips_are_swept(tmp_path: Path) -> None:
-    plan = clips.plan_clip(ready_recording(tmp_path, DEMO_MEDIA), segment(0, 1000), tmp_path)
+    plan = clips.plan_clip(
+        ready_recording(tmp_path, DEMO_MEDIA), segment(0, 1000), LocalStore(tmp_path)
+    )
     old = clips.new_clip_path(tmp_path, plan)
     fresh = clips.new_clip_path(tmp_path, plan)
     os.utime(old, (1, 1))
@@ -191,7 +196,7 @@ def test_what_cannot_be_clipped(tmp_path: Path) -> None:
     def refused(error: type[Exception], annotation: Annotation, **changes: Any) -> str:
         changed = Recording(**(recording.model_dump() | changes))
         with pytest.raises(error) as raised:
-            clips.plan_clip(changed, annotation, tmp_path)
+            clips.plan_clip(changed, annotation, LocalStore(tmp_path))
         return str(raised.value)
 
     assert refused(Invalid, segment(10_000, None)).startswith("Un moment n'a pas de durée")
@@ -204,10 +209,10 @@ def test_what_cannot_be_clipped(tmp_path: Path) -> None:
     ten = clips.plan_clip(
         Recording(**(recording.model_dump() | {"duration_ms": 3_600_000})),
         segment(0, 10 * 60_000),
-        tmp_path,
+        LocalStore(tmp_path),
     )
     assert ten.duration_ms == 600_000
-    past = clips.plan_clip(recording, segment(130_000, 150_000), tmp_path)
+    past = clips.plan_clip(recording, segment(130_000, 150_000), LocalStore(tmp_path))
     assert past.end_ms == recording.duration_ms
 
 

@@ -19,8 +19,10 @@ from tests.support import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"
+COMPOSE_S3 = ROOT / "compose.s3.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 SNIPPET = ROOT / "docs" / "nginx-autoconf.conf"
+SNIPPET_S3 = ROOT / "docs" / "nginx-autoconf-s3.conf"
 # The Debian packages the image installs, by a program each brings.
 PROGRAMS = {"ffmpeg": "ffmpeg", "postgresql-client": "pg_dump"}
 
@@ -45,6 +47,46 @@ def test_the_compose_file_follows_the_compose_specification() -> None:
         assert "media:/data" in services[name]["volumes"]
     assert services["nginx"]["ports"] == ["${AUTOCONF_HTTP_PORT:-80}:80"]
     assert "ports" not in services["app"] and "ports" not in services["db"]
+
+
+def test_the_object_storage_variant_follows_the_specification_and_swaps_the_media() -> None:
+    """compose.s3.yaml, laid over compose.yaml: MinIO and its bucket, the app and the worker
+    on the store (the same settings for both), nginx on the snippet that only proxies."""
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    checked = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.compose-spec", str(COMPOSE_S3)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    services = yaml.safe_load(COMPOSE_S3.read_text())["services"]
+    assert set(services) == {"minio", "minio-bucket", "app", "worker", "nginx"}
+    base = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name in ("app", "worker"):
+        merged = base[name]["environment"] | services[name]["environment"]
+        assert merged["AUTOCONF_STORAGE_URL"].startswith("s3://")
+        assert merged["AUTOCONF_S3_ENDPOINT_URL"].endswith("minio:9000}")
+        assert merged["AUTOCONF_MEDIA_ACCEL_REDIRECT"] == ""  # refused with a store otherwise
+        assert services[name]["depends_on"]["minio-bucket"]["condition"] == (
+            "service_completed_successfully"
+        )
+    command = services["nginx"]["command"][-1]
+    assert "nginx-autoconf-s3.conf" in command and "127.0.0.1:8000#app:8000" in command
+    bucket = services["minio-bucket"]["entrypoint"][-1]
+    assert "mc mb --ignore-existing" in bucket
+
+
+def test_the_proxy_only_snippet_is_accepted_by_nginx(tmp_path: Path) -> None:
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+        f"events {{}}\nhttp {{\n{SNIPPET_S3.read_text()}\n}}\n"
+    )
+    tested = subprocess.run(
+        [NGINX, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True
+    )
+    assert tested.returncode == 0, tested.stderr
 
 
 def test_the_nginx_of_compose_gets_a_configuration_nginx_accepts(tmp_path: Path) -> None:

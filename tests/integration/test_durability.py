@@ -31,6 +31,7 @@ from autoconf import migrate
 from autoconf.auth import accounts
 from autoconf.db import make_engine, session_scope
 from autoconf.media import attempts, jobs
+from autoconf.media.store import store_for
 from autoconf.models import MediaJob
 from autoconf.settings import Settings
 from autoconf.studies import recordings, service
@@ -423,7 +424,7 @@ def test_a_silent_job_is_taken_from_a_dead_worker_only(tmp_path: Path) -> None:
         new = recordings.NewRecording(study.id or 0, "A1", None, "a.mp4")
         with session_scope(engine) as session, DEMO.open("rb") as file:
             recording = recordings.create_recording(
-                session, settings.media_dir, 2**30, new, file, None
+                session, store_for(settings), 2**30, new, file, None
             )
         folder = (settings.media_dir / recording.storage_key).parent
         job_id = jobs.claim(engine, "elsewhere:1:0", 120, settings.media_dir)

@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from autoconf.db import make_engine, session_scope
 from autoconf.media import jobs
+from autoconf.media.store import store_for
 from autoconf.models import MediaJob, Recording
 from autoconf.settings import Settings
 from autoconf.studies import recordings
@@ -36,7 +37,9 @@ def register(engine: Engine, settings: Settings, study_id: int, source: Path) ->
     """A recording of `source` with its job queued, as an upload leaves it."""
     new = recordings.NewRecording(study_id, source.stem, None, source.name)
     with session_scope(engine) as session, source.open("rb") as file:
-        recording = recordings.create_recording(session, settings.media_dir, 2**34, new, file, None)
+        recording = recordings.create_recording(
+            session, store_for(settings), 2**34, new, file, None
+        )
         return recording.id or 0
 
 

@@ -36,6 +36,7 @@ from autoconf.db import session_scope
 from autoconf.errors import Invalid
 from autoconf.interop.safezip import SafeZip
 from autoconf.media import jobs
+from autoconf.media.store import store_for
 from autoconf.models import (
     Annotation,
     AnnotationCode,
@@ -826,7 +827,7 @@ def test_postgresql_round_trip(source: Source, instances: Callable[..., Instance
         assert through_api.status_code == 200, through_api.text
         everything = io.BytesIO()
         with snapshot(target.engine) as session:
-            export_study(session, target.settings.media_dir, new_id, everything, True)
+            export_study(session, store_for(target.settings), new_id, everything, True)
         target.engine.dispose()
     third = instances()
     other = third.client(factories.account(third.engine, "margot", "researcher"))
@@ -1129,7 +1130,7 @@ def test_a_write_that_fails_after_the_media_are_copied_leaves_nothing(
     with Session(target.engine) as session:
         prepared = importing.prepare(
             session,
-            target.settings.media_dir,
+            store_for(target.settings),
             io.BytesIO(source.with_media),
             "etude.zip",
             BIG_UPLOADS,

@@ -9,7 +9,7 @@ README = Path(__file__).parents[2] / "README.md"
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:
-    documented = set(re.findall(r"`(AUTOCONF_[A-Z_]+)`", README.read_text("utf-8")))
+    documented = set(re.findall(r"`(AUTOCONF_[A-Z0-9_]+)`", README.read_text("utf-8")))
     expected = {f"AUTOCONF_{name.upper()}" for name in Settings.model_fields}
     assert expected - documented == set(), "settings missing from the README"
     extra = {name for name in documented - expected if not name.startswith("AUTOCONF_TEST_")}
