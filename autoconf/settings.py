@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     media_accel_redirect: str = Field(
         default="",
         description="Behind nginx: URL prefix of an `internal` location aliased to "
-        "DATA_DIR/media/ (e.g. `/_media/`); media answers then carry X-Accel-Redirect and "
+        "DATA_DIR/media/ (e.g. `/_media/`), or with object storage proxying to the store "
+        "(docs/nginx-autoconf-s3.conf); media answers then carry X-Accel-Redirect and "
         "nginx sends the bytes. Empty: the app sends them.",
     )
     media_pass_secret: str = Field(
@@ -142,11 +143,17 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'autoconf.sqlite3'}"
 
     @model_validator(mode="after")
-    def _local_only_with_folder(self) -> "Settings":
-        if self.storage_url and self.media_accel_redirect:
+    def _one_way_to_send_media(self) -> "Settings":
+        if self.s3_presigned_seconds and self.media_accel_redirect:
             raise ValueError(
-                "AUTOCONF_MEDIA_ACCEL_REDIRECT fait servir par nginx le dossier local des médias "
-                "; il ne va pas avec AUTOCONF_STORAGE_URL (stockage objet) : retirez l'un des deux."
+                "AUTOCONF_S3_PRESIGNED_SECONDS envoie les navigateurs au stockage objet, "
+                "AUTOCONF_MEDIA_ACCEL_REDIRECT fait passer les médias par nginx : choisissez "
+                "l'un des deux."
+            )
+        if self.s3_presigned_seconds and not self.storage_url:
+            raise ValueError(
+                "AUTOCONF_S3_PRESIGNED_SECONDS ne sert qu'avec un stockage objet "
+                "(AUTOCONF_STORAGE_URL=s3://…)."
             )
         return self
 

@@ -176,6 +176,18 @@ class Live(User):
             state = json.loads(socket.recv())
         self.playing = bool(state.get("playing"))
 
+    def _await(self, socket: Any, kind: str, position: int) -> None:
+        """Read `socket` until the event of this control (5 s at most: its timeout)."""
+        while True:
+            received = json.loads(socket.recv())
+            if received.get("type") == "error":
+                raise RuntimeError(f"refused: {received.get('detail')}")
+            if received.get("type") == kind and (
+                kind != "seek" or received.get("position_ms") == position
+            ):
+                self.playing = bool(received.get("playing"))
+                return
+
     def on_stop(self) -> None:
         self.sender.close()
         self.follower.close()
@@ -184,7 +196,7 @@ class Live(User):
     def control(self) -> None:
         # Seeks, and a play or a pause (whichever changes something) one time in three.
         kind = "seek" if random.random() < 2 / 3 else ("pause" if self.playing else "play")
-        position = random.randrange(0, 130_000)
+        position = random.randrange(0, SETUP["duration_ms"])  # within the recording
         message: dict[str, Any] = {"type": kind}
         if kind == "seek":
             message["position_ms"] = position
@@ -192,14 +204,11 @@ class Live(User):
         error = None
         try:
             self.sender.send(json.dumps(message))
-            while True:
-                received = json.loads(self.follower.recv())  # 5 s at most (its timeout)
-                if received.get("type") == kind and (
-                    kind != "seek" or received.get("position_ms") == position
-                ):
-                    self.playing = bool(received.get("playing"))
-                    break
-        except Exception as exc:  # a timeout: reported as a failure
+            # The sender's own socket says whether the control was taken (an error is sent
+            # to it alone, and the follower would wait for nothing), then the follower's.
+            self._await(self.sender, kind, position)
+            self._await(self.follower, kind, position)
+        except Exception as exc:  # a refusal or a timeout: reported as a failure
             error = exc
         events.request.fire(
             request_type="WS",

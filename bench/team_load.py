@@ -96,6 +96,7 @@ def prepare(url: str, engine: Any, folder: Path) -> dict[str, Any]:
             }
         )
     size = int(api.head(f"/api/v1/recordings/{recordings[0]}/media").headers["content-length"])
+    duration = api.get(f"/api/v1/recordings/{recordings[0]}").json()["duration_ms"]
     return {
         "researchers": tokens,
         "study": study,
@@ -103,6 +104,7 @@ def prepare(url: str, engine: Any, folder: Path) -> dict[str, Any]:
         "scheme": schemes[0],
         "live": live,
         "media_bytes": size,
+        "duration_ms": duration,
     }
 
 

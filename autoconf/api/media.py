@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Annotated, Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import anyio
 import anyio.to_thread
@@ -55,6 +55,7 @@ router = IndexedRouter(prefix="/api/v1", tags=["media"])
 T = TypeVar("T")
 
 GRANT_TTL_S = 10.0
+ACCEL_STORE_SECONDS = 60  # the store's address nginx is sent to (asked within the request)
 MAX_GRANTS = 10_000
 _MEDIA_PATH = re.compile(
     r"^/api/v1/recordings/(\d+)/(media|poster|waveform|thumbnails\.vtt|thumbnails/sprite-\d{3}\.jpg)$"
@@ -395,11 +396,18 @@ def deliver(
     """The answer for a file: X-Accel-Redirect, or the file (`found`: its `stat`, when known
     already; given to the response: one thread trip less per request)."""
     headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
-    if settings.media_accel_redirect:
+    store = store_for(settings)
+    if settings.media_accel_redirect and not isinstance(store, S3Store):
         headers["X-Accel-Redirect"] = settings.media_accel_redirect.rstrip("/") + "/" + quote(key)
         return Response(media_type=media_type, headers=headers)
-    store = store_for(settings)
     if isinstance(store, S3Store):
+        if settings.media_accel_redirect:
+            # nginx fetches the bytes from the store (Range passed on), at an address valid
+            # long enough to be asked at once, never shown to the browser.
+            signed = urlsplit(store.url(key, ACCEL_STORE_SECONDS))
+            target = f"{signed.path}?{signed.query}"
+            headers["X-Accel-Redirect"] = settings.media_accel_redirect.rstrip("/") + target
+            return Response(media_type=media_type, headers=headers)
         if seconds := settings.s3_presigned_seconds:
             # Computed here, no request to the store: the browser then asks the store itself.
             address = store.url(key, seconds)
@@ -427,6 +435,8 @@ def with_pass(
     secret = settings.media_pass_secret
     accel = settings.media_accel_redirect
     if what != "media" or not accel or not secret or found is None or found[0] != SESSION:
+        return response
+    if settings.storage_url:  # nginx reaches an object store's files only through the app
         return response
     path = request.url.path
     seconds = settings.media_pass_seconds

@@ -67,21 +67,26 @@ def test_the_object_storage_variant_follows_the_specification_and_swaps_the_medi
         merged = base[name]["environment"] | services[name]["environment"]
         assert merged["AUTOCONF_STORAGE_URL"].startswith("s3://")
         assert merged["AUTOCONF_S3_ENDPOINT_URL"].endswith("minio:9000}")
-        assert merged["AUTOCONF_MEDIA_ACCEL_REDIRECT"] == ""  # refused with a store otherwise
+        assert merged["AUTOCONF_MEDIA_ACCEL_REDIRECT"] == "/_autoconf_store/"
+        assert merged["AUTOCONF_MEDIA_PASS_SECRET"] == ""
         assert services[name]["depends_on"]["minio-bucket"]["condition"] == (
             "service_completed_successfully"
         )
     command = services["nginx"]["command"][-1]
     assert "nginx-autoconf-s3.conf" in command and "127.0.0.1:8000#app:8000" in command
+    assert "STORE_URL#$${AUTOCONF_S3_ENDPOINT_URL}#" in command
+    assert services["nginx"]["environment"]["AUTOCONF_S3_ENDPOINT_URL"].endswith("minio:9000}")
     bucket = services["minio-bucket"]["entrypoint"][-1]
     assert "mc mb --ignore-existing" in bucket
 
 
 def test_the_proxy_only_snippet_is_accepted_by_nginx(tmp_path: Path) -> None:
     conf = tmp_path / "nginx.conf"
+    # `minio` resolves in compose's network only.
+    snippet = SNIPPET_S3.read_text().replace("STORE_URL", "http://127.0.0.1:9000")
     conf.write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-        f"events {{}}\nhttp {{\n{SNIPPET_S3.read_text()}\n}}\n"
+        f"events {{}}\nhttp {{\n{snippet}\n}}\n"
     )
     tested = subprocess.run(
         [NGINX, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True

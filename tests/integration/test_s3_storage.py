@@ -6,6 +6,7 @@ erasure empties the recording's folder; nothing of the media stays on local disk
 
 import hashlib
 import io
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,6 +30,9 @@ from autoconf.settings import Settings
 from tests import factories, support
 from tests.api.test_tus_uploads import TUS, create, patch
 from tests.mediafiles import duration_s, make_testsrc
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+SNIPPET_S3 = Path(__file__).parents[2] / "docs" / "nginx-autoconf-s3.conf"
 
 
 def objects(settings: Settings) -> dict[str, bytes]:
@@ -327,19 +331,93 @@ def test_a_store_that_does_not_answer(tmp_path: Path, s3_endpoint: str) -> None:
 
 
 def test_settings_that_do_not_go_together_are_refused_in_one_line(tmp_path: Path) -> None:
+    def refused(**values: str) -> str:
+        env = {**support.cli_env(tmp_path), **values}
+        run = subprocess.run(
+            [sys.executable, "-m", "autoconf.cli", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode == 2, run.stdout
+        assert "Traceback" not in run.stderr
+        return run.stderr
+
+    both = refused(
+        AUTOCONF_STORAGE_URL="s3://labo-media/autoconf",
+        AUTOCONF_MEDIA_ACCEL_REDIRECT="/_autoconf_store/",
+        AUTOCONF_S3_PRESIGNED_SECONDS="600",
+    )
+    assert "choisissez l'un des deux" in both and "s3://" not in both.replace("s3://…", "")
+    alone = refused(AUTOCONF_S3_PRESIGNED_SECONDS="600")
+    assert "ne sert qu'avec un stockage objet" in alone
+    bad = refused(AUTOCONF_STORAGE_URL="s3://Not_A_Bucket")
+    assert "AUTOCONF_STORAGE_URL est refusée" in bad
+
+
+def test_nginx_fetches_from_the_store_what_the_app_allowed(
+    tmp_path: Path, s3_endpoint: str
+) -> None:
+    """docs/nginx-autoconf-s3.conf with a real nginx, app and S3 server: the app checks access
+    and names a signed address of the store (X-Accel-Redirect); nginx asks the store for the
+    bytes, the browser's Range passed on."""
+    assert Path(NGINX).exists(), "nginx is required (scripts/install --test installs it)"
+    bucket = support.new_bucket(s3_endpoint)
+    data = tmp_path / "data"
     env = {
-        **support.cli_env(tmp_path),
-        "AUTOCONF_STORAGE_URL": "s3://labo-media/autoconf",
-        "AUTOCONF_MEDIA_ACCEL_REDIRECT": "/_media/",
+        "AUTOCONF_STORAGE_URL": f"s3://{bucket}/media",
+        "AUTOCONF_S3_ENDPOINT_URL": s3_endpoint,
+        "AUTOCONF_MEDIA_ACCEL_REDIRECT": "/_autoconf_store/",
+        "AUTOCONF_MEDIA_WORKERS": "1",
     }
-    run = subprocess.run(
-        [sys.executable, "-m", "autoconf.cli", "migrate"], env=env, capture_output=True, text=True
-    )
-    assert run.returncode == 2
-    assert "AUTOCONF_MEDIA_ACCEL_REDIRECT" in run.stderr and "Traceback" not in run.stderr
-    env.pop("AUTOCONF_MEDIA_ACCEL_REDIRECT")
-    env["AUTOCONF_STORAGE_URL"] = "s3://Not_A_Bucket"
-    bad = subprocess.run(
-        [sys.executable, "-m", "autoconf.cli", "migrate"], env=env, capture_output=True, text=True
-    )
-    assert bad.returncode == 2 and "AUTOCONF_STORAGE_URL est refusée" in bad.stderr
+    headers = support.researcher_token(data, env=env)
+    with support.serve(data, env) as app_url:
+        port = support.free_port()
+        server = SNIPPET_S3.read_text().replace("listen 80;", f"listen {port};")
+        server = server.replace("127.0.0.1:8000", app_url.removeprefix("http://"))
+        server = server.replace("STORE_URL", s3_endpoint)
+        conf = tmp_path / "nginx.conf"
+        conf.write_text(
+            f"daemon off;\nmaster_process off;\nworker_processes 1;\npid {tmp_path}/nginx.pid;\n"
+            f"error_log {tmp_path}/error.log warn;\nevents {{ worker_connections 64; }}\n"
+            f"http {{\n access_log off;\n proxy_temp_path {tmp_path}/proxy;\n"
+            f" client_body_temp_path {tmp_path}/body;\n{server}\n}}\n"
+        )
+        nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf)])
+        url = f"http://127.0.0.1:{port}"
+        try:
+            support.wait_for(lambda: support._listening(port), 10, "nginx to listen")
+            _, rid = support.study_with_recording(url, headers)  # the upload through nginx
+            api = f"{url}/api/v1/recordings/{rid}"
+            view = support.wait_for(
+                lambda: (v := httpx.get(api, headers=headers).json())["status"] == "ready" and v,
+                60,
+                "the recording to be processed",
+            )
+            settings = Settings(
+                storage_url=env["AUTOCONF_STORAGE_URL"], s3_endpoint_url=s3_endpoint
+            )
+            stored = objects(settings)
+            proxy = next(body for key, body in stored.items() if key.endswith("/proxy.mp4"))
+            media = f"{url}{view['media_url']}"
+            whole = httpx.get(media, headers=headers)
+            assert whole.status_code == 200 and whole.content == proxy
+            assert (
+                "x-accel-redirect" not in whole.headers and "x-amz-request-id" not in whole.headers
+            )
+            part = httpx.get(media, headers={**headers, "Range": "bytes=100-1099"})
+            assert part.status_code == 206 and part.content == proxy[100:1100]
+            assert part.headers["content-range"] == f"bytes 100-1099/{len(proxy)}"
+            past = httpx.get(media, headers={**headers, "Range": f"bytes={len(proxy)}-"})
+            assert past.status_code == 416
+            poster = httpx.get(f"{url}{view['poster_url']}", headers=headers)
+            assert poster.status_code == 200 and poster.content[:3] == b"\xff\xd8\xff"
+            # No right, no address; the internal location is not public.
+            refused = httpx.get(media)
+            assert refused.status_code == 401 and proxy[:1000] not in refused.content
+            key = next(key for key in stored if key.endswith("/proxy.mp4"))
+            direct = httpx.get(f"{url}/_autoconf_store/{bucket}/media/{key}")
+            assert direct.status_code == 404 and direct.content != proxy
+        finally:
+            nginx.terminate()
+            nginx.wait(10)
