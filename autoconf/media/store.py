@@ -19,8 +19,9 @@ import shutil
 import tempfile
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, ParamSpec, TypeVar, cast
@@ -74,7 +75,7 @@ class ObjectPart:
     close: Any
 
 
-class Store:
+class Store(ABC):
     """What media code asks of a store; `LocalStore` and `S3Store` answer."""
 
     kind = "local"
@@ -83,57 +84,56 @@ class Store:
         """The file itself, where the store is a local folder."""
         return None
 
+    @abstractmethod
     def save_stream(self, source: BinaryIO, key: str, max_bytes: int) -> StoredFile:
         """Store what `source` reads, hashed on the way; TooLarge past `max_bytes`, and
         nothing is left behind on any error."""
-        raise NotImplementedError
 
+    @abstractmethod
     def save_upload(self, upload: Path, key: str, expected_sha256: str | None) -> StoredFile:
         """Take a finished upload (a local file, gone afterwards); Invalid when it does not
         match the checksum the client announced."""
-        raise NotImplementedError
 
+    @abstractmethod
     def put_file(self, path: Path, key: str) -> None:
         """Store a copy of the local file `path` under `key` (replacing what was there)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def fetch(self, key: str, target: Path) -> None:
         """Copy the stored file to the local path `target`; MissingObject when absent."""
-        raise NotImplementedError
 
-    @contextmanager
-    def open(self, key: str) -> Iterator[BinaryIO]:
+    @abstractmethod
+    def open(self, key: str) -> AbstractContextManager[BinaryIO]:
         """The stored file for reading from its start; MissingObject when absent."""
-        raise NotImplementedError(key)
-        yield  # type: ignore[unreachable]  # a generator, as the stores' own
 
+    @abstractmethod
     def size(self, key: str) -> int | None:
         """The stored file's size, None when absent."""
-        raise NotImplementedError
 
+    @abstractmethod
     def listing(self, prefix: str) -> list[tuple[str, int]]:
         """(key, size) of every file whose key starts with `prefix/`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def remove(self, key: str) -> None:
-        raise NotImplementedError
+        """Remove the stored file (nothing when it is not there)."""
 
+    @abstractmethod
     def idle_folders(self, prefix: str, older_than_s: float) -> list[str]:
         """The names of the folders under `prefix/` nothing was written to for
-        `older_than_s` (an object store's; a local folder's are never asked)."""
-        raise NotImplementedError
+        `older_than_s`; a local folder answers none (`studies.disposal.sweep` ends its erasures)."""
 
+    @abstractmethod
     def remove_prefix(self, prefix: str) -> None:
         """Remove every file under `prefix/` (nothing when there is none)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def source(self, key: str, seconds: int = 6 * 3600) -> str:
         """What ffmpeg reads: the file's path, or an address valid for `seconds`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def check(self) -> None:
         """Raise (OSError, or the client's error) unless a file can be written and removed."""
-        raise NotImplementedError
 
 
 class LocalStore(Store):
@@ -208,6 +208,9 @@ class LocalStore(Store):
 
     def remove_prefix(self, prefix: str) -> None:
         shutil.rmtree(self._path(prefix), ignore_errors=True)
+
+    def idle_folders(self, prefix: str, older_than_s: float) -> list[str]:
+        return []  # a local folder's leftovers are `studies.disposal.sweep`'s
 
     def source(self, key: str, seconds: int = 6 * 3600) -> str:
         return str(self._path(key))
