@@ -17,6 +17,7 @@ left out: restored, they would be files without a recording.
 """
 
 import os
+from abc import ABC, abstractmethod
 from contextlib import suppress
 from pathlib import Path, PurePosixPath
 
@@ -67,7 +68,7 @@ def stored_sources(store: Store, folders: frozenset[str]) -> list[str]:
     return sorted(found)
 
 
-class MediaCopy:
+class MediaCopy(ABC):
     """The media files of a backup, copied round after round: a file already copied and
     unchanged since is kept, one no longer wanted is removed."""
 
@@ -75,10 +76,10 @@ class MediaCopy:
         self.target = backup / MEDIA
         self.copied: dict[str, Copied] = {}
 
+    @abstractmethod
     def sync(self, folders: frozenset[str]) -> None:
         """Bring the copy in line with the media now, keeping the recording folders in
         `folders` (those the database snapshot names)."""
-        raise NotImplementedError
 
     def missing(self, named: frozenset[str]) -> list[str]:
         """The keys of `named` that the copy does not hold."""
