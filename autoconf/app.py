@@ -65,6 +65,7 @@ from autoconf.live import wording
 from autoconf.live.hub import LiveHub
 from autoconf.media.jobs import JobRunner
 from autoconf.media.storage import human_size
+from autoconf.media.store import store_for
 from autoconf.observability.metrics import RequestMetrics
 from autoconf.observability.readiness import ToolCheck
 from autoconf.schemes.timecode import format_ms
@@ -205,6 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    store_for(settings)  # made once, now: an object store's client is ready for the first file
     app.state.writer = Writer(engine)
     app.state.session_slots = anyio.Semaphore(MAX_SESSIONS)
     app.state.quick_lane = anyio.CapacityLimiter(quick_lane_threads(engine))

@@ -16,6 +16,10 @@ before the upload. Reference: the same server's memory while idle, and the throu
 `cp` of the same file on the same disk (what any upload path ends up doing, at best).
 
 Target (issue): the server's memory grows by less than 50 MB (10^6 bytes) during the upload.
+
+`--storage s3`: the same with the media on an S3-compatible store (moto's server on loopback,
+in its own process, not counted): the bytes go on to the store by multipart upload (issue 20:
+constant memory there too).
 """
 
 import argparse
@@ -37,7 +41,13 @@ import httpx2 as httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.support import researcher_token, start_server, stop_server  # noqa: E402
+from tests.support import (  # noqa: E402
+    new_bucket,
+    researcher_token,
+    s3_server,
+    start_server,
+    stop_server,
+)
 
 MB = 1_000_000
 PIECE = 1024 * 1024
@@ -224,7 +234,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--upload-mib", type=int, default=2048, help="size of the uploaded file")
     parser.add_argument("--patch-mib", type=int, default=256, help="bytes per tus PATCH")
+    parser.add_argument("--storage", choices=("local", "s3"), default="local")
     args, _ = parser.parse_known_args()  # bench/run passes every benchmark's options
+    if args.storage == "s3":
+        with s3_server() as endpoint:
+            store = {
+                "AUTOCONF_STORAGE_URL": f"s3://{new_bucket(endpoint)}/bench",
+                "AUTOCONF_S3_ENDPOINT_URL": endpoint,
+            }
+            return measure(args, store)
+    return measure(args, {})
+
+
+def measure(args: argparse.Namespace, store: dict[str, str]) -> int:
     size = args.upload_mib * 1024 * 1024
     folder = Path(tempfile.mkdtemp(prefix="autoconf-bench-upload-"))
     server = None
@@ -239,9 +261,10 @@ def main() -> int:
             f"{size / MB:.0f} MB of random bytes written in {time.perf_counter() - started:.1f} s",
             flush=True,
         )
-        headers = researcher_token(data, "bench")
+        headers = researcher_token(data, "bench", env=store)
         server = start_server(
-            data, {"AUTOCONF_MEDIA_WORKERS": "0", "AUTOCONF_MAX_UPLOAD_BYTES": str(4 * 2**30)}
+            data,
+            {"AUTOCONF_MEDIA_WORKERS": "0", "AUTOCONF_MAX_UPLOAD_BYTES": str(4 * 2**30), **store},
         )
         pid = server.process.pid
         sampler = Sampler(pid)
@@ -273,9 +296,11 @@ def main() -> int:
                 if stored.get("original_size") not in (None, size):
                     raise SystemExit(f"{result.method}: {stored.get('original_size')} bytes stored")
                 http.delete(f"{url}/api/v1/recordings/{result.recording}")
+        where = "an S3 store (moto)" if store else "the local media folder"
         print(
             f"upload of {size / MB:.0f} MB to one `autoconf serve` (client on the same "
-            f"{os.cpu_count()}-core machine); tus PATCHes of {args.patch_mib} MiB; memory in MB"
+            f"{os.cpu_count()}-core machine), media in {where}; tus PATCHes of "
+            f"{args.patch_mib} MiB; memory in MB"
         )
         print(
             f"  {'method':<10} {'seconds':>7} {'MB/s':>6} {'baseline':>8} {'peak':>6} "

@@ -266,7 +266,7 @@ class S3Store(Store):
 
     def __init__(self, bucket: str, prefix: str, endpoint_url: str | None = None) -> None:
         import boto3
-        from boto3.s3.transfer import TransferConfig
+        from boto3.s3.transfer import TransferConfig, create_transfer_manager
         from botocore.config import Config
 
         self.bucket, self.prefix = bucket, prefix.strip("/")
@@ -281,9 +281,15 @@ class S3Store(Store):
                 max_pool_connections=32,
             ),
         )
+        # A stream (a form upload) is read a part at a time into memory: at most two parts
+        # waiting and two being sent (s3transfer buffers ten by default: 80 MiB).
         self.transfer = TransferConfig(
-            multipart_threshold=PART, multipart_chunksize=PART, max_concurrency=4
+            multipart_threshold=PART, multipart_chunksize=PART, max_concurrency=2
         )
+        self.transfer.max_in_memory_upload_chunks = 2  # s3transfer's, not in boto3's signature
+        # One transfer manager for the process: its threads (and the memory their parts were
+        # read into) are reused, where a manager per transfer left more behind each time.
+        self.transfers = create_transfer_manager(self.client, self.transfer)
 
     def _name(self, key: str) -> str:
         key = checked_key(key)
@@ -297,9 +303,7 @@ class S3Store(Store):
         counted = _Counted(source, max_bytes)
         name = self._name(key)
         try:
-            self.client.upload_fileobj(
-                cast(BinaryIO, counted), self.bucket, name, Config=self.transfer
-            )
+            self.transfers.upload(cast(BinaryIO, counted), self.bucket, name).result()
         except BaseException:
             self._forget(name)
             raise
@@ -328,7 +332,7 @@ class S3Store(Store):
     def put_file(self, path: Path, key: str) -> None:
         name = self._name(key)
         try:
-            self.client.upload_file(str(path), self.bucket, name, Config=self.transfer)
+            self.transfers.upload(str(path), self.bucket, name).result()
         except BaseException:
             self._forget(name)
             raise
@@ -344,7 +348,7 @@ class S3Store(Store):
         from botocore.exceptions import ClientError
 
         try:
-            self.client.download_file(self.bucket, self._name(key), str(target))
+            self.transfers.download(self.bucket, self._name(key), str(target)).result()
         except ClientError as error:
             if _status(error) == 404:
                 raise MissingObject(key) from None
