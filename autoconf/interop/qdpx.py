@@ -15,18 +15,22 @@ Identifiers are stable: a GUID is derived from the object's kind and id, so that
 twice gives the same GUIDs and an import can tell a project it made.
 """
 
+import shutil
 import uuid
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import BinaryIO
 
 from lxml import etree
 
 from autoconf import __version__
 from autoconf.schemes.tables import xml_safe
+
+MEDIA_PART = 1024 * 1024  # a media file is copied into the zip this much at a time
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
@@ -319,12 +323,26 @@ def _source(
     _variable_values(element, source.variables, {n: guid("variable", n) for n in source.variables})
 
 
-def write_qdpx(project: QdaProject, media: dict[int, Path], target: BinaryIO) -> None:
+def write_qdpx(
+    project: QdaProject,
+    media: dict[int, tuple[str, int]],
+    target: BinaryIO,
+    open_media: Callable[[str], AbstractContextManager[BinaryIO]],
+) -> None:
     """The `.qdpx` zip into `target`: `project.qde`, and the media of the sources that
-    include theirs (`media`: source id → file), stored as they are (already compressed)."""
+    include theirs (`media`: source id → what `open_media` opens, and its size), stored as
+    they are (already compressed), read a part at a time (a local file or an object
+    store's, in constant memory). The entries carry no date (zip's 1980): two exports are
+    identical."""
     with zipfile.ZipFile(target, "w") as archive:
         archive.writestr(PROJECT_FILE, project_document(project), zipfile.ZIP_DEFLATED)
         for source in project.sources:
-            if source.included:
-                name = media_path(source).removeprefix("internal://")
-                archive.write(media[source.id], f"{SOURCES}/{name}", zipfile.ZIP_STORED)
+            if not source.included:
+                continue
+            name = media_path(source).removeprefix("internal://")
+            info = zipfile.ZipInfo(f"{SOURCES}/{name}")
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o644 << 16
+            key, info.file_size = media[source.id]  # zip64 fields only past 2 GiB, as zip does
+            with open_media(key) as reader, archive.open(info, "w") as out:
+                shutil.copyfileobj(reader, out, MEDIA_PART)

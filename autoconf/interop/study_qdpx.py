@@ -1,7 +1,5 @@
 """A study read into a REFI-QDA project (`qdpx.QdaProject`): what its reader may see."""
 
-import time
-import zipfile
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import PurePath, PurePosixPath
@@ -12,7 +10,6 @@ from sqlmodel import Session, col, select
 from autoconf.consent import records as consent
 from autoconf.interop import qdpx
 from autoconf.interop.eaf import LAYER_NAMES
-from autoconf.media.storage import CHUNK
 from autoconf.media.store import Store
 from autoconf.models import Counsellor, Membership, Recording, Structure, Study, User
 from autoconf.schemes import annotations
@@ -58,12 +55,12 @@ def _selection_name(view: annotations.AnnotationView, names: dict[int, str]) -> 
     return f"{LAYER_NAMES.get(view.layer, view.layer)} — {names.get(view.author_id or 0, '?')}"
 
 
-def _media_file(store: Store, recording: Recording) -> str | None:
-    """The key of the file to put in the zip: the browser-ready copy (MP4, read by every
-    tool), else the original."""
+def _media_file(store: Store, recording: Recording) -> tuple[str, int] | None:
+    """The key and size of the file to put in the zip: the browser-ready copy (MP4, read by
+    every tool), else the original."""
     for key in (recording.proxy_key, recording.storage_key):
-        if key and store.size(key) is not None:
-            return key
+        if key and (size := store.size(key)) is not None:
+            return key, size
     return None
 
 
@@ -127,10 +124,10 @@ def _source(
 
 def study_project(
     session: Session, study: Study, user: User, store: Store, include_media: bool
-) -> tuple[qdpx.QdaProject, dict[int, str], list[str]]:
+) -> tuple[qdpx.QdaProject, dict[int, tuple[str, int]], list[str]]:
     """The project of `study` as `user` sees it; the media files to put in the zip (source
-    id → key in `store`); the codes of the recordings whose media stay out (consents missing, or no
-    file yet)."""
+    id → key in `store` and size); the codes of the recordings whose media stay out
+    (consents missing, or no file yet)."""
     assert study.id is not None
     recordings = session.exec(
         select(Recording).where(Recording.study_id == study.id).order_by(col(Recording.code))
@@ -144,7 +141,7 @@ def study_project(
     )
     users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(member_ids)))}
     names = {uid: u.username for uid, u in users.items() if uid is not None}
-    media: dict[int, str] = {}
+    media: dict[int, tuple[str, int]] = {}
     left_out: list[str] = []
     sources = []
     code_of = {c.id: c.code for c in counsellors}
@@ -163,7 +160,7 @@ def study_project(
             user,
             recording,
             names,
-            file,
+            file[0] if file else None,
             code_of.get(recording.counsellor_id),
             description,
         )
@@ -221,36 +218,5 @@ def write_study_qdpx(
 ) -> list[str]:
     """Write the study's `.qdpx` into `target`; the recordings whose media stayed out."""
     project, media, left_out = study_project(session, study, user, store, include_media)
-    paths = {source_id: store.local_path(key) for source_id, key in media.items()}
-    local = {source_id: path for source_id, path in paths.items() if path is not None}
-    if len(local) == len(media):  # files of a folder: zipped as they are
-        qdpx.write_qdpx(project, local, target)
-    else:
-        _write_streamed(project, store, media, target)
+    qdpx.write_qdpx(project, media, target, store.open)
     return left_out
-
-
-def _write_streamed(
-    project: qdpx.QdaProject, store: Store, media: dict[int, str], target: BinaryIO
-) -> None:
-    """As `qdpx.write_qdpx`, the media read from an object store a part at a time (constant
-    memory, no local copy)."""
-    with zipfile.ZipFile(target, "w") as archive:
-        archive.writestr(qdpx.PROJECT_FILE, qdpx.project_document(project), zipfile.ZIP_DEFLATED)
-        for source in project.sources:
-            if not source.included:
-                continue
-            name = qdpx.media_path(source).removeprefix("internal://")
-            info = zipfile.ZipInfo(f"{qdpx.SOURCES}/{name}", time.localtime()[:6])
-            info.compress_type = zipfile.ZIP_STORED
-            info.external_attr = 0o600 << 16
-            with (
-                store.open(media[source.id]) as reader,
-                archive.open(
-                    info,
-                    "w",
-                    force_zip64=True,  # its size is known only once read
-                ) as out,
-            ):
-                while chunk := reader.read(CHUNK):
-                    out.write(chunk)
