@@ -29,8 +29,9 @@ from autoconf.backup.snapshot import (
     named_media,
     revision_of,
 )
-from autoconf.backup.transfer import PARTIAL, hash_file
+from autoconf.backup.transfer import PARTIAL
 from autoconf.errors import DomainError, Invalid, ToolMissing
+from autoconf.media.storage import hash_file
 
 TIMEOUT_S = 6 * 3600  # a dump or a restore running longer than this is stopped
 INSTALL_HINT = (

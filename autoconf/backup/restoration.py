@@ -25,8 +25,9 @@ from sqlalchemy.pool import NullPool
 from autoconf.backup.archive import database_kind, sqlite_path
 from autoconf.backup.manifest import KIND_NAMES, MANIFEST, MEDIA, Entry, Manifest, read_manifest
 from autoconf.backup.postgres import PgTools, check_tools, pg_restore, require_empty
-from autoconf.backup.transfer import PARTIAL, copy_file, hash_file
+from autoconf.backup.transfer import PARTIAL, copy_file
 from autoconf.errors import Conflict, Invalid, TooLarge
+from autoconf.media.storage import hash_file
 from autoconf.media.store import RECORDINGS, LocalStore, Store, store_for
 from autoconf.migrate import alembic_config
 from autoconf.settings import Settings

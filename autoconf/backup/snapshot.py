@@ -16,8 +16,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from autoconf.backup.manifest import SQLITE_FILE, Entry
-from autoconf.backup.transfer import PARTIAL, hash_file
+from autoconf.backup.transfer import PARTIAL
 from autoconf.errors import Invalid
+from autoconf.media.storage import hash_file
 from autoconf.studies.disposal import folder_name
 
 # What the recordings name, in every revision of the schema (a backup before an upgrade

@@ -57,17 +57,6 @@ def copy_stream(reader: BinaryIO, target: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def hash_file(path: Path) -> tuple[int, str]:
-    """Size and sha256 of `path`, read in chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as reader:
-        while chunk := reader.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
-
-
 def sync_folder(folder: Path) -> None:
     """Make the names written in `folder` durable (its entries, not only the files)."""
     descriptor = os.open(folder, os.O_RDONLY)

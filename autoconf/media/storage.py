@@ -83,25 +83,38 @@ def store_original(source: BinaryIO, media_dir: Path, key: str, max_bytes: int) 
     return StoredFile(key=key, size=size, sha256=digest.hexdigest())
 
 
+def hash_file(path: Path) -> tuple[int, str]:
+    """Size and sha256 of `path`, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as reader:
+        while chunk := reader.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def checked_upload(upload: Path, expected_sha256: str | None) -> tuple[int, str]:
+    """Size and sha256 of a finished upload; Invalid when it does not match the checksum
+    the client announced (the upload is then removed)."""
+    size, sha256 = hash_file(upload)
+    if expected_sha256 and expected_sha256.lower() != sha256:
+        upload.unlink(missing_ok=True)
+        raise Invalid(
+            "Le fichier reçu ne correspond pas à l'original (empreinte SHA-256 différente) : "
+            "il a été abîmé pendant le transfert. Déposez-le de nouveau."
+        )
+    return size, sha256
+
+
 def adopt_file(
     source: Path, media_dir: Path, key: str, expected_sha256: str | None = None
 ) -> StoredFile:
     """Move a finished upload (same file system) to media_dir/key, hashing it on the way;
     Invalid when it does not match the checksum the client announced (it is then removed)."""
-    digest = hashlib.sha256()
-    size = 0
+    size, sha256 = checked_upload(source, expected_sha256)
     with source.open("rb") as file:
-        while chunk := file.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
         os.fsync(file.fileno())  # the upload's bytes on disk before the recording is committed
-    sha256 = digest.hexdigest()
-    if expected_sha256 and expected_sha256.lower() != sha256:
-        source.unlink(missing_ok=True)
-        raise Invalid(
-            "Le fichier reçu ne correspond pas à l'original (empreinte SHA-256 différente) : "
-            "il a été abîmé pendant le transfert. Déposez-le de nouveau."
-        )
     target = media_dir / key
     target.parent.mkdir(parents=True, exist_ok=True)
     source.replace(target)

@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, ParamSpec, TypeVar, cast
 
-from autoconf.errors import Invalid, TooLarge, Unavailable
+from autoconf.errors import TooLarge, Unavailable
 from autoconf.media.storage import (
     CHUNK,
     StoredFile,
     adopt_file,
+    checked_upload,
     human_size,
     store_original,
     sync_folder,
@@ -311,19 +312,7 @@ class S3Store(Store):
 
     @_answered
     def save_upload(self, upload: Path, key: str, expected_sha256: str | None) -> StoredFile:
-        digest = hashlib.sha256()
-        size = 0
-        with upload.open("rb") as file:
-            while chunk := file.read(CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-        sha256 = digest.hexdigest()
-        if expected_sha256 and expected_sha256.lower() != sha256:
-            upload.unlink(missing_ok=True)
-            raise Invalid(
-                "Le fichier reçu ne correspond pas à l'original (empreinte SHA-256 différente) : "
-                "il a été abîmé pendant le transfert. Déposez-le de nouveau."
-            )
+        size, sha256 = checked_upload(upload, expected_sha256)
         self.put_file(upload, key)
         upload.unlink(missing_ok=True)
         return StoredFile(key=key, size=size, sha256=sha256)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 import yaml
@@ -27,16 +28,36 @@ SNIPPET_S3 = ROOT / "docs" / "nginx-autoconf-s3.conf"
 PROGRAMS = {"ffmpeg": "ffmpeg", "postgresql-client": "pg_dump"}
 
 
-def test_the_compose_file_follows_the_compose_specification() -> None:
+def compose_services(path: Path) -> dict[str, Any]:
+    """The services of the compose file at `path`, once it passes the Compose
+    specification's schema (check-jsonschema's copy)."""
     checker = Path(sys.executable).parent / "check-jsonschema"
     checked = subprocess.run(
-        [str(checker), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        [str(checker), "--builtin-schema", "vendor.compose-spec", str(path)],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    services: dict[str, Any] = yaml.safe_load(path.read_text())["services"]
+    return services
+
+
+def assert_nginx_accepts(folder: Path, snippet: str) -> None:
+    """`nginx -t` on `snippet` in an `http` block, with nginx's own files in `folder`."""
+    conf = folder / "nginx.conf"
+    conf.write_text(
+        f"pid {folder}/nginx.pid;\nerror_log {folder}/error.log;\n"
+        f"events {{}}\nhttp {{\n{snippet}\n}}\n"
+    )
+    tested = subprocess.run(
+        [NGINX, "-t", "-p", str(folder), "-c", str(conf)], capture_output=True, text=True
+    )
+    assert tested.returncode == 0, tested.stderr
+
+
+def test_the_compose_file_follows_the_compose_specification() -> None:
+    services = compose_services(COMPOSE)
     assert set(services) == {"db", "app", "worker", "nginx"}
     assert services["app"]["command"][-2:] == ["--workers", "2"]
     assert services["worker"]["command"][:2] == ["autoconf", "worker"]
@@ -51,16 +72,8 @@ def test_the_compose_file_follows_the_compose_specification() -> None:
 
 def test_the_object_storage_variant_follows_the_specification_and_swaps_the_media() -> None:
     """compose.s3.yaml, laid over compose.yaml: MinIO and its bucket, the app and the worker
-    on the store (the same settings for both), nginx on the snippet that only proxies."""
-    checker = Path(sys.executable).parent / "check-jsonschema"
-    checked = subprocess.run(
-        [str(checker), "--builtin-schema", "vendor.compose-spec", str(COMPOSE_S3)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    services = yaml.safe_load(COMPOSE_S3.read_text())["services"]
+    on the store (the same settings for both), nginx on the snippet that fetches from it."""
+    services = compose_services(COMPOSE_S3)
     assert set(services) == {"minio", "minio-bucket", "app", "worker", "nginx"}
     base = yaml.safe_load(COMPOSE.read_text())["services"]
     for name in ("app", "worker"):
@@ -80,18 +93,10 @@ def test_the_object_storage_variant_follows_the_specification_and_swaps_the_medi
     assert "mc mb --ignore-existing" in bucket
 
 
-def test_the_proxy_only_snippet_is_accepted_by_nginx(tmp_path: Path) -> None:
-    conf = tmp_path / "nginx.conf"
+def test_the_object_storage_snippet_is_accepted_by_nginx(tmp_path: Path) -> None:
     # `minio` resolves in compose's network only.
     snippet = SNIPPET_S3.read_text().replace("STORE_URL", "http://127.0.0.1:9000")
-    conf.write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-        f"events {{}}\nhttp {{\n{snippet}\n}}\n"
-    )
-    tested = subprocess.run(
-        [NGINX, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True
-    )
-    assert tested.returncode == 0, tested.stderr
+    assert_nginx_accepts(tmp_path, snippet)
 
 
 def test_the_nginx_of_compose_gets_a_configuration_nginx_accepts(tmp_path: Path) -> None:
@@ -111,15 +116,7 @@ def test_the_nginx_of_compose_gets_a_configuration_nginx_accepts(tmp_path: Path)
         assert new == "/data" or "AUTOCONF_MEDIA_PASS_SECRET" in new or new == "app:8000"
         text = text.replace(old, values[old])
     text = text.replace("/run/nginx-autoconf", str(tmp_path / "grants"))
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-        f"events {{}}\nhttp {{\n{text}\n}}\n"
-    )
-    tested = subprocess.run(
-        [NGINX, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True
-    )
-    assert tested.returncode == 0, tested.stderr
+    assert_nginx_accepts(tmp_path, text)
 
 
 def _instructions() -> list[tuple[str, str]]:

@@ -9,14 +9,11 @@ import json
 import shutil
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from autoconf.app import create_app
@@ -27,9 +24,21 @@ from autoconf.media.store import LocalStore, S3Store, Store, store_for
 from autoconf.models import Recording
 from autoconf.settings import Settings
 from tests import factories, support
+from tests.integration.test_study_archive import Instance
 from tests.mediafiles import make_testsrc
 
 UPLOADS = 8 * 1024 * 1024  # an archive with its media through HTTP
+
+
+def signed_in(instance: Instance, username: str) -> TestClient:
+    """A client of `instance` signed in as a new researcher `username`."""
+    return instance.client(factories.account(instance.engine, username, "researcher"))
+
+
+def zip_entries(content: bytes, prefix: str = "") -> dict[str, bytes]:
+    """The entries of the zip `content` whose name starts with `prefix`, by name."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return {name: archive.read(name) for name in archive.namelist() if name.startswith(prefix)}
 
 
 def sha256(data: bytes) -> str:
@@ -47,7 +56,7 @@ def stored_sums(settings: Settings, folder: str = "recordings") -> dict[str, str
     return {key: sha256(read(store, key)) for key, _size in store.listing(folder)}
 
 
-def folder_sums(instance: "Instance", recording_id: int) -> dict[str, str]:
+def folder_sums(instance: Instance, recording_id: int) -> dict[str, str]:
     """sha256 of the files of a recording's folder, by name."""
     with Session(instance.engine) as session:
         recording = session.get(Recording, recording_id)
@@ -55,22 +64,6 @@ def folder_sums(instance: "Instance", recording_id: int) -> dict[str, str]:
         folder = recording.storage_key.rsplit("/", 1)[0]
     sums = stored_sums(instance.settings, folder)
     return {key.removeprefix(f"{folder}/"): digest for key, digest in sums.items()}
-
-
-@dataclass
-class Instance:
-    settings: Settings
-    app: FastAPI
-
-    @property
-    def engine(self) -> Engine:
-        engine: Engine = self.app.state.engine
-        return engine
-
-    def client(self, username: str = "claire") -> TestClient:
-        client = factories.PageClient(self.app, raise_server_exceptions=False)
-        factories.login(client, factories.account(self.engine, username, "researcher"))
-        return client
 
 
 @pytest.fixture
@@ -133,7 +126,7 @@ def test_a_study_archive_leaves_the_store_and_comes_back_byte_for_byte(
     instances: Callable[..., Instance], short_video: bytes, tmp_path: Path
 ) -> None:
     source = instances(s3=True)
-    claire = source.client()
+    claire = signed_in(source, "claire")
     sid, ready, queued = study_with_media(source, claire, short_video)
     exported = claire.get(f"/api/v1/studies/{sid}/archive.zip")
     assert exported.status_code == 200, exported.text
@@ -167,7 +160,7 @@ def test_a_study_archive_leaves_the_store_and_comes_back_byte_for_byte(
     originals = by_code(claire, sid)
     for s3 in (True, False):  # into another bucket, and into a local folder
         target = instances(s3=s3)
-        margot = target.client("margot")
+        margot = signed_in(target, "margot")
         done = import_archive(margot, exported.content)
         assert done.status_code == 201, done.text
         assert done.json()["to_process"] == ["A8 - 2"] and done.json()["without_media"] == {}
@@ -193,12 +186,11 @@ def test_an_archive_refused_while_its_media_go_to_the_store_leaves_nothing_there
     instances: Callable[..., Instance], short_video: bytes
 ) -> None:
     source = instances(s3=True)
-    claire = source.client()
+    claire = signed_in(source, "claire")
     sid, _ready, queued = study_with_media(source, claire, short_video)
     content = claire.get(f"/api/v1/studies/{sid}/archive.zip").content
     # The last recording's original altered, same size: found once the others are stored.
-    with zipfile.ZipFile(io.BytesIO(content)) as archive:
-        entries = {name: archive.read(name) for name in archive.namelist()}
+    entries = zip_entries(content)
     name = f"media/{queued}/original.mp4"
     entries[name] = entries[name][:-1] + bytes([entries[name][-1] ^ 1])
     altered = io.BytesIO()
@@ -206,7 +198,7 @@ def test_an_archive_refused_while_its_media_go_to_the_store_leaves_nothing_there
         for entry, data in entries.items():
             archive.writestr(entry, data)
     target = instances(s3=True)
-    refused = import_archive(target.client("margot"), altered.getvalue())
+    refused = import_archive(signed_in(target, "margot"), altered.getvalue())
     assert refused.status_code == 422, refused.text
     assert "empreinte SHA-256" in refused.json()["detail"]
     assert stored_sums(target.settings) == {}
@@ -216,21 +208,18 @@ def test_a_qdpx_project_carries_the_stored_files_and_brings_them_into_a_store(
     instances: Callable[..., Instance], short_video: bytes
 ) -> None:
     source = instances(s3=True)
-    claire = source.client()
+    claire = signed_in(source, "claire")
     sid, ready, _queued = study_with_media(source, claire, short_video)
     response = claire.get(f"/api/v1/studies/{sid}/export.qdpx?media=included")
     assert response.status_code == 200, response.text
-    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
-        media = {
-            name: archive.read(name) for name in archive.namelist() if name.startswith("sources/")
-        }
+    media = zip_entries(response.content, "sources/")
     # The ready recording's browser-ready copy, the other's original (all it has yet).
     expected = {folder_sums(source, ready)["proxy.mp4"], sha256(short_video)}
     assert {sha256(content) for content in media.values()} == expected
     assert len(media) == 2
 
     target = instances(s3=True)
-    margot = target.client("margot")
+    margot = signed_in(target, "margot")
     study = margot.post("/api/v1/studies", json={"name": "Projet importé"}).json()
     imported = margot.post(
         f"/api/v1/studies/{study['id']}/import/qdpx",
@@ -250,7 +239,7 @@ def test_a_backup_of_a_store_restores_onto_a_folder_and_back_onto_a_store(
     instances: Callable[..., Instance], short_video: bytes, tmp_path: Path, s3_endpoint: str
 ) -> None:
     source = instances(s3=True)
-    claire = source.client()
+    claire = signed_in(source, "claire")
     _sid, ready, _queued = study_with_media(source, claire, short_video)
     stored = stored_sums(source.settings)
     assert len(stored) > 5  # two originals, the proxy and what is made from it
