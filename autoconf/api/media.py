@@ -394,25 +394,14 @@ def deliver(
     settings: Settings, key: str, media_type: str, found: os.stat_result | None = None
 ) -> Response:
     """The answer for a file: X-Accel-Redirect, or the file (`found`: its `stat`, when known
-    already; given to the response: one thread trip less per request)."""
+    already; given to the response: one thread trip less per request); from an object
+    store, `stored_answer`'s."""
     headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
-    store = store_for(settings)
-    if settings.media_accel_redirect and not isinstance(store, S3Store):
+    if settings.storage_url:
+        return stored_answer(settings, key, media_type, headers)
+    if settings.media_accel_redirect:
         headers["X-Accel-Redirect"] = settings.media_accel_redirect.rstrip("/") + "/" + quote(key)
         return Response(media_type=media_type, headers=headers)
-    if isinstance(store, S3Store):
-        if settings.media_accel_redirect:
-            # nginx fetches the bytes from the store (Range passed on), at an address valid
-            # long enough to be asked at once, never shown to the browser.
-            signed = urlsplit(store.url(key, ACCEL_STORE_SECONDS))
-            target = f"{signed.path}?{signed.query}"
-            headers["X-Accel-Redirect"] = settings.media_accel_redirect.rstrip("/") + target
-            return Response(media_type=media_type, headers=headers)
-        if seconds := settings.s3_presigned_seconds:
-            # Computed here, no request to the store: the browser then asks the store itself.
-            address = store.url(key, seconds)
-            return RedirectResponse(address, 307, headers={"Cache-Control": "no-store"})
-        return ObjectResponse(store, key, media_type, headers)
     path = settings.media_dir / key
     if found is None:
         try:
@@ -422,6 +411,27 @@ def deliver(
     if found is None or not stat.S_ISREG(found.st_mode):
         raise NotFound("Le fichier demandé est introuvable sur le serveur.")
     return MediaFile(path, media_type=media_type, headers=headers, stat_result=found)
+
+
+def stored_answer(
+    settings: Settings, key: str, media_type: str, headers: dict[str, str]
+) -> Response:
+    """The answer for a file of the object store: behind nginx, X-Accel-Redirect to an
+    address of the store signed for ACCEL_STORE_SECONDS (nginx fetches it, the Range passed
+    on, and the browser never sees it); with AUTOCONF_S3_PRESIGNED_SECONDS, a redirect to a
+    presigned address; else the bytes through the app. Addresses are computed here, with no
+    request to the store."""
+    store = store_for(settings)
+    assert isinstance(store, S3Store)
+    if settings.media_accel_redirect:
+        signed = urlsplit(store.url(key, ACCEL_STORE_SECONDS))
+        target = f"{signed.path}?{signed.query}"
+        headers["X-Accel-Redirect"] = settings.media_accel_redirect.rstrip("/") + target
+        return Response(media_type=media_type, headers=headers)
+    if seconds := settings.s3_presigned_seconds:
+        address = store.url(key, seconds)
+        return RedirectResponse(address, 307, headers={"Cache-Control": "no-store"})
+    return ObjectResponse(store, key, media_type, headers)
 
 
 def with_pass(

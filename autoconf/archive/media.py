@@ -8,9 +8,7 @@ folders are those of the media store (`media.store`): a local folder's files are
 written in place; an object store's are streamed, a file at a time, in constant memory.
 """
 
-import hashlib
 import logging
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -23,7 +21,7 @@ from autoconf.archive.manifest import MediaFile
 from autoconf.archive.values import FILE_NAME
 from autoconf.errors import Invalid, TooLarge
 from autoconf.interop.safezip import SafeZip
-from autoconf.media.storage import CHUNK, human_size, sync_folder
+from autoconf.media.storage import CHUNK, human_size
 from autoconf.media.store import LocalStore, Store
 from autoconf.studies.disposal import RECORDINGS, folder_name
 
@@ -123,15 +121,8 @@ def stage(archive: SafeZip, contents: Contents, store: Store) -> Staged:
         for recording_id in sorted({f.recording_id for f in files}):
             key = f"{RECORDINGS}/{uuid.uuid4().hex}"
             staged.folders[recording_id] = key
-            if media_dir is None:
-                for media in contents.files_of(recording_id):
-                    _send(archive, media, store, f"{key}/{media.name}")
-                continue
-            folder = media_dir / key
-            folder.mkdir()
             for media in contents.files_of(recording_id):
-                _copy(archive, media, folder / media.name)
-            sync_folder(folder)
+                _send(archive, media, store, f"{key}/{media.name}")
     except BaseException:
         staged.discard()
         raise
@@ -145,26 +136,10 @@ def _damaged(archive: SafeZip, media: MediaFile) -> Invalid:
     )
 
 
-def _copy(archive: SafeZip, media: MediaFile, target: Path) -> None:
-    partial = target.with_name(target.name + PARTIAL)
-    digest = hashlib.sha256()
-    size = 0
-    with partial.open("wb") as out:
-        for chunk in archive.chunks(media.entry):
-            digest.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-        out.flush()
-        os.fsync(out.fileno())
-    if size != media.size or digest.hexdigest() != media.sha256:
-        partial.unlink()
-        raise _damaged(archive, media)
-    partial.replace(target)
-
-
 def _send(archive: SafeZip, media: MediaFile, store: Store, key: str) -> None:
-    """The archive's file into the object store, hashed on the way; removed from the store
-    when it is not the file the manifest announced."""
+    """The archive's file into the store (a local folder: written as `.part`, synced,
+    renamed; an object store: sent in parts), hashed on the way; removed again when it is
+    not the file the manifest announced."""
     try:
         reader = cast(BinaryIO, _Reader(archive.chunks(media.entry)))
         stored = store.save_stream(reader, key, media.size)

@@ -55,10 +55,12 @@ class MissingObject(Exception):
 
 
 def checked_key(key: str) -> str:
-    """`key` if it is a relative path that stays inside the store; ValueError otherwise
-    (keys come from the database, but one is never trusted to climb out)."""
+    """`key` if it is a plain relative path that stays inside the store (no `..`, and
+    written as it would be normalised: the same file is one key in a folder and in a
+    bucket); ValueError otherwise (keys come from the database, but one is never trusted
+    to climb out)."""
     path = PurePosixPath(key)
-    if not key or path.is_absolute() or any(part in ("", ".", "..") for part in path.parts):
+    if not key or path.is_absolute() or str(path) != key or ".." in path.parts:
         raise ValueError(f"invalid media key {key!r}")
     return key
 
@@ -73,7 +75,7 @@ class ObjectPart:
     length: int
     size: int
     etag: str
-    close: Any
+    close: Callable[[], None]
 
 
 class Store(ABC):
@@ -217,9 +219,8 @@ class LocalStore(Store):
         return str(self._path(key))
 
     def check(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=self.root, prefix=".ready-"):
-            pass
+        self.root.mkdir(parents=True, exist_ok=True)  # made at the first upload otherwise
+        tempfile.NamedTemporaryFile(dir=self.root, prefix=".ready-").close()
 
 
 class _Counted:
@@ -479,6 +480,8 @@ def store_for(settings: Settings) -> Store:
     """The store the settings name (made once per process, then shared: boto3's client is
     safe across threads)."""
     wanted = (settings.storage_url, settings.s3_endpoint_url, str(settings.media_dir))
+    if (found := _stores.get(wanted)) is not None:  # without the lock: asked per media request
+        return found
     with _lock:
         if (found := _stores.get(wanted)) is None:
             if settings.storage_url:

@@ -5,13 +5,12 @@ says more than an operator needs (never a URL with its password, never a path's 
 import os
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, text
 
-from autoconf.media.store import store_for
+from autoconf.media.store import LocalStore, store_for
 from autoconf.media.tools import tool_status
 from autoconf.settings import Settings
 
@@ -53,20 +52,17 @@ def _database(engine: Engine) -> str | None:
 
 
 def _storage(settings: Settings) -> str | None:
+    """The media store takes a file (a local folder: a file written and removed; an object
+    store: an object), and so does the folder of work files beside an object store."""
     store = store_for(settings)
-    if store.kind != "local":
+    folders = [store] if isinstance(store, LocalStore) else [store, LocalStore(settings.work_dir)]
+    for place in folders:
         try:
-            store.check()  # a small object written and removed
+            place.check()
+        except OSError as exc:
+            return f"Le dossier des médias refuse l'écriture ({os.strerror(exc.errno or 0)})."
         except Exception as exc:
             return f"Le stockage objet des médias ne répond pas ({type(exc).__name__})."
-    folder = settings.work_dir  # the media folder, or an object store's work files
-    probe = folder / f".ready-{uuid.uuid4().hex}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)  # made at the first upload otherwise
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        return f"Le dossier des médias refuse l'écriture ({os.strerror(exc.errno or 0)})."
     return None
 
 
