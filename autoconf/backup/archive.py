@@ -25,8 +25,8 @@ from autoconf.backup.manifest import MANIFEST, Manifest
 from autoconf.backup.media import media_copy
 from autoconf.backup.postgres import PgTools, check_tools, postgres_snapshot
 from autoconf.backup.snapshot import Snapshot, sqlite_snapshot
-from autoconf.backup.transfer import sync_folder
 from autoconf.errors import Conflict, Invalid
+from autoconf.media.storage import sync_folder
 from autoconf.media.store import LocalStore, store_for
 from autoconf.settings import Settings
 

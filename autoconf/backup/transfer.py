@@ -55,12 +55,3 @@ def copy_stream(reader: BinaryIO, target: Path) -> tuple[int, str]:
         partial.unlink(missing_ok=True)
         raise
     return size, digest.hexdigest()
-
-
-def sync_folder(folder: Path) -> None:
-    """Make the names written in `folder` durable (its entries, not only the files)."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
