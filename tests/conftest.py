@@ -25,6 +25,23 @@ DATA = Path(__file__).parent / "data"
 os.environ.setdefault("AUTOCONF_PASSWORD_MEMORY_KIB", "12288")
 
 
+UNIT = Path(__file__).parent / "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`once` (left out of the PostgreSQL pass: scripts/test) for what gives the same result
+    on both passes: unit tests (no database), tests that choose their database (`sqlite`,
+    `postgres`), and the files marked so (their subject is not the database: nginx, the
+    Dockerfile, ffmpeg, the object store, the bus's transports)."""
+    for item in items:
+        if (
+            item.path.is_relative_to(UNIT)
+            or item.get_closest_marker("sqlite")
+            or item.get_closest_marker("postgres")
+        ):
+            item.add_marker(pytest.mark.once)
+
+
 @pytest.fixture(autouse=True)
 def _sqlite_only(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test marked `sqlite` is about SQLite itself (its files, its log, its locks): it

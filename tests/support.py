@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx2 as httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 if TYPE_CHECKING:
     from autoconf.settings import Settings
@@ -128,14 +130,23 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
         time.sleep(0.1)
 
 
-def researcher_token(
-    data_dir: Path, username: str = "claire", env: dict[str, str] | None = None
-) -> dict[str, str]:
-    """A migrated database with one researcher; their API token as request headers."""
-    cli(data_dir, "migrate", env=env)
-    cli(data_dir, "user", "add", username, "--role", "researcher", stdin="long-password\n", env=env)
-    token = cli(data_dir, "token", "create", username, env=env).strip()
-    return {"Authorization": f"Bearer {token}"}
+def researcher_token(data_dir: Path, username: str = "claire") -> dict[str, str]:
+    """A migrated database on `data_dir` with one researcher; their API token as request
+    headers. Made in this process (the commands would take three interpreter starts, seconds
+    each); tests/integration/test_cli.py runs the commands themselves."""
+    from autoconf.auth import accounts
+    from autoconf.db import make_engine, session_scope
+
+    settings = settings_for(data_dir)
+    migrated(settings)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with session_scope(engine) as session:
+            user = accounts.create_user(session, username, "long-password", "researcher")
+            _, clear = accounts.issue_token(session, user, accounts.API, name="tests")
+    finally:
+        engine.dispose()
+    return {"Authorization": f"Bearer {clear}"}
 
 
 def study_with_recording(url: str, headers: dict[str, str]) -> tuple[int, int]:
@@ -179,6 +190,9 @@ def sqlite_only(forced: bool) -> None:
 
 
 _template: list[str] = []
+# Databases of finished tests, emptied for the next ones: creating a database takes ~0.1 s
+# and dropping one forces a checkpoint (0.2-2 s); emptying one takes a few milliseconds.
+_emptied: list[str] = []
 
 
 def _server() -> URL:
@@ -196,9 +210,10 @@ def _admin(statement: str) -> None:
 
 def database_url(data_dir: Path) -> str:
     """The database of `data_dir`'s app: "" (its embedded SQLite file) on the SQLite pass;
-    on the PostgreSQL pass, a database made for this folder at its first use, already
-    migrated (from the template), dropped by `drop_database` (the `settings` fixture's, at
-    the end of its test) or when the test process ends."""
+    on the PostgreSQL pass, a database given to this folder at its first use, already
+    migrated (a copy of the template, or one a finished test left and `drop_database`
+    emptied), given back at the end of its test (the `settings` fixture) and dropped when
+    the test process ends."""
     if not ON_POSTGRES or _sqlite_only[0]:
         return ""
     key = data_dir.resolve()
@@ -213,9 +228,12 @@ def database_url(data_dir: Path) -> str:
             create_engine(url).dispose()
             _template.append(name)
             atexit.register(_drop_all)
-        name = f"autoconf_t_{uuid.uuid4().hex[:12]}"
-        _admin(f'CREATE DATABASE "{name}" TEMPLATE "{_template[0]}"')
-        _databases[key] = _server().set(database=name).render_as_string(hide_password=False)
+        if _emptied:
+            _databases[key] = _emptied.pop()
+        else:
+            name = f"autoconf_t_{uuid.uuid4().hex[:12]}"
+            _admin(f'CREATE DATABASE "{name}" TEMPLATE "{_template[0]}"')
+            _databases[key] = _server().set(database=name).render_as_string(hide_password=False)
     return _databases[key]
 
 
@@ -269,15 +287,81 @@ def copy_database(source: Path, target: Path) -> None:
 
 
 def drop_database(data_dir: Path) -> None:
-    """Drop `data_dir`'s database (PostgreSQL pass; nothing on SQLite: the folder goes)."""
+    """Done with `data_dir`'s database (PostgreSQL pass; nothing on SQLite: the folder
+    goes): emptied for another test, or dropped if its test changed its schema."""
     url = _databases.pop(data_dir.resolve(), None)
-    if url is not None:
-        _admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+    if url is None:
+        return
+    if _empty(url):
+        _emptied.append(url)
+    else:
+        _drop(url)
+
+
+def _drop(url: str) -> None:
+    _admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+def _empty(url: str) -> bool:
+    """Make `url`'s database as its template left it: its other connections closed (a
+    test's server may still hold some), every row removed, every sequence back to 1. False
+    when it can no longer pass for the template (a test migrated it, or changed its tables)."""
+    name = make_url(url).database
+    _admin(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        f" WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    )
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            if _schema(connection) != _schema_of_template():
+                return False
+            connection.execute(text("SET LOCAL session_replication_role = replica"))  # no FKs
+            for table in _schema(connection)[1]:
+                connection.execute(text(f'DELETE FROM "{table}"'))
+            for sequence in connection.execute(
+                text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+            ).scalars():
+                connection.execute(text("SELECT setval(:name, 1, false)"), {"name": sequence})
+        return True
+    except SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
+
+
+def _schema(connection: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A database's revision and its tables (other than the revision's)."""
+    revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+    tables = connection.execute(
+        text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            " AND tablename <> 'alembic_version' ORDER BY tablename"
+        )
+    ).scalars()
+    return tuple(revision), tuple(tables)
+
+
+_template_schema: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+
+
+def _schema_of_template() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if not _template_schema:
+        engine = create_engine(
+            _server().set(database=_template[0]).render_as_string(hide_password=False),
+            poolclass=NullPool,
+        )
+        with engine.connect() as connection:
+            _template_schema.append(_schema(connection))
+        engine.dispose()
+    return _template_schema[0]
 
 
 def _drop_all() -> None:
-    for data_dir in list(_databases):
-        drop_database(data_dir)
+    for url in [*_databases.values(), *_emptied]:
+        _drop(url)
+    _databases.clear()
+    _emptied.clear()
     for name in _template:
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

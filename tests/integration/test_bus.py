@@ -17,6 +17,8 @@ from autoconf.db import Writer, make_engine
 from autoconf.live.hub import FALLBACK_POLL_SECONDS, POLL_SECONDS, LiveHub
 from tests.support import fresh_postgres, wait_for
 
+pytestmark = pytest.mark.once  # each transport chooses its own database
+
 REDIS_URL = os.environ.get("AUTOCONF_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 

@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import pytest
 import yaml
 
 from tests.integration.test_nginx import NGINX
 from tests.support import free_port, wait_for
+
+pytestmark = pytest.mark.once  # the deployment files
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"

@@ -6,6 +6,8 @@ import pytest
 
 from autoconf.media.runner import FFmpeg, MediaError, Stopped
 
+pytestmark = pytest.mark.once  # ffmpeg alone
+
 TONE = ["-f", "lavfi", "-i", "sine=frequency=440:duration=10"]
 
 

@@ -28,6 +28,8 @@ from tests.mediafiles import (
     top_level_boxes,
 )
 
+pytestmark = pytest.mark.once  # ffmpeg's outputs (jobs on both passes: test_media_jobs.py)
+
 PLAYABLE = sorted(p.name for p in VARIANTS.iterdir() if p.name not in BROKEN)
 # Already what every browser plays: the proxy must be a copy of the packets, not a re-encode.
 REMUXED = {"h264-aac-moov-at-end.mp4": ("v:0", "a:0"), "portrait-phone.mp4": ("v:0", "a:0")}

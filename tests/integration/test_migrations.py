@@ -15,6 +15,8 @@ from sqlmodel import SQLModel
 from autoconf import migrate, models  # noqa: F401
 from autoconf.db import make_engine
 
+pytestmark = pytest.mark.once  # each test makes its own databases
+
 
 def _check(url: str) -> None:
     migrate.upgrade(url)

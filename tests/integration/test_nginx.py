@@ -14,6 +14,8 @@ import pytest
 from autoconf.media import passes
 from tests.support import cli, free_port, researcher_token, serve, study_with_recording, wait_for
 
+pytestmark = pytest.mark.once  # nginx and the media passes (the app on both passes elsewhere)
+
 SNIPPET = Path(__file__).parents[2] / "docs" / "nginx-autoconf.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SECRET = "a-test-secret-for-media-passes-0123456789"

@@ -30,6 +30,8 @@ from tests.support import (
     wait_for,
 )
 
+pytestmark = pytest.mark.once  # each transport chooses its own database
+
 TOKEN = "m" * 32
 
 

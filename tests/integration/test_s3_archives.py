@@ -27,6 +27,8 @@ from tests import factories, support
 from tests.integration.test_study_archive import Instance
 from tests.mediafiles import make_testsrc
 
+pytestmark = pytest.mark.once  # the store (archives on both passes: test_study_archive.py)
+
 UPLOADS = 8 * 1024 * 1024  # an archive with its media through HTTP
 
 

@@ -31,6 +31,8 @@ from tests import factories, support
 from tests.api.test_tus_uploads import TUS, create, patch
 from tests.mediafiles import duration_s, make_testsrc
 
+pytestmark = pytest.mark.once  # the object store; the database on both passes elsewhere
+
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SNIPPET_S3 = Path(__file__).parents[2] / "docs" / "nginx-autoconf-s3.conf"
 
@@ -370,7 +372,7 @@ def test_nginx_fetches_from_the_store_what_the_app_allowed(
         "AUTOCONF_MEDIA_ACCEL_REDIRECT": "/_autoconf_store/",
         "AUTOCONF_MEDIA_WORKERS": "1",
     }
-    headers = support.researcher_token(data, env=env)
+    headers = support.researcher_token(data)
     with support.serve(data, env) as app_url:
         port = support.free_port()
         server = SNIPPET_S3.read_text().replace("listen 80;", f"listen {port};")
