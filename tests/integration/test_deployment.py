@@ -1,7 +1,8 @@
-"""The deployment files: compose.yaml checked against the Compose specification's schema and
-wired to the nginx snippet it fills in; the Dockerfile's instructions carried out in order in
-a clean virtual environment (Docker cannot run on the test machine): the installed package,
-not this checkout, serves, migrates at start and passes the image's health check."""
+"""The deployment files: compose.yaml and compose.folder.yaml checked against the Compose
+specification's schema and wired to the nginx snippets they fill in; the Dockerfile's
+instructions carried out in order in a clean virtual environment (Docker cannot run on the
+test machine): the installed package, not this checkout, serves, migrates at start and
+passes the image's health check."""
 
 import re
 import shlex
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.once  # the deployment files
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"
-COMPOSE_S3 = ROOT / "compose.s3.yaml"
+COMPOSE_FOLDER = ROOT / "compose.folder.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 SNIPPET = ROOT / "docs" / "nginx-autoconf.conf"
 SNIPPET_S3 = ROOT / "docs" / "nginx-autoconf-s3.conf"
@@ -60,31 +61,21 @@ def assert_nginx_accepts(folder: Path, snippet: str) -> None:
 
 
 def test_the_compose_file_follows_the_compose_specification() -> None:
+    """compose.yaml: PostgreSQL, MinIO and its bucket, the app and the worker on the store
+    (the same settings for both), nginx on the snippet that fetches from it."""
     services = compose_services(COMPOSE)
-    assert set(services) == {"db", "app", "worker", "nginx"}
+    assert set(services) == {"db", "minio", "minio-bucket", "app", "worker", "nginx"}
     assert services["app"]["command"][-2:] == ["--workers", "2"]
     assert services["worker"]["command"][:2] == ["autoconf", "worker"]
-    for name in ("app", "worker"):  # the same settings, database and media for both
+    for name in ("app", "worker"):
         environment = services[name]["environment"]
         assert environment["AUTOCONF_MEDIA_WORKERS"] == "0"
         assert "@db:5432/" in environment["AUTOCONF_DATABASE_URL"]
-        assert "media:/data" in services[name]["volumes"]
-    assert services["nginx"]["ports"] == ["${AUTOCONF_HTTP_PORT:-80}:80"]
-    assert "ports" not in services["app"] and "ports" not in services["db"]
-
-
-def test_the_object_storage_variant_follows_the_specification_and_swaps_the_media() -> None:
-    """compose.s3.yaml, laid over compose.yaml: MinIO and its bucket, the app and the worker
-    on the store (the same settings for both), nginx on the snippet that fetches from it."""
-    services = compose_services(COMPOSE_S3)
-    assert set(services) == {"minio", "minio-bucket", "app", "worker", "nginx"}
-    base = yaml.safe_load(COMPOSE.read_text())["services"]
-    for name in ("app", "worker"):
-        merged = base[name]["environment"] | services[name]["environment"]
-        assert merged["AUTOCONF_STORAGE_URL"].startswith("s3://")
-        assert merged["AUTOCONF_S3_ENDPOINT_URL"].endswith("minio:9000}")
-        assert merged["AUTOCONF_MEDIA_ACCEL_REDIRECT"] == "/_autoconf_store/"
-        assert merged["AUTOCONF_MEDIA_PASS_SECRET"] == ""
+        assert environment["AUTOCONF_STORAGE_URL"].startswith("s3://")
+        assert environment["AUTOCONF_S3_ENDPOINT_URL"].endswith("minio:9000}")
+        assert environment["AUTOCONF_MEDIA_ACCEL_REDIRECT"] == "/_autoconf_store/"
+        assert "AUTOCONF_MEDIA_PASS_SECRET" not in environment  # passes serve a folder
+        assert "work:/data" in services[name]["volumes"]  # uploads reach the worker
         assert services[name]["depends_on"]["minio-bucket"]["condition"] == (
             "service_completed_successfully"
         )
@@ -92,8 +83,24 @@ def test_the_object_storage_variant_follows_the_specification_and_swaps_the_medi
     assert "nginx-autoconf-s3.conf" in command and "127.0.0.1:8000#app:8000" in command
     assert "STORE_URL#$${AUTOCONF_S3_ENDPOINT_URL}#" in command
     assert services["nginx"]["environment"]["AUTOCONF_S3_ENDPOINT_URL"].endswith("minio:9000}")
-    bucket = services["minio-bucket"]["entrypoint"][-1]
-    assert "mc mb --ignore-existing" in bucket
+    assert "mc mb --ignore-existing" in services["minio-bucket"]["entrypoint"][-1]
+    assert services["nginx"]["ports"] == ["${AUTOCONF_HTTP_PORT:-80}:80"]
+    assert not {"ports"} & (services["app"].keys() | services["db"].keys())
+    assert "ports" not in services["minio"]  # reached by the app and nginx only
+
+
+def test_the_media_volume_variant_follows_the_specification() -> None:
+    """compose.folder.yaml: no store, the media in a volume shared by the app, the worker
+    and nginx (read-only there), nginx on the snippet that sends files on a pass."""
+    services = compose_services(COMPOSE_FOLDER)
+    assert set(services) == {"db", "app", "worker", "nginx"}
+    for name in ("app", "worker"):
+        environment = services[name]["environment"]
+        assert "AUTOCONF_STORAGE_URL" not in environment
+        assert environment["AUTOCONF_MEDIA_ACCEL_REDIRECT"] == "/_autoconf_media/"
+        assert "media:/data" in services[name]["volumes"]
+    assert "media:/data:ro" in services["nginx"]["volumes"]
+    assert "ports" not in services["app"] and "ports" not in services["db"]
 
 
 def test_the_object_storage_snippet_is_accepted_by_nginx(tmp_path: Path) -> None:
@@ -102,10 +109,12 @@ def test_the_object_storage_snippet_is_accepted_by_nginx(tmp_path: Path) -> None
     assert_nginx_accepts(tmp_path, snippet)
 
 
-def test_the_nginx_of_compose_gets_a_configuration_nginx_accepts(tmp_path: Path) -> None:
+def test_the_nginx_of_the_volume_variant_gets_a_configuration_nginx_accepts(
+    tmp_path: Path,
+) -> None:
     """The compose nginx's `sed` fills the snippet's three placeholders; the result (with
     this machine's folders for nginx's own) passes `nginx -t`."""
-    command = yaml.safe_load(COMPOSE.read_text())["services"]["nginx"]["command"][-1]
+    command = yaml.safe_load(COMPOSE_FOLDER.read_text())["services"]["nginx"]["command"][-1]
     replacements = re.findall(r'-e "s#([^#]+)#([^#]*)#g"', command)
     assert [old for old, _ in replacements] == ["DATA_DIR", "MEDIA_PASS_SECRET", "127.0.0.1:8000"]
     text = SNIPPET.read_text()
