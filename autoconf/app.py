@@ -52,6 +52,7 @@ from autoconf.api import (
     study_admin_pages,
     synthesis,
     synthesis_pages,
+    transcription,
     uploads,
     users,
 )
@@ -70,6 +71,8 @@ from autoconf.observability.metrics import RequestMetrics
 from autoconf.observability.readiness import ToolCheck
 from autoconf.schemes.timecode import format_ms
 from autoconf.settings import Settings
+from autoconf.transcribe import model as transcription_model
+from autoconf.transcribe.jobs import TranscriptionRunner
 
 _PACKAGE = Path(__file__).parent
 ROUTERS = tuple(
@@ -112,6 +115,7 @@ ROUTERS = tuple(
         study_admin_pages,
         account_pages,
         archive,
+        transcription,
     )
 )
 
@@ -178,17 +182,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runner = None
+        runner, transcriber = None, None
         if settings.media_workers > 0:  # else `autoconf worker` processes run the jobs
             runner = JobRunner(engine, settings, settings.media_workers)
             runner.start()
-        app.state.job_runner = runner
+            if transcription_model.installed():  # the optional extra
+                transcriber = TranscriptionRunner(engine, settings)
+                transcriber.start()
+        app.state.job_runner, app.state.transcription_runner = runner, transcriber
         bus.start()
         yield
         await app.state.live_hub.stop()
         await anyio.to_thread.run_sync(bus.stop)
-        if runner is not None:
-            await anyio.to_thread.run_sync(runner.stop)
+        for running in (runner, transcriber):
+            if running is not None:
+                await anyio.to_thread.run_sync(running.stop)
         engine.dispose()
 
     app = FastAPI(

@@ -96,20 +96,32 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import threading
 
     from autoconf.media.jobs import JobRunner, run_until_idle
+    from autoconf.transcribe import jobs as transcriptions
+    from autoconf.transcribe import model
 
     engine = make_engine(settings.effective_database_url)
     if args.until_idle:
         print(f"{run_until_idle(engine, settings)} traitement(s) effectué(s).")
+        if model.installed():
+            done = transcriptions.run_until_idle(engine, settings)
+            print(f"{done} transcription(s) effectuée(s).")
         return 0
     count = max(1, args.jobs or settings.media_workers)
-    runner = JobRunner(engine, settings, count)
+    runners: list[JobRunner | transcriptions.TranscriptionRunner] = [
+        JobRunner(engine, settings, count)
+    ]
+    if model.installed():  # the optional extra: one transcription at a time
+        runners.append(transcriptions.TranscriptionRunner(engine, settings))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    runner.start()
-    print(f"autoconf worker : {count} traitement(s) à la fois.", flush=True)
+    for runner in runners:
+        runner.start()
+    also = " et les transcriptions" if len(runners) > 1 else ""
+    print(f"autoconf worker : {count} traitement(s) à la fois{also}.", flush=True)
     stop.wait()
-    runner.stop()
+    for runner in runners:
+        runner.stop()
     return 0
 
 

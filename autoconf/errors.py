@@ -60,4 +60,5 @@ class ToolMissing(DomainError):
 
 
 class Unavailable(DomainError):
-    """A service the application stores in (the object store) does not answer."""
+    """Something the application needs is not there or does not answer: the object store
+    it keeps the media in, the transcription model."""

@@ -203,6 +203,46 @@ class MediaJob(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class TranscriptionJob(SQLModel, table=True):
+    """The automatic transcription of one recording (`autoconf.transcribe`): one row per
+    recording, claimed by a worker like a media job, its heartbeat and progress written as
+    the model runs; what it finds lands in `draft_cue`."""
+
+    __tablename__ = "transcription_job"
+    id: int | None = Field(default=None, primary_key=True)
+    recording_id: int = Field(foreign_key="recording.id", unique=True, ondelete="CASCADE")
+    status: str = Field(default="queued", sa_type=String(16), index=True)
+    stage: str = Field(default="", max_length=32)
+    progress: float = 0.0
+    attempts: int = 0
+    worker: str = Field(default="", max_length=100)
+    error: str | None = None
+    model: str = Field(default="", max_length=200)  # what ran, for the draft's mention
+    requested_by: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _timestamp()
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DraftCue(SQLModel, table=True):
+    """A cue of a recording's automatic transcript, until the researcher validates the
+    draft (it then becomes the transcript: annotations of origin `transcript`)."""
+
+    __tablename__ = "draft_cue"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+    id: int | None = Field(default=None, primary_key=True)
+    recording_id: int = Field(foreign_key="recording.id", index=True, ondelete="CASCADE")
+    start_ms: int
+    end_ms: int
+    speaker: str = Field(default="", max_length=100)
+    text: str = ""
+    # The model's words, [[start_ms, end_ms, text], …]: a split at a word takes its time.
+    words: list[list[Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    version: int = 1
+    updated_at: datetime = _timestamp()
+
+
 class Interview(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("study_id", "code"), {"sqlite_autoincrement": True})
     id: int | None = Field(default=None, primary_key=True)

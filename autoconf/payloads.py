@@ -980,3 +980,77 @@ class RecordingChoice(_Input):
     stop_at_ms: Milliseconds | None = Field(
         default=None, description="Where that stop is in the interview's recording."
     )
+
+
+# Automatic transcription (issue 21): the job, the draft and its corrections.
+SpeakerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class TranscriptionJobPublic(_Output):
+    status: Literal["queued", "running", "done", "failed", "cancelled", "stopped"]
+    stage: str = Field(
+        description="The step under way, in French (« Reconnaissance de la parole »)."
+    )
+    progress: float = Field(description="Percent done, 0-100.")
+    error: str | None
+    model: str = Field(description="The model that made the draft (once done).")
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class TranscriptionPublic(BaseModel):
+    available: bool = Field(description="Whether this server can transcribe.")
+    why_not: str = Field(description="When it cannot: why, and how to enable it (French).")
+    job: TranscriptionJobPublic | None
+    draft_cues: int = Field(description="Cues in the draft waiting to be validated.")
+    speakers: list[str] = Field(description="The draft's speakers, in order of appearance.")
+
+
+class DraftCuePublic(_Output):
+    id: int
+    start_ms: int
+    end_ms: int
+    speaker: str
+    text: str
+    version: int
+    words: list[list[Any]] = Field(description="[[start_ms, end_ms, text], …] of the model.")
+
+
+class DraftPublic(BaseModel):
+    cues: list[DraftCuePublic]
+    speakers: list[str]
+
+
+class DraftCueUpdate(_Input):
+    _not_null = frozenset({"text", "speaker", "start_ms", "end_ms"})
+    cue_id: Id = Field(description="The cue of the draft to correct.")
+    version: Id = Field(description="The version read; a stale one is refused with 409.")
+    text: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    speaker: SpeakerName | None = None
+    start_ms: Milliseconds | None = None
+    end_ms: Milliseconds | None = None
+
+
+class DraftCueSplit(_Input):
+    cue_id: Id
+    version: Id
+    at: Annotated[int, Field(ge=1, le=5000)] = Field(
+        description="Where to cut the text: the number of characters of the first part."
+    )
+
+
+class DraftCueMerge(_Input):
+    cue_id: Id = Field(description="The cue the next one is joined to.")
+    version: Id
+
+
+class DraftSpeakers(_Input):
+    names: dict[SpeakerName, SpeakerName] = Field(
+        min_length=1,
+        max_length=20,
+        description='Old name → new name, all at once: {"A": "B", "B": "A"} swaps two.',
+    )
+
+
+class DraftValidated(BaseModel):
+    cues: int = Field(description="Cues of the transcript now (the draft is gone).")

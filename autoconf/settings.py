@@ -102,6 +102,26 @@ class Settings(BaseSettings):
         "taken back), e.g. `redis://127.0.0.1:6379/0`. Empty: PostgreSQL's LISTEN/NOTIFY, "
         "or on SQLite a table the processes poll.",
     )
+    transcribe_model: str = Field(
+        default="small",
+        max_length=1000,
+        description="The speech-recognition model of automatic transcription (extra "
+        "`autoconf[transcribe]`): a Whisper size (`tiny`, `base`, `small`, `medium`, "
+        "`large-v3`), fetched into DATA_DIR/models on first use, or the folder of a "
+        "faster-whisper model (an absolute path, or relative to DATA_DIR) for an offline "
+        "machine.",
+    )
+    transcribe_language: str = Field(
+        default="fr",
+        pattern=r"^[a-z]{2,3}$",
+        description="The language spoken in the recordings (an ISO 639-1 code).",
+    )
+    transcribe_threads: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="CPU threads of one transcription; 0: as many as the machine has cores.",
+    )
     password_memory_kib: int = Field(
         default=65536,
         ge=12288,  # OWASP's lowest argon2id setting with 3 passes

@@ -8,7 +8,7 @@ from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from autoconf.api import covalidation
+from autoconf.api import covalidation, transcription
 from autoconf.api.annotations import import_transcript_file
 from autoconf.api.auth import end_session, log_in, open_session
 from autoconf.api.consent_pages import consent_context
@@ -38,6 +38,8 @@ from autoconf.payloads import MAX_ID, AnnotationPublic, ShortCode, UserPublic
 from autoconf.schemes import annotations, codebooks, rounds
 from autoconf.schemes.fields import STRUCTURED_FIELDS
 from autoconf.studies import access, recordings, service
+from autoconf.transcribe import drafts
+from autoconf.transcribe import jobs as transcription_jobs
 
 router = IndexedRouter(include_in_schema=False)
 
@@ -228,6 +230,46 @@ async def cancel_form(
     return RedirectResponse(f"/recordings/{recording.id}", status_code=303)
 
 
+@router.post("/recordings/{recording_id}/transcription")
+async def transcription_form(
+    request: Request,
+    recording: ManagedRecordingDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+) -> Response:
+    """The recording page's "Transcrire automatiquement" without JavaScript."""
+    await transcription.start(request, session, settings, recording, user.id or 0)
+    return RedirectResponse(f"/recordings/{recording.id}#transcription", status_code=303)
+
+
+@router.post("/recordings/{recording_id}/transcription/cancel")
+async def transcription_cancel_form(
+    request: Request, recording: ManagedRecordingDep, session: SessionDep
+) -> Response:
+    """The recording page's "Arrêter la transcription" without JavaScript."""
+    await write(request, session, transcription_jobs.cancel, session, recording.id)
+    return RedirectResponse(f"/recordings/{recording.id}#transcription", status_code=303)
+
+
+@router.post("/recordings/{recording_id}/draft/validate")
+async def draft_validate_form(
+    request: Request, recording: ManagedRecordingDep, session: SessionDep, user: CurrentUser
+) -> Response:
+    """The recording page's "Valider le brouillon": it becomes the transcript."""
+    await write(request, session, drafts.validate, session, recording, user.id)
+    return RedirectResponse(f"/recordings/{recording.id}#transcription", status_code=303)
+
+
+@router.post("/recordings/{recording_id}/draft/discard")
+async def draft_discard_form(
+    request: Request, recording: ManagedRecordingDep, session: SessionDep
+) -> Response:
+    """The recording page's "Jeter le brouillon"."""
+    await write(request, session, drafts.discard, session, recording)
+    return RedirectResponse(f"/recordings/{recording.id}#transcription", status_code=303)
+
+
 @router.post("/recordings/{recording_id}/delete")
 async def delete_form(
     request: Request, recording: ManagedRecordingDep, session: SessionDep, settings: SettingsDep
@@ -272,7 +314,9 @@ async def counsellor_form(
 
 
 @router.get("/recordings/{recording_id}", response_class=HTMLResponse)
-def recording_page(request: Request, recording: RecordingDep, session: SessionDep) -> Response:
+def recording_page(
+    request: Request, recording: RecordingDep, session: SessionDep, settings: SettingsDep
+) -> Response:
     study = session.get(Study, recording.study_id)  # RecordingDep checked the access
     media = player_media(session, recording)
     counsellor = session.get(Counsellor, recording.counsellor_id or 0)
@@ -302,6 +346,7 @@ def recording_page(request: Request, recording: RecordingDep, session: SessionDe
         recording=recording,
         media=media,
         can_manage=manages,
+        transcription=transcription.state(session, settings, recording) if manages else None,
         counsellor=counsellor,
         study_counsellors=service.list_counsellors(session, user, recording.study_id)
         if manages

@@ -47,7 +47,8 @@ _ERROR_DESCRIPTIONS = {
     423: "The same upload is receiving bytes on another connection: retry in a moment.",
     429: "Too many failed sign-ins for this account or from this address: retry after "
     "`Retry-After` seconds.",
-    503: "A tool the server needs (ffmpeg) is missing.",
+    503: "A tool or service the server needs (ffmpeg, the media store, the transcription "
+    "model) is missing or does not answer.",
 }
 _ERROR_HEADERS = {
     429: {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},

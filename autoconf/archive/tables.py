@@ -363,6 +363,9 @@ NOT_ARCHIVED = {
     "live_presence": "who is connected right now",
     "process_signal": "messages between the instance's processes, kept a minute",
     "audit_event": "carried apart, as a document (audit.jsonl), not imported",
+    "transcription_job": "the instance's work: the importing instance transcribes again on demand",
+    "draft_cue": "an automatic transcript not validated yet; validated, it is the transcript "
+    "(annotations), which travels",
 }
 
 

@@ -25,6 +25,7 @@ from autoconf.models import (
     Code,
     Codebook,
     Counsellor,
+    DraftCue,
     Interview,
     InterviewRecording,
     LiveSession,
@@ -84,6 +85,9 @@ class Report:
     ac_recording: str | None
     aligned: bool  # the interview's recording start is known (else guessed from the session)
     rows: list[ReportRow]
+    # The right column's words come from the automatic transcript's draft (no transcript of
+    # the interview's recording validated yet).
+    ac_draft: bool = False
 
     @property
     def title(self) -> str:
@@ -107,6 +111,33 @@ def _cues(session: Session, recording_id: int, start: int, end: int) -> list[Sai
         .order_by(col(Annotation.start_ms))
     ).all()
     return _said(rows)
+
+
+def _draft_cues(session: Session, recording_id: int, start: int, end: int) -> list[Said]:
+    """The automatic transcript's draft cues overlapping [start, end], in time order."""
+    rows = session.execute(
+        sa_select(col(DraftCue.start_ms), col(DraftCue.speaker), col(DraftCue.text))
+        .where(
+            col(DraftCue.recording_id) == recording_id,
+            col(DraftCue.start_ms) <= end,
+            col(DraftCue.end_ms) >= start,
+        )
+        .order_by(col(DraftCue.start_ms))
+    ).all()
+    return _said(rows)
+
+
+def _has_transcript(session: Session, recording_id: int) -> bool:
+    return (
+        session.execute(
+            sa_select(col(Annotation.id))
+            .where(
+                col(Annotation.recording_id) == recording_id, col(Annotation.layer) == "transcript"
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def _schemes(session: Session, recording_id: int, position: int) -> list[str]:
@@ -228,7 +259,12 @@ def build(session: Session, interview: Interview, viewer_id: int | None) -> Repo
             if ms >= 0 and (ac_duration is None or ms <= ac_duration):
                 row.ac_ms = ms
         rows.append(row)
+    ac_draft = False
     if ac is not None:
+        # The validated transcript, else the automatic transcript's draft, marked as such.
+        excerpt = _cues
+        if not _has_transcript(session, ac):
+            excerpt, ac_draft = _draft_cues, True
         # Rows are in recording order: the next stop in the interview's recording is the
         # next in time.
         ac_times = sorted({r.ac_ms for r in rows if r.ac_ms is not None})
@@ -237,7 +273,8 @@ def build(session: Session, interview: Interview, viewer_id: int | None) -> Repo
                 continue
             following = [ms for ms in ac_times if ms > row.ac_ms]
             end = min([*following[:1], row.ac_ms + AC_EXCERPT_MAX_MS])
-            row.ac_excerpt = _cues(session, ac, row.ac_ms, max(row.ac_ms, end - 1))
+            row.ac_excerpt = excerpt(session, ac, row.ac_ms, max(row.ac_ms, end - 1))
+        ac_draft = ac_draft and any(row.ac_excerpt for row in rows)
     return Report(
         interview_id=interview.id,
         code=interview.code,
@@ -245,6 +282,7 @@ def build(session: Session, interview: Interview, viewer_id: int | None) -> Repo
         ac_recording=codes.get(ac) if ac is not None else None,
         aligned=aligned,
         rows=rows,
+        ac_draft=ac_draft,
     )
 
 
@@ -317,6 +355,14 @@ def _transcript_lines(said: list[Said]) -> list[str]:
     return [(f"{s.speaker} : " if s.speaker else "") + s.text for s in said]
 
 
+def _ac_heading(report: Report) -> str:
+    """The right column's title; its words from a draft say so."""
+    heading = _("Ce qui est dit en auto-confrontation")
+    if report.ac_draft:
+        heading += " " + _("(brouillon de transcription automatique non validé)")
+    return heading
+
+
 def _comment_lines(said: list[Said]) -> list[str]:
     return [f"{_speaker(s)} : {s.text}" for s in said]
 
@@ -350,7 +396,12 @@ def to_table(report: Report) -> Table:
         _("Schèmes"),
         _("Commentaires"),
         _("Temps dans l'enregistrement de l'AC"),
-        _("Transcription de l'AC"),
+        _("Transcription de l'AC")
+        + (
+            " " + _("(brouillon de transcription automatique non validé)")
+            if report.ac_draft
+            else ""
+        ),
     ]
     rows: list[list[Any]] = []
     for row in report.rows:
@@ -383,7 +434,7 @@ def to_html(report: Report, base_url: str) -> bytes:
         "blockquote{margin:.2em 0 .2em 1em;font-style:italic}</style></head>\n<body>",
         f"<h1>{escape(report.title)}</h1>",
         f"<table><thead><tr><th>{escape(_('Moment de la séance de conseil'))}</th>"
-        f"<th>{escape(_('Ce qui est dit en auto-confrontation'))}</th></tr></thead><tbody>",
+        f"<th>{escape(_ac_heading(report))}</th></tr></thead><tbody>",
     ]
     for row in report.rows:
         session_link = f"{base_url}/recordings/{row.recording_id}#t={row.position_ms}"
@@ -425,7 +476,7 @@ def to_docx(report: Report) -> bytes:
     table = document.add_table(rows=1, cols=2)
     table.style = "Table Grid"
     table.rows[0].cells[0].text = _("Moment de la séance de conseil")
-    table.rows[0].cells[1].text = _("Ce qui est dit en auto-confrontation")
+    table.rows[0].cells[1].text = _ac_heading(report)
     for cell in table.rows[0].cells:
         for run in cell.paragraphs[0].runs:
             run.bold = True
@@ -470,6 +521,7 @@ def json_of(report: Report) -> dict[str, Any]:
         "ac_recording_id": report.ac_recording_id,
         "ac_recording": report.ac_recording,
         "aligned": report.aligned,
+        "ac_draft": report.ac_draft,
         "rows": [
             {
                 "stop_id": r.stop_id,

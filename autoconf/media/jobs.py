@@ -41,7 +41,7 @@ from autoconf.media.pipeline import (
 from autoconf.media.runner import FFmpeg, Stopped
 from autoconf.media.storage import remove_stale_uploads, remove_tree, sync_files
 from autoconf.media.store import MissingObject, Store, store_for
-from autoconf.models import MediaJob, Recording
+from autoconf.models import MediaJob, Recording, TranscriptionJob
 from autoconf.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -189,13 +189,22 @@ def _requeue(session: Session, job: MediaJob) -> None:
         session.connection().execute(after)
 
 
-class _Heartbeat:
+class Heartbeat:
     """Writes progress and heartbeat at most every HEARTBEAT_S; says stop when the job is
     no longer this worker's (cancelled, deleted, or requeued after a long stall) or when
-    the worker shuts down."""
+    the worker shuts down. `table`: the jobs' model (media jobs, or transcriptions, whose
+    columns are the same)."""
 
-    def __init__(self, engine: Engine, job_id: int, worker: str, shutdown: threading.Event) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        job_id: int,
+        worker: str,
+        shutdown: threading.Event,
+        table: type[MediaJob] | type[TranscriptionJob] = MediaJob,
+    ) -> None:
         self.engine, self.job_id, self.worker, self.shutdown = engine, job_id, worker, shutdown
+        self.table = table
         self.stage, self.fraction = "probe", 0.0
         self.last = 0.0
         self.lost = False
@@ -214,16 +223,17 @@ class _Heartbeat:
                 with session_scope(self.engine) as session:
                     kept = session.connection().execute(self._mine().values(**values))
             except SQLAlchemyError as error:  # a busy database: try again next beat
-                log.warning("heartbeat of media job %s not written: %s", self.job_id, error)
+                log.warning("heartbeat of job %s not written: %s", self.job_id, error)
                 return False
             self.lost = kept.rowcount == 0
         return self.lost
 
     def _mine(self) -> Update:
-        return update(MediaJob).where(
-            col(MediaJob.id) == self.job_id,
-            col(MediaJob.status) == "running",
-            col(MediaJob.worker) == self.worker,
+        table = self.table
+        return update(table).where(
+            col(table.id) == self.job_id,
+            col(table.status) == "running",
+            col(table.worker) == self.worker,
         )
 
     def finish(self, session: Session, status: str, error: str | None = None) -> bool:
@@ -240,11 +250,12 @@ class _Heartbeat:
 
     def give_back(self, session: Session, recording_id: int | None) -> None:
         """The worker shuts down: the job goes back to the queue at once, this attempt
-        not counted, for the next worker (or this server once restarted)."""
+        not counted, for the next worker (or this server once restarted); a media job's
+        recording (`recording_id`) shows as queued again."""
         back = session.connection().execute(
-            self._mine().values(status="queued", worker="", attempts=MediaJob.attempts - 1)
+            self._mine().values(status="queued", worker="", attempts=self.table.attempts - 1)
         )
-        if back.rowcount == 1:
+        if back.rowcount == 1 and recording_id is not None:
             session.connection().execute(
                 update(Recording).where(col(Recording.id) == recording_id).values(status="queued")
             )
@@ -277,7 +288,7 @@ def run_job(
     remote = store.local_path(key) is None
     attempt = attempts.Attempt(folder)
     work = attempt.path
-    beat = _Heartbeat(engine, job_id, worker, shutdown or threading.Event())
+    beat = Heartbeat(engine, job_id, worker, shutdown or threading.Event())
     outcome: tuple[str, str | None] = ("done", None)
     result = None
     try:

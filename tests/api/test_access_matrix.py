@@ -51,6 +51,10 @@ from autoconf.auth import accounts
 from autoconf.db import session_scope
 from autoconf.models import CODING_LAYERS, CONSENT_PARTIES, Annotation
 from autoconf.settings import Settings
+from autoconf.transcribe import drafts
+from autoconf.transcribe.drafts import replace_draft
+from autoconf.transcribe.recognise import Word
+from autoconf.transcribe.turns import Turn
 from tests import factories, support
 from tests.support import settings_for
 
@@ -281,6 +285,17 @@ EXPECTATIONS: dict[Key, Rule] = {
     ("GET", "/api/v1/annotations/{annotation_id}/clip"): clip,
     ("POST", "/api/v1/recordings/{recording_id}/transcript"): researcher,
     ("GET", "/api/v1/recordings/{recording_id}/transcript.vtt"): member,
+    # Automatic transcription: the draft is the researchers' work until validated.
+    ("GET", "/api/v1/recordings/{recording_id}/transcription"): researcher,
+    ("POST", "/api/v1/recordings/{recording_id}/transcription"): researcher,
+    ("POST", "/api/v1/recordings/{recording_id}/transcription/cancel"): researcher,
+    ("GET", "/api/v1/recordings/{recording_id}/draft"): researcher,
+    ("PATCH", "/api/v1/recordings/{recording_id}/draft"): researcher,
+    ("DELETE", "/api/v1/recordings/{recording_id}/draft"): researcher,
+    ("POST", "/api/v1/recordings/{recording_id}/draft/split"): researcher,
+    ("POST", "/api/v1/recordings/{recording_id}/draft/merge"): researcher,
+    ("POST", "/api/v1/recordings/{recording_id}/draft/speakers"): researcher,
+    ("POST", "/api/v1/recordings/{recording_id}/draft/validate"): researcher,
     ("GET", "/api/v1/recordings/{recording_id}/export.eaf"): member,
     ("GET", "/api/v1/recordings/{recording_id}/agreement"): researcher,
     ("GET", "/api/v1/studies/{study_id}/agreement"): researcher,
@@ -393,6 +408,10 @@ EXPECTATIONS: dict[Key, Rule] = {
     ("POST", "/recordings/{recording_id}/cancel"): researcher,
     ("POST", "/recordings/{recording_id}/delete"): researcher,
     ("POST", "/recordings/{recording_id}/transcript"): researcher,
+    ("POST", "/recordings/{recording_id}/transcription"): researcher,
+    ("POST", "/recordings/{recording_id}/transcription/cancel"): researcher,
+    ("POST", "/recordings/{recording_id}/draft/validate"): researcher,
+    ("POST", "/recordings/{recording_id}/draft/discard"): researcher,
     ("POST", "/recordings/{recording_id}/live"): researcher,
     ("POST", "/recordings/{recording_id}/counsellor"): researcher,
     ("POST", "/recordings/{recording_id}/consents"): researcher,
@@ -457,6 +476,9 @@ FRESH: dict[Key, str] = {
     ("POST", "/recordings/{recording_id}/cancel"): "recording_id",
     ("POST", "/recordings/{recording_id}/delete"): "recording_id",
     ("POST", "/recordings/{recording_id}/transcript"): "recording_id",
+    # Validating a draft replaces the recording's transcript (the world's cue with it).
+    ("POST", "/api/v1/recordings/{recording_id}/draft/validate"): "recording_id",
+    ("POST", "/recordings/{recording_id}/draft/validate"): "recording_id",
     ("DELETE", "/api/v1/annotations/{annotation_id}"): "annotation_id",
     ("POST", "/api/v1/consents/{consent_id}/withdraw"): "consent_id",
     ("POST", "/consents/{consent_id}/withdraw"): "consent_id",
@@ -892,6 +914,26 @@ def _settings_form(world: World, role: str, variant: str) -> dict[str, Any]:
     return {"data": {"consent_required": "true"}}
 
 
+def _draft_cue(fields: dict[str, Any]) -> Body:
+    """A cue of a new two-cue draft of the path's recording, at version 1, and `fields`."""
+
+    def body(world: World, role: str, variant: str) -> dict[str, Any]:
+        cue_id = UNKNOWN_ID
+        if variant != UNKNOWN:
+            recording_id = world.id("recording", variant)
+            words = (Word(0, 600, " Bonjour", 1.0), Word(700, 1500, " monsieur.", 1.0))
+            turns = [
+                Turn(0, 1500, "Conseillère", "Bonjour monsieur.", words),
+                Turn(2000, 3000, "Bénéficiaire", "Bonjour.", ()),
+            ]
+            with session_scope(world.engine) as session:
+                replace_draft(session, recording_id, turns)
+                cue_id = drafts.draft_of(session, recording_id)[0].id or UNKNOWN_ID
+        return {"json": {"cue_id": cue_id, "version": 1, **fields}}
+
+    return body
+
+
 BODIES: dict[Key, Body] = {
     ("POST", "/api/v1/auth/login"): _credentials(page=False),
     ("POST", "/login"): _credentials(page=True),
@@ -924,6 +966,12 @@ BODIES: dict[Key, Body] = {
     ),
     ("PATCH", "/api/v1/annotations/{annotation_id}"): _json({"version": 1}),
     ("POST", "/api/v1/recordings/{recording_id}/transcript"): _transcript,
+    ("PATCH", "/api/v1/recordings/{recording_id}/draft"): _draft_cue({"text": "Bonjour."}),
+    ("POST", "/api/v1/recordings/{recording_id}/draft/split"): _draft_cue({"at": 8}),
+    ("POST", "/api/v1/recordings/{recording_id}/draft/merge"): _draft_cue({}),
+    ("POST", "/api/v1/recordings/{recording_id}/draft/speakers"): _json(
+        {"names": {"Conseillère": "Bénéficiaire", "Bénéficiaire": "Conseillère"}}
+    ),
     ("POST", "/api/v1/recordings/{recording_id}/import/eaf"): _eaf,
     ("POST", "/api/v1/studies/{study_id}/import/qdpx"): _qdpx,
     ("POST", "/studies/{study_id}/import/qdpx"): _qdpx,

@@ -18,7 +18,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from starlette.websockets import WebSocketDisconnect
 
+from autoconf.db import session_scope
 from autoconf.models import Annotation, Interview, LiveStop
+from autoconf.schemes.subtitles import read_cues
+from autoconf.transcribe.drafts import replace_draft
+from autoconf.transcribe.turns import Turn
 from tests import factories
 
 DEMO = Path(__file__).resolve().parents[2] / "autoconf" / "demo"
@@ -384,6 +388,52 @@ def test_session_report_with_the_interviews_own_recording(
     with Session(engine) as session:
         stops = session.exec(select(LiveStop)).all()
         assert len(stops) == 1
+
+
+def test_the_report_fills_its_right_column_from_the_automatic_draft(
+    rclient: TestClient, study: dict, live: dict[str, Any], engine: Engine
+) -> None:
+    """The interview's recording transcribed automatically, not validated yet: its words
+    fill the right column, marked as a draft on the page and in the files, until the draft
+    is validated into the transcript."""
+    stop = rclient.post(f"/api/v1/live/{live['id']}/stops", json={"position_ms": 38_000}).json()
+    ac = factories.upload(
+        rclient, study["id"], "A8 - AC", AC_AUDIO.read_bytes(), filename="ac.m4a"
+    ).json()
+    factories.consent_all(rclient, ac["id"])
+    cues = read_cues((DEMO / "autoconfrontation-demo.vtt").read_bytes(), "vtt", "ac.vtt")
+    turns = [Turn(c.start_ms, c.end_ms, c.speaker or "", c.text, ()) for c in cues]
+    with session_scope(engine) as session:  # as the transcription job writes it
+        replace_draft(session, ac["id"], turns)
+    report_url = f"/api/v1/interviews/{live['interview_id']}/report"
+    chosen = rclient.patch(
+        f"/api/v1/interviews/{live['interview_id']}/recording",
+        json={"recording_id": ac["id"], "stop_id": stop["id"], "stop_at_ms": 13_556},
+    )
+    assert chosen.status_code == 200, chosen.text
+    assert chosen.json()["ac_draft"] is True
+    [row] = chosen.json()["rows"]
+    assert row["ac_excerpt"][0] == {
+        "speaker": "Chercheur",
+        "text": "Et quand vous lui demandez s'il a déjà programmé, quel est votre but ?",
+        "ms": 13_556,
+    }
+    page = rclient.get(f"/interviews/{live['interview_id']}/report").text
+    assert 'class="chip draft"' in page and "Et quand vous lui demandez" in page
+    lines = _csv(rclient.get(f"{report_url}?format=csv").content)
+    assert "brouillon de transcription automatique" in lines[0][10]
+    assert lines[1][10].startswith("Chercheur : Et quand vous lui demandez")
+    html = rclient.get(f"{report_url}?format=html").text
+    assert "(brouillon de transcription automatique non validé)" in html
+
+    validated = rclient.post(f"/api/v1/recordings/{ac['id']}/draft/validate")
+    assert validated.status_code == 200, validated.text
+    after = rclient.get(report_url).json()
+    assert after["ac_draft"] is False
+    assert after["rows"][0]["ac_excerpt"] == chosen.json()["rows"][0]["ac_excerpt"]
+    assert (
+        'class="chip draft"' not in rclient.get(f"/interviews/{live['interview_id']}/report").text
+    )
 
 
 def test_a_connection_nobody_refreshes_is_forgotten(
