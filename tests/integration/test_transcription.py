@@ -25,6 +25,9 @@ from autoconf.transcribe import jobs as transcriptions
 from tests import factories, support
 from tests.whisper import base_model
 
+# The model's work; the job's claim is the media jobs' pattern, on both passes there.
+pytestmark = pytest.mark.once
+
 DATA = Path(__file__).parents[1] / "data"
 SAMPLE = DATA / "autoconfrontation-demo.m4a"
 REFERENCE = read_cues((DATA / "autoconfrontation-demo.vtt").read_bytes(), "vtt", "reference")
