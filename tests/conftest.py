@@ -26,16 +26,20 @@ os.environ.setdefault("AUTOCONF_PASSWORD_MEMORY_KIB", "12288")
 
 
 UNIT = Path(__file__).parent / "unit"
+BROWSER = Path(__file__).parent / "browser"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """`once` (left out of the PostgreSQL pass: scripts/test) for what gives the same result
-    on both passes: unit tests (no database), tests that choose their database (`sqlite`,
-    `postgres`), and the files marked so (their subject is not the database: nginx, the
-    Dockerfile, ffmpeg, the object store, the bus's transports)."""
+    on both passes: unit tests (no database); browser tests (what they check is the pages'
+    behaviour in Chromium; the routes behind the pages run on both passes in tests/api);
+    tests that choose their database (`sqlite`, `postgres`); and the files marked so (their
+    subject is not the database: nginx, the Dockerfile, ffmpeg, the object store, the bus's
+    transports, the model)."""
     for item in items:
         if (
             item.path.is_relative_to(UNIT)
+            or item.path.is_relative_to(BROWSER)
             or item.get_closest_marker("sqlite")
             or item.get_closest_marker("postgres")
         ):

@@ -254,6 +254,7 @@ def migrated(settings: "Settings") -> None:
     from autoconf import migrate
 
     url = settings.effective_database_url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.database_url in _databases.values():
         return
     target = settings.data_dir / "autoconf.sqlite3"
@@ -270,7 +271,6 @@ def migrated(settings: "Settings") -> None:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         engine.dispose()
         _sqlite_template.append(template)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(_sqlite_template[0], target)
 
 

@@ -14,8 +14,6 @@ from tests.browser.test_pages import _login
 from tests.factories import DEMO_MEDIA
 from tests.support import wait_for
 
-pytestmark = pytest.mark.once  # the pages' policy; the pages themselves on both passes elsewhere
-
 RECORD_VIOLATIONS = """
 document.addEventListener("securitypolicyviolation", (event) => {
   window.reportViolation(`${location.pathname}: ${event.violatedDirective} ${event.blockedURI}`);
