@@ -36,7 +36,12 @@ STAGES = {
     "speech": "Reconnaissance de la parole",
     "turns": "Tours de parole",
 }
-QUEUED_LABEL = "En attente"
+STATUS_LABELS = {
+    "queued": "En attente",
+    "done": "Terminée",
+    "failed": "Échec",
+    "cancelled": "Arrêtée",
+}
 SPEAKERS = {  # who opens the recording first, then the other
     "session": ("Conseillère", "Bénéficiaire"),
     "autoconfrontation": ("Chercheur", "Conseillère"),
@@ -93,8 +98,10 @@ def cancel(session: Session, recording_id: int | None) -> None:
 
 
 def label(job: TranscriptionJob) -> str:
-    """The French name of the step a job is at."""
-    return STAGES.get(job.stage, job.stage) if job.status == "running" else QUEUED_LABEL
+    """The French name of the step a running job is at, or of how it ended."""
+    if job.status == "running":
+        return STAGES.get(job.stage, job.stage)
+    return STATUS_LABELS.get(job.status, job.status)
 
 
 def claim(engine: Engine, worker: str, stale_s: float) -> int | None:

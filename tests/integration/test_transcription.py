@@ -101,6 +101,7 @@ def test_a_recording_becomes_a_draft_with_its_words_and_speaker_turns(transcribi
     state = client.get(f"/api/v1/recordings/{rid}/transcription").json()
     assert state["job"]["status"] == "done", state["job"]["error"]
     assert state["job"]["progress"] == 100 and state["job"]["model"].startswith("whisper-base")
+    assert state["job"]["stage"] == "Terminée"
 
     draft = client.get(f"/api/v1/recordings/{rid}/draft").json()
     cues = draft["cues"]
