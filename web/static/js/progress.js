@@ -1,10 +1,12 @@
 // Follows the processing of a recording (<div data-media-progress data-api-url>): polls the
 // API every second, moves the bar and the stage label, reloads once the job has settled.
+// With data-progress-of="job", the answer's `job` is followed instead (a transcription),
+// and the recording's status chips are left alone.
 
 import { getJSON } from "./api.js";
 import { percent } from "./format.js";
 
-const RUNNING = new Set(["uploaded", "queued", "processing"]);
+const RUNNING = new Set(["uploaded", "queued", "processing", "running"]);
 const HIDDEN_INTERVAL = 5000;
 const LONGEST_WAIT = 30000;
 
@@ -20,7 +22,7 @@ function bind(box) {
 
   function update(recording) {
     const label = box.dataset[`label${recording.status.charAt(0).toUpperCase()}${recording.status.slice(1)}`];
-    for (const chip of document.querySelectorAll("[data-status-chip]")) {
+    for (const chip of box.dataset.progressOf ? [] : document.querySelectorAll("[data-status-chip]")) {
       chip.className = `status status-${recording.status}`;
       if (label) chip.textContent = label;
     }
@@ -54,6 +56,7 @@ function bind(box) {
     }
     failures = 0;
     problem.hidden = true;
+    if (box.dataset.progressOf) recording = recording[box.dataset.progressOf] || { status: "gone" };
     if (!RUNNING.has(recording.status)) {
       window.location.reload();
       return;
