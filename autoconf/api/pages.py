@@ -27,6 +27,7 @@ from autoconf.api.deps import (
 from autoconf.api.recordings import erase, public, reprocess, stop_processing, store_upload
 from autoconf.api.rendering import render
 from autoconf.api.routing import IndexedRouter
+from autoconf.api.transcription import queue_transcription
 from autoconf.archive.importing import MEDIA_MISSING_PREFIX
 from autoconf.consent import records as consent
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated, TooManyAttempts
@@ -239,7 +240,7 @@ async def transcription_form(
     user: CurrentUser,
 ) -> Response:
     """The recording page's "Transcrire automatiquement" without JavaScript."""
-    await transcription.start(request, session, settings, recording, user.id or 0)
+    await queue_transcription(request, session, settings, recording, user.id or 0)
     return RedirectResponse(f"/recordings/{recording.id}#transcription", status_code=303)
 
 

@@ -68,7 +68,7 @@ def transcription_state(
     return state(session, settings, recording)
 
 
-async def start(
+async def queue_transcription(
     request: Request, session: Session, settings: Settings, recording: Recording, user_id: int
 ) -> None:
     """Queue the transcription (API and page), waking this process's transcriber."""
@@ -91,7 +91,7 @@ async def start_transcription(
     """Transcribe the recording automatically into a draft (replacing the current draft
     once done). 503 when this server cannot transcribe (the answer says why), 409 while
     one runs or before the recording is processed."""
-    await start(request, session, settings, recording, user.id or 0)
+    await queue_transcription(request, session, settings, recording, user.id or 0)
     return state(session, settings, recording)
 
 

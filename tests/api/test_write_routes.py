@@ -38,6 +38,7 @@ def test_unsafe_routes_write_under_the_lock() -> None:
                 "await new_api_token(",
                 "await revoke_api_token(",
                 "await set_account_active(",
+                "await queue_transcription(",
             )
         ), f"{route.methods} {route.path} writes without the write lock"
         checked.append(route.path)
