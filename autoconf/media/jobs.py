@@ -116,35 +116,46 @@ def claim(engine: Engine, worker: str, stale_s: float, work_dir: Path | None = N
         _requeue_dead(session, stale_s, work_dir)
     while True:
         with session_scope(engine) as session:
-            first = session.exec(
-                select(MediaJob.id, MediaJob.recording_id)
-                .where(MediaJob.status == "queued")
-                .order_by(col(MediaJob.id))
-            ).first()
-            if first is None:
+            taken = take_oldest(session, MediaJob, worker, "probe")
+            if taken is None:
                 return None
-            job_id, recording_id = first
-            now = _now()
-            taken = session.connection().execute(
-                update(MediaJob)
-                .where(col(MediaJob.id) == job_id, col(MediaJob.status) == "queued")
-                .values(
-                    status="running",
-                    worker=worker,
-                    heartbeat_at=now,
-                    started_at=now,
-                    attempts=MediaJob.attempts + 1,
-                    stage="probe",
-                    progress=0.0,
-                )
+            if taken[0] is None:
+                continue  # another worker took it first
+            session.connection().execute(
+                update(Recording)
+                .where(col(Recording.id) == taken[1])
+                .values(status="processing", error=None)
             )
-            if taken.rowcount == 1:
-                session.connection().execute(
-                    update(Recording)
-                    .where(col(Recording.id) == recording_id)
-                    .values(status="processing", error=None)
-                )
-                return job_id
+            return taken[0]
+
+
+def take_oldest(
+    session: Session, table: type[MediaJob] | type[TranscriptionJob], worker: str, stage: str
+) -> tuple[int | None, int] | None:
+    """Mark the oldest queued job of `table` running for `worker` (a conditional UPDATE:
+    any number of processes may try at once): (its id, its recording's id); (None, …) when
+    another worker took it first; None when none is queued."""
+    first = session.exec(
+        select(table.id, table.recording_id).where(table.status == "queued").order_by(col(table.id))
+    ).first()
+    if first is None:
+        return None
+    job_id, recording_id = first
+    now = _now()
+    taken = session.connection().execute(
+        update(table)
+        .where(col(table.id) == job_id, col(table.status) == "queued")
+        .values(
+            status="running",
+            worker=worker,
+            heartbeat_at=now,
+            started_at=now,
+            attempts=table.attempts + 1,
+            stage=stage,
+            progress=0.0,
+        )
+    )
+    return (job_id if taken.rowcount == 1 else None), recording_id
 
 
 def _requeue_dead(session: Session, stale_s: float, work_dir: Path | None) -> None:

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from autoconf.db import session_scope
 from autoconf.errors import Conflict, DomainError
-from autoconf.media.jobs import Heartbeat
+from autoconf.media.jobs import Heartbeat, take_oldest, worker_name
 from autoconf.media.runner import FFmpeg, Stopped
 from autoconf.media.store import store_for
 from autoconf.models import Recording, TranscriptionJob
@@ -110,29 +110,11 @@ def claim(engine: Engine, worker: str, stale_s: float) -> int | None:
         _requeue_dead(session, stale_s)
     while True:
         with session_scope(engine) as session:
-            first = session.exec(
-                select(TranscriptionJob.id)
-                .where(TranscriptionJob.status == "queued")
-                .order_by(col(TranscriptionJob.id))
-            ).first()
-            if first is None:
-                return None
-            now = _now()
-            taken = session.connection().execute(
-                update(TranscriptionJob)
-                .where(col(TranscriptionJob.id) == first, col(TranscriptionJob.status) == "queued")
-                .values(
-                    status="running",
-                    worker=worker,
-                    heartbeat_at=now,
-                    started_at=now,
-                    attempts=TranscriptionJob.attempts + 1,
-                    stage="audio",
-                    progress=0.0,
-                )
-            )
-            if taken.rowcount == 1:
-                return first
+            taken = take_oldest(session, TranscriptionJob, worker, "audio")
+        if taken is None:
+            return None
+        if taken[0] is not None:
+            return taken[0]
 
 
 def _requeue_dead(session: Session, stale_s: float) -> None:
@@ -264,8 +246,6 @@ class TranscriptionRunner:
             self._thread.join(timeout)
 
     def _loop(self) -> None:
-        from autoconf.media.jobs import worker_name
-
         worker = worker_name(99)
         while not self._stop.is_set():
             try:
@@ -286,8 +266,6 @@ class TranscriptionRunner:
 def run_until_idle(engine: Engine, settings: Settings) -> int:
     """Run queued transcriptions in this thread until none is left; how many (tests,
     `autoconf worker --until-idle`)."""
-    from autoconf.media.jobs import worker_name
-
     runner = FFmpeg.create(settings.ffmpeg_binary, settings.media_timeout_seconds, 1)
     worker = worker_name(99)
     count = 0
