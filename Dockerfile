@@ -16,7 +16,10 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY autoconf ./autoconf
 COPY web ./web
 COPY migrations ./migrations
-RUN pip install --no-cache-dir .
+# Optional extras: `transcribe` (faster-whisper, automatic transcription on the CPU) by
+# default; `--build-arg AUTOCONF_EXTRAS=` builds a smaller image without it.
+ARG AUTOCONF_EXTRAS=transcribe
+RUN pip install --no-cache-dir ".${AUTOCONF_EXTRAS:+[$AUTOCONF_EXTRAS]}"
 
 # Never root: the app and the worker run as `autoconf`, owner of /data and /backups only.
 RUN useradd --system --home /data autoconf \

@@ -122,6 +122,14 @@ class Settings(BaseSettings):
         le=256,
         description="CPU threads of one transcription; 0: as many as the machine has cores.",
     )
+    transcribe_slots: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Transcriptions running at once, counted over every process and machine "
+        "sharing the database (each uses AUTOCONF_TRANSCRIBE_THREADS cores); the next ones "
+        "wait their turn.",
+    )
     password_memory_kib: int = Field(
         default=65536,
         ge=12288,  # OWASP's lowest argon2id setting with 3 passes

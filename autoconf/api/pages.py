@@ -25,13 +25,14 @@ from autoconf.api.deps import (
     write,
 )
 from autoconf.api.recordings import erase, public, reprocess, stop_processing, store_upload
-from autoconf.api.rendering import render
+from autoconf.api.rendering import language_of, render
 from autoconf.api.routing import IndexedRouter
 from autoconf.api.transcription import queue_transcription
 from autoconf.archive.importing import MEDIA_MISSING_PREFIX
 from autoconf.consent import records as consent
 from autoconf.errors import Forbidden, Invalid, NotAuthenticated, TooManyAttempts
 from autoconf.i18n import gettext as _
+from autoconf.i18n import set_language
 from autoconf.live import sessions
 from autoconf.media import jobs
 from autoconf.models import Counsellor, Recording, Study, User
@@ -335,6 +336,7 @@ def recording_page(
         views = [v for v in views if v.layer != "transcript"]
     writable = scope.annotator_layers
     manages = access.sees_everything(session, user, recording.study_id)
+    set_language(language_of(request, user))  # the transcription card's messages
 
     def keyed(kind: str) -> bool:
         """A code's key starts a segment on its codebook's layer: only where one may write."""

@@ -4,7 +4,7 @@ draft is the study's researchers' work in progress: the recording's managers onl
 counsellor sees the transcript once validated). Who may: `studies.access`, through
 `ManagedRecordingDep`."""
 
-from fastapi import Request, Response, status
+from fastapi import Depends, Request, Response, status
 from sqlmodel import Session
 
 from autoconf.api.deps import (
@@ -15,7 +15,9 @@ from autoconf.api.deps import (
     write,
 )
 from autoconf.api.refusals import documented
+from autoconf.api.rendering import language_of
 from autoconf.api.routing import IndexedRouter
+from autoconf.i18n import set_language
 from autoconf.models import Recording
 from autoconf.payloads import (
     DraftCueMerge,
@@ -31,7 +33,16 @@ from autoconf.payloads import (
 from autoconf.settings import Settings
 from autoconf.transcribe import drafts, jobs, model
 
-router = IndexedRouter(prefix="/api/v1", tags=["transcription"])
+
+async def _in_their_language(request: Request, user: CurrentUser) -> None:
+    """The job's step and the refusals in the user's language (set here, in the request's
+    context, which the route and its worker threads inherit)."""
+    set_language(language_of(request, user))
+
+
+router = IndexedRouter(
+    prefix="/api/v1", tags=["transcription"], dependencies=[Depends(_in_their_language)]
+)
 
 
 def state(session: Session, settings: Settings, recording: Recording) -> TranscriptionPublic:

@@ -102,6 +102,11 @@ class Bus:
     def stop(self) -> None:
         self._stop.set()
         self._outbox.put(None)
+        if self._listening.is_set():
+            try:
+                self._wake()
+            except Exception as exc:  # the transport is down: the listener sees the flag later
+                log.debug("bus: could not wake the listener (%s)", type(exc).__name__)
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
@@ -111,6 +116,10 @@ class Bus:
     # Transports implement these two.
     def _send(self, topic: str, message: str) -> None:
         raise NotImplementedError
+
+    def _wake(self) -> None:
+        """Make the listener's wait for a message end now (it then sees the stop flag);
+        without it, stopping waits for the listener's next look at the flag."""
 
     def _listen(self) -> None:
         """Connect, then receive until stopped (returns) or the transport fails (raises);

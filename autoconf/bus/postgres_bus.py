@@ -26,6 +26,11 @@ class PostgresBus(Bus):
                 {"channel": CHANNEL, "payload": encode(self.origin, topic, message)},
             )
 
+    def _wake(self) -> None:
+        # An empty notice: every listener wakes and ignores it (it decodes to nothing).
+        with self.engine.begin() as connection:
+            connection.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+
     def _listen(self) -> None:
         with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as connection:
             connection.execute(f"LISTEN {CHANNEL}")
@@ -35,3 +40,5 @@ class PostgresBus(Bus):
                     found = decode(notice.payload)
                     if found is not None:
                         self._received(*found)
+                    if self._stop.is_set():  # woken to stop (`_wake`)
+                        break

@@ -19,6 +19,9 @@ class RedisBus(Bus):
     def _send(self, topic: str, message: str) -> None:
         self.client.publish(self.channel, encode(self.origin, topic, message))
 
+    def _wake(self) -> None:
+        self.client.publish(self.channel, "")  # every listener wakes; it decodes to nothing
+
     def _listen(self) -> None:
         subscription = self.client.pubsub(ignore_subscribe_messages=True)
         try:

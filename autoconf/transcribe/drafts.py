@@ -11,6 +11,7 @@ from sqlalchemy import func, insert
 from sqlmodel import Session, col, delete, select
 
 from autoconf.errors import Conflict, Invalid, NotFound
+from autoconf.i18n import gettext as _
 from autoconf.models import DraftCue, Recording, utcnow
 from autoconf.schemes.subtitles import Cue
 from autoconf.schemes.timecode import format_ms
@@ -64,15 +65,17 @@ def count_of(session: Session, recording_id: int | None) -> int:
 def cue_of(session: Session, recording_id: int | None, cue_id: int) -> DraftCue:
     cue = session.get(DraftCue, cue_id)
     if cue is None or cue.recording_id != recording_id:
-        raise NotFound("Cette réplique du brouillon n'existe plus.")
+        raise NotFound(_("Cette réplique du brouillon n'existe plus."))
     return cue
 
 
 def _current(cue: DraftCue, version: int) -> None:
     if cue.version != version:
         raise Conflict(
-            "Cette réplique a été modifiée entre-temps (dans une autre fenêtre ?) : "
-            "rechargez le brouillon.",
+            _(
+                "Cette réplique a été modifiée entre-temps (dans une autre fenêtre ?) : "
+                "rechargez le brouillon."
+            ),
             current=as_dict(cue),
         )
 
@@ -105,8 +108,11 @@ def edit(
     limit = recording.duration_ms
     if start < 0 or end < start or (limit is not None and end > limit + 1000):
         raise Invalid(
-            f"Une réplique va de 0 à la fin de l'enregistrement et finit après son début "
-            f"({format_ms(start)} – {format_ms(end)})."
+            _(
+                "Une réplique va de 0 à la fin de l'enregistrement et finit après son début "
+                "(%(start)s – %(end)s)."
+            )
+            % {"start": format_ms(start), "end": format_ms(end)}
         )
     cue.start_ms, cue.end_ms = start, end
     _touched(session, cue)
@@ -121,7 +127,7 @@ def split(session: Session, recording: Recording, cue_id: int, version: int, at:
     _current(cue, version)
     before, after = cue.text[:at].rstrip(), cue.text[at:].lstrip()
     if not 0 < at < len(cue.text) or not before or not after:
-        raise Invalid("Placez le curseur entre deux mots de la réplique pour la couper.")
+        raise Invalid(_("Placez le curseur entre deux mots de la réplique pour la couper."))
     words_before, words_after, cut_ms = _cut_words(cue, len(before))
     second = DraftCue(
         recording_id=cue.recording_id,
@@ -158,7 +164,7 @@ def merge(session: Session, recording: Recording, cue_id: int, version: int) -> 
     cues = draft_of(session, recording.id)
     nxt = next((after for this, after in pairwise(cues) if this.id == cue.id), None)
     if nxt is None:
-        raise Invalid("C'est la dernière réplique : il n'y a rien à joindre après elle.")
+        raise Invalid(_("C'est la dernière réplique : il n'y a rien à joindre après elle."))
     cue.text = _text(f"{cue.text} {nxt.text}".strip())
     cue.end_ms = max(cue.end_ms, nxt.end_ms)
     cue.words = [*cue.words, *nxt.words]
@@ -171,7 +177,7 @@ def rename_speakers(session: Session, recording: Recording, names: dict[str, str
     """Rename the draft's speakers all at once (`{"A": "B", "B": "A"}` swaps two); how many
     cues changed. The caller commits."""
     if not names:
-        raise Invalid("Indiquez au moins un locuteur à renommer.")
+        raise Invalid(_("Indiquez au moins un locuteur à renommer."))
     cleaned = {str(old): _speaker(new) for old, new in names.items()}
     changed = 0
     for cue in draft_of(session, recording.id):
@@ -193,7 +199,7 @@ def validate(session: Session, recording: Recording, author_id: int | None) -> i
     cues = draft_of(session, recording.id)
     kept = [Cue(c.start_ms, c.end_ms, c.speaker or None, c.text) for c in cues if c.text.strip()]
     if not kept:
-        raise Invalid("Le brouillon ne contient aucune réplique à valider.")
+        raise Invalid(_("Le brouillon ne contient aucune réplique à valider."))
     count = replace_transcript(session, recording, kept, author_id)
     discard(session, recording)
     return count
@@ -218,14 +224,16 @@ def as_dict(cue: DraftCue) -> dict[str, Any]:
 def _text(text: str) -> str:
     text = " ".join(text.replace("\x00", "").split())
     if not text:
-        raise Invalid("Une réplique ne peut pas être vide : joignez-la à une autre.")
+        raise Invalid(_("Une réplique ne peut pas être vide : joignez-la à une autre."))
     if len(text) > MAX_TEXT:
-        raise Invalid(f"Une réplique fait au plus {MAX_TEXT} caractères.")
+        raise Invalid(_("Une réplique fait au plus %(count)s caractères.") % {"count": MAX_TEXT})
     return text
 
 
 def _speaker(name: str) -> str:
     name = " ".join(name.replace("\x00", "").split())
     if not name or len(name) > MAX_SPEAKER:
-        raise Invalid(f"Un locuteur a un nom de 1 à {MAX_SPEAKER} caractères.")
+        raise Invalid(
+            _("Un locuteur a un nom de 1 à %(count)s caractères.") % {"count": MAX_SPEAKER}
+        )
     return name

@@ -1,7 +1,8 @@
 """Transcription jobs: queued by a researcher, claimed by a worker thread (in the server or
 in `autoconf worker`) like media jobs (`autoconf.media.jobs`: conditional claim, heartbeat,
-progress, cancel, requeued when their worker died), one at a time per process: a model uses
-every core it is given.
+progress, cancel, requeued when their worker died). A model uses every core it is given, so
+at most `transcribe_slots` jobs run at once over every process sharing the database (one by
+default), and one per process.
 
 A job reads the recording's browser-ready file (from the local folder, or from the object
 store by a presigned address), decodes its sound, runs the model, splits the words into
@@ -19,6 +20,8 @@ from sqlmodel import Session, col, select
 
 from autoconf.db import session_scope
 from autoconf.errors import Conflict, DomainError
+from autoconf.i18n import N_
+from autoconf.i18n import gettext as _
 from autoconf.media.jobs import Heartbeat, take_oldest, worker_name
 from autoconf.media.runner import FFmpeg, Stopped
 from autoconf.media.store import store_for
@@ -31,16 +34,16 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 2  # a recording that kills its worker (memory) is not tried forever
 STAGES = {
-    "audio": "Lecture du son",
-    "model": "Chargement du modèle",
-    "speech": "Reconnaissance de la parole",
-    "turns": "Tours de parole",
+    "audio": N_("Lecture du son"),
+    "model": N_("Chargement du modèle"),
+    "speech": N_("Reconnaissance de la parole"),
+    "turns": N_("Tours de parole"),
 }
 STATUS_LABELS = {
-    "queued": "En attente",
-    "done": "Terminée",
-    "failed": "Échec",
-    "cancelled": "Arrêtée",
+    "queued": N_("En attente"),
+    "done": N_("Terminée"),
+    "failed": N_("Échec"),
+    "cancelled": N_("Arrêtée"),
 }
 SPEAKERS = {  # who opens the recording first, then the other
     "session": ("Conseillère", "Bénéficiaire"),
@@ -72,12 +75,14 @@ def enqueue(
         raise model.TranscriptionUnavailable(why)
     if recording.status != "ready" or not recording.proxy_key:
         raise Conflict(
-            "L'enregistrement doit d'abord être traité (versions de lecture) avant d'être "
-            "transcrit."
+            _(
+                "L'enregistrement doit d'abord être traité (versions de lecture) avant "
+                "d'être transcrit."
+            )
         )
     job = job_of(session, recording.id)
     if job is not None and job.status in ("queued", "running"):
-        raise Conflict("La transcription de cet enregistrement est déjà en cours.")
+        raise Conflict(_("La transcription de cet enregistrement est déjà en cours."))
     job = job or TranscriptionJob(recording_id=recording.id or 0)
     job.status, job.stage, job.progress, job.error = "queued", "", 0.0, None
     job.attempts, job.worker, job.heartbeat_at, job.finished_at = 0, "", None, None
@@ -92,29 +97,68 @@ def cancel(session: Session, recording_id: int | None) -> None:
     stays."""
     job = job_of(session, recording_id)
     if job is None or job.status not in ("queued", "running"):
-        raise Conflict("Aucune transcription en cours pour cet enregistrement.")
+        raise Conflict(_("Aucune transcription en cours pour cet enregistrement."))
     job.status, job.finished_at = "cancelled", _now()
     session.add(job)
 
 
 def label(job: TranscriptionJob) -> str:
-    """The French name of the step a running job is at, or of how it ended."""
+    """The name of the step a running job is at, or of how it ended, in the language set."""
     if job.status == "running":
-        return STAGES.get(job.stage, job.stage)
-    return STATUS_LABELS.get(job.status, job.status)
+        return _(STAGES[job.stage]) if job.stage in STAGES else job.stage
+    return _(STATUS_LABELS[job.status]) if job.status in STATUS_LABELS else job.status
 
 
-def claim(engine: Engine, worker: str, stale_s: float) -> int | None:
-    """Take the oldest queued job, first requeueing those whose worker went silent."""
+def claim(engine: Engine, worker: str, stale_s: float, slots: int = 1) -> int | None:
+    """Take the oldest queued job if fewer than `slots` run, first requeueing those whose
+    worker went silent."""
     with session_scope(engine) as session:
         _requeue_dead(session, stale_s)
     while True:
         with session_scope(engine) as session:
+            if len(_running(session)) >= slots:
+                return None
             taken = take_oldest(session, TranscriptionJob, worker, "audio")
         if taken is None:
             return None
         if taken[0] is not None:
-            return taken[0]
+            return taken[0] if _within_slots(engine, taken[0], worker, slots) else None
+
+
+def _running(session: Session) -> list[int]:
+    """The running jobs, in the order they were claimed."""
+    found = session.exec(
+        select(TranscriptionJob.id)
+        .where(TranscriptionJob.status == "running")
+        .order_by(col(TranscriptionJob.started_at), col(TranscriptionJob.id))
+    ).all()
+    return [job_id for job_id in found if job_id is not None]
+
+
+def _within_slots(engine: Engine, job_id: int, worker: str, slots: int) -> bool:
+    """Whether a job just claimed keeps its slot. Processes that all saw a slot free claim
+    together; each then sees the same order of claims, and the claims past the slots go
+    back to the queue untouched (their attempt not counted)."""
+    with session_scope(engine) as session:
+        if job_id in _running(session)[:slots]:
+            return True
+        session.connection().execute(
+            update(TranscriptionJob)
+            .where(
+                col(TranscriptionJob.id) == job_id,
+                col(TranscriptionJob.status) == "running",
+                col(TranscriptionJob.worker) == worker,
+            )
+            .values(
+                status="queued",
+                worker="",
+                stage="",
+                heartbeat_at=None,
+                started_at=None,
+                attempts=TranscriptionJob.attempts - 1,
+            )
+        )
+    return False
 
 
 def _requeue_dead(session: Session, stale_s: float) -> None:
@@ -249,7 +293,12 @@ class TranscriptionRunner:
         worker = worker_name(99)
         while not self._stop.is_set():
             try:
-                job_id = claim(self.engine, worker, self.settings.job_stale_seconds)
+                job_id = claim(
+                    self.engine,
+                    worker,
+                    self.settings.job_stale_seconds,
+                    self.settings.transcribe_slots,
+                )
             except Exception:
                 log.exception("claiming a transcription job failed")
                 job_id = None
@@ -269,7 +318,8 @@ def run_until_idle(engine: Engine, settings: Settings) -> int:
     runner = FFmpeg.create(settings.ffmpeg_binary, settings.media_timeout_seconds, 1)
     worker = worker_name(99)
     count = 0
-    while (job_id := claim(engine, worker, settings.job_stale_seconds)) is not None:
+    slots = settings.transcribe_slots
+    while (job_id := claim(engine, worker, settings.job_stale_seconds, slots)) is not None:
         run_job(engine, settings, runner, job_id, worker)
         count += 1
     return count

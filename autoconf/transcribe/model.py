@@ -1,8 +1,8 @@
 """The speech-recognition model: faster-whisper (CTranslate2, int8 on the CPU), an optional
 extra (`pip install 'autoconf[transcribe]'`). AUTOCONF_TRANSCRIBE_MODEL names a size
 (`small`, fetched by the library into DATA_DIR/models on a machine with internet) or the
-folder of a converted model (an offline lab copies it there). Whatever is missing is said in
-French, to the researcher on the page, never as a crash."""
+folder of a converted model (an offline lab copies it there). Whatever is missing is said to
+the researcher on the page, in the page's language, never as a crash."""
 
 import importlib.util
 import os
@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from autoconf.errors import Unavailable
+from autoconf.i18n import N_
+from autoconf.i18n import gettext as _
 from autoconf.settings import Settings
 
 SIZES = ("tiny", "base", "small", "medium", "large-v3", "large-v3-turbo", "turbo")
 MODEL_FILES = ("model.bin", "config.json")
-HOW_TO_INSTALL = (
+HOW_TO_INSTALL = N_(
     "La transcription automatique n'est pas installée sur ce serveur. Pour l'activer : "
     "pip install 'autoconf[transcribe]' dans l'environnement d'autoconf, puis redémarrez "
     "autoconf (le modèle se règle avec AUTOCONF_TRANSCRIBE_MODEL ; voir le README, "
@@ -54,10 +56,18 @@ def choice(settings: Settings) -> ModelChoice:
     missing = [file for file in MODEL_FILES if not (folder / file).is_file()]
     if missing:
         raise TranscriptionUnavailable(
-            f"Le modèle de transcription « {name} » est introuvable : "
-            "AUTOCONF_TRANSCRIBE_MODEL doit nommer une taille de modèle Whisper "
-            f"({', '.join(SIZES[:4])}…) ou le dossier d'un modèle faster-whisper "
-            f"(avec {' et '.join(MODEL_FILES)}) ; il manque {', '.join(missing)}."
+            _(
+                "Le modèle de transcription « %(name)s » est introuvable : "
+                "AUTOCONF_TRANSCRIBE_MODEL doit nommer une taille de modèle Whisper "
+                "(%(sizes)s…) ou le dossier d'un modèle faster-whisper (avec %(files)s) ; "
+                "il manque %(missing)s."
+            )
+            % {
+                "name": name,
+                "sizes": ", ".join(SIZES[:4]),
+                "files": ", ".join(MODEL_FILES),
+                "missing": ", ".join(missing),
+            }
         )
     return ModelChoice(name, folder)
 
@@ -66,7 +76,7 @@ def unavailable(settings: Settings) -> str | None:
     """Why transcription cannot run here (French), or None when it can (as far as can be
     told without loading the model)."""
     if not installed():
-        return HOW_TO_INSTALL
+        return _(HOW_TO_INSTALL)
     try:
         choice(settings)
     except TranscriptionUnavailable as error:

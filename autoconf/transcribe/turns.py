@@ -18,7 +18,6 @@ there for when this guess is wrong.
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from autoconf.transcribe.audio import FRAME, RATE, Sound
 from autoconf.transcribe.recognise import Segment, Word
@@ -100,6 +99,8 @@ def _by_voice(parts: list[tuple[Word, ...]], sound: Sound) -> list[int]:
     matrix = np.array([features[index] for index in described])
     spread = matrix.std(axis=0)
     matrix = (matrix - matrix.mean(axis=0)) / np.where(spread > 0, spread, 1)
+    from sklearn.cluster import KMeans  # here: a second at import, for the worker alone
+
     found = KMeans(n_clusters=2, n_init=10, random_state=0).fit_predict(matrix)
     groups: list[int] = [0] * len(parts)
     known = dict(zip(described, (int(g) for g in found), strict=True))

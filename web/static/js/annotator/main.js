@@ -7,6 +7,7 @@
 
 import { tokenHeaders } from "../api.js";
 import { fill as fillMessage, timecode } from "../format.js";
+import { DraftEditor } from "./draft.js";
 import { AnnotationList } from "./list.js";
 import { Panel } from "./panel.js";
 import { Store } from "./store.js";
@@ -108,6 +109,8 @@ class Annotator {
     this.panel = new Panel(root.querySelector("[data-panel]"), this);
     this.list = new AnnotationList(root.querySelector('[data-tab-body="list"]'), this);
     this.transcript = new Transcript(root.querySelector('[data-tab-body="transcript"]'), this);
+    const draft = root.querySelector("[data-draft-editor]");
+    this.draft = draft ? new DraftEditor(draft, this) : null;
     this._bindStore();
     this._bindToolbar();
     this._bindTabs();
@@ -647,6 +650,12 @@ class Annotator {
         if (event.defaultPrevented || event.isComposing) return;
         // A dialog (help, conflict) has the keyboard; Escape and ? stay with shortcuts.js.
         if (document.querySelector("dialog[open]")) return;
+        // In the draft of a transcription, oTranscribe's keys (Escape plays or pauses).
+        if (this.draft && this.draft.key(event)) {
+          event.preventDefault();
+          event.stopPropagation();
+          return;
+        }
         if (event.key === "Escape") {
           if (this.escape(event.target)) {
             event.preventDefault();

@@ -119,7 +119,8 @@ export class Transcript {
     if (!li) return;
     li.classList.add("current");
     li.setAttribute("aria-current", "true");
-    if (this.follow.checked && !this.root.hidden && window.getSelection().isCollapsed) {
+    const shown = !this.root.hidden && this.list.offsetParent !== null; // not folded away
+    if (this.follow.checked && shown && window.getSelection().isCollapsed) {
       li.scrollIntoView({ block: "nearest" });
     }
   }
