@@ -35,7 +35,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     behaviour in Chromium; the routes behind the pages run on both passes in tests/api);
     tests that choose their database (`sqlite`, `postgres`); and the files marked so (their
     subject is not the database: nginx, the Dockerfile, ffmpeg, the object store, the bus's
-    transports, the model)."""
+    transports, the model, the access policy)."""
     for item in items:
         if (
             item.path.is_relative_to(UNIT)

@@ -67,6 +67,12 @@ export class DraftEditor {
     if (validate) validate.addEventListener("submit", (event) => this.validate(event, validate));
     app.media.addEventListener("timeupdate", () => this.highlight());
     app.media.addEventListener("seeked", () => this.highlight());
+    // Leaving within a moment of typing: the text is sent, and the browser asks to wait.
+    window.addEventListener("beforeunload", (event) => {
+      if (!this.timers.size && !this.saving.size) return;
+      this.flush();
+      event.preventDefault();
+    });
     this.load();
   }
 
@@ -116,6 +122,7 @@ export class DraftEditor {
     const who = document.createElement("input");
     who.dataset.speaker = "";
     who.value = cue.speaker;
+    who.maxLength = 100;
     who.setAttribute("list", this.names.id);
     who.setAttribute("aria-label", this.m.draftSpeaker);
     who.style.setProperty("--speaker", this.app.speakerColor(cue.speaker));
@@ -149,7 +156,7 @@ export class DraftEditor {
       input.value = name;
       input.dataset.was = name;
       input.required = true;
-      input.maxLength = 80;
+      input.maxLength = 100;
       input.setAttribute("aria-label", this.app.fill(this.m.draftRenameLabel, { name }));
       return input;
     });
