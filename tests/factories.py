@@ -11,10 +11,10 @@ from sqlalchemy import Engine, func
 from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel
 
-from autoconf.auth import accounts
+from autoconf.auth import accounts, passwords
 from autoconf.db import session_scope
 from autoconf.media import jobs
-from autoconf.models import Recording
+from autoconf.models import Recording, User
 from autoconf.settings import Settings
 
 DATA = Path(__file__).parent / "data"
@@ -53,9 +53,24 @@ class Account:
     role: str
 
 
+_hashes: dict[str, str] = {}
+
+
 def account(engine: Engine, username: str, role: str, password: str = PASSWORD) -> Account:
+    """A user with `password`, as `accounts.create_user` makes one (its checks are tested in
+    tests/api/test_auth*.py); the password's argon2 hash and strength check are done once per
+    test process, not at each of the suite's two thousand accounts."""
+    if password not in _hashes:
+        accounts.check_new_password(password, username)
+        _hashes[password] = passwords.hash_password(password)
     with session_scope(engine) as session:
-        user = accounts.create_user(session, username, password, role)
+        assert accounts.find_user(session, username) is None, username
+        assert role in accounts.ROLES, role
+        user = User(
+            username=username, role=role, display_name=username, password_hash=_hashes[password]
+        )
+        session.add(user)
+        session.flush()
         assert user.id is not None
         return Account(user.id, username, password, role)
 

@@ -4,6 +4,7 @@ instructions carried out in order in a clean virtual environment (Docker cannot 
 test machine): the installed package, not this checkout, serves, migrates at start and
 passes the image's health check."""
 
+import os
 import re
 import shlex
 import shutil
@@ -155,7 +156,13 @@ def test_the_dockerfile_s_commands_in_order_give_a_working_server(tmp_path: Path
     work = tmp_path / "app"
     env_dir = tmp_path / "venv"
     data = tmp_path / "data"
-    env = {"PATH": f"{env_dir / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    # pip's own cache (the wheels it already fetched and built), not the test's empty home.
+    cache = os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
+    env = {
+        "PATH": f"{env_dir / 'bin'}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PIP_CACHE_DIR": cache,
+    }
     user, command, health, base = None, None, None, None
     build_args: dict[str, str] = {}
     for keyword, rest in _instructions():
