@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from playwright.sync_api import expect
 from sqlalchemy import Engine
 
 from autoconf.app import create_app
@@ -23,6 +24,11 @@ DATA = Path(__file__).parent / "data"
 # ~170 ms, hundreds of times per run (tests/unit/test_passwords.py checks the default).
 # Every app, command and server of the tests reads it (the variable is inherited).
 os.environ.setdefault("AUTOCONF_PASSWORD_MEMORY_KIB", "12288")
+
+# A page's assertions wait up to 15 s (Playwright's default is 5): three test workers on two
+# cores, each with its browser, servers and ffmpeg, sometimes take longer than 5 s to draw
+# what comes.
+expect.set_options(timeout=15_000)
 
 
 UNIT = Path(__file__).parent / "unit"

@@ -58,7 +58,7 @@ _hashes: dict[str, str] = {}
 
 def account(engine: Engine, username: str, role: str, password: str = PASSWORD) -> Account:
     """A user with `password`, as `accounts.create_user` makes one (its checks are tested in
-    tests/api/test_auth*.py); the password's argon2 hash and strength check are done once per
+    tests/api/test_auth.py); the password's argon2 hash and strength check are done once per
     test process, not at each of the suite's two thousand accounts."""
     if password not in _hashes:
         accounts.check_new_password(password, username)

@@ -73,8 +73,8 @@ def choice(settings: Settings) -> ModelChoice:
 
 
 def unavailable(settings: Settings) -> str | None:
-    """Why transcription cannot run here (French), or None when it can (as far as can be
-    told without loading the model)."""
+    """Why transcription cannot run here (in the language set), or None when it can (as far
+    as can be told without loading the model)."""
     if not installed():
         return _(HOW_TO_INSTALL)
     try:

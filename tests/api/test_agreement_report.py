@@ -17,6 +17,10 @@ from autoconf.db import session_scope
 from autoconf.models import AuditEvent
 from tests import factories
 
+# Once (the SQLite pass): the report's figures and files (CSV, XLSX, HTML), computed in
+# Python from segments that test_agreement_api and test_synthesis read on both passes.
+pytestmark = pytest.mark.once
+
 LISTEN, ASK = "Écouter / reformuler", "Questionner / vérifier"
 # Claire: listen [0, 10’02), ask [10’02, 11’00); Inès: listen [0, 10’05), ask [10’05, 10’50).
 # On 660 one-second slices: 647 agree; kappa 0.875254 (scikit-learn on the same slices).

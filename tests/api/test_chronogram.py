@@ -10,6 +10,10 @@ from sqlalchemy import Engine
 
 from tests import factories
 
+# Once (the SQLite pass): SVG and PNG drawing; the counts behind them run on both passes
+# in test_synthesis.
+pytestmark = pytest.mark.once
+
 SVG = "{http://www.w3.org/2000/svg}"
 TINY = b"not processed in these tests"  # the chronogram needs no media
 

@@ -16,6 +16,10 @@ from autoconf.settings import Settings
 from tests import factories
 from tests.mediafiles import VARIANTS, duration_s, make_media, streams
 
+# Once (the SQLite pass): ffmpeg's cuts and the file's name; the consent checks before them
+# run on both passes in test_consents.
+pytestmark = pytest.mark.once
+
 
 @pytest.fixture
 def ready(rclient: TestClient, engine: Engine, settings: Settings, study: dict) -> dict:

@@ -13,6 +13,9 @@ from autoconf.db import session_scope
 from tests import factories, support
 from tests.support import settings_for
 
+# Once (the SQLite pass): the interface's language, the same whatever the database.
+pytestmark = pytest.mark.once
+
 HTML = {"accept": "text/html"}
 
 

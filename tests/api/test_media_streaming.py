@@ -15,6 +15,10 @@ from autoconf.media import passes
 from autoconf.settings import Settings
 from tests import factories
 
+# Once (the SQLite pass): HTTP Range answers and media passes, byte for byte; the access
+# checks behind them run on both passes in test_consents, test_confidentiality and the fuzz.
+pytestmark = pytest.mark.once
+
 
 @pytest.fixture
 def ready(rclient: TestClient, engine: Engine, settings: Settings, study: dict) -> dict:

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from autoconf.auth import accounts
 from autoconf.db import session_scope
 from autoconf.transcribe.drafts import replace_draft
 from autoconf.transcribe.recognise import Word
@@ -171,3 +172,30 @@ def test_a_draft_is_thrown_away_and_never_shown_to_the_counsellor(
         assert refused.status_code == 403
     assert rclient.delete(f"/api/v1/recordings/{rid}/draft").status_code == 204
     assert draft(rclient, rid)["cues"] == []
+
+
+def test_a_researcher_who_chose_english_reads_the_refusals_and_steps_in_english(
+    rclient: TestClient, engine: Engine, researcher: factories.Account, recording: dict
+) -> None:
+    rid = with_draft(engine, recording)
+    with session_scope(engine) as session:
+        accounts.get_user(session, researcher.username).language = "en"
+    first = draft(rclient, rid)["cues"][0]
+    url = f"/api/v1/recordings/{rid}/draft"
+    rclient.patch(url, json={"cue_id": first["id"], "version": 1, "text": "Bonjour."})
+    stale = rclient.patch(url, json={"cue_id": first["id"], "version": 1, "text": "autre"})
+    assert stale.status_code == 409
+    assert stale.json()["detail"] == (
+        "This cue was changed in the meantime (in another window?): reload the draft."
+    )
+    backwards = rclient.patch(url, json={"cue_id": first["id"], "version": 2, "start_ms": 5_000})
+    assert "ends after it starts (0’05 – 0’04)" in backwards.json()["detail"]
+    # Not processed yet: the transcription cannot start, said in English too.
+    refused = rclient.post(f"/api/v1/recordings/{rid}/transcription")
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == (
+        "The recording must be processed first (playback versions) before it can be transcribed."
+    )
+    # And the page's card.
+    page = rclient.get(f"/recordings/{rid}")
+    assert "3 cues to correct" in page.text and "répliques à corriger" not in page.text

@@ -12,6 +12,9 @@ from starlette.websockets import WebSocketDisconnect
 from autoconf.auth import accounts
 from tests import factories
 
+# Once (the SQLite pass): HTTP headers and cross-site refusals, the same whatever the database.
+pytestmark = pytest.mark.once
+
 ELSEWHERE = "https://evil.example"
 
 
