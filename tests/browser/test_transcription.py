@@ -15,8 +15,7 @@ from sqlmodel import select
 from autoconf.db import make_engine, session_scope
 from autoconf.models import Recording
 from autoconf.transcribe.drafts import replace_draft
-from autoconf.transcribe.recognise import Word
-from autoconf.transcribe.turns import Turn
+from tests.api.test_transcription_drafts import TURNS
 from tests.browser.conftest import LiveServer, copy_of, form_headers
 from tests.browser.test_pages import _login
 from tests.support import serve, settings_for
@@ -66,26 +65,6 @@ def test_a_recording_is_transcribed_then_the_draft_validated_from_its_page(
     assert state["cues"] == []
 
 
-TURNS = [
-    Turn(
-        2_000,
-        6_000,
-        "Conseillère",
-        "Bonjour madame. Qu'est-ce qui vous amène ?",
-        (
-            Word(2_000, 2_600, " Bonjour", 0.9),
-            Word(2_600, 3_400, " madame.", 0.9),
-            Word(3_900, 4_400, " Qu'est-ce", 0.9),
-            Word(4_400, 4_800, " qui", 0.9),
-            Word(4_800, 5_300, " vous", 0.9),
-            Word(5_300, 6_000, " amène ?", 0.9),
-        ),
-    ),
-    Turn(7_000, 11_000, "Bénéficiaire", "Je cherche un travail depuis un an.", ()),
-    Turn(12_000, 15_000, "Conseillère", "D'accord.", ()),
-]
-
-
 @pytest.fixture
 def draft_server(
     tmp_path: Path, demo_folder: tuple[Path, dict[str, str]]
@@ -120,16 +99,24 @@ def test_the_draft_is_corrected_beside_the_player_then_validated(
     expect(cues).to_have_count(3)
     expect(page.locator("[data-draft-summary]")).to_contain_text("3 répliques à corriger")
     first = cues.nth(0).locator("textarea")
-    expect(first).to_have_value("Bonjour madame. Qu'est-ce qui vous amène ?")
+    expect(first).to_have_value("Bonjour monsieur. Qu'est-ce qui vous amène ?")
     expect(cues.nth(0).locator("input[data-speaker]")).to_have_value("Conseillère")
     page.screenshot(path=str(screenshots / "draft-editor-opened.png"))
 
     # Typed text is saved as one types.
     second = cues.nth(1).locator("textarea")
-    second.fill("Je cherche un emploi depuis un an.")
+    second.fill("Je suis très fatigué.")
     expect(editor.locator("[data-draft-status]")).to_have_text("Enregistré.")
     stored = page.request.get(api).json()["cues"]
-    assert stored[1]["text"] == "Je cherche un emploi depuis un an."
+    assert stored[1]["text"] == "Je suis très fatigué."
+    # An empty cue is refused under it, the stored text kept; typing again mends it.
+    second.fill("   ")
+    second.blur()
+    expect(cues.nth(1).locator(".error")).to_contain_text("ne peut pas être vide")
+    assert page.request.get(api).json()["cues"][1]["text"] == "Je suis très fatigué."
+    second.fill("Je suis très fatigué.")
+    second.blur()
+    expect(cues.nth(1).locator(".error")).to_be_hidden()
 
     # oTranscribe's keys while typing: Escape plays and pauses, F3 goes back 2 s, F1 slows.
     media = page.locator("[data-player-media]")
@@ -151,20 +138,20 @@ def test_the_draft_is_corrected_beside_the_player_then_validated(
     # Ctrl+Enter cuts the first cue at the cursor; the second part starts at its first
     # word's time and gets the cursor.
     first.focus()
-    first.evaluate("t => t.setSelectionRange(15, 15)")  # after "Bonjour madame."
+    first.evaluate("t => t.setSelectionRange(17, 17)")  # after "Bonjour monsieur."
     page.keyboard.press("Control+Enter")
     expect(cues).to_have_count(4)
-    expect(cues.nth(0).locator("textarea")).to_have_value("Bonjour madame.")
+    expect(cues.nth(0).locator("textarea")).to_have_value("Bonjour monsieur.")
     expect(cues.nth(1).locator("textarea")).to_have_value("Qu'est-ce qui vous amène ?")
     expect(cues.nth(1).locator("textarea")).to_be_focused()
-    expect(cues.nth(1).locator("[data-seek]")).to_contain_text("0’03")
+    expect(cues.nth(1).locator("[data-seek]")).to_contain_text("0’02 – 0’04")
     expect(page.locator("[data-draft-count]")).to_have_text("4 répliques à corriger")
 
     # ... and the two parts are joined again.
     cues.nth(0).get_by_role("button", name="Joindre la suivante").click()
     expect(cues).to_have_count(3)
     expect(cues.nth(0).locator("textarea")).to_have_value(
-        "Bonjour madame. Qu'est-ce qui vous amène ?"
+        "Bonjour monsieur. Qu'est-ce qui vous amène ?"
     )
 
     # Speakers swapped in one action.
@@ -174,38 +161,41 @@ def test_the_draft_is_corrected_beside_the_player_then_validated(
     editor.get_by_label("Nouveau nom pour Conseillère").fill("Mme Martin")
     editor.get_by_role("button", name="Renommer").click()
     expect(cues.nth(1).locator("input[data-speaker]")).to_have_value("Mme Martin")
+    expect(cues.nth(2).locator("input[data-speaker]")).to_have_value("Mme Martin")
     # One cue's speaker, corrected alone.
-    cues.nth(2).locator("input[data-speaker]").fill("Mme Martin")
+    cues.nth(2).locator("input[data-speaker]").fill("M. Durand")
     cues.nth(2).locator("input[data-speaker]").press("Tab")
     expect(editor.locator("[data-draft-status]")).to_have_text("Enregistré.")
     assert [c["speaker"] for c in page.request.get(api).json()["cues"]] == [
         "Bénéficiaire",
         "Mme Martin",
-        "Mme Martin",
+        "M. Durand",
     ]
+    expect(editor.get_by_label("Nouveau nom pour M. Durand")).to_be_visible()
     page.screenshot(path=str(screenshots / "draft-editor.png"))
 
     # Another window changed the third cue: what was typed here stays in view.
     third = page.request.get(api).json()["cues"][2]
     changed = page.request.patch(
         api,
-        data={"cue_id": third["id"], "version": third["version"], "text": "D'accord, je vois."},
+        data={"cue_id": third["id"], "version": third["version"], "text": "Vraiment, oui."},
         headers=form_headers(page),
     )
     assert changed.ok, changed.text()
-    cues.nth(2).locator("textarea").fill("D'accord. Depuis un an ?")
+    cues.nth(2).locator("textarea").fill("Vraiment ? Depuis quand ?")
     cues.nth(2).locator("textarea").blur()
     clash = cues.nth(2).locator(".error")
     expect(clash).to_contain_text("modifiée entre-temps")
-    expect(clash).to_contain_text("« D'accord. Depuis un an ? »")
-    expect(cues.nth(2).locator("textarea")).to_have_value("D'accord, je vois.")
+    expect(clash).to_contain_text("« Vraiment ? Depuis quand ? »")
+    expect(cues.nth(2).locator("textarea")).to_have_value("Vraiment, oui.")
 
     # The text typed last is sent before the validation.
-    cues.nth(0).locator("textarea").fill("Bonjour madame ! Qu'est-ce qui vous amène ?")
+    cues.nth(0).locator("textarea").fill("Bonjour monsieur ! Qu'est-ce qui vous amène ?")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Valider le brouillon").click()
     expect(page.locator("[data-draft-editor]")).to_have_count(0)
     transcript = page.request.get(f"{server.url}/api/v1/recordings/{rid}/transcript.vtt").text()
-    assert "<v Bénéficiaire>Bonjour madame ! Qu'est-ce qui vous amène ?" in transcript
-    assert "<v Mme Martin>D'accord, je vois." in transcript
+    assert "<v Bénéficiaire>Bonjour monsieur ! Qu'est-ce qui vous amène ?" in transcript
+    assert "<v Mme Martin>Je suis très fatigué." in transcript
+    assert "<v M. Durand>Vraiment, oui." in transcript
     assert page.request.get(api).json()["cues"] == []

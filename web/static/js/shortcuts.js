@@ -10,30 +10,36 @@ function typing(target) {
   return target instanceof HTMLElement && (target.isContentEditable || target.matches("input, textarea, select"));
 }
 
+/** Play or pause. */
+export function toggle(media) {
+  if (media.paused) media.play().catch(() => {});
+  else media.pause();
+}
+
+/** Move the playhead by `seconds`, within the recording. */
+export function seekBy(media, seconds) {
+  const end = Number.isFinite(media.duration) ? media.duration : Infinity;
+  media.currentTime = Math.min(end, Math.max(0, media.currentTime + seconds));
+}
+
+/** One speed slower (-1) or faster (+1) among the player's speed buttons (in `root`); the
+ * speed chosen. */
+export function changeRate(root, media, step) {
+  const rates = [...root.querySelectorAll("[data-rate]")].map((b) => Number(b.dataset.rate)).sort((a, b) => a - b);
+  if (!rates.length) return media.playbackRate;
+  const index = rates.findIndex((rate) => rate >= media.playbackRate - 1e-9);
+  const next = rates[Math.min(rates.length - 1, Math.max(0, (index < 0 ? rates.length - 1 : index) + step))];
+  const button = root.querySelector(`[data-rate="${next}"]`);
+  if (button) button.click(); // the player module keeps the buttons and the saved speed in step
+  else media.playbackRate = next;
+  return next;
+}
+
 function bind(root) {
   const media = root.querySelector("[data-player-media]");
   const help = root.querySelector("dialog[data-shortcuts]");
   const opener = root.querySelector("[data-shortcuts-open]");
   if (!media) return;
-  const rates = [...root.querySelectorAll("[data-rate]")].map((b) => Number(b.dataset.rate)).sort((a, b) => a - b);
-
-  function toggle() {
-    if (media.paused) media.play().catch(() => {});
-    else media.pause();
-  }
-
-  function seekBy(seconds) {
-    const end = Number.isFinite(media.duration) ? media.duration : Infinity;
-    media.currentTime = Math.min(end, Math.max(0, media.currentTime + seconds));
-  }
-
-  function changeRate(step) {
-    const index = rates.findIndex((rate) => rate >= media.playbackRate - 1e-9);
-    const next = rates[Math.min(rates.length - 1, Math.max(0, (index < 0 ? rates.length - 1 : index) + step))];
-    const button = root.querySelector(`[data-rate="${next}"]`);
-    if (button) button.click(); // the player module keeps the buttons and the saved speed in step
-    else media.playbackRate = next;
-  }
 
   function showHelp() {
     if (!help) return;
@@ -51,17 +57,17 @@ function bind(root) {
     }
     if (typing(event.target)) return;
     const actions = {
-      " ": toggle,
-      k: toggle,
-      K: toggle,
-      ArrowLeft: () => seekBy(-SMALL_STEP),
-      ArrowRight: () => seekBy(SMALL_STEP),
-      j: () => seekBy(-BIG_STEP),
-      J: () => seekBy(-BIG_STEP),
-      l: () => seekBy(BIG_STEP),
-      L: () => seekBy(BIG_STEP),
-      "<": () => changeRate(-1),
-      ">": () => changeRate(1),
+      " ": () => toggle(media),
+      k: () => toggle(media),
+      K: () => toggle(media),
+      ArrowLeft: () => seekBy(media, -SMALL_STEP),
+      ArrowRight: () => seekBy(media, SMALL_STEP),
+      j: () => seekBy(media, -BIG_STEP),
+      J: () => seekBy(media, -BIG_STEP),
+      l: () => seekBy(media, BIG_STEP),
+      L: () => seekBy(media, BIG_STEP),
+      "<": () => changeRate(root, media, -1),
+      ">": () => changeRate(root, media, 1),
       "?": showHelp,
     };
     const action = actions[event.key];

@@ -7,6 +7,7 @@
 
 import { sendJSON } from "../api.js";
 import { timecode } from "../format.js";
+import { changeRate, seekBy, toggle } from "../shortcuts.js";
 
 const SAVE_AFTER_MS = 700;
 const STEP_S = 2;
@@ -35,6 +36,7 @@ export class DraftEditor {
       const li = event.target.closest("li[data-cue]");
       if (!li || !event.target.matches("[data-text]")) return;
       autosize(event.target);
+      this._error(Number(li.dataset.cue), ""); // typing again answers an earlier refusal
       this._later(Number(li.dataset.cue));
     });
     this.list.addEventListener("focusout", (event) => {
@@ -318,12 +320,11 @@ export class DraftEditor {
     const media = this.app.media;
     const li = event.target.closest && event.target.closest("li[data-cue]");
     let act = null;
-    if (event.key === "Escape" && !event.ctrlKey) {
-      act = () => (media.paused ? media.play().catch(() => {}) : media.pause());
-    } else if (event.key === "F1" && !event.ctrlKey) act = () => this.rate(-1);
+    if (event.key === "Escape" && !event.ctrlKey) act = () => toggle(media);
+    else if (event.key === "F1" && !event.ctrlKey) act = () => this.rate(-1);
     else if (event.key === "F2" && !event.ctrlKey) act = () => this.rate(1);
-    else if (event.key === "F3" && !event.ctrlKey) act = () => this.seekBy(-STEP_S);
-    else if (event.key === "F4" && !event.ctrlKey) act = () => this.seekBy(STEP_S);
+    else if (event.key === "F3" && !event.ctrlKey) act = () => seekBy(media, -STEP_S);
+    else if (event.key === "F4" && !event.ctrlKey) act = () => seekBy(media, STEP_S);
     else if (event.key === "Enter" && event.ctrlKey && li && event.target.matches("[data-text]")) {
       act = () => this.split(Number(li.dataset.cue), event.target.selectionStart);
     }
@@ -333,21 +334,8 @@ export class DraftEditor {
   }
 
   rate(step) {
-    const media = this.app.media;
-    const buttons = [...this.app.root.querySelectorAll("[data-rate]")];
-    const rates = buttons.map((b) => Number(b.dataset.rate)).sort((a, b) => a - b);
-    if (!rates.length) return;
-    const index = rates.findIndex((rate) => rate >= media.playbackRate - 1e-9);
-    const next = rates[Math.min(rates.length - 1, Math.max(0, (index < 0 ? rates.length - 1 : index) + step))];
-    const chosen = buttons.find((b) => Number(b.dataset.rate) === next);
-    if (chosen) chosen.click(); // the player keeps its buttons and the saved speed in step
+    const next = changeRate(this.app.root, this.app.media, step);
     this._say(this.app.fill(this.m.draftRate, { rate: String(next).replace(".", ",") }));
-  }
-
-  seekBy(seconds) {
-    const media = this.app.media;
-    const end = Number.isFinite(media.duration) ? media.duration : Infinity;
-    media.currentTime = Math.min(end, Math.max(0, media.currentTime + seconds));
   }
 
   play(id) {
