@@ -120,7 +120,9 @@ export class Transcript {
     li.classList.add("current");
     li.setAttribute("aria-current", "true");
     const shown = !this.root.hidden && this.list.offsetParent !== null; // not folded away
-    if (this.follow.checked && shown && window.getSelection().isCollapsed) {
+    // Following the playback: not before it starts (the tab opens on what is above the list).
+    const moved = this.app.media.played.length > 0 || this.app.media.currentTime > 0;
+    if (this.follow.checked && shown && moved && window.getSelection().isCollapsed) {
       li.scrollIntoView({ block: "nearest" });
     }
   }
